@@ -1,0 +1,59 @@
+//! Runtime benchmarks: the cost of one plugin call.
+//!
+//! - `instantiate_and_call`: a fresh store + sandbox, instantiate the trivial probe from its
+//!   `InstancePre` (pooling allocator), call `probe`, drop — what every stateless call pays.
+//! - `call_live_instance`: `probe` on an instance kept alive between calls.
+//!
+//! Run: `cargo bench -p sanctuary --bench runtime`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use sanctuary::manifest::Manifest;
+use sanctuary::plugins::artifacts::FIXTURES;
+use sanctuary::runtime::{HostServices, Runtime};
+use sanctuary::system::Sampler;
+
+fn trivial_probe() -> (Manifest, Vec<u8>) {
+    let (_, wasm, manifest) = FIXTURES
+        .iter()
+        .find(|(n, _, _)| *n == "trivial-probe")
+        .expect("the trivial-probe fixture is built");
+    let manifest = Manifest::from_json(&std::fs::read_to_string(manifest).expect("manifest"))
+        .expect("valid manifest");
+    (manifest, std::fs::read(wasm).expect("component"))
+}
+
+fn bench(c: &mut Criterion) {
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio");
+    let data = tempfile::tempdir().expect("tempdir");
+    let services = Arc::new(HostServices::new(None, Arc::new(Sampler::new())));
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("wasm-cache");
+    let runtime = Runtime::new(Some(&cache), data.path(), services).expect("runtime");
+    let (manifest, bytes) = trivial_probe();
+    let plugin = tokio
+        .block_on(runtime.load(manifest, bytes, &serde_json::json!({})))
+        .expect("load");
+
+    c.bench_function("instantiate_and_call", |b| {
+        b.iter(|| {
+            tokio
+                .block_on(runtime.probe(&plugin))
+                .expect("probe answers")
+        })
+    });
+
+    let mut session = tokio
+        .block_on(runtime.probe_session(&plugin))
+        .expect("instantiate");
+    c.bench_function("call_live_instance", |b| {
+        b.iter(|| tokio.block_on(session.probe()).expect("probe answers"))
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

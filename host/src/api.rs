@@ -1,0 +1,274 @@
+//! The HTTP API: one sub-router per group of `API.md` (`api/<group>.rs`, each exposing
+//! `routes()`), merged here with what every route shares: a JSON 404/405 in the seeds'
+//! error body and request tracing. The CORS policy ([`cors_layer`]) is added by
+//! [`crate::app`] outside the Socket.IO layer, so polling requests get it too.
+
+pub mod dev;
+pub mod health;
+pub mod root;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::config::CorsConfig;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The API over `state`: every route group plus the shared fallbacks and layers.
+pub fn router(state: AppState) -> Router {
+    let routes = Router::new()
+        .merge(root::routes())
+        .merge(dev::routes())
+        .merge(health::routes())
+        .with_state(state);
+    with_shared_layers(routes)
+}
+
+/// Fallbacks and layers shared by every route, applied to routes that already have state.
+fn with_shared_layers(routes: Router) -> Router {
+    routes
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .layer(TraceLayer::new_for_http())
+}
+
+/// The seeds' CORS policy for the configured origins. Origins were validated when the
+/// configuration was loaded; one that still fails to parse is skipped with a warning.
+pub fn cors_layer(cors: &CorsConfig) -> CorsLayer {
+    let origins: Vec<HeaderValue> = cors
+        .origins
+        .iter()
+        .filter_map(|origin| {
+            HeaderValue::from_str(origin)
+                .inspect_err(|_| tracing::warn!(%origin, "ignoring an invalid CORS origin"))
+                .ok()
+        })
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static("x-requested-with"),
+            header::ACCEPT,
+            header::ORIGIN,
+        ])
+        .expose_headers([
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-total-count"),
+        ])
+        .allow_credentials(true)
+        .max_age(std::time::Duration::from_secs(600))
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!("No route for {method} {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
+/// Helpers for route tests in this module and its children.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::sync::Arc;
+
+    use axum::body::{Body, to_bytes};
+    use axum::http::{Request, StatusCode};
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    use crate::config::Config;
+    use crate::db::testing::TestDb;
+    use crate::plugins::PluginHost;
+    use crate::state::AppState;
+
+    /// What must outlive a test state: its database and its data directory.
+    pub type Guards = (TestDb, tempfile::TempDir);
+
+    /// A state over a fresh database, an empty plugin host and a temporary data directory.
+    /// Keep the returned guards alive as long as the state.
+    pub async fn state() -> (AppState, TestDb, tempfile::TempDir) {
+        let db = crate::db::testing::db().await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = Config {
+            data_dir: dir.path().join("data"),
+            cache_dir: dir.path().join("cache"),
+            ..Config::default()
+        };
+        let plugins = PluginHost::new(&config, Some(db.db())).expect("a plugin host");
+        let state = AppState {
+            config: Arc::new(config),
+            db: db.db(),
+            plugins: Arc::new(plugins),
+            started_at: std::time::Instant::now(),
+            started_wall: chrono::Utc::now(),
+        };
+        (state, db, dir)
+    }
+
+    /// Sends `request` to `app`; the status, headers and the body parsed as JSON
+    /// (`Value::Null` when it is not JSON).
+    pub async fn send(
+        app: axum::Router,
+        request: Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, Value) {
+        let response = app.oneshot(request).await.expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, headers, body)
+    }
+
+    /// A GET request for `uri`.
+    pub fn get(uri: &str) -> Request<Body> {
+        Request::get(uri).body(Body::empty()).expect("request")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+
+    use super::test_support::{get, send, state};
+
+    #[tokio::test]
+    async fn an_unknown_path_is_a_json_404_in_the_seed_body() {
+        let (state, _db, _dir) = state().await;
+        let (status, _, body) = send(crate::app(state), get("/api/nope")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["success"], false);
+        assert_eq!(body["error"], "Not Found");
+        assert_eq!(body["message"], "No route for GET /api/nope");
+        assert!(body["timestamp"].is_string());
+    }
+
+    #[tokio::test]
+    async fn a_wrong_method_is_a_json_405() {
+        let (state, _db, _dir) = state().await;
+        let request = Request::delete("/api/dev/ping")
+            .body(Body::empty())
+            .expect("request");
+        let (status, _, body) = send(crate::app(state), request).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(body["success"], false);
+        assert_eq!(body["error"], "Method Not Allowed");
+    }
+
+    #[tokio::test]
+    async fn every_group_is_mounted() {
+        let (state, _db, _dir) = state().await;
+        let app = crate::app(state);
+        for uri in ["/", "/api/dev/ping", "/api/dev/database/info"] {
+            let (status, _, _) = send(app.clone(), get(uri)).await;
+            assert_eq!(status, StatusCode::OK, "{uri}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_preflight_from_an_allowed_origin_gets_the_seed_cors_policy() {
+        let (state, _db, _dir) = state().await;
+        let request = Request::options("/api/dev/echo")
+            .header("origin", "http://localhost:5173")
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "content-type,x-requested-with",
+            )
+            .body(Body::empty())
+            .expect("request");
+        let (status, headers, _) = send(crate::app(state), request).await;
+        assert!(status.is_success(), "{status}");
+        assert_eq!(
+            headers["access-control-allow-origin"],
+            "http://localhost:5173"
+        );
+        assert_eq!(headers["access-control-allow-credentials"], "true");
+        assert_eq!(headers["access-control-max-age"], "600");
+        let methods = headers["access-control-allow-methods"]
+            .to_str()
+            .expect("ascii");
+        for method in ["GET", "POST", "PUT", "DELETE", "OPTIONS"] {
+            assert!(methods.contains(method), "{methods}");
+        }
+        let allowed = headers["access-control-allow-headers"]
+            .to_str()
+            .expect("ascii");
+        for name in ["content-type", "authorization", "x-requested-with"] {
+            assert!(allowed.contains(name), "{allowed}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_response_to_an_allowed_origin_exposes_x_total_count() {
+        let (state, _db, _dir) = state().await;
+        let request = Request::get("/api/dev/ping")
+            .header("origin", "http://localhost:3000")
+            .body(Body::empty())
+            .expect("request");
+        let (_, headers, _) = send(crate::app(state), request).await;
+        assert_eq!(
+            headers["access-control-allow-origin"],
+            "http://localhost:3000"
+        );
+        let exposed = headers["access-control-expose-headers"]
+            .to_str()
+            .expect("ascii");
+        assert!(
+            exposed.to_ascii_lowercase().contains("x-total-count"),
+            "{exposed}"
+        );
+    }
+
+    #[tokio::test]
+    async fn another_origin_gets_no_cors_grant() {
+        let (state, _db, _dir) = state().await;
+        let request = Request::get("/api/dev/ping")
+            .header("origin", "http://evil.example")
+            .body(Body::empty())
+            .expect("request");
+        let (_, headers, _) = send(crate::app(state), request).await;
+        assert!(headers.get("access-control-allow-origin").is_none());
+    }
+
+    #[tokio::test]
+    async fn configured_origins_replace_the_defaults() {
+        let (mut state, _db, _dir) = state().await;
+        let mut config = (*state.config).clone();
+        config.cors.origins = vec!["https://app.example".into()];
+        state.config = std::sync::Arc::new(config);
+        let app = crate::app(state);
+        for (origin, granted) in [
+            ("https://app.example", true),
+            ("http://localhost:3000", false),
+        ] {
+            let request = Request::get("/")
+                .header("origin", origin)
+                .body(Body::empty())
+                .expect("request");
+            let (_, headers, _) = send(app.clone(), request).await;
+            assert_eq!(
+                headers.contains_key("access-control-allow-origin"),
+                granted,
+                "{origin}"
+            );
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! `GET /`: the seeds' connectivity check.
+
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use crate::clock;
+use crate::state::AppState;
+
+/// Routes of this module.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/", get(root))
+}
+
+async fn root() -> Json<Value> {
+    Json(json!({
+        "status": "success",
+        "message": "Podplay Sanctuary Backend is running",
+        "timestamp": clock::timestamp(),
+        "version": env!("CARGO_PKG_VERSION"),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+
+    use super::*;
+    use crate::api::test_support::{get, send, state};
+
+    #[tokio::test]
+    async fn root_says_the_backend_is_running() {
+        let (state, _db, _dir) = state().await;
+        let app = routes().with_state(state);
+        let (status, headers, body) = send(app, get("/")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers["content-type"], "application/json");
+        assert_eq!(body["status"], "success");
+        assert_eq!(body["message"], "Podplay Sanctuary Backend is running");
+        assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+        assert!(body["timestamp"].is_string());
+    }
+}

@@ -1,0 +1,151 @@
+//! The `sanctuary` command line: flags, their `SANCTUARY_*` environment variables and the
+//! subcommands. Parsing only; [`crate::config::Config::load`] turns [`ServeArgs`] into the
+//! resolved configuration, so every value here is optional: `None` means "not given", and
+//! the config file (then the built-in default) decides.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Sanctuary: a plugin-host server whose every integration is a sandboxed WebAssembly
+/// component.
+///
+/// Without a subcommand it serves (HTTP and Socket.IO on one port). Every flag can also be
+/// set by the environment variable shown beside it; a flag or variable beats the config
+/// file, which beats the built-in default.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sanctuary",
+    version,
+    about,
+    long_about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// What to do; serving is the default.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Serve options, when no subcommand is given.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API and Socket.IO (the default).
+    Serve(ServeArgs),
+}
+
+/// Where and how to serve. Every field is `None` unless given by flag or environment.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 0.0.0.0].
+    #[arg(long, env = "SANCTUARY_HOST", value_name = "ADDR")]
+    pub host: Option<String>,
+
+    /// Port to listen on; 0 picks a free one [default: 5000].
+    #[arg(long, env = "SANCTUARY_PORT", value_name = "PORT")]
+    pub port: Option<u16>,
+
+    /// Directory for the database, installed plugins and caches; created if missing
+    /// [default: ./data].
+    #[arg(long, env = "SANCTUARY_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Config file (TOML). Without this flag ./sanctuary.toml is read when it exists; a
+    /// file named here must exist.
+    #[arg(long, env = "SANCTUARY_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Database URL: sqlite://PATH?mode=rwc or postgres://USER@HOST/DB
+    /// [default: sqlite://<data-dir>/sanctuary.db?mode=rwc].
+    #[arg(long, env = "SANCTUARY_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+
+    /// Directory for compiled-component caches [default: <data-dir>/cache].
+    #[arg(long, env = "SANCTUARY_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Cli {
+    /// The serve options, whether given at the top level or after `serve`.
+    pub fn serve_args(&self) -> Option<&ServeArgs> {
+        match &self.command {
+            None => Some(&self.serve),
+            Some(Command::Serve(args)) => Some(args),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("sanctuary").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_command_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_subcommand_means_serve_with_the_top_level_flags() {
+        let cli = parse(&["--port", "0", "--host", "127.0.0.1"]).expect("parses");
+        assert!(cli.command.is_none());
+        let args = cli.serve_args().expect("serves");
+        assert_eq!(args.port, Some(0));
+        assert_eq!(args.host.as_deref(), Some("127.0.0.1"));
+    }
+
+    #[test]
+    fn the_serve_subcommand_takes_the_same_flags() {
+        let cli = parse(&[
+            "serve",
+            "--data-dir",
+            "/tmp/x",
+            "--database-url",
+            "postgres://h/db",
+        ])
+        .expect("parses");
+        let args = cli.serve_args().expect("serves");
+        assert_eq!(args.data_dir, Some(PathBuf::from("/tmp/x")));
+        assert_eq!(args.database_url.as_deref(), Some("postgres://h/db"));
+    }
+
+    #[test]
+    fn top_level_flags_before_a_subcommand_are_refused_rather_than_ignored() {
+        assert!(parse(&["--port", "1", "serve"]).is_err());
+    }
+
+    #[test]
+    fn a_port_out_of_range_is_refused() {
+        assert!(parse(&["--port", "70000"]).is_err());
+    }
+
+    #[test]
+    fn every_serve_flag_has_its_sanctuary_environment_variable() {
+        let command = Cli::command();
+        let env_of = |id: &str| {
+            command
+                .get_arguments()
+                .find(|arg| arg.get_id() == id)
+                .and_then(|arg| arg.get_env())
+                .map(|env| env.to_string_lossy().into_owned())
+        };
+        for (id, env) in [
+            ("host", "SANCTUARY_HOST"),
+            ("port", "SANCTUARY_PORT"),
+            ("data_dir", "SANCTUARY_DATA_DIR"),
+            ("config", "SANCTUARY_CONFIG"),
+            ("database_url", "SANCTUARY_DATABASE_URL"),
+            ("cache_dir", "SANCTUARY_CACHE_DIR"),
+        ] {
+            assert_eq!(env_of(id).as_deref(), Some(env), "flag {id}");
+        }
+    }
+}

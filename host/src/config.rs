@@ -1,0 +1,529 @@
+//! The host's one configuration struct, resolved from three layers: a flag or its
+//! `SANCTUARY_*` environment variable beats the TOML config file, which beats the built-in
+//! default. The file is strict (`deny_unknown_fields` everywhere), so a typo is an error
+//! naming the key rather than a silently ignored setting. `sanctuary.example.toml` at the
+//! repository root documents every key.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::cli::ServeArgs;
+
+/// The file read when `--config` is not given, if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "sanctuary.toml";
+/// The environment variable holding the admin token (never read from the file).
+pub const ADMIN_TOKEN_ENV: &str = "SANCTUARY_ADMIN_TOKEN";
+
+const DEFAULT_HOST: &str = "0.0.0.0";
+const DEFAULT_PORT: u16 = 5000;
+const DEFAULT_DATA_DIR: &str = "./data";
+
+/// The resolved configuration of a running host.
+#[derive(Clone, PartialEq)]
+pub struct Config {
+    /// Address to listen on.
+    pub host: String,
+    /// Port to listen on; 0 picks a free one.
+    pub port: u16,
+    /// Database, installed plugins and caches live here; created by [`Config::load`].
+    pub data_dir: PathBuf,
+    /// Database URL, never empty: `sqlite://...` or `postgres://...`.
+    pub database_url: String,
+    /// Directory for compiled-component caches.
+    pub cache_dir: PathBuf,
+    /// Token for operations that change the installation; from `SANCTUARY_ADMIN_TOKEN` only.
+    pub admin_token: Option<String>,
+    /// Cross-origin policy for browsers.
+    pub cors: CorsConfig,
+    /// Per-plugin configuration (`[plugins.<id>]`), handed to the plugin as JSON.
+    pub plugins: BTreeMap<String, serde_json::Value>,
+    /// Projects the scout agent reports on.
+    pub scout: ScoutConfig,
+    /// The config file that was loaded, if any.
+    pub source: Option<PathBuf>,
+}
+
+/// Cross-origin policy (`[cors]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Origins allowed to call the API with credentials; `*` is not allowed.
+    pub origins: Vec<String>,
+}
+
+/// Scout agent settings (`[scout]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScoutConfig {
+    /// Projects to report on (`[[scout.projects]]`).
+    pub projects: Vec<ProjectConfig>,
+}
+
+/// One project the scout agent reports on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectConfig {
+    /// Name used in the API (`/projects/{project_name}`).
+    pub name: String,
+    /// Project directory; relative paths are relative to the working directory.
+    pub path: PathBuf,
+}
+
+/// The config file as written: every top-level key optional, so the resolution can tell
+/// "set in the file" from "absent".
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct FileConfig {
+    host: Option<String>,
+    port: Option<u16>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    cache_dir: Option<PathBuf>,
+    cors: Option<CorsConfig>,
+    plugins: BTreeMap<String, serde_json::Value>,
+    scout: Option<ScoutConfig>,
+}
+
+impl Config {
+    /// Resolves the configuration from the command line (flags and environment), the
+    /// config file and the defaults, validates it and creates the data directory.
+    pub fn load(args: &ServeArgs) -> anyhow::Result<Config> {
+        let (file, source) = match &args.config {
+            Some(path) => (read_file(path)?, Some(path.clone())),
+            None if Path::new(DEFAULT_CONFIG_FILE).is_file() => {
+                let path = PathBuf::from(DEFAULT_CONFIG_FILE);
+                (read_file(&path)?, Some(path))
+            }
+            None => (FileConfig::default(), None),
+        };
+        let admin_token = std::env::var(ADMIN_TOKEN_ENV).ok();
+        let config = Config::resolve(args, file, source, admin_token)?;
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!("creating the data directory {}", config.data_dir.display())
+        })?;
+        Ok(config)
+    }
+
+    /// Where installed plugins live: `<data_dir>/plugins`.
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.data_dir.join("plugins")
+    }
+
+    /// The configuration of one plugin (`[plugins.<id>]`), `null` when there is none.
+    pub fn plugin_config(&self, id: &str) -> serde_json::Value {
+        self.plugins
+            .get(id)
+            .cloned()
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Layers flag/env over file over default; pure, so tests need no files or env.
+    fn resolve(
+        args: &ServeArgs,
+        file: FileConfig,
+        source: Option<PathBuf>,
+        admin_token: Option<String>,
+    ) -> anyhow::Result<Config> {
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let database_url = args
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .filter(|url| !url.trim().is_empty())
+            .unwrap_or_else(|| default_database_url(&data_dir));
+        let cache_dir = args
+            .cache_dir
+            .clone()
+            .or(file.cache_dir)
+            .unwrap_or_else(|| data_dir.join("cache"));
+        let config = Config {
+            host: args
+                .host
+                .clone()
+                .or(file.host)
+                .unwrap_or_else(|| DEFAULT_HOST.to_owned()),
+            port: args.port.or(file.port).unwrap_or(DEFAULT_PORT),
+            data_dir,
+            database_url,
+            cache_dir,
+            admin_token: admin_token.filter(|token| !token.is_empty()),
+            cors: file.cors.unwrap_or_default(),
+            plugins: file.plugins,
+            scout: file.scout.unwrap_or_default(),
+            source,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.host.trim().is_empty() {
+            bail!("host must not be empty");
+        }
+        for origin in &self.cors.origins {
+            if origin.trim() == "*" {
+                bail!("cors.origins: \"*\" cannot be combined with credentials; list the origins");
+            }
+            if http::HeaderValue::from_str(origin).is_err() {
+                bail!("cors.origins: {origin:?} is not a valid origin");
+            }
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for project in &self.scout.projects {
+            if project.name.trim().is_empty() {
+                bail!("scout.projects: a project has an empty name");
+            }
+            if !names.insert(project.name.as_str()) {
+                bail!("scout.projects: the name {:?} is used twice", project.name);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Default for Config {
+    /// The embedded default: what `sanctuary` runs with given no flags, env or file.
+    fn default() -> Config {
+        let data_dir = PathBuf::from(DEFAULT_DATA_DIR);
+        Config {
+            host: DEFAULT_HOST.to_owned(),
+            port: DEFAULT_PORT,
+            database_url: default_database_url(&data_dir),
+            cache_dir: data_dir.join("cache"),
+            data_dir,
+            admin_token: None,
+            cors: CorsConfig::default(),
+            plugins: BTreeMap::new(),
+            scout: ScoutConfig::default(),
+            source: None,
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    // Written out so the admin token can never reach a log line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &crate::db::redact(&self.database_url))
+            .field("cache_dir", &self.cache_dir)
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("cors", &self.cors)
+            .field("plugins", &self.plugins)
+            .field("scout", &self.scout)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl Default for CorsConfig {
+    fn default() -> CorsConfig {
+        CorsConfig {
+            origins: [
+                "http://localhost:3000",
+                "http://127.0.0.1:3000",
+                "http://localhost:5173",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
+}
+
+impl Default for ScoutConfig {
+    /// One project: the working directory, named after it.
+    fn default() -> ScoutConfig {
+        let name = std::env::current_dir()
+            .ok()
+            .and_then(|dir| {
+                dir.file_name()
+                    .map(|name| name.to_string_lossy().into_owned())
+            })
+            .unwrap_or_else(|| "sanctuary".to_owned());
+        ScoutConfig {
+            projects: vec![ProjectConfig {
+                name,
+                path: PathBuf::from("."),
+            }],
+        }
+    }
+}
+
+/// `sqlite://<data_dir>/sanctuary.db?mode=rwc` (created on first use).
+fn default_database_url(data_dir: &Path) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("sanctuary.db").display()
+    )
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the config file {}", path.display()))?;
+    parse(&text).with_context(|| format!("in the config file {}", path.display()))
+}
+
+fn parse(text: &str) -> anyhow::Result<FileConfig> {
+    // toml's message names the key and shows the offending line.
+    toml::from_str(text).map_err(|err| anyhow::anyhow!("{err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(args: &ServeArgs, toml: &str) -> anyhow::Result<Config> {
+        Config::resolve(args, parse(toml)?, None, None)
+    }
+
+    #[test]
+    fn defaults_are_the_documented_ones() {
+        let config = resolve(&ServeArgs::default(), "").expect("resolves");
+        assert_eq!(config.host, "0.0.0.0");
+        assert_eq!(config.port, 5000);
+        assert_eq!(config.data_dir, PathBuf::from("./data"));
+        assert_eq!(config.database_url, "sqlite://./data/sanctuary.db?mode=rwc");
+        assert_eq!(config.cache_dir, PathBuf::from("./data/cache"));
+        assert_eq!(config.plugins_dir(), PathBuf::from("./data/plugins"));
+        assert_eq!(
+            config.cors.origins,
+            [
+                "http://localhost:3000",
+                "http://127.0.0.1:3000",
+                "http://localhost:5173"
+            ]
+        );
+        assert_eq!(config.scout.projects.len(), 1);
+        assert_eq!(config.scout.projects[0].path, PathBuf::from("."));
+        assert!(config.admin_token.is_none());
+        assert_eq!(config, Config::default());
+    }
+
+    #[test]
+    fn the_default_project_is_named_after_the_working_directory() {
+        let cwd = std::env::current_dir().expect("cwd");
+        let name = cwd.file_name().expect("a name").to_string_lossy();
+        assert_eq!(ScoutConfig::default().projects[0].name, name);
+    }
+
+    #[test]
+    fn file_values_replace_the_defaults() {
+        let toml = r#"
+            host = "127.0.0.1"
+            port = 8080
+            data_dir = "/srv/sanctuary"
+            [cors]
+            origins = ["https://app.example"]
+            [plugins.system]
+            cpu_percent = 95
+            [plugins.time]
+            zones = ["UTC", "Europe/Paris"]
+            [[scout.projects]]
+            name = "web"
+            path = "../web"
+        "#;
+        let config = resolve(&ServeArgs::default(), toml).expect("resolves");
+        assert_eq!(config.host, "127.0.0.1");
+        assert_eq!(config.port, 8080);
+        assert_eq!(config.data_dir, PathBuf::from("/srv/sanctuary"));
+        // Paths derived from the data directory follow it.
+        assert_eq!(
+            config.database_url,
+            "sqlite:///srv/sanctuary/sanctuary.db?mode=rwc"
+        );
+        assert_eq!(config.cache_dir, PathBuf::from("/srv/sanctuary/cache"));
+        assert_eq!(config.cors.origins, ["https://app.example"]);
+        assert_eq!(
+            config.plugin_config("system"),
+            serde_json::json!({"cpu_percent": 95})
+        );
+        assert_eq!(
+            config.plugin_config("time"),
+            serde_json::json!({"zones": ["UTC", "Europe/Paris"]})
+        );
+        assert_eq!(config.plugin_config("absent"), serde_json::Value::Null);
+        assert_eq!(
+            config.scout.projects,
+            [ProjectConfig {
+                name: "web".into(),
+                path: "../web".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn flags_and_environment_override_the_file() {
+        // clap puts a flag and its SANCTUARY_* variable in the same field, so this covers
+        // both (the wiring of each variable is tested in `cli`).
+        let args = ServeArgs {
+            host: Some("::1".into()),
+            port: Some(0),
+            data_dir: Some("/tmp/flag".into()),
+            database_url: Some("postgres://db.example/sanctuary".into()),
+            cache_dir: Some("/tmp/cache".into()),
+            config: None,
+        };
+        let toml = r#"
+            host = "127.0.0.1"
+            port = 8080
+            data_dir = "/srv/file"
+            database_url = "sqlite:///srv/file/other.db"
+            cache_dir = "/srv/file/cache"
+        "#;
+        let config = resolve(&args, toml).expect("resolves");
+        assert_eq!(config.host, "::1");
+        assert_eq!(config.port, 0);
+        assert_eq!(config.data_dir, PathBuf::from("/tmp/flag"));
+        assert_eq!(config.database_url, "postgres://db.example/sanctuary");
+        assert_eq!(config.cache_dir, PathBuf::from("/tmp/cache"));
+    }
+
+    #[test]
+    fn a_flag_data_dir_moves_the_default_database_but_not_one_set_in_the_file() {
+        let args = ServeArgs {
+            data_dir: Some("/tmp/flag".into()),
+            ..ServeArgs::default()
+        };
+        let config = resolve(&args, "").expect("resolves");
+        assert_eq!(
+            config.database_url,
+            "sqlite:///tmp/flag/sanctuary.db?mode=rwc"
+        );
+        let config = resolve(&args, r#"database_url = "sqlite:///kept.db""#).expect("resolves");
+        assert_eq!(config.database_url, "sqlite:///kept.db");
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_naming_it() {
+        let err = resolve(&ServeArgs::default(), "prot = 5000").expect_err("refused");
+        assert!(format!("{err:#}").contains("prot"), "{err:#}");
+        let err = resolve(&ServeArgs::default(), "[cors]\norigin = []").expect_err("refused");
+        assert!(format!("{err:#}").contains("origin"), "{err:#}");
+        let err = resolve(
+            &ServeArgs::default(),
+            "[[scout.projects]]\nname = \"a\"\npath = \".\"\ndir = \"x\"",
+        )
+        .expect_err("refused");
+        assert!(format!("{err:#}").contains("dir"), "{err:#}");
+    }
+
+    #[test]
+    fn bad_toml_gives_an_error_with_the_line() {
+        let err = resolve(&ServeArgs::default(), "host = \"a\"\nport = = 1").expect_err("refused");
+        let text = format!("{err:#}");
+        assert!(text.contains("line 2"), "{text}");
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_an_error_naming_the_key() {
+        let err = resolve(&ServeArgs::default(), "port = \"http\"").expect_err("refused");
+        assert!(format!("{err:#}").contains("port"), "{err:#}");
+    }
+
+    #[test]
+    fn a_wildcard_cors_origin_is_refused() {
+        let err = resolve(&ServeArgs::default(), "[cors]\norigins = [\"*\"]").expect_err("refused");
+        assert!(format!("{err:#}").contains("cors.origins"), "{err:#}");
+    }
+
+    #[test]
+    fn two_projects_with_one_name_are_refused() {
+        let toml = "[[scout.projects]]\nname = \"a\"\npath = \".\"\n\
+                    [[scout.projects]]\nname = \"a\"\npath = \"..\"";
+        assert!(resolve(&ServeArgs::default(), toml).is_err());
+    }
+
+    #[test]
+    fn an_explicit_config_file_that_does_not_exist_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let args = ServeArgs {
+            config: Some(dir.path().join("missing.toml")),
+            data_dir: Some(dir.path().join("data")),
+            ..ServeArgs::default()
+        };
+        let err = Config::load(&args).expect_err("refused");
+        assert!(format!("{err:#}").contains("missing.toml"), "{err:#}");
+    }
+
+    #[test]
+    fn load_reads_the_named_file_records_it_and_creates_the_data_dir() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("sanctuary.toml");
+        let data_dir = dir.path().join("nested/data");
+        std::fs::write(
+            &file,
+            format!(
+                "port = 7000\ndata_dir = {:?}\n",
+                data_dir.display().to_string()
+            ),
+        )
+        .expect("write");
+        let args = ServeArgs {
+            config: Some(file.clone()),
+            ..ServeArgs::default()
+        };
+        let config = Config::load(&args).expect("loads");
+        assert_eq!(config.port, 7000);
+        assert_eq!(config.source, Some(file));
+        assert!(data_dir.is_dir());
+    }
+
+    #[test]
+    fn the_admin_token_comes_only_from_the_environment_and_is_never_printed() {
+        assert!(resolve(&ServeArgs::default(), "admin_token = \"x\"").is_err());
+        let config = Config::resolve(
+            &ServeArgs::default(),
+            FileConfig::default(),
+            None,
+            Some("s3cret-token".into()),
+        )
+        .expect("resolves");
+        assert_eq!(config.admin_token.as_deref(), Some("s3cret-token"));
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("s3cret-token"), "{debug}");
+        assert!(debug.contains("<redacted>"), "{debug}");
+    }
+
+    #[test]
+    fn an_empty_admin_token_means_none() {
+        let config = Config::resolve(
+            &ServeArgs::default(),
+            FileConfig::default(),
+            None,
+            Some(String::new()),
+        )
+        .expect("resolves");
+        assert!(config.admin_token.is_none());
+    }
+
+    #[test]
+    fn debug_output_hides_a_database_password() {
+        let config = Config {
+            database_url: "postgres://app:hunter2@db/sanctuary".into(),
+            ..Config::default()
+        };
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn the_example_config_at_the_repository_root_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sanctuary.example.toml");
+        let text = std::fs::read_to_string(&path).expect("sanctuary.example.toml exists");
+        let config = resolve(&ServeArgs::default(), &text).expect("the example resolves");
+        assert!(config.plugins.contains_key("system"));
+        assert!(!config.scout.projects.is_empty());
+    }
+}

@@ -1,0 +1,455 @@
+//! The HTTP error type. Every failing route answers with a real status and the seeds' error
+//! body, `{success:false, error, message?, timestamp, details?}`. An unexpected failure
+//! answers 500 `{error:"Internal Server Error", error_id, timestamp}` and hides its cause from
+//! the client: the cause is logged under the same `error_id`, so an operator can find it.
+//!
+//! Handlers return `Result<_, ApiError>`; `?` on any `anyhow`-compatible error makes it an
+//! internal one. Request bodies use [`ApiJson`], so malformed JSON is answered in the same
+//! body instead of axum's plain-text rejection.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::clock;
+
+/// Result of a route handler.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// An error answered to an HTTP client.
+#[derive(Debug)]
+pub struct ApiError(Inner);
+
+#[derive(Debug)]
+enum Inner {
+    /// Something the client can act on: shown as is.
+    Client {
+        status: StatusCode,
+        error: Cow<'static, str>,
+        message: Option<String>,
+        details: Option<Value>,
+        retry_after: Option<Duration>,
+    },
+    /// A failure of ours: logged, shown only as an error id.
+    Internal(anyhow::Error),
+}
+
+/// The seeds' error body.
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    success: bool,
+    error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+    timestamp: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<&'a Value>,
+}
+
+/// The seeds' body for an unexpected failure.
+#[derive(Serialize)]
+struct InternalBody {
+    success: bool,
+    error: &'static str,
+    error_id: String,
+    timestamp: String,
+}
+
+impl ApiError {
+    /// An error with `status`; `error` is the status's reason phrase, `message` says what
+    /// went wrong in words the client can act on.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError(Inner::Client {
+            status,
+            error: Cow::Borrowed(status.canonical_reason().unwrap_or("Error")),
+            message: Some(message.into()),
+            details: None,
+            retry_after: None,
+        })
+    }
+
+    /// 400: the request is malformed.
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 401: credentials are missing or wrong.
+    pub fn unauthorized(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, message)
+    }
+
+    /// 403: the credentials do not allow this.
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, message)
+    }
+
+    /// 404: no such thing.
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// 409: conflicts with the current state (e.g. already installed).
+    pub fn conflict(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, message)
+    }
+
+    /// 422: well-formed but invalid.
+    pub fn unprocessable(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+    }
+
+    /// 429 with a `Retry-After` header (whole seconds, rounded up).
+    pub fn too_many_requests(message: impl Into<String>, retry_after: Duration) -> ApiError {
+        let mut err = ApiError::new(StatusCode::TOO_MANY_REQUESTS, message);
+        if let Inner::Client { retry_after: r, .. } = &mut err.0 {
+            *r = Some(retry_after);
+        }
+        err
+    }
+
+    /// 503: a service this needs is down (e.g. no AI provider loaded).
+    pub fn unavailable(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message)
+    }
+
+    /// 500: an unexpected failure; `cause` is logged, never shown.
+    pub fn internal(cause: anyhow::Error) -> ApiError {
+        ApiError(Inner::Internal(cause))
+    }
+
+    /// Replaces the short `error` field (the reason phrase by default).
+    pub fn with_error(mut self, error: impl Into<Cow<'static, str>>) -> ApiError {
+        if let Inner::Client { error: e, .. } = &mut self.0 {
+            *e = error.into();
+        }
+        self
+    }
+
+    /// Adds a `details` field (e.g. which fields were invalid).
+    pub fn with_details(mut self, details: Value) -> ApiError {
+        if let Inner::Client { details: d, .. } = &mut self.0 {
+            *d = Some(details);
+        }
+        self
+    }
+
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match &self.0 {
+            Inner::Client { status, .. } => *status,
+            Inner::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// Any error that `?` meets in a handler is unexpected, hence internal. (`ApiError` is not
+/// itself a `std::error::Error`, which is what keeps this blanket impl coherent.)
+impl<E: Into<anyhow::Error>> From<E> for ApiError {
+    fn from(err: E) -> ApiError {
+        ApiError::internal(err.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self.0 {
+            Inner::Client {
+                status,
+                error,
+                message,
+                details,
+                retry_after,
+            } => {
+                let body = ErrorBody {
+                    success: false,
+                    error: &error,
+                    message: message.as_deref(),
+                    timestamp: clock::timestamp(),
+                    details: details.as_ref(),
+                };
+                let mut response = (status, axum::Json(body)).into_response();
+                if let Some(after) = retry_after {
+                    let seconds = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+                    response
+                        .headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                }
+                response
+            }
+            Inner::Internal(cause) => {
+                let error_id = error_id();
+                tracing::error!(%error_id, cause = format!("{cause:#}"), "internal server error");
+                let body = InternalBody {
+                    success: false,
+                    error: "Internal Server Error",
+                    error_id,
+                    timestamp: clock::timestamp(),
+                };
+                (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(body)).into_response()
+            }
+        }
+    }
+}
+
+/// `ERR-YYYYMMDD-HHMMSS-<6 hex>`: the seeds' id plus a random suffix, so two failures in
+/// one second stay distinguishable.
+fn error_id() -> String {
+    let random = uuid::Uuid::new_v4();
+    let suffix = hex::encode(&random.as_bytes()[..3]);
+    format!(
+        "ERR-{}-{suffix}",
+        chrono::Utc::now().format("%Y%m%d-%H%M%S")
+    )
+}
+
+/// A JSON request body whose rejection is an [`ApiError`]: malformed or mistyped JSON is
+/// 400 and a missing `Content-Type: application/json` is 415, both in the seeds' body.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+// Not a `From` impl: the blanket `From<E: Into<anyhow::Error>>` would make it internal.
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    let status = match rejection {
+        JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    ApiError::new(status, rejection.body_text())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use axum::Router;
+    use axum::body::{Body, to_bytes};
+    use axum::routing::post;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn render(err: ApiError) -> (StatusCode, axum::http::HeaderMap, Value) {
+        let response = err.into_response();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        (
+            status,
+            headers,
+            serde_json::from_slice(&bytes).expect("JSON body"),
+        )
+    }
+
+    #[tokio::test]
+    async fn client_errors_answer_their_status_in_the_seed_body() {
+        for (err, status) in [
+            (ApiError::bad_request("m"), 400),
+            (ApiError::unauthorized("m"), 401),
+            (ApiError::forbidden("m"), 403),
+            (ApiError::not_found("m"), 404),
+            (ApiError::conflict("m"), 409),
+            (ApiError::unprocessable("m"), 422),
+            (
+                ApiError::too_many_requests("m", Duration::from_secs(1)),
+                429,
+            ),
+            (ApiError::unavailable("m"), 503),
+        ] {
+            let (got, _, body) = render(err).await;
+            assert_eq!(got.as_u16(), status);
+            assert_eq!(body["success"], false);
+            assert_eq!(body["message"], "m");
+            assert_eq!(body["error"], got.canonical_reason().expect("a reason"));
+            let timestamp = body["timestamp"].as_str().expect("a timestamp");
+            assert!(chrono::DateTime::parse_from_rfc3339(timestamp).is_ok());
+            assert!(body.get("details").is_none());
+        }
+    }
+
+    #[tokio::test]
+    async fn details_and_a_custom_error_are_shown() {
+        let err = ApiError::bad_request("message is required")
+            .with_error("Validation failed")
+            .with_details(serde_json::json!({"field": "message"}));
+        let (_, _, body) = render(err).await;
+        assert_eq!(body["error"], "Validation failed");
+        assert_eq!(body["details"]["field"], "message");
+    }
+
+    #[tokio::test]
+    async fn too_many_requests_says_when_to_retry_rounding_up() {
+        let (_, headers, _) = render(ApiError::too_many_requests(
+            "slow down",
+            Duration::from_millis(1500),
+        ))
+        .await;
+        assert_eq!(headers[header::RETRY_AFTER], "2");
+    }
+
+    /// Captures what `tracing` writes while `f` runs.
+    fn capture_logs<T>(f: impl FnOnce() -> T) -> (T, String) {
+        #[derive(Clone, Default)]
+        struct Sink(Arc<Mutex<Vec<u8>>>);
+        impl Write for Sink {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().expect("sink").extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let sink = Sink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let out = tracing::subscriber::with_default(subscriber, f);
+        let logs = String::from_utf8_lossy(&sink.0.lock().expect("sink")).into_owned();
+        (out, logs)
+    }
+
+    #[tokio::test]
+    async fn an_internal_error_hides_its_cause_and_logs_it_under_the_error_id() {
+        let cause = anyhow::anyhow!("disk on fire").context("saving the session");
+        let (response, logs) = capture_logs(|| ApiError::internal(cause).into_response());
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let bytes = to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("disk on fire"), "{text}");
+        let body: Value = serde_json::from_slice(&bytes).expect("JSON");
+        assert_eq!(body["error"], "Internal Server Error");
+        assert!(body["timestamp"].is_string());
+        let id = body["error_id"].as_str().expect("an error id");
+        // ERR-YYYYMMDD-HHMMSS-xxxxxx
+        let parts: Vec<&str> = id.split('-').collect();
+        assert_eq!(parts.len(), 4, "{id}");
+        assert_eq!(parts[0], "ERR");
+        assert!(
+            parts[1].len() == 8 && parts[1].chars().all(|c| c.is_ascii_digit()),
+            "{id}"
+        );
+        assert!(
+            parts[2].len() == 6 && parts[2].chars().all(|c| c.is_ascii_digit()),
+            "{id}"
+        );
+        assert!(
+            parts[3].len() == 6 && parts[3].chars().all(|c| c.is_ascii_hexdigit()),
+            "{id}"
+        );
+        assert!(logs.contains(id), "{logs}");
+        assert!(
+            logs.contains("disk on fire") && logs.contains("saving the session"),
+            "{logs}"
+        );
+    }
+
+    #[test]
+    fn two_error_ids_in_the_same_second_differ() {
+        assert_ne!(error_id(), error_id());
+    }
+
+    #[tokio::test]
+    async fn question_mark_on_any_error_makes_an_internal_error() {
+        fn fails() -> ApiResult<()> {
+            let _: u8 = "300".parse()?;
+            Ok(())
+        }
+        let err = fails().expect_err("fails");
+        assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    fn json_app() -> Router {
+        #[derive(serde::Deserialize)]
+        struct Payload {
+            #[allow(dead_code)]
+            message: String,
+        }
+        Router::new().route("/", post(|ApiJson(_): ApiJson<Payload>| async { "ok" }))
+    }
+
+    async fn post_body(content_type: Option<&str>, body: &str) -> (StatusCode, Value) {
+        let mut request = axum::http::Request::post("/");
+        if let Some(content_type) = content_type {
+            request = request.header(header::CONTENT_TYPE, content_type);
+        }
+        let response = json_app()
+            .oneshot(request.body(Body::from(body.to_owned())).expect("request"))
+            .await
+            .expect("response");
+        let status = response.status();
+        let bytes = to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    #[tokio::test]
+    async fn malformed_json_is_a_400_in_the_seed_body() {
+        let (status, body) = post_body(Some("application/json"), "{not json").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["success"], false);
+        assert_eq!(body["error"], "Bad Request");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+
+    #[tokio::test]
+    async fn json_of_the_wrong_shape_is_a_400_naming_the_field() {
+        let (status, body) = post_body(Some("application/json"), r#"{"msg": "hi"}"#).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("message")),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_without_a_json_content_type_is_a_415_in_the_seed_body() {
+        let (status, body) = post_body(None, r#"{"message": "hi"}"#).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(body["success"], false);
+    }
+
+    #[tokio::test]
+    async fn well_formed_json_reaches_the_handler() {
+        let response = json_app()
+            .oneshot(
+                axum::http::Request::post("/")
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(Body::from(r#"{"message": "hi"}"#))
+                    .expect("request"),
+            )
+            .await
+            .expect("response");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+}

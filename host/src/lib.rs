@@ -1,0 +1,77 @@
+//! Sanctuary: a plugin-host server. It serves the Podplay Sanctuary HTTP API and
+//! Socket.IO events, while every integration (MCP servers, AI providers, scout checks,
+//! health probes) is a WebAssembly component run in a wasmtime sandbox.
+//!
+//! `main.rs` parses the command line and calls [`serve`]; tests build the same router with
+//! [`app`] and drive it with `oneshot`, or start the real binary.
+
+pub mod api;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod manifest;
+pub mod plugins;
+pub mod runtime;
+pub mod sandbox;
+pub mod socket;
+pub mod state;
+pub mod system;
+
+use anyhow::Context as _;
+use axum::Router;
+use tracing::info;
+
+pub use config::Config;
+pub use state::AppState;
+
+/// The whole HTTP + Socket.IO application over `state`.
+pub fn app(state: AppState) -> Router {
+    let cors = api::cors_layer(&state.config.cors);
+    let (socket_layer, _io) = socket::layer(state.clone());
+    api::router(state).layer(socket_layer).layer(cors)
+}
+
+/// Starts everything for `config` and serves until Ctrl-C or SIGTERM.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let addr = format!("{}:{}", config.host, config.port);
+    let state = AppState::start(config).await?;
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("bind {addr}"))?;
+    let local = listener.local_addr()?;
+    info!(
+        address = %local,
+        plugins = state.plugins.list().len(),
+        database = state.db.kind(),
+        "sanctuary listening on http://{local}"
+    );
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serve")?;
+    info!("sanctuary stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

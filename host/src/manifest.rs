@@ -1,0 +1,474 @@
+//! Plugin manifests: what a plugin is (id, kind, version, marketplace fields), which WIT
+//! API it needs, and what it may do (its permissions). Parsed strictly (unknown fields are
+//! errors) and validated before anything is loaded.
+
+use std::fmt;
+use std::str::FromStr;
+
+use semver::{Version, VersionReq};
+use serde::{Deserialize, Serialize};
+
+/// The version of the WIT package (`sanctuary:plugin`) this host implements.
+pub const WIT_VERSION: Version = Version::new(0, 1, 0);
+
+/// The manifest format version this host reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Errors in a manifest; each names the field at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Not JSON, or not the manifest's shape.
+    #[error("invalid manifest: {0}")]
+    Parse(#[from] serde_json::Error),
+    /// `schema_version` is one this host cannot read.
+    #[error("unsupported manifest schema_version {0} (this host reads {SCHEMA_VERSION})")]
+    Schema(u32),
+    /// A field has a value outside its rules.
+    #[error("invalid manifest field `{field}`: {reason}")]
+    Field {
+        /// The field's name.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The plugin needs a WIT API version this host does not implement.
+    #[error("plugin `{id}` needs API {required}, but this host implements {WIT_VERSION}")]
+    Incompatible {
+        /// The plugin's id.
+        id: String,
+        /// The plugin's `api` requirement.
+        required: VersionReq,
+    },
+}
+
+/// Result type of this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The four kinds of plugin, one WIT world each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    /// Exposes tools, resources and prompts (world `mcp-server`).
+    McpServer,
+    /// Answers chat (world `ai-provider`).
+    AiProvider,
+    /// Contributes to project status (world `scout-check`).
+    ScoutCheck,
+    /// Contributes to `/health` (world `health-probe`).
+    HealthProbe,
+}
+
+impl Kind {
+    /// All kinds.
+    pub const ALL: [Kind; 4] = [
+        Kind::McpServer,
+        Kind::AiProvider,
+        Kind::ScoutCheck,
+        Kind::HealthProbe,
+    ];
+
+    /// The kind's name as in manifests and the WIT world.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::McpServer => "mcp-server",
+            Kind::AiProvider => "ai-provider",
+            Kind::ScoutCheck => "scout-check",
+            Kind::HealthProbe => "health-probe",
+        }
+    }
+
+    /// The interface a component of this kind exports (without the version).
+    pub fn export_interface(self) -> &'static str {
+        match self {
+            Kind::McpServer => "sanctuary:plugin/mcp",
+            Kind::AiProvider => "sanctuary:plugin/provider",
+            Kind::ScoutCheck => "sanctuary:plugin/scout",
+            Kind::HealthProbe => "sanctuary:plugin/probe",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Kind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown plugin kind `{s}` (expected mcp-server, ai-provider, scout-check or health-probe)")
+            })
+    }
+}
+
+/// A directory a plugin may use, as the manifest asks for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileGrant {
+    /// Directory on the host. Relative paths are relative to the data directory.
+    pub path: String,
+    /// Where the plugin sees it; defaults to the same path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_path: Option<String>,
+    /// Whether the plugin may write there (read-only otherwise).
+    #[serde(default)]
+    pub write: bool,
+}
+
+/// What a plugin may do. Everything not listed is denied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Permissions {
+    /// Hosts it may reach over outgoing HTTP (`api.example.com`, `localhost:8080`).
+    #[serde(default)]
+    pub network: Vec<String>,
+    /// Directories it may read (or write).
+    #[serde(default)]
+    pub files: Vec<FileGrant>,
+    /// Host environment variables passed into its WASI environment.
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// Secrets it may read through `host.secret`.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+    /// Scout checks only: mount the scouted project read-only at `/project`.
+    #[serde(default)]
+    pub project_dir: bool,
+    /// Memory cap in MiB.
+    #[serde(default = "default_memory_mb")]
+    pub memory_mb: u32,
+    /// Time cap of one call in milliseconds.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+/// Largest memory cap a manifest may ask for.
+pub const MAX_MEMORY_MB: u32 = 1024;
+/// Longest time cap a manifest may ask for.
+pub const MAX_TIMEOUT_MS: u64 = 300_000;
+
+fn default_memory_mb() -> u32 {
+    64
+}
+fn default_timeout_ms() -> u64 {
+    5_000
+}
+
+impl Default for Permissions {
+    fn default() -> Self {
+        Permissions {
+            network: Vec::new(),
+            files: Vec::new(),
+            env: Vec::new(),
+            secrets: Vec::new(),
+            project_dir: false,
+            memory_mb: default_memory_mb(),
+            timeout_ms: default_timeout_ms(),
+        }
+    }
+}
+
+impl Permissions {
+    /// What `self` asks for beyond `granted`, in words; empty when `granted` covers it.
+    pub fn exceeds(&self, granted: &Permissions) -> Vec<String> {
+        let mut more = Vec::new();
+        for host in &self.network {
+            if !granted.network.contains(host) {
+                more.push(format!("network host `{host}`"));
+            }
+        }
+        for file in &self.files {
+            let covered = granted
+                .files
+                .iter()
+                .any(|g| g.path == file.path && (g.write || !file.write));
+            if !covered {
+                let mode = if file.write { "read-write" } else { "read" };
+                more.push(format!("{mode} access to `{}`", file.path));
+            }
+        }
+        for var in &self.env {
+            if !granted.env.contains(var) {
+                more.push(format!("environment variable `{var}`"));
+            }
+        }
+        for secret in &self.secrets {
+            if !granted.secrets.contains(secret) {
+                more.push(format!("secret `{secret}`"));
+            }
+        }
+        if self.project_dir && !granted.project_dir {
+            more.push("the project directory".into());
+        }
+        if self.memory_mb > granted.memory_mb {
+            more.push(format!("{} MiB of memory", self.memory_mb));
+        }
+        if self.timeout_ms > granted.timeout_ms {
+            more.push(format!("{} ms per call", self.timeout_ms));
+        }
+        more
+    }
+}
+
+/// A plugin's manifest (`manifest.json` beside its component).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Manifest format version; this host reads [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Stable id: lowercase letters, digits and `-`, at most 64 characters.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Which world the component implements.
+    pub kind: Kind,
+    /// The plugin's own version.
+    pub version: Version,
+    /// Requirement on the host's WIT version, e.g. `^0.1`.
+    pub api: VersionReq,
+    /// One-line description.
+    #[serde(default)]
+    pub description: String,
+    /// Who wrote it.
+    #[serde(default)]
+    pub author: String,
+    /// Marketplace category.
+    #[serde(default)]
+    pub category: String,
+    /// Marketplace tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Marketplace download count.
+    #[serde(default)]
+    pub download_count: u64,
+    /// Marketplace rating, 0-5.
+    #[serde(default)]
+    pub rating: f64,
+    /// When the plugin was last published (RFC 3339).
+    #[serde(default)]
+    pub last_updated: String,
+    /// Source repository.
+    #[serde(default)]
+    pub repository_url: String,
+    /// Documentation.
+    #[serde(default)]
+    pub documentation_url: String,
+    /// File name of the component, beside the manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
+    /// Hex sha256 of the component.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// What the plugin may do.
+    #[serde(default)]
+    pub permissions: Permissions,
+}
+
+impl Manifest {
+    /// Parses and validates a manifest.
+    pub fn from_json(text: &str) -> Result<Manifest> {
+        let manifest: Manifest = serde_json::from_str(text)?;
+        manifest.validate()?;
+        Ok(manifest)
+    }
+
+    /// Checks every field's rules (not API compatibility: see [`Manifest::check_api`]).
+    pub fn validate(&self) -> Result<()> {
+        if self.schema_version != SCHEMA_VERSION {
+            return Err(Error::Schema(self.schema_version));
+        }
+        validate_id(&self.id)?;
+        if self.name.trim().is_empty() {
+            return Err(field("name", "must not be empty"));
+        }
+        if let Some(component) = &self.component
+            && !is_plain_file_name(component)
+        {
+            return Err(field(
+                "component",
+                format!("`{component}` must be a plain file name ending in .wasm"),
+            ));
+        }
+        if let Some(sha) = &self.sha256
+            && (sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(field("sha256", "must be 64 hexadecimal digits"));
+        }
+        if !(0.0..=5.0).contains(&self.rating) {
+            return Err(field("rating", "must be between 0 and 5"));
+        }
+        let p = &self.permissions;
+        if p.memory_mb == 0 || p.memory_mb > MAX_MEMORY_MB {
+            return Err(field(
+                "permissions.memory_mb",
+                format!("must be 1..={MAX_MEMORY_MB}"),
+            ));
+        }
+        if p.timeout_ms == 0 || p.timeout_ms > MAX_TIMEOUT_MS {
+            return Err(field(
+                "permissions.timeout_ms",
+                format!("must be 1..={MAX_TIMEOUT_MS}"),
+            ));
+        }
+        if p.project_dir && self.kind != Kind::ScoutCheck {
+            return Err(field(
+                "permissions.project_dir",
+                "only scout-check plugins are given a project directory",
+            ));
+        }
+        for host in &p.network {
+            if host.is_empty() || host.contains('/') || host.contains(char::is_whitespace) {
+                return Err(field(
+                    "permissions.network",
+                    format!("`{host}` must be a host name, optionally with :port"),
+                ));
+            }
+        }
+        for name in p.env.iter().chain(&p.secrets) {
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(field(
+                    "permissions.env/secrets",
+                    format!("`{name}` must be letters, digits and `_`"),
+                ));
+            }
+        }
+        for file in &p.files {
+            if file.path.is_empty() {
+                return Err(field("permissions.files", "a path must not be empty"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses a plugin whose `api` requirement this host's [`WIT_VERSION`] does not meet.
+    pub fn check_api(&self) -> Result<()> {
+        if self.api.matches(&WIT_VERSION) {
+            Ok(())
+        } else {
+            Err(Error::Incompatible {
+                id: self.id.clone(),
+                required: self.api.clone(),
+            })
+        }
+    }
+
+    /// The component's file name: as declared, or `<id>.wasm`.
+    pub fn component_file(&self) -> String {
+        self.component
+            .clone()
+            .unwrap_or_else(|| format!("{}.wasm", self.id))
+    }
+}
+
+fn field(field: &'static str, reason: impl Into<String>) -> Error {
+    Error::Field {
+        field,
+        reason: reason.into(),
+    }
+}
+
+/// Checks a plugin id: `[a-z0-9][a-z0-9-]*`, at most 64 characters. Ids become file and
+/// directory names, so anything else (`..`, `/`, upper case) is refused.
+pub fn validate_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !id.starts_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(field(
+            "id",
+            format!("`{id}` must be 1-64 characters of a-z, 0-9 and `-`, not starting with `-`"),
+        ))
+    }
+}
+
+fn is_plain_file_name(name: &str) -> bool {
+    name.ends_with(".wasm")
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn good() -> serde_json::Value {
+        serde_json::json!({
+            "schema_version": 1, "id": "time", "name": "Time", "kind": "mcp-server",
+            "version": "0.1.0", "api": "^0.1",
+            "permissions": { "memory_mb": 32, "timeout_ms": 2000 }
+        })
+    }
+
+    fn parse(v: serde_json::Value) -> Result<Manifest> {
+        Manifest::from_json(&v.to_string())
+    }
+
+    #[test]
+    fn accepts_a_minimal_manifest_and_fills_defaults() {
+        let m = parse(good()).expect("valid");
+        assert_eq!(m.kind, Kind::McpServer);
+        assert_eq!(m.permissions.memory_mb, 32);
+        assert!(m.permissions.network.is_empty());
+        assert_eq!(m.component_file(), "time.wasm");
+        m.check_api().expect("compatible");
+    }
+
+    #[test]
+    fn refuses_an_unknown_field_naming_it() {
+        let mut v = good();
+        v["permisions"] = serde_json::json!({});
+        let err = parse(v).expect_err("typo").to_string();
+        assert!(err.contains("permisions"), "{err}");
+    }
+
+    #[test]
+    fn refuses_ids_that_could_escape_the_plugins_directory() {
+        for id in ["../x", "a/b", "", "UPPER", "-x", "a.b"] {
+            let mut v = good();
+            v["id"] = id.into();
+            let err = parse(v).expect_err(id).to_string();
+            assert!(err.contains("`id`"), "{id}: {err}");
+        }
+    }
+
+    #[test]
+    fn refuses_an_incompatible_api_saying_both_versions() {
+        let mut v = good();
+        v["api"] = "^0.2".into();
+        let m = parse(v).expect("valid otherwise");
+        let err = m.check_api().expect_err("incompatible").to_string();
+        assert!(err.contains("^0.2") && err.contains("0.1.0"), "{err}");
+    }
+
+    #[test]
+    fn refuses_a_component_path_with_directories() {
+        let mut v = good();
+        v["component"] = "../../etc/x.wasm".into();
+        assert!(parse(v).is_err());
+    }
+
+    #[test]
+    fn lists_permissions_asked_beyond_the_grant() {
+        let granted = Permissions::default();
+        let asked = Permissions {
+            network: vec!["api.openai.com".into()],
+            secrets: vec!["OPENAI_API_KEY".into()],
+            ..Permissions::default()
+        };
+        let more = asked.exceeds(&granted);
+        assert_eq!(more.len(), 2, "{more:?}");
+        assert!(asked.exceeds(&asked).is_empty());
+    }
+}

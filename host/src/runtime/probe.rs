@@ -1,0 +1,110 @@
+//! Health-probe plugins (world `health-probe`): run one probe, get a typed report.
+
+use std::time::Instant;
+
+use super::{CallError, CallOptions, Plugin, Pre, Runtime};
+
+wasmtime::component::bindgen!({
+    world: "health-probe",
+    path: "../wit",
+    imports: { default: async },
+    exports: { default: async },
+    with: {
+        "sanctuary:plugin/types": super::imports::types,
+        "sanctuary:plugin/host": super::imports::host,
+        "sanctuary:plugin/system": super::imports::system,
+    },
+});
+
+pub use exports::sanctuary::plugin::probe::{HealthStatus, ProbeReport};
+
+impl HealthStatus {
+    /// The status as the API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthStatus::Healthy => "healthy",
+            HealthStatus::Degraded => "degraded",
+            HealthStatus::Unhealthy => "unhealthy",
+        }
+    }
+}
+
+impl Runtime {
+    /// Runs `plugin`'s probe once.
+    pub async fn probe(&self, plugin: &Plugin) -> Result<ProbeReport, CallError> {
+        let Pre::Probe(pre) = &plugin.pre else {
+            return Err(super::wrong_kind(plugin, "health-probe"));
+        };
+        let mut store = self.store(plugin, CallOptions::default())?;
+        let started = Instant::now();
+        let outcome = Runtime::capped(plugin, async {
+            let bindings = pre.instantiate_async(&mut store).await?;
+            bindings
+                .sanctuary_plugin_probe()
+                .call_probe(&mut store)
+                .await
+        })
+        .await;
+        self.finish(plugin, store, started, outcome)
+    }
+}
+
+/// A probe plugin kept instantiated between calls (one store, one instance), for callers
+/// that probe often and want to skip instantiation. A trap ends the session: the
+/// instance is dead afterwards and every later call fails.
+pub struct ProbeSession<'a> {
+    runtime: &'a Runtime,
+    plugin: &'a Plugin,
+    store: wasmtime::Store<super::state::StoreState>,
+    bindings: HealthProbe,
+}
+
+impl Runtime {
+    /// Instantiates `plugin` once for repeated calls.
+    pub async fn probe_session<'a>(
+        &'a self,
+        plugin: &'a Plugin,
+    ) -> Result<ProbeSession<'a>, CallError> {
+        let Pre::Probe(pre) = &plugin.pre else {
+            return Err(super::wrong_kind(plugin, "health-probe"));
+        };
+        let mut store = self.store(plugin, CallOptions::default())?;
+        let bindings = pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| CallError::Setup {
+                plugin: plugin.id().to_string(),
+                message: format!("{e:#}"),
+            })?;
+        Ok(ProbeSession {
+            runtime: self,
+            plugin,
+            store,
+            bindings,
+        })
+    }
+}
+
+impl ProbeSession<'_> {
+    /// Runs the probe on the live instance.
+    pub async fn probe(&mut self) -> Result<ProbeReport, CallError> {
+        self.runtime.rearm(self.plugin, &mut self.store);
+        let result = self
+            .bindings
+            .sanctuary_plugin_probe()
+            .call_probe(&mut self.store)
+            .await;
+        match result {
+            Ok(Ok(report)) => Ok(report),
+            Ok(Err(e)) => {
+                let (code, message) = super::imports::plugin_error_parts(e);
+                Err(CallError::Plugin {
+                    plugin: self.plugin.id().to_string(),
+                    code,
+                    message,
+                })
+            }
+            Err(trap) => Err(super::classify_trap(self.plugin, &self.store, trap)),
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! Socket.IO (socketioxide) on `/socket.io/`, websocket and polling transports. On connect
+//! the server announces itself and its services (`connected`); `test_event` is answered with
+//! `test_response` and `ping` with `pong`. A payload of the wrong shape is answered with an
+//! `error` event `{message}`; the connection stays up.
+
+use std::convert::Infallible;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use socketioxide::SocketIo;
+use socketioxide::extract::{SocketRef, State, TryData};
+use socketioxide::handler::ConnectHandler;
+use socketioxide::layer::SocketIoLayer;
+
+use crate::api::health;
+use crate::clock;
+use crate::state::AppState;
+
+/// The path Socket.IO clients use (`io(url, { path: '/socket.io/' })`).
+pub const PATH: &str = "/socket.io";
+
+/// The Socket.IO layer to put on the router, and the handle to emit from elsewhere (e.g.
+/// plugin events).
+pub fn layer(state: AppState) -> (SocketIoLayer, SocketIo) {
+    let (layer, io) = SocketIo::builder()
+        .req_path(PATH)
+        .with_state(state)
+        .build_layer();
+    io.ns("/", on_connect.with(register_handlers));
+    (layer, io)
+}
+
+/// Registers the event handlers. A middleware rather than the connect handler: it runs
+/// before the client is told it is connected, so an event it sends straight away cannot
+/// arrive before its handler exists.
+async fn register_handlers(socket: SocketRef) -> Result<(), Infallible> {
+    socket.on("test_event", on_test_event);
+    socket.on("ping", on_ping);
+    Ok(())
+}
+
+async fn on_connect(socket: SocketRef, State(state): State<AppState>) {
+    tracing::debug!(sid = %socket.id, "socket.io client connected");
+    let services = health::services(&state).await;
+    emit(
+        &socket,
+        "connected",
+        &connected(&socket.id.to_string(), services),
+    );
+}
+
+/// `connected`: the seeds' `{status, services}` plus the socket id and a timestamp.
+fn connected(sid: &str, services: Value) -> Value {
+    json!({
+        "status": "success",
+        "message": "Connected to Podplay Sanctuary",
+        "sid": sid,
+        "services": services,
+        "timestamp": clock::timestamp(),
+    })
+}
+
+async fn on_test_event(socket: SocketRef, TryData(data): TryData<Value>) {
+    // Any payload is fine, none included.
+    let data = data.unwrap_or(Value::Null);
+    emit(&socket, "test_response", &test_response(data));
+}
+
+fn test_response(data: Value) -> Value {
+    json!({
+        "status": "success",
+        "message": "Test event processed successfully",
+        "data": data,
+        "timestamp": clock::timestamp(),
+    })
+}
+
+/// `ping` payload: the client's clock, echoed back.
+#[derive(Debug, Deserialize)]
+struct Ping {
+    timestamp: Value,
+}
+
+/// `pong` payload.
+#[derive(Debug, Serialize)]
+struct Pong {
+    timestamp: Value,
+    server_time: String,
+}
+
+async fn on_ping(socket: SocketRef, TryData(ping): TryData<Ping>) {
+    match ping {
+        Ok(Ping { timestamp }) => emit(
+            &socket,
+            "pong",
+            &Pong {
+                timestamp,
+                server_time: clock::timestamp(),
+            },
+        ),
+        Err(err) => bad_payload(&socket, "ping", "{timestamp}", &err),
+    }
+}
+
+/// Answers a payload of the wrong shape with `error {message}`; the socket stays connected.
+fn bad_payload(socket: &SocketRef, event: &str, expected: &str, err: &dyn std::fmt::Display) {
+    tracing::debug!(sid = %socket.id, event, %err, "bad socket.io payload");
+    emit(
+        socket,
+        "error",
+        &json!({ "message": format!("invalid `{event}` payload, expected {expected}: {err}") }),
+    );
+}
+
+fn emit<T: Serialize + ?Sized>(socket: &SocketRef, event: &str, data: &T) {
+    if let Err(err) = socket.emit(event, data) {
+        // The client went away or its buffer is full: nothing to answer.
+        tracing::debug!(sid = %socket.id, event, %err, "socket.io emit failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A real server on 127.0.0.1:0 and a minimal Socket.IO v4 client speaking the wire
+    //! protocol over a websocket (engine.io `0`/`2`/`3`/`4x` packets).
+
+    use std::time::Duration;
+
+    use futures::{SinkExt, StreamExt};
+    use tokio::net::TcpStream;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+    use super::*;
+    use crate::api::test_support;
+
+    struct Client {
+        ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    }
+
+    impl Client {
+        async fn connect(addr: std::net::SocketAddr) -> Client {
+            let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+            let (ws, _) = tokio_tungstenite::connect_async(url)
+                .await
+                .expect("websocket");
+            let mut client = Client { ws };
+            let open = client.next_text().await;
+            assert!(open.starts_with('0'), "engine.io open: {open}");
+            client.send("40").await;
+            let ack = client.next_text().await;
+            assert!(ack.starts_with("40"), "socket.io connect: {ack}");
+            client
+        }
+
+        async fn send(&mut self, text: &str) {
+            self.ws.send(Message::text(text)).await.expect("send");
+        }
+
+        async fn emit(&mut self, event: &str, data: Value) {
+            self.send(&format!("42{}", json!([event, data]))).await;
+        }
+
+        /// The next text frame, answering engine.io pings on the way.
+        async fn next_text(&mut self) -> String {
+            loop {
+                let message = tokio::time::timeout(Duration::from_secs(10), self.ws.next())
+                    .await
+                    .expect("a message within 10 s")
+                    .expect("the socket is open")
+                    .expect("a frame");
+                if let Message::Text(text) = message {
+                    if text.as_str() == "2" {
+                        self.send("3").await;
+                        continue;
+                    }
+                    return text.as_str().to_owned();
+                }
+            }
+        }
+
+        /// The next event: its name and first argument.
+        async fn next_event(&mut self) -> (String, Value) {
+            let text = self.next_text().await;
+            let payload = text
+                .strip_prefix("42")
+                .unwrap_or_else(|| panic!("an event: {text}"));
+            let array: Vec<Value> = serde_json::from_str(payload).expect("JSON array");
+            let name = array[0].as_str().expect("event name").to_owned();
+            (name, array.get(1).cloned().unwrap_or(Value::Null))
+        }
+    }
+
+    async fn server() -> (std::net::SocketAddr, test_support::Guards) {
+        let (state, db, dir) = test_support::state().await;
+        let (layer, _io) = super::layer(state.clone());
+        let app = crate::api::router(state).layer(layer);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (addr, (db, dir))
+    }
+
+    #[tokio::test]
+    async fn a_new_client_is_told_it_is_connected_with_the_services() {
+        let (addr, _guards) = server().await;
+        let mut client = Client::connect(addr).await;
+        let (event, data) = client.next_event().await;
+        assert_eq!(event, "connected");
+        assert_eq!(data["status"], "success");
+        assert!(data["sid"].as_str().is_some_and(|sid| !sid.is_empty()));
+        assert!(data["services"].is_object(), "{data}");
+        assert_eq!(data["services"]["database"], "operational");
+        assert!(data["timestamp"].is_string());
+    }
+
+    #[tokio::test]
+    async fn test_event_is_answered_with_its_data() {
+        let (addr, _guards) = server().await;
+        let mut client = Client::connect(addr).await;
+        // Sent before `connected` is read: handlers exist as soon as the client is in.
+        client
+            .emit("test_event", json!({"message": "Hello from frontend"}))
+            .await;
+        let mut events = [client.next_event().await, client.next_event().await];
+        events.sort_by(|a, b| a.0.cmp(&b.0));
+        let (event, data) = &events[1];
+        assert_eq!(event, "test_response");
+        assert_eq!(data["status"], "success");
+        assert_eq!(data["message"], "Test event processed successfully");
+        assert_eq!(data["data"], json!({"message": "Hello from frontend"}));
+    }
+
+    #[tokio::test]
+    async fn test_event_without_data_answers_null_data() {
+        let (addr, _guards) = server().await;
+        let mut client = Client::connect(addr).await;
+        assert_eq!(client.next_event().await.0, "connected");
+        client.send(r#"42["test_event"]"#).await;
+        let (event, data) = client.next_event().await;
+        assert_eq!(event, "test_response");
+        assert_eq!(data["data"], Value::Null);
+    }
+
+    #[tokio::test]
+    async fn ping_is_answered_with_pong_and_the_server_time() {
+        let (addr, _guards) = server().await;
+        let mut client = Client::connect(addr).await;
+        assert_eq!(client.next_event().await.0, "connected");
+        client
+            .emit("ping", json!({"timestamp": 1_700_000_000_000_u64}))
+            .await;
+        let (event, data) = client.next_event().await;
+        assert_eq!(event, "pong");
+        assert_eq!(data["timestamp"], 1_700_000_000_000_u64);
+        assert!(data["server_time"].is_string());
+    }
+
+    #[tokio::test]
+    async fn a_malformed_ping_gets_an_error_and_the_socket_stays_usable() {
+        let (addr, _guards) = server().await;
+        let mut client = Client::connect(addr).await;
+        assert_eq!(client.next_event().await.0, "connected");
+        client.emit("ping", json!("not an object")).await;
+        let (event, data) = client.next_event().await;
+        assert_eq!(event, "error");
+        let message = data["message"].as_str().expect("a message");
+        assert!(message.contains("ping"), "{message}");
+        client.emit("test_event", json!(1)).await;
+        let (event, data) = client.next_event().await;
+        assert_eq!(event, "test_response");
+        assert_eq!(data["data"], 1);
+    }
+
+    #[tokio::test]
+    async fn the_polling_transport_answers_the_handshake_on_the_socket_io_path() {
+        let (state, _db, _dir) = test_support::state().await;
+        let (layer, _io) = super::layer(state.clone());
+        let app = crate::api::router(state).layer(layer);
+        let (status, _, _) = test_support::send(
+            app.clone(),
+            test_support::get("/socket.io/?EIO=4&transport=polling"),
+        )
+        .await;
+        assert_eq!(status, axum::http::StatusCode::OK);
+        let response = tower::ServiceExt::oneshot(
+            app,
+            test_support::get("/socket.io/?EIO=4&transport=polling"),
+        )
+        .await
+        .expect("response");
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.starts_with("0{") && text.contains("\"sid\""), "{text}");
+    }
+
+    #[test]
+    fn payload_builders_follow_the_seed_shapes() {
+        let body = connected("abc", json!({"database": "operational"}));
+        assert_eq!(body["status"], "success");
+        assert_eq!(body["sid"], "abc");
+        let body = test_response(json!([1]));
+        assert_eq!(body["message"], "Test event processed successfully");
+        assert_eq!(body["data"], json!([1]));
+    }
+}

@@ -1,0 +1,53 @@
+//! The state every handler shares: configuration, database, the plugin host, and when
+//! the server started.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::plugins::PluginHost;
+
+/// Shared application state (cheap to clone).
+#[derive(Clone)]
+pub struct AppState {
+    /// The configuration the server started with.
+    pub config: Arc<Config>,
+    /// The database.
+    pub db: Db,
+    /// The live plugins and their runtime.
+    pub plugins: Arc<PluginHost>,
+    /// Monotonic start time, for uptime.
+    pub started_at: Instant,
+    /// Wall-clock start time.
+    pub started_wall: DateTime<Utc>,
+}
+
+impl AppState {
+    /// Connects the database, creates the plugin runtime, installs the bundled plugins
+    /// where missing and loads every installed plugin.
+    pub async fn start(config: Config) -> anyhow::Result<AppState> {
+        use anyhow::Context as _;
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("create data directory {}", config.data_dir.display()))?;
+        let db = Db::connect(&config.database_url).await.with_context(|| {
+            format!("open database {}", crate::db::redact(&config.database_url))
+        })?;
+        let plugins = PluginHost::new(&config, Some(db.clone())).context("start plugin runtime")?;
+        plugins.start().await.context("load plugins")?;
+        Ok(AppState {
+            config: Arc::new(config),
+            db,
+            plugins: Arc::new(plugins),
+            started_at: Instant::now(),
+            started_wall: Utc::now(),
+        })
+    }
+
+    /// Seconds since the server started.
+    pub fn uptime(&self) -> f64 {
+        self.started_at.elapsed().as_secs_f64()
+    }
+}

@@ -1,0 +1,264 @@
+//! The guest SDK for [Sanctuary] plugins.
+//!
+//! A Sanctuary plugin is a WebAssembly component built for `wasm32-wasip2` that
+//! implements one of four worlds of the WIT package `sanctuary:plugin@0.1.0`:
+//!
+//! | kind           | module here   | trait to implement | export macro               |
+//! | -------------- | ------------- | ------------------ | -------------------------- |
+//! | `mcp-server`   | [`mcp`]       | [`mcp::Guest`]      | [`export_mcp_server!`]     |
+//! | `ai-provider`  | [`provider`]  | [`provider::Guest`] | [`export_ai_provider!`]    |
+//! | `scout-check`  | [`scout`]     | [`scout::Guest`]    | [`export_scout_check!`]    |
+//! | `health-probe` | [`probe`]     | [`probe::Guest`]    | [`export_health_probe!`]   |
+//!
+//! A plugin crate is a `cdylib` that depends on this crate, implements the trait of its
+//! kind on a unit struct and names that struct in the kind's export macro. Next to its
+//! `Cargo.toml` it keeps a `manifest.json` declaring its id, kind and permissions; the host
+//! grants nothing the manifest does not declare.
+//!
+//! Besides the bindings this crate offers the helpers every plugin needs: [`log`],
+//! [`config()`] (the operator's settings for the plugin), [`args()`] (a tool's arguments),
+//! [`secret()`], and constructors on [`PluginError`] and the record types.
+//!
+//! Functions that call into the host (logging, configuration, secrets, the `system`
+//! figures, ...) are WebAssembly imports: they only work inside the host, so the examples
+//! that call them below are compiled but not run. Pure helpers ([`args()`], the error
+//! constructors, [`provider::estimate_tokens`]) work anywhere, including in your native
+//! unit tests.
+//!
+//! # An MCP server
+//!
+//! ```no_run
+//! use sanctuary_plugin_api::mcp::{self, Content, Tool};
+//! use sanctuary_plugin_api::PluginError;
+//! use serde::Deserialize;
+//!
+//! struct Greeter;
+//!
+//! #[derive(Deserialize)]
+//! struct GreetArgs {
+//!     name: String,
+//! }
+//!
+//! impl mcp::Guest for Greeter {
+//!     fn list_tools() -> Vec<Tool> {
+//!         vec![Tool::new(
+//!             "greet",
+//!             "Greets someone by name",
+//!             &serde_json::json!({
+//!                 "type": "object",
+//!                 "properties": { "name": { "type": "string" } },
+//!                 "required": ["name"],
+//!                 "additionalProperties": false
+//!             }),
+//!         )]
+//!     }
+//!
+//!     fn call_tool(name: String, arguments: String) -> Result<Vec<Content>, PluginError> {
+//!         match name.as_str() {
+//!             "greet" => {
+//!                 let args: GreetArgs = sanctuary_plugin_api::args(&arguments)?;
+//!                 Ok(vec![Content::text(format!("Hello, {}!", args.name))])
+//!             }
+//!             other => Err(mcp::unknown_tool(other)),
+//!         }
+//!     }
+//!
+//!     fn list_resources() -> Vec<mcp::Resource> {
+//!         Vec::new()
+//!     }
+//!
+//!     fn read_resource(uri: String) -> Result<String, PluginError> {
+//!         Err(mcp::unknown_resource(&uri))
+//!     }
+//!
+//!     fn list_prompts() -> Vec<mcp::Prompt> {
+//!         Vec::new()
+//!     }
+//!
+//!     fn get_prompt(name: String, _arguments: String) -> Result<Vec<mcp::PromptMessage>, PluginError> {
+//!         Err(mcp::unknown_prompt(&name))
+//!     }
+//! }
+//!
+//! sanctuary_plugin_api::export_mcp_server!(Greeter);
+//! ```
+//!
+//! # An AI provider
+//!
+//! ```no_run
+//! use sanctuary_plugin_api::provider::{self, ChatRequest, ChatResponse, ProviderInfo, Usage};
+//! use sanctuary_plugin_api::PluginError;
+//!
+//! struct Shouter;
+//!
+//! impl provider::Guest for Shouter {
+//!     fn describe() -> ProviderInfo {
+//!         ProviderInfo {
+//!             name: "Shouter".into(),
+//!             models: vec!["loud".into()],
+//!             default_model: "loud".into(),
+//!             offline: true,
+//!         }
+//!     }
+//!
+//!     fn chat(request: ChatRequest) -> Result<ChatResponse, PluginError> {
+//!         let last = provider::last_message(&request)?;
+//!         let text = last.content.to_uppercase();
+//!         if request.streaming {
+//!             provider::emit_chunk(&text);
+//!         }
+//!         Ok(ChatResponse {
+//!             usage: Usage {
+//!                 prompt_tokens: provider::estimate_tokens(&last.content),
+//!                 completion_tokens: provider::estimate_tokens(&text),
+//!             },
+//!             text,
+//!             model: request.model.unwrap_or_else(|| "loud".into()),
+//!             finish_reason: "stop".into(),
+//!         })
+//!     }
+//! }
+//!
+//! sanctuary_plugin_api::export_ai_provider!(Shouter);
+//! ```
+//!
+//! # A scout check
+//!
+//! ```no_run
+//! use sanctuary_plugin_api::scout::{self, Findings, Project};
+//! use sanctuary_plugin_api::PluginError;
+//!
+//! struct HasReadme;
+//!
+//! impl scout::Guest for HasReadme {
+//!     fn check(project: Project) -> Result<Findings, PluginError> {
+//!         let found = std::path::Path::new(&project.path).join("README.md").is_file();
+//!         Ok(Findings {
+//!             score: Some(if found { 100.0 } else { 50.0 }),
+//!             notes: vec![if found { "has a README" } else { "no README" }.into()],
+//!             ..Findings::default()
+//!         })
+//!     }
+//! }
+//!
+//! sanctuary_plugin_api::export_scout_check!(HasReadme);
+//! ```
+//!
+//! # A health probe
+//!
+//! ```no_run
+//! use sanctuary_plugin_api::probe::{self, system, Metric, ProbeReport};
+//! use sanctuary_plugin_api::PluginError;
+//!
+//! struct Cores;
+//!
+//! impl probe::Guest for Cores {
+//!     fn probe() -> Result<ProbeReport, PluginError> {
+//!         let cpu = system::cpu();
+//!         Ok(ProbeReport::healthy(format!("{} cores", cpu.cores))
+//!             .with_metric(Metric::new("cores", f64::from(cpu.cores), "count")))
+//!     }
+//! }
+//!
+//! sanctuary_plugin_api::export_health_probe!(Cores);
+//! ```
+//!
+//! [Sanctuary]: https://github.com/sanctuary-dev/sanctuary
+#![deny(missing_docs)]
+
+mod error;
+mod input;
+
+pub mod log;
+pub mod mcp;
+pub mod probe;
+pub mod provider;
+pub mod scout;
+
+pub use error::PluginError;
+pub use input::{args, config, installed_plugins, require_secret, secret};
+
+/// The `types` interface: log levels, [`PluginError`] and [`Metric`], shared by every kind.
+pub use mcp_server::sanctuary::plugin::types;
+
+/// The `host` interface: the functions every kind may import (log, config, secrets,
+/// installed plugins). The helpers at the crate root wrap them.
+pub use mcp_server::sanctuary::plugin::host;
+
+pub use host::PluginSummary;
+pub use types::{LogLevel, Metric};
+
+pub use ai_provider::export_ai_provider;
+pub use health_probe::export_health_probe;
+pub use mcp_server::export_mcp_server;
+pub use scout_check::export_scout_check;
+
+// The generated bindings, one module per world. The `types` and `host` interfaces are
+// generated once (in `mcp_server`) and shared by the other worlds through `with`, so a
+// `PluginError` or `Metric` is the same Rust type whatever the kind. The export macros
+// emit the world's full type information into the plugin that invokes them; the
+// import-only type information emitted here is dropped by the componentizer when unused.
+
+/// Raw bindings of the world `mcp-server`; use [`mcp`] instead.
+#[allow(missing_docs, unsafe_code, clippy::all, clippy::unwrap_used)]
+pub mod mcp_server {
+    wit_bindgen::generate!({
+        world: "mcp-server",
+        path: "../wit",
+        additional_derives: [PartialEq],
+        pub_export_macro: true,
+        export_macro_name: "export_mcp_server",
+        default_bindings_module: "sanctuary_plugin_api::mcp_server",
+    });
+}
+
+/// Raw bindings of the world `ai-provider`; use [`provider`] instead.
+#[allow(missing_docs, unsafe_code, clippy::all, clippy::unwrap_used)]
+pub mod ai_provider {
+    wit_bindgen::generate!({
+        world: "ai-provider",
+        path: "../wit",
+        additional_derives: [PartialEq],
+        pub_export_macro: true,
+        export_macro_name: "export_ai_provider",
+        default_bindings_module: "sanctuary_plugin_api::ai_provider",
+        with: {
+            "sanctuary:plugin/types@0.1.0": crate::types,
+            "sanctuary:plugin/host@0.1.0": crate::host,
+        },
+    });
+}
+
+/// Raw bindings of the world `scout-check`; use [`scout`] instead.
+#[allow(missing_docs, unsafe_code, clippy::all, clippy::unwrap_used)]
+pub mod scout_check {
+    wit_bindgen::generate!({
+        world: "scout-check",
+        path: "../wit",
+        additional_derives: [PartialEq],
+        pub_export_macro: true,
+        export_macro_name: "export_scout_check",
+        default_bindings_module: "sanctuary_plugin_api::scout_check",
+        with: {
+            "sanctuary:plugin/types@0.1.0": crate::types,
+            "sanctuary:plugin/host@0.1.0": crate::host,
+        },
+    });
+}
+
+/// Raw bindings of the world `health-probe`; use [`probe`] instead.
+#[allow(missing_docs, unsafe_code, clippy::all, clippy::unwrap_used)]
+pub mod health_probe {
+    wit_bindgen::generate!({
+        world: "health-probe",
+        path: "../wit",
+        additional_derives: [PartialEq],
+        pub_export_macro: true,
+        export_macro_name: "export_health_probe",
+        default_bindings_module: "sanctuary_plugin_api::health_probe",
+        with: {
+            "sanctuary:plugin/types@0.1.0": crate::types,
+            "sanctuary:plugin/host@0.1.0": crate::host,
+        },
+    });
+}

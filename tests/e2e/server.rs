@@ -1,0 +1,119 @@
+//! Starts the real `sanctuary` binary for a test and stops it when the test ends.
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tempfile::TempDir;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// A running server with its own data directory.
+pub struct Server {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// An HTTP client.
+    pub client: reqwest::Client,
+    _child: Child,
+    _data: TempDir,
+}
+
+impl Server {
+    /// Starts `sanctuary --host 127.0.0.1 --port 0` on a fresh data directory and waits
+    /// for the address it logs.
+    pub async fn start() -> Server {
+        let data = TempDir::new().expect("tempdir");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sanctuary"))
+            .args(["--host", "127.0.0.1", "--port", "0", "--data-dir"])
+            .arg(data.path())
+            .env(
+                "SANCTUARY_CACHE_DIR",
+                concat!(env!("CARGO_TARGET_TMPDIR"), "/wasm-cache"),
+            )
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "info")
+            .env_remove("SANCTUARY_CONFIG")
+            .env_remove("SANCTUARY_PORT")
+            .env_remove("SANCTUARY_DATABASE_URL")
+            .current_dir(data.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the sanctuary binary");
+
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        for stream in [
+            Box::new(stdout) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+            Box::new(stderr),
+        ] {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stream).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if tx.send(line).is_err() {
+                        // Nobody reads any more; keep draining so the child never blocks.
+                        continue;
+                    }
+                }
+            });
+        }
+        drop(tx);
+
+        let mut log = Vec::new();
+        let addr = tokio::time::timeout(Duration::from_secs(180), async {
+            while let Some(line) = rx.recv().await {
+                if let Some(addr) = bound_address(&line) {
+                    return Some(addr);
+                }
+                log.push(line);
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| {
+            panic!(
+                "the server never logged its address; log:\n{}",
+                log.join("\n")
+            )
+        });
+
+        Server {
+            addr,
+            client: reqwest::Client::new(),
+            _child: child,
+            _data: data,
+        }
+    }
+
+    /// `http://<addr><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// `GET path`, expecting 200 and JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.expect("JSON body")
+    }
+}
+
+/// Finds `http://127.0.0.1:PORT` in a log line.
+fn bound_address(line: &str) -> Option<SocketAddr> {
+    let rest = &line[line.find("listening on http://")? + "listening on http://".len()..];
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}

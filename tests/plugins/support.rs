@@ -1,0 +1,172 @@
+//! Shared set-up for the plugin tests: a runtime (or a whole app) over a fresh data
+//! directory, the fixture components, and small request helpers.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::body::Body;
+use http::Request;
+use sanctuary::manifest::Manifest;
+use sanctuary::plugins::{LivePlugin, artifacts};
+use sanctuary::runtime::mcp::Content;
+use sanctuary::runtime::provider::{ChatRequest, Message, Role};
+use sanctuary::runtime::{HostServices, Plugin, Runtime};
+use sanctuary::system::Sampler;
+use sanctuary::{AppState, Config};
+use serde_json::Value;
+use tempfile::TempDir;
+use tower::ServiceExt;
+
+/// Compiled components are cached here across tests and runs.
+pub const CACHE_DIR: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/wasm-cache");
+
+/// A runtime or a whole app over a temporary data directory.
+pub struct Harness {
+    runtime: Option<Runtime>,
+    state: Option<AppState>,
+    _data: TempDir,
+}
+
+impl Harness {
+    /// Just the runtime, no database.
+    pub async fn new() -> Harness {
+        let data = TempDir::new().expect("tempdir");
+        let services = Arc::new(HostServices::new(None, Arc::new(Sampler::new())));
+        let runtime =
+            Runtime::new(Some(Path::new(CACHE_DIR)), data.path(), services).expect("runtime");
+        Harness {
+            runtime: Some(runtime),
+            state: None,
+            _data: data,
+        }
+    }
+
+    /// The whole app (database, bundled plugins loaded) with the default config.
+    pub async fn with_app() -> Harness {
+        Harness::with_config(|_| {}).await
+    }
+
+    /// The whole app, with `edit` applied to its config first.
+    pub async fn with_config(edit: impl FnOnce(&mut Config)) -> Harness {
+        let data = TempDir::new().expect("tempdir");
+        let mut config = Config::default();
+        config.data_dir = data.path().to_path_buf();
+        config.database_url = format!("sqlite://{}/sanctuary.db?mode=rwc", data.path().display());
+        config.cache_dir = CACHE_DIR.into();
+        edit(&mut config);
+        let state = AppState::start(config).await.expect("app starts");
+        Harness {
+            runtime: None,
+            state: Some(state),
+            _data: data,
+        }
+    }
+
+    /// The runtime under test.
+    pub fn rt(&self) -> &Runtime {
+        match (&self.runtime, &self.state) {
+            (Some(rt), _) => rt,
+            (None, Some(state)) => state.plugins.runtime(),
+            (None, None) => unreachable!("a harness has one or the other"),
+        }
+    }
+
+    fn state(&self) -> &AppState {
+        self.state
+            .as_ref()
+            .expect("this test needs Harness::with_app")
+    }
+
+    /// Loads fixture `name` into the runtime (not into the live set).
+    pub async fn load_fixture(&self, name: &str) -> Plugin {
+        let (manifest, bytes) = fixture(name);
+        self.rt()
+            .load(manifest, bytes, &serde_json::json!({}))
+            .await
+            .unwrap_or_else(|e| panic!("load {name}: {e}"))
+    }
+
+    /// Loads fixture `name` into the app's live set, as if installed.
+    pub async fn install_fixture(&self, name: &str) {
+        let (manifest, bytes) = fixture(name);
+        let plugins = &self.state().plugins;
+        let live = plugins
+            .load_bytes(manifest, bytes, plugins.plugins_dir())
+            .await
+            .unwrap_or_else(|e| panic!("load {name}: {e}"));
+        plugins.insert(live);
+    }
+
+    /// The live plugin `id`.
+    pub fn live(&self, id: &str) -> Arc<LivePlugin> {
+        self.state().plugins.get(id).unwrap_or_else(|| {
+            panic!(
+                "plugin {id} is not loaded: {:?}",
+                self.state().plugins.failures()
+            )
+        })
+    }
+
+    /// `GET path` through the app's router.
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = sanctuary::app(self.state().clone())
+            .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+            .await
+            .expect("router answers");
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, body)
+    }
+}
+
+/// The manifest and component bytes of fixture `name` (built from `tests/fixtures/`).
+pub fn fixture(name: &str) -> (Manifest, Vec<u8>) {
+    let (_, wasm, manifest) = artifacts::FIXTURES
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .unwrap_or_else(|| panic!("no fixture named {name}"));
+    let manifest = std::fs::read_to_string(manifest).expect("fixture manifest");
+    let manifest = Manifest::from_json(&manifest).expect("fixture manifest is valid");
+    let bytes = std::fs::read(wasm).expect("fixture component was built");
+    (manifest, bytes)
+}
+
+/// All text of a tool result.
+pub fn contents_text(contents: &[Content]) -> String {
+    contents
+        .iter()
+        .map(|c| match c {
+            Content::Text(t) | Content::Json(t) => t.as_str(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A one-message chat request.
+pub fn chat_request(text: &str, streaming: bool) -> ChatRequest {
+    ChatRequest {
+        model: None,
+        messages: vec![Message {
+            role: Role::User,
+            content: text.to_string(),
+        }],
+        max_tokens: None,
+        temperature: None,
+        streaming,
+        context: None,
+    }
+}
+
+/// Runs `git` in `dir` with a fixed identity.
+pub fn git(dir: &Path, args: &[&str]) {
+    let status = std::process::Command::new("git")
+        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .status()
+        .expect("git runs");
+    assert!(status.success(), "git {args:?}");
+}
