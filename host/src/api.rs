@@ -3,9 +3,16 @@
 //! error body and request tracing. The CORS policy ([`cors_layer`]) is added by
 //! [`crate::app`] outside the Socket.IO layer, so polling requests get it too.
 
+pub mod batch;
+pub mod chat;
 pub mod dev;
 pub mod health;
+pub mod mcp;
+pub mod openapi;
+pub mod plugin_view;
+pub mod plugins;
 pub mod root;
+pub mod scout;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
@@ -22,16 +29,27 @@ pub fn router(state: AppState) -> Router {
         .merge(root::routes())
         .merge(dev::routes())
         .merge(health::routes())
+        .merge(plugins::routes())
+        .merge(mcp::routes())
+        .merge(chat::routes())
+        .merge(scout::routes())
+        .merge(openapi::routes())
         .with_state(state);
-    with_shared_layers(routes)
+    // `POST /api/batch` runs its requests through every other route (not itself).
+    let batch = batch::routes(with_fallbacks(routes.clone()));
+    with_shared_layers(routes.merge(batch))
 }
 
 /// Fallbacks and layers shared by every route, applied to routes that already have state.
 fn with_shared_layers(routes: Router) -> Router {
+    with_fallbacks(routes).layer(TraceLayer::new_for_http())
+}
+
+/// The JSON 404 and 405 answers.
+fn with_fallbacks(routes: Router) -> Router {
     routes
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
-        .layer(TraceLayer::new_for_http())
 }
 
 /// The seeds' CORS policy for the configured origins. Origins were validated when the
@@ -96,6 +114,9 @@ pub(crate) mod test_support {
     use crate::plugins::PluginHost;
     use crate::state::AppState;
 
+    /// The admin key of test states.
+    pub const ADMIN_KEY: &str = "test-admin-key";
+
     /// What must outlive a test state: its database and its data directory.
     pub type Guards = (TestDb, tempfile::TempDir);
 
@@ -114,6 +135,8 @@ pub(crate) mod test_support {
             config: Arc::new(config),
             db: db.db(),
             plugins: Arc::new(plugins),
+            registry: Arc::new(crate::registry::Registry::load(None).expect("embedded registry")),
+            admin: Arc::new(crate::auth::AdminKeys::from_token(ADMIN_KEY)),
             started_at: std::time::Instant::now(),
             started_wall: chrono::Utc::now(),
         };

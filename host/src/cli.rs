@@ -66,6 +66,11 @@ pub struct ServeArgs {
     /// Directory for compiled-component caches [default: <data-dir>/cache].
     #[arg(long, env = "SANCTUARY_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+
+    /// Marketplace index to install plugins from (a registry.json; components are found
+    /// beside it) [default: the registry built into the binary].
+    #[arg(long, env = "SANCTUARY_REGISTRY", value_name = "FILE")]
+    pub registry: Option<PathBuf>,
 }
 
 impl Cli {

@@ -43,6 +43,9 @@ pub struct Config {
     pub plugins: BTreeMap<String, serde_json::Value>,
     /// Projects the scout agent reports on.
     pub scout: ScoutConfig,
+    /// Marketplace index (`registry.json`) to install from; `None` means the registry
+    /// embedded in the binary (the first-party plugins).
+    pub registry: Option<PathBuf>,
     /// The config file that was loaded, if any.
     pub source: Option<PathBuf>,
 }
@@ -86,6 +89,7 @@ struct FileConfig {
     cors: Option<CorsConfig>,
     plugins: BTreeMap<String, serde_json::Value>,
     scout: Option<ScoutConfig>,
+    registry: Option<PathBuf>,
 }
 
 impl Config {
@@ -158,6 +162,7 @@ impl Config {
             cors: file.cors.unwrap_or_default(),
             plugins: file.plugins,
             scout: file.scout.unwrap_or_default(),
+            registry: args.registry.clone().or(file.registry),
             source,
         };
         config.validate()?;
@@ -203,6 +208,7 @@ impl Default for Config {
             cors: CorsConfig::default(),
             plugins: BTreeMap::new(),
             scout: ScoutConfig::default(),
+            registry: None,
             source: None,
         }
     }
@@ -224,6 +230,7 @@ impl fmt::Debug for Config {
             .field("cors", &self.cors)
             .field("plugins", &self.plugins)
             .field("scout", &self.scout)
+            .field("registry", &self.registry)
             .field("source", &self.source)
             .finish()
     }
@@ -374,6 +381,7 @@ mod tests {
             data_dir: Some("/tmp/flag".into()),
             database_url: Some("postgres://db.example/sanctuary".into()),
             cache_dir: Some("/tmp/cache".into()),
+            registry: None,
             config: None,
         };
         let toml = r#"

@@ -6,22 +6,29 @@
 //! [`app`] and drive it with `oneshot`, or start the real binary.
 
 pub mod api;
+pub mod auth;
+pub mod chat;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod install;
 pub mod manifest;
 pub mod plugins;
+pub mod providers;
+pub mod registry;
 pub mod runtime;
 pub mod sandbox;
+pub mod scout;
 pub mod socket;
 pub mod state;
 pub mod system;
+pub mod watch;
 
 use anyhow::Context as _;
 use axum::Router;
-use tracing::info;
+use tracing::{info, warn};
 
 pub use config::Config;
 pub use state::AppState;
@@ -37,6 +44,11 @@ pub fn app(state: AppState) -> Router {
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let addr = format!("{}:{}", config.host, config.port);
     let state = AppState::start(config).await?;
+    // Hot reload for the server's life; without it (say, out of inotify watches) the
+    // server still serves, and installs through the API still load.
+    let _watcher = watch::spawn(state.plugins.clone())
+        .inspect_err(|e| warn!(cause = %format!("{e:#}"), "not watching the plugins directory"))
+        .ok();
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("bind {addr}"))?;

@@ -178,19 +178,24 @@ impl PluginHost {
     /// Writes the embedded first-party plugins into the plugins directory where they are
     /// missing or older (or a rebuilt same version), then loads every plugin there.
     pub async fn start(&self) -> anyhow::Result<()> {
-        self.seed_bundled()?;
+        self.seed_bundled().await?;
         self.load_all().await;
         Ok(())
     }
 
-    fn seed_bundled(&self) -> anyhow::Result<()> {
+    async fn seed_bundled(&self) -> anyhow::Result<()> {
         std::fs::create_dir_all(&self.plugins_dir)?;
         for bundled in artifacts::BUNDLED {
             let mut manifest = Manifest::from_json(bundled.manifest).map_err(|e| {
                 anyhow::anyhow!("bundled plugin `{}` has a bad manifest: {e}", bundled.dir)
             })?;
+            if let Some(db) = self.runtime.services().db()
+                && db.was_removed(&manifest.id).await?
+            {
+                continue;
+            }
             manifest.sha256 = Some(bundled.sha256.to_string());
-            manifest.component = Some(format!("{}.wasm", manifest.id));
+            manifest.component = Some(component_file_name(&manifest.id, bundled.sha256));
             let dir = self.plugins_dir.join(&manifest.id);
             if let Ok(existing) = read_manifest(&dir) {
                 let newer = manifest.version > existing.version;
@@ -201,6 +206,13 @@ impl PluginHost {
                 }
             }
             write_plugin(&dir, &manifest, bundled.component)?;
+            if let Some(db) = self.runtime.services().db() {
+                let granted = match db.install_record(&manifest.id).await? {
+                    Some(record) => record.granted,
+                    None => manifest.permissions.clone(),
+                };
+                db.record_install(&manifest, &granted, "bundled").await?;
+            }
             info!(plugin = %manifest.id, version = %manifest.version, "installed bundled plugin");
         }
         Ok(())
@@ -218,12 +230,9 @@ impl PluginHost {
             .filter(|p| p.join(MANIFEST_FILE).is_file())
             .collect();
         dirs.sort();
+        // Failures are recorded, logged and announced by `load_dir` itself.
         let loads = dirs.iter().map(|dir| self.load_dir(dir));
-        for (dir, result) in dirs.iter().zip(futures::future::join_all(loads).await) {
-            if let Err(e) = result {
-                warn!(dir = %dir.display(), cause = %e, "plugin not loaded");
-            }
-        }
+        futures::future::join_all(loads).await;
     }
 
     /// Loads (or replaces) the plugin in `dir`. On failure the previous version, if any,
@@ -236,15 +245,10 @@ impl PluginHost {
         let result = self.try_load_dir(dir).await;
         match &result {
             Ok(live) => {
-                let replaced = self.insert(live.clone());
-                self.forget_failure(live.id());
-                info!(plugin = %live.id(), kind = %live.plugin.kind(), version = %live.plugin.manifest.version, "plugin loaded");
-                let _ = self.events.send(PluginEvent::PluginLoaded {
-                    id: live.id().to_string(),
-                    kind: live.plugin.kind(),
-                    version: live.plugin.manifest.version.to_string(),
-                    replaced,
-                });
+                self.insert(live.clone());
+            }
+            Err(LoadError::Disabled(id)) => {
+                info!(plugin = %id, "plugin is disabled; not loaded");
             }
             Err(e) => {
                 let id = read_manifest(dir).map(|m| m.id).unwrap_or(fallback_id);
@@ -263,12 +267,51 @@ impl PluginHost {
 
     async fn try_load_dir(&self, dir: &Path) -> Result<Arc<LivePlugin>, LoadError> {
         let manifest = read_manifest(dir)?;
+        self.check_installation(&manifest).await?;
         let component = dir.join(manifest.component_file());
         let bytes = std::fs::read(&component).map_err(|e| LoadError::Compile {
             id: manifest.id.clone(),
             reason: format!("cannot read {}: {e}", component.display()),
         })?;
         self.load_bytes(manifest, bytes, dir).await
+    }
+
+    /// Applies the installation's record to a plugin found on disk: a disabled plugin is
+    /// not loaded; one asking for more than was granted is refused; one never seen before
+    /// (dropped in by hand) is recorded with what it asks for as its grant.
+    async fn check_installation(&self, manifest: &Manifest) -> Result<(), LoadError> {
+        let Some(db) = self.runtime.services().db() else {
+            return Ok(());
+        };
+        let refused = |reason: String| LoadError::Refused {
+            id: manifest.id.clone(),
+            reason,
+        };
+        match db.install_record(&manifest.id).await {
+            Ok(Some(record)) => {
+                if !record.enabled {
+                    return Err(LoadError::Disabled(manifest.id.clone()));
+                }
+                let needs = manifest.permissions.exceeds(&record.granted);
+                if !needs.is_empty() {
+                    return Err(refused(format!(
+                        "asks for permissions that were not granted: {}",
+                        needs.join(", ")
+                    )));
+                }
+                if record.sha256 != manifest.sha256.clone().unwrap_or_default()
+                    || record.version != manifest.version.to_string()
+                {
+                    let _ = db.record_install(manifest, &record.granted, &record.source).await;
+                }
+                Ok(())
+            }
+            Ok(None) => db
+                .record_install(manifest, &manifest.permissions, "disk")
+                .await
+                .map_err(|e| refused(format!("cannot record the installation: {e}"))),
+            Err(e) => Err(refused(format!("cannot read the installation record: {e}"))),
+        }
     }
 
     /// Loads a plugin from a manifest and component bytes, and learns its tools or
@@ -317,14 +360,23 @@ impl PluginHost {
         Ok(Arc::new(live))
     }
 
-    /// Puts `live` in the set, returning the version it replaced.
+    /// Puts `live` in the set (atomically replacing any previous version: calls in flight
+    /// keep theirs), announces it, and returns the version it replaced.
     pub fn insert(&self, live: Arc<LivePlugin>) -> Option<String> {
         let replaced = {
             let mut set = write(&self.live);
-            set.insert(live.id().to_string(), live)
+            set.insert(live.id().to_string(), live.clone())
                 .map(|old| old.plugin.manifest.version.to_string())
         };
+        self.forget_failure(live.id());
         self.refresh_directory();
+        info!(plugin = %live.id(), kind = %live.plugin.kind(), version = %live.plugin.manifest.version, "plugin loaded");
+        let _ = self.events.send(PluginEvent::PluginLoaded {
+            id: live.id().to_string(),
+            kind: live.plugin.kind(),
+            version: live.plugin.manifest.version.to_string(),
+            replaced: replaced.clone(),
+        });
         replaced
     }
 
@@ -450,14 +502,30 @@ pub fn read_manifest(dir: &Path) -> Result<Manifest, LoadError> {
     Ok(Manifest::from_json(&text)?)
 }
 
+/// The file name a component is installed under: `<id>-<first 12 hex of sha256>.wasm`.
+/// Each build gets its own name, so writing a new component never disturbs the one the
+/// current manifest names; the manifest's rename is the single switch-over point.
+pub fn component_file_name(id: &str, sha256: &str) -> String {
+    format!("{id}-{}.wasm", &sha256[..sha256.len().min(12)])
+}
+
 /// Writes a plugin's component and manifest into `dir`, each through a temporary file
 /// renamed into place, component first, so a watcher never sees a manifest without its
-/// component.
+/// component. Components the new manifest no longer names are removed afterwards.
 pub fn write_plugin(dir: &Path, manifest: &Manifest, component: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    write_atomic(&dir.join(manifest.component_file()), component)?;
+    let component_name = manifest.component_file();
+    write_atomic(&dir.join(&component_name), component)?;
     let json = serde_json::to_vec_pretty(manifest).map_err(std::io::Error::other)?;
-    write_atomic(&dir.join(MANIFEST_FILE), &json)
+    write_atomic(&dir.join(MANIFEST_FILE), &json)?;
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.ends_with(".wasm") && name != component_name {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(())
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

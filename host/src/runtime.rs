@@ -75,6 +75,17 @@ pub enum LoadError {
         /// What it exports instead.
         found: String,
     },
+    /// The operator disabled it.
+    #[error("plugin `{0}` is disabled")]
+    Disabled(String),
+    /// The installation refuses it (asking more than was granted, no record).
+    #[error("plugin `{id}`: {reason}")]
+    Refused {
+        /// Plugin id.
+        id: String,
+        /// Why.
+        reason: String,
+    },
     /// The component imports something the host does not provide.
     #[error("plugin `{id}`: cannot be linked: {reason}")]
     Link {
@@ -196,6 +207,11 @@ impl HostServices {
             memory_kv: tokio::sync::Mutex::new(BTreeMap::new()),
             secrets: RwLock::new(HashMap::new()),
         }
+    }
+
+    /// The database, when attached.
+    pub fn db(&self) -> Option<&Db> {
+        self.db.as_ref()
     }
 
     /// The installed plugins as plugins see them.

@@ -1,33 +1,120 @@
 //! Socket.IO (socketioxide) on `/socket.io/`, websocket and polling transports. On connect
 //! the server announces itself and its services (`connected`); `test_event` is answered with
 //! `test_response` and `ping` with `pong`. A payload of the wrong shape is answered with an
-//! `error` event `{message}`; the connection stays up.
+//! `error` event `{message}`; the connection stays up. Changes of the live plugin set are
+//! broadcast to every client as `plugin_loaded`, `plugin_unloaded` and `plugin_error`.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
+use axum::Extension;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
 use socketioxide::extract::{SocketRef, State, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
+use tokio::sync::{broadcast, oneshot};
+use tower::layer::util::Stack;
 
 use crate::api::health;
 use crate::clock;
+use crate::plugins::PluginEvent;
 use crate::state::AppState;
 
 /// The path Socket.IO clients use (`io(url, { path: '/socket.io/' })`).
 pub const PATH: &str = "/socket.io";
 
-/// The Socket.IO layer to put on the router, and the handle to emit from elsewhere (e.g.
-/// plugin events).
-pub fn layer(state: AppState) -> (SocketIoLayer, SocketIo) {
+/// The Socket.IO layer, carrying what keeps its plugin-event forwarder running.
+pub type Layer = Stack<SocketIoLayer, Extension<Arc<ForwarderGuard>>>;
+
+/// The Socket.IO layer to put on the router, and the handle to emit from elsewhere. Also
+/// starts forwarding the live set's [`PluginEvent`]s to every client; the forwarder stops
+/// when the last router carrying the layer is dropped, or when the plugin host is.
+pub fn layer(state: AppState) -> (Layer, SocketIo) {
+    let events = state.plugins.subscribe();
     let (layer, io) = SocketIo::builder()
         .req_path(PATH)
         .with_state(state)
         .build_layer();
     io.ns("/", on_connect.with(register_handlers));
-    (layer, io)
+    let (stop_tx, stop_rx) = oneshot::channel();
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn(forward_plugin_events(io.clone(), events, stop_rx));
+        }
+        Err(_) => tracing::warn!("no tokio runtime: plugin events are not sent to Socket.IO"),
+    }
+    // The forwarder holds `io` (and through it the app state), so it cannot watch for the
+    // app going away by itself; the guard lives in the router's services instead, and its
+    // drop tells the forwarder to stop.
+    let guard = Extension(Arc::new(ForwarderGuard { _stop: stop_tx }));
+    (Stack::new(layer, guard), io)
+}
+
+/// Stops the plugin-event forwarder of one [`layer`] when dropped.
+#[derive(Debug)]
+pub struct ForwarderGuard {
+    _stop: oneshot::Sender<()>,
+}
+
+/// Emits every plugin event to all clients until `stop` fires or the channel closes.
+async fn forward_plugin_events(
+    io: SocketIo,
+    mut events: broadcast::Receiver<PluginEvent>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    loop {
+        let received = tokio::select! {
+            _ = &mut stop => break,
+            received = events.recv() => received,
+        };
+        let event = match received {
+            Ok(event) => event,
+            Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                tracing::warn!(skipped, "socket.io fell behind the plugin events; some were not sent");
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => break,
+        };
+        let (name, payload) = plugin_event(&event);
+        let Some(clients) = io.of("/") else { break };
+        if let Err(err) = clients.emit(name, &payload).await {
+            tracing::debug!(event = name, %err, "socket.io broadcast failed for some clients");
+        }
+    }
+    tracing::debug!("plugin event forwarding stopped");
+}
+
+/// A plugin event as Socket.IO sends it: its name and `{id, kind?, version?, replaced?,
+/// error?, timestamp}`.
+fn plugin_event(event: &PluginEvent) -> (&'static str, Value) {
+    let timestamp = clock::timestamp();
+    match event {
+        PluginEvent::PluginLoaded {
+            id,
+            kind,
+            version,
+            replaced,
+        } => (
+            "plugin_loaded",
+            json!({
+                "id": id,
+                "kind": kind,
+                "version": version,
+                "replaced": replaced,
+                "timestamp": timestamp,
+            }),
+        ),
+        PluginEvent::PluginUnloaded { id } => (
+            "plugin_unloaded",
+            json!({ "id": id, "timestamp": timestamp }),
+        ),
+        PluginEvent::PluginError { id, error } => (
+            "plugin_error",
+            json!({ "id": id, "error": error, "timestamp": timestamp }),
+        ),
+    }
 }
 
 /// Registers the event handlers. A middleware rather than the connect handler: it runs
@@ -296,6 +383,54 @@ mod tests {
             .expect("body");
         let text = String::from_utf8_lossy(&bytes);
         assert!(text.starts_with("0{") && text.contains("\"sid\""), "{text}");
+    }
+
+    #[test]
+    fn plugin_events_carry_their_id_and_what_happened() {
+        let (name, body) = plugin_event(&PluginEvent::PluginLoaded {
+            id: "time".into(),
+            kind: crate::manifest::Kind::McpServer,
+            version: "1.2.0".into(),
+            replaced: Some("1.1.0".into()),
+        });
+        assert_eq!(name, "plugin_loaded");
+        assert_eq!(body["id"], "time");
+        assert_eq!(body["kind"], "mcp-server");
+        assert_eq!(body["version"], "1.2.0");
+        assert_eq!(body["replaced"], "1.1.0");
+        assert!(body["timestamp"].is_string());
+
+        let (name, body) = plugin_event(&PluginEvent::PluginUnloaded { id: "time".into() });
+        assert_eq!(name, "plugin_unloaded");
+        assert_eq!(body["id"], "time");
+        assert!(body.get("error").is_none());
+
+        let (name, body) = plugin_event(&PluginEvent::PluginError {
+            id: "time".into(),
+            error: "sha256 mismatch".into(),
+        });
+        assert_eq!(name, "plugin_error");
+        assert_eq!(body["error"], "sha256 mismatch");
+    }
+
+    #[tokio::test]
+    async fn the_forwarder_stops_when_the_app_is_dropped() {
+        let (state, _db, _dir) = test_support::state().await;
+        let (layer, io) = super::layer(state.clone());
+        let app = crate::api::router(state.clone()).layer(layer);
+        drop(io);
+        assert!(Arc::strong_count(&state.plugins) > 1, "the app holds the state");
+        drop(app);
+        // The forwarder holds the Socket.IO handle and through it the state: once it has
+        // stopped, the test's copy is the only one left.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while Arc::strong_count(&state.plugins) > 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the forwarder kept the app state alive"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     #[test]

@@ -6,9 +6,12 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
+use crate::auth::AdminKeys;
 use crate::config::Config;
 use crate::db::Db;
+use crate::install::Installer;
 use crate::plugins::PluginHost;
+use crate::registry::Registry;
 
 /// Shared application state (cheap to clone).
 #[derive(Clone)]
@@ -19,6 +22,10 @@ pub struct AppState {
     pub db: Db,
     /// The live plugins and their runtime.
     pub plugins: Arc<PluginHost>,
+    /// The marketplace index plugins are installed from.
+    pub registry: Arc<Registry>,
+    /// Keys that grant admin rights.
+    pub admin: Arc<AdminKeys>,
     /// Monotonic start time, for uptime.
     pub started_at: Instant,
     /// Wall-clock start time.
@@ -35,15 +42,32 @@ impl AppState {
         let db = Db::connect(&config.database_url).await.with_context(|| {
             format!("open database {}", crate::db::redact(&config.database_url))
         })?;
+        let registry = Registry::load(config.registry.as_deref()).context("read the registry")?;
+        let (admin, key_source) = AdminKeys::init(&db, config.admin_token.as_deref())
+            .await
+            .context("set up the admin key")?;
+        key_source.announce();
         let plugins = PluginHost::new(&config, Some(db.clone())).context("start plugin runtime")?;
         plugins.start().await.context("load plugins")?;
         Ok(AppState {
             config: Arc::new(config),
             db,
             plugins: Arc::new(plugins),
+            registry: Arc::new(registry),
+            admin: Arc::new(admin),
             started_at: Instant::now(),
             started_wall: Utc::now(),
         })
+    }
+
+    /// The marketplace operations over this installation.
+    pub fn installer(&self) -> Installer<'_> {
+        Installer {
+            db: &self.db,
+            plugins: &self.plugins,
+            registry: &self.registry,
+            pending_dir: crate::install::pending_dir(&self.config.data_dir),
+        }
     }
 
     /// Seconds since the server started.

@@ -9,8 +9,8 @@ use crate::{PluginError, PluginSummary, host};
 
 /// Parses a tool's (or prompt's) `arguments` JSON into `T`.
 ///
-/// An empty string counts as `{}`. A mismatch becomes an `invalid-input` error whose
-/// message names the offending field, so the caller knows what to fix. Give optional
+/// An empty string or `null` counts as `{}`. A mismatch becomes an `invalid-input` error
+/// whose message names the offending field, so the caller knows what to fix. Give optional
 /// fields `#[serde(default)]`; add `#[serde(deny_unknown_fields)]` to reject typos.
 ///
 /// ```
@@ -40,9 +40,10 @@ pub fn args<T: DeserializeOwned>(json: &str) -> Result<T, PluginError> {
 /// Parses this plugin's configuration (the operator's `[plugins.<id>]` table, handed over
 /// by the host as JSON) into `T`.
 ///
-/// Put `#[serde(default)]` on the struct (with a `Default` impl holding your defaults) so
-/// that an operator only sets what they want to change. A configuration that does not
-/// fit is a `failed` error naming the field: the operator, not the caller, has to fix it.
+/// No configuration (`{}`, or `null`) gives the defaults. Put `#[serde(default)]` on the
+/// struct (with a `Default` impl holding your defaults) so that an operator only sets what
+/// they want to change. A configuration that does not fit is a `failed` error naming the
+/// field: the operator, not the caller, has to fix it.
 ///
 /// ```no_run
 /// use serde::Deserialize;
@@ -94,10 +95,13 @@ pub fn installed_plugins() -> Vec<PluginSummary> {
     host::installed_plugins()
 }
 
-/// Deserialises `json` (empty means `{}`), describing a failure as
+/// Deserialises `json` (empty or `null` means `{}`), describing a failure as
 /// ``{context}: `{field path}`: {serde's message}``.
 fn parse_json<T: DeserializeOwned>(json: &str, context: &str) -> Result<T, String> {
-    let json = if json.trim().is_empty() { "{}" } else { json };
+    let json = match json.trim() {
+        "" | "null" => "{}",
+        _ => json,
+    };
     let mut de = serde_json::Deserializer::from_str(json);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
         let path = err.path().to_string();
@@ -208,6 +212,12 @@ mod tests {
     #[test]
     fn an_empty_configuration_gives_the_defaults() {
         let settings: Settings = parse_config("{}").expect("empty config");
+        assert_eq!(settings, Settings::default());
+    }
+
+    #[test]
+    fn a_null_configuration_gives_the_defaults_too() {
+        let settings: Settings = parse_config("null").expect("null config");
         assert_eq!(settings, Settings::default());
     }
 

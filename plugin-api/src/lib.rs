@@ -188,16 +188,55 @@ pub use mcp_server::sanctuary::plugin::host;
 pub use host::PluginSummary;
 pub use types::{LogLevel, Metric};
 
-pub use ai_provider::export_ai_provider;
-pub use health_probe::export_health_probe;
-pub use mcp_server::export_mcp_server;
-pub use scout_check::export_scout_check;
+/// Exports `$ty`, which implements [`mcp::Guest`], as the plugin's `mcp-server`
+/// implementation: `sanctuary_plugin_api::export_mcp_server!(MyPlugin);`, once, at the top
+/// level of the plugin crate. See the [crate docs](crate#an-mcp-server) for an example.
+#[macro_export]
+macro_rules! export_mcp_server {
+    ($ty:ident) => {
+        $crate::mcp_server::export_mcp_server!($ty with_types_in $crate::mcp_server);
+    };
+}
+
+/// Exports `$ty`, which implements [`provider::Guest`], as the plugin's `ai-provider`
+/// implementation: `sanctuary_plugin_api::export_ai_provider!(MyProvider);`, once, at the
+/// top level of the plugin crate. See the [crate docs](crate#an-ai-provider) for an example.
+#[macro_export]
+macro_rules! export_ai_provider {
+    ($ty:ident) => {
+        $crate::ai_provider::export_ai_provider!($ty with_types_in $crate::ai_provider);
+    };
+}
+
+/// Exports `$ty`, which implements [`scout::Guest`], as the plugin's `scout-check`
+/// implementation: `sanctuary_plugin_api::export_scout_check!(MyCheck);`, once, at the top
+/// level of the plugin crate. See the [crate docs](crate#a-scout-check) for an example.
+#[macro_export]
+macro_rules! export_scout_check {
+    ($ty:ident) => {
+        $crate::scout_check::export_scout_check!($ty with_types_in $crate::scout_check);
+    };
+}
+
+/// Exports `$ty`, which implements [`probe::Guest`], as the plugin's `health-probe`
+/// implementation: `sanctuary_plugin_api::export_health_probe!(MyProbe);`, once, at the
+/// top level of the plugin crate. See the [crate docs](crate#a-health-probe) for an
+/// example.
+#[macro_export]
+macro_rules! export_health_probe {
+    ($ty:ident) => {
+        $crate::health_probe::export_health_probe!($ty with_types_in $crate::health_probe);
+    };
+}
 
 // The generated bindings, one module per world. The `types` and `host` interfaces are
 // generated once (in `mcp_server`) and shared by the other worlds through `with`, so a
 // `PluginError` or `Metric` is the same Rust type whatever the kind. The export macros
 // emit the world's full type information into the plugin that invokes them; the
 // import-only type information emitted here is dropped by the componentizer when unused.
+// The generated export macros are hidden from the docs, hence the documented wrappers
+// above, which also name this crate through `$crate` so that renaming the dependency
+// works.
 
 /// Raw bindings of the world `mcp-server`; use [`mcp`] instead.
 #[allow(missing_docs, unsafe_code, clippy::all, clippy::unwrap_used)]

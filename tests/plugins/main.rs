@@ -3,6 +3,7 @@
 //! hostile plugin must fail its own call only, with an error naming it, and leave the host
 //! answering `/health`.
 
+mod install;
 mod support;
 
 use std::time::{Duration, Instant};

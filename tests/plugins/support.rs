@@ -71,10 +71,16 @@ impl Harness {
         }
     }
 
-    fn state(&self) -> &AppState {
+    /// The app's state.
+    pub fn state(&self) -> &AppState {
         self.state
             .as_ref()
             .expect("this test needs Harness::with_app")
+    }
+
+    /// Swaps the app's state (e.g. for one with another registry), keeping the data dir.
+    pub fn replace_state(&mut self, state: AppState) {
+        self.state = Some(state);
     }
 
     /// Loads fixture `name` into the runtime (not into the live set).

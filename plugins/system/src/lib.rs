@@ -29,16 +29,18 @@ impl Default for Thresholds {
 }
 
 impl Thresholds {
-    /// Refuses thresholds that could never, or would always, be crossed by accident.
+    /// Refuses thresholds that are not percentages. 0 makes a figure always count as
+    /// crossed and anything above 100 never, which is how an operator forces or silences
+    /// one check.
     fn validate(&self) -> Result<(), PluginError> {
         for (name, value) in [
             ("cpu_percent", self.cpu_percent),
             ("memory_percent", self.memory_percent),
             ("disk_percent", self.disk_percent),
         ] {
-            if !(value > 0.0 && value <= 100.0) {
+            if !(value.is_finite() && value >= 0.0) {
                 return Err(PluginError::failed(format!(
-                    "invalid plugin configuration: `{name}` must be above 0 and at most 100, \
+                    "invalid plugin configuration: `{name}` must be a percentage of 0 or more, \
                      not {value}"
                 )));
             }
@@ -247,13 +249,41 @@ mod tests {
     }
 
     #[test]
-    fn refuses_thresholds_outside_zero_to_a_hundred() {
+    fn refuses_negative_thresholds_but_accepts_zero_and_over_a_hundred() {
         let bad = Thresholds {
-            disk_percent: 150.0,
+            disk_percent: -1.0,
             ..Thresholds::default()
         };
-        let err = bad.validate().expect_err("150% is not a threshold");
+        let err = bad.validate().expect_err("-1% is not a threshold");
         assert!(err.message().contains("`disk_percent`"), "{err:?}");
-        assert!(Thresholds::default().validate().is_ok());
+        let forced = Thresholds {
+            cpu_percent: 0.0,
+            memory_percent: 101.0,
+            disk_percent: 100.0,
+        };
+        assert!(forced.validate().is_ok());
+    }
+
+    #[test]
+    fn a_zero_threshold_always_counts_as_crossed_and_one_over_a_hundred_never() {
+        let zero = Thresholds {
+            memory_percent: 0.0,
+            ..Thresholds::default()
+        };
+        let report = evaluate(&figures(12.0, GIB, 60 * GIB), &zero);
+        assert_eq!(report.status, HealthStatus::Degraded);
+        assert!(
+            report.detail.starts_with("memory 10% used"),
+            "{}",
+            report.detail
+        );
+
+        let never = Thresholds {
+            cpu_percent: 101.0,
+            memory_percent: 101.0,
+            disk_percent: 101.0,
+        };
+        let report = evaluate(&figures(100.0, 10 * GIB, 0), &never);
+        assert_eq!(report.status, HealthStatus::Healthy, "{}", report.detail);
     }
 }

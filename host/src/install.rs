@@ -1,0 +1,365 @@
+//! Installing, updating, removing, enabling and granting plugins: the operations behind
+//! the marketplace API. An install verifies the component's sha256 and the plugin's API
+//! requirement before anything is written, records the granted permissions in the
+//! database, and writes the plugin into the plugins directory through temporary files
+//! renamed into place. An update that asks for more permissions than were granted is
+//! staged under `<data-dir>/pending/` and applied only once they are granted.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use tracing::info;
+
+use crate::clock;
+use crate::db::Db;
+use crate::manifest::{self, Manifest, Permissions};
+use crate::plugins::{self, PluginHost};
+use crate::registry::Registry;
+use crate::runtime::LoadError;
+
+/// Why an operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No such plugin in the registry or installation.
+    #[error("plugin `{0}` not found")]
+    NotFound(String),
+    /// The id is not a valid plugin id (e.g. `../x`).
+    #[error(transparent)]
+    BadId(manifest::Error),
+    /// The plugin needs an API version the host lacks.
+    #[error(transparent)]
+    Incompatible(manifest::Error),
+    /// The component does not match its sha256.
+    #[error("plugin `{id}`: sha256 mismatch (registry says {expected}, component is {actual}); nothing was installed")]
+    Checksum {
+        /// Plugin id.
+        id: String,
+        /// Expected hash.
+        expected: String,
+        /// Actual hash.
+        actual: String,
+    },
+    /// The component could not be read.
+    #[error("plugin `{id}`: component unavailable: {reason}")]
+    Unavailable {
+        /// Plugin id.
+        id: String,
+        /// Why.
+        reason: String,
+    },
+    /// The plugin did not load (bad component, wrong world, ...).
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// An update needs permissions that were not granted; it is staged until they are.
+    #[error("plugin `{id}` {version} needs permissions that were not granted: {}; grant them with POST /api/plugins/{id}/permissions", needs.join(", "))]
+    NeedsGrant {
+        /// Plugin id.
+        id: String,
+        /// The staged version.
+        version: String,
+        /// What it asks for beyond the grant.
+        needs: Vec<String>,
+    },
+    /// Database failure.
+    #[error(transparent)]
+    Db(#[from] crate::db::Error),
+    /// Filesystem failure.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Result type of this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The database row of an installed plugin.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstallRecord {
+    /// Plugin id.
+    pub id: String,
+    /// Installed version.
+    pub version: String,
+    /// Kind.
+    pub kind: String,
+    /// Whether it is enabled.
+    pub enabled: bool,
+    /// The permissions the operator granted.
+    pub granted: Permissions,
+    /// sha256 of the installed component.
+    pub sha256: String,
+    /// `bundled`, `registry` or `disk`.
+    pub source: String,
+    /// When it was first installed.
+    pub installed_at: String,
+    /// When it last changed.
+    pub updated_at: String,
+}
+
+impl Db {
+    /// The install record of `id`.
+    pub async fn install_record(&self, id: &str) -> crate::db::Result<Option<InstallRecord>> {
+        let row = sqlx::query(
+            "SELECT id, version, kind, enabled, permissions, sha256, source, installed_at, updated_at \
+             FROM installed_plugins WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|row| InstallRecord {
+            id: row.get("id"),
+            version: row.get("version"),
+            kind: row.get("kind"),
+            enabled: row.get::<i64, _>("enabled") != 0,
+            granted: serde_json::from_str(&row.get::<String, _>("permissions")).unwrap_or_default(),
+            sha256: row.get("sha256"),
+            source: row.get("source"),
+            installed_at: row.get("installed_at"),
+            updated_at: row.get("updated_at"),
+        }))
+    }
+
+    /// Records (or updates) an installed plugin and the permissions granted to it.
+    pub async fn record_install(
+        &self,
+        manifest: &Manifest,
+        granted: &Permissions,
+        source: &str,
+    ) -> crate::db::Result<()> {
+        let now = clock::timestamp();
+        let permissions = serde_json::to_string(granted).unwrap_or_else(|_| "{}".into());
+        sqlx::query(
+            "INSERT INTO installed_plugins \
+             (id, version, kind, enabled, permissions, sha256, source, installed_at, updated_at) \
+             VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $7) \
+             ON CONFLICT (id) DO UPDATE SET version = excluded.version, kind = excluded.kind, \
+             permissions = excluded.permissions, sha256 = excluded.sha256, \
+             source = excluded.source, updated_at = excluded.updated_at",
+        )
+        .bind(&manifest.id)
+        .bind(manifest.version.to_string())
+        .bind(manifest.kind.as_str())
+        .bind(permissions)
+        .bind(manifest.sha256.clone().unwrap_or_default())
+        .bind(source)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        sqlx::query("DELETE FROM plugin_removals WHERE id = $1")
+            .bind(&manifest.id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Updates the permissions granted to `id`.
+    pub async fn record_grant(&self, id: &str, granted: &Permissions) -> crate::db::Result<()> {
+        sqlx::query("UPDATE installed_plugins SET permissions = $1, updated_at = $2 WHERE id = $3")
+            .bind(serde_json::to_string(granted).unwrap_or_else(|_| "{}".into()))
+            .bind(clock::timestamp())
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Enables or disables `id`; `false` when it is not installed.
+    pub async fn set_enabled(&self, id: &str, enabled: bool) -> crate::db::Result<bool> {
+        let done = sqlx::query("UPDATE installed_plugins SET enabled = $1, updated_at = $2 WHERE id = $3")
+            .bind(i64::from(enabled))
+            .bind(clock::timestamp())
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Forgets `id`, remembering that it was removed so start-up does not reinstall it.
+    pub async fn record_removal(&self, id: &str) -> crate::db::Result<()> {
+        sqlx::query("DELETE FROM installed_plugins WHERE id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        sqlx::query(
+            "INSERT INTO plugin_removals (id, removed_at) VALUES ($1, $2) \
+             ON CONFLICT (id) DO UPDATE SET removed_at = excluded.removed_at",
+        )
+        .bind(id)
+        .bind(clock::timestamp())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Whether the operator removed `id`.
+    pub async fn was_removed(&self, id: &str) -> crate::db::Result<bool> {
+        let row = sqlx::query("SELECT id FROM plugin_removals WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.is_some())
+    }
+}
+
+/// The marketplace operations over one installation.
+pub struct Installer<'a> {
+    /// The database.
+    pub db: &'a Db,
+    /// The live set.
+    pub plugins: &'a PluginHost,
+    /// The registry to install from.
+    pub registry: &'a Registry,
+    /// `<data-dir>/pending`, where updates wait for a grant.
+    pub pending_dir: PathBuf,
+}
+
+/// What an install did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Installed {
+    /// Plugin id.
+    pub id: String,
+    /// Version now serving.
+    pub version: String,
+    /// The version it replaced.
+    pub replaced: Option<String>,
+}
+
+impl Installer<'_> {
+    /// Installs (or updates to) the registry's version of `id`.
+    pub async fn install(&self, id: &str) -> Result<Installed> {
+        manifest::validate_id(id).map_err(Error::BadId)?;
+        let entry = self
+            .registry
+            .get(id)
+            .ok_or_else(|| Error::NotFound(id.to_string()))?;
+        let manifest = entry.manifest.clone();
+        manifest.check_api().map_err(Error::Incompatible)?;
+        let bytes = entry.component().map_err(|e| Error::Unavailable {
+            id: id.to_string(),
+            reason: e.to_string(),
+        })?;
+        verify_sha256(&manifest, &bytes)?;
+
+        let record = self.db.install_record(id).await?;
+        if let Some(record) = &record {
+            let needs = manifest.permissions.exceeds(&record.granted);
+            if !needs.is_empty() {
+                let dir = self.pending_dir.join(id);
+                plugins::write_plugin(&dir, &manifest, &bytes)?;
+                return Err(Error::NeedsGrant {
+                    id: id.to_string(),
+                    version: manifest.version.to_string(),
+                    needs,
+                });
+            }
+        }
+        self.apply(manifest, &bytes, entry.origin(), record.map(|r| r.granted))
+            .await
+    }
+
+    /// Loads, writes and records `manifest` + `bytes`; the grant stays as it was, or is
+    /// what the manifest asks for on a first install.
+    async fn apply(
+        &self,
+        manifest: Manifest,
+        bytes: &[u8],
+        source: &str,
+        granted: Option<Permissions>,
+    ) -> Result<Installed> {
+        let dir = self.plugins.plugins_dir().join(&manifest.id);
+        // Load before writing: a component that does not load never replaces a working one.
+        let live = self
+            .plugins
+            .load_bytes(manifest.clone(), bytes.to_vec(), &dir)
+            .await?;
+        let granted = granted.unwrap_or_else(|| manifest.permissions.clone());
+        self.db.record_install(&manifest, &granted, source).await?;
+        plugins::write_plugin(&dir, &manifest, bytes)?;
+        let replaced = self.plugins.insert(live);
+        let _ = std::fs::remove_dir_all(self.pending_dir.join(&manifest.id));
+        info!(plugin = %manifest.id, version = %manifest.version, "plugin installed");
+        Ok(Installed {
+            id: manifest.id.clone(),
+            version: manifest.version.to_string(),
+            replaced,
+        })
+    }
+
+    /// Removes `id`: its files, its database row, and its place in the live set.
+    pub async fn uninstall(&self, id: &str) -> Result<()> {
+        manifest::validate_id(id).map_err(Error::BadId)?;
+        let dir = self.plugins.plugins_dir().join(id);
+        let record = self.db.install_record(id).await?;
+        if record.is_none() && !dir.exists() && self.plugins.get(id).is_none() {
+            return Err(Error::NotFound(id.to_string()));
+        }
+        self.plugins.unload(id);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        let _ = std::fs::remove_dir_all(self.pending_dir.join(id));
+        self.db.record_removal(id).await?;
+        info!(plugin = %id, "plugin uninstalled");
+        Ok(())
+    }
+
+    /// Enables or disables `id`. A disabled plugin stays installed but is not loaded.
+    pub async fn set_enabled(&self, id: &str, enabled: bool) -> Result<()> {
+        manifest::validate_id(id).map_err(Error::BadId)?;
+        if !self.db.set_enabled(id, enabled).await? {
+            return Err(Error::NotFound(id.to_string()));
+        }
+        if enabled {
+            self.plugins.load_dir(&self.plugins.plugins_dir().join(id)).await?;
+        } else {
+            self.plugins.unload(id);
+        }
+        Ok(())
+    }
+
+    /// Grants `granted` to `id`; a staged update that the grant now covers is applied.
+    pub async fn grant(&self, id: &str, granted: Permissions) -> Result<Option<Installed>> {
+        manifest::validate_id(id).map_err(Error::BadId)?;
+        if self.db.install_record(id).await?.is_none() {
+            return Err(Error::NotFound(id.to_string()));
+        }
+        self.db.record_grant(id, &granted).await?;
+        let pending = self.pending_dir.join(id);
+        let Ok(staged) = plugins::read_manifest(&pending) else {
+            return Ok(None);
+        };
+        let needs = staged.permissions.exceeds(&granted);
+        if !needs.is_empty() {
+            return Err(Error::NeedsGrant {
+                id: id.to_string(),
+                version: staged.version.to_string(),
+                needs,
+            });
+        }
+        let bytes = std::fs::read(pending.join(staged.component_file()))?;
+        verify_sha256(&staged, &bytes)?;
+        self.apply(staged, &bytes, "registry", Some(granted)).await.map(Some)
+    }
+
+    /// The update waiting for a grant, if any.
+    pub fn pending(&self, id: &str) -> Option<Manifest> {
+        plugins::read_manifest(&self.pending_dir.join(id)).ok()
+    }
+}
+
+fn verify_sha256(manifest: &Manifest, bytes: &[u8]) -> Result<()> {
+    let actual = hex::encode(Sha256::digest(bytes));
+    match &manifest.sha256 {
+        Some(expected) if expected.eq_ignore_ascii_case(&actual) => Ok(()),
+        expected => Err(Error::Checksum {
+            id: manifest.id.clone(),
+            expected: expected.clone().unwrap_or_else(|| "nothing".into()),
+            actual,
+        }),
+    }
+}
+
+/// `<data-dir>/pending`.
+pub fn pending_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("pending")
+}

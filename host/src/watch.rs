@@ -1,0 +1,372 @@
+//! Hot reload: watches `<data-dir>/plugins/` and feeds what changes there to the live set.
+//!
+//! File events are debounced (a component and its manifest arrive as a burst), mapped to
+//! the plugin directory they touch, and handled one directory at a time in a single task,
+//! so two changes to one plugin never race. Each directory is judged by what is on disk
+//! when it is handled, not by the events: a directory with a manifest the live set is not
+//! already serving is (re)loaded — [`PluginHost::load_dir`] swaps atomically, keeps the
+//! old version on failure and announces the outcome; a directory without a manifest (or
+//! gone) is unloaded.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use notify_debouncer_mini::notify::{RecommendedWatcher, RecursiveMode};
+use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer};
+use sha2::{Digest, Sha256};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use crate::manifest::Manifest;
+use crate::plugins::{MANIFEST_FILE, PluginHost, read_manifest};
+
+/// How long a file must be quiet before its change is handled. Writers rename finished
+/// files into place, so this only has to cover one burst of renames.
+pub const DEBOUNCE: Duration = Duration::from_millis(50);
+
+/// Keeps the plugins directory watched; dropping it stops the watcher, and the task
+/// handling its events ends once the events already queued are handled.
+#[must_use = "dropping the handle stops watching"]
+pub struct WatchHandle {
+    _debouncer: Debouncer<RecommendedWatcher>,
+    dir: PathBuf,
+}
+
+impl WatchHandle {
+    /// The directory being watched.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl std::fmt::Debug for WatchHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchHandle")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts watching `plugins`' directory (creating it if missing) and spawns the task that
+/// applies its changes to the live set. Must be called inside a tokio runtime.
+pub fn spawn(plugins: Arc<PluginHost>) -> anyhow::Result<WatchHandle> {
+    let runtime = tokio::runtime::Handle::try_current()
+        .context("the plugin watcher runs on a tokio runtime")?;
+    let dir = plugins.plugins_dir().to_path_buf();
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("create plugins directory {}", dir.display()))?;
+    // Events name paths under the directory as it was watched; watching its canonical
+    // form makes them comparable whatever spelling the configuration used.
+    let root = dir
+        .canonicalize()
+        .with_context(|| format!("resolve plugins directory {}", dir.display()))?;
+
+    let (tx, rx) = mpsc::unbounded_channel();
+    let mut debouncer = new_debouncer(DEBOUNCE, move |result: DebounceEventResult| {
+        // A closed channel means the task is gone; the debouncer is being dropped too.
+        let _ = tx.send(result);
+    })
+    .context("start the file watcher")?;
+    debouncer
+        .watcher()
+        .watch(&root, RecursiveMode::Recursive)
+        .with_context(|| format!("watch {}", root.display()))?;
+
+    runtime.spawn(run(plugins, root, rx));
+    info!(dir = %dir.display(), debounce_ms = DEBOUNCE.as_millis() as u64, "watching the plugins directory");
+    Ok(WatchHandle {
+        _debouncer: debouncer,
+        dir,
+    })
+}
+
+/// What one plugin directory holds, enough to tell whether it changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Fingerprint {
+    /// sha256 of the manifest file's bytes.
+    manifest: String,
+    /// sha256 of the component the manifest names, when it is there.
+    component: Option<String>,
+}
+
+/// A plugin directory as found on disk.
+enum OnDisk {
+    /// No manifest (or no directory): the plugin is uninstalled.
+    Gone,
+    /// A manifest, parsed if valid.
+    Present {
+        manifest: Option<Manifest>,
+        fingerprint: Fingerprint,
+    },
+}
+
+/// Handles debounced event batches until the watcher is dropped.
+async fn run(
+    plugins: Arc<PluginHost>,
+    root: PathBuf,
+    mut rx: mpsc::UnboundedReceiver<DebounceEventResult>,
+) {
+    // Directories whose last load failed, with what they held then: a later event that
+    // changes nothing there (say, the removal of the component it replaced) must not
+    // retry the same broken plugin and announce the same error again.
+    let mut failed: HashMap<PathBuf, Fingerprint> = HashMap::new();
+    while let Some(batch) = rx.recv().await {
+        let mut names = BTreeSet::new();
+        collect(&root, batch, &mut names);
+        // Whatever queued while the previous batch was loading is handled together.
+        while let Ok(batch) = rx.try_recv() {
+            collect(&root, batch, &mut names);
+        }
+        for name in names {
+            handle(&plugins, &name, &mut failed).await;
+        }
+    }
+    debug!("plugin watcher stopped");
+}
+
+/// Adds the plugin directories an event batch touches to `names`.
+fn collect(root: &Path, batch: DebounceEventResult, names: &mut BTreeSet<String>) {
+    match batch {
+        Ok(events) => names.extend(
+            events
+                .iter()
+                .filter_map(|event| plugin_dir_name(root, &event.path)),
+        ),
+        Err(e) => warn!(cause = %e, "plugin watcher error"),
+    }
+}
+
+/// The plugin directory (its name under `root`) that a change to `path` concerns; `None`
+/// for the root itself, temporary files of a writer (`*.tmp-*`), and loose files directly
+/// in the root.
+fn plugin_dir_name(root: &Path, path: &Path) -> Option<String> {
+    let relative = path.strip_prefix(root).ok()?;
+    let mut components = relative.components();
+    let Some(Component::Normal(first)) = components.next() else {
+        return None;
+    };
+    let name = path.file_name()?.to_string_lossy();
+    if name.contains(".tmp-") {
+        return None;
+    }
+    if components.next().is_none() && path.is_file() {
+        return None;
+    }
+    Some(first.to_string_lossy().into_owned())
+}
+
+/// Brings plugin directory `name` and the live set into agreement.
+async fn handle(plugins: &PluginHost, name: &str, failed: &mut HashMap<PathBuf, Fingerprint>) {
+    let dir = plugins.plugins_dir().join(name);
+    let inspected = {
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || inspect(&dir)).await
+    };
+    let on_disk = match inspected {
+        Ok(on_disk) => on_disk,
+        Err(e) => {
+            warn!(plugin = %name, cause = %e, "could not inspect the plugin directory");
+            return;
+        }
+    };
+    match on_disk {
+        OnDisk::Gone => {
+            failed.remove(&dir);
+            unload_dir(plugins, &dir, name, None);
+        }
+        OnDisk::Present {
+            manifest,
+            fingerprint,
+        } => {
+            if failed.get(&dir) == Some(&fingerprint) {
+                debug!(plugin = %name, "unchanged since its failed load; not retried");
+                return;
+            }
+            if let Some(manifest) = &manifest
+                && serves(plugins, manifest, &fingerprint)
+            {
+                failed.remove(&dir);
+                debug!(plugin = %manifest.id, version = %manifest.version, "already serving this version");
+                return;
+            }
+            let started = Instant::now();
+            let result = plugins.load_dir(&dir).await;
+            let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+            match result {
+                Ok(live) => {
+                    failed.remove(&dir);
+                    info!(plugin = %live.id(), version = %live.plugin.manifest.version, elapsed_ms, "hot-reloaded from the plugins directory");
+                    unload_dir(plugins, &dir, name, Some(live.id()));
+                }
+                Err(e) => {
+                    failed.insert(dir, fingerprint);
+                    // `load_dir` has announced the error; the previous version serves on.
+                    warn!(plugin = %name, cause = %e, elapsed_ms, "hot reload failed; the previous version (if any) keeps serving");
+                }
+            }
+        }
+    }
+}
+
+/// Reads what plugin directory `dir` holds (blocking).
+fn inspect(dir: &Path) -> OnDisk {
+    let text = match std::fs::read(dir.join(MANIFEST_FILE)) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return OnDisk::Gone,
+        // Unreadable is not uninstalled: let the load report why.
+        Err(e) => {
+            return OnDisk::Present {
+                manifest: None,
+                fingerprint: Fingerprint {
+                    manifest: format!("unreadable: {e}"),
+                    component: None,
+                },
+            };
+        }
+    };
+    let manifest = read_manifest(dir).ok();
+    let component = manifest
+        .as_ref()
+        .and_then(|m| std::fs::read(dir.join(m.component_file())).ok())
+        .map(|bytes| hex::encode(Sha256::digest(&bytes)));
+    OnDisk::Present {
+        manifest,
+        fingerprint: Fingerprint {
+            manifest: hex::encode(Sha256::digest(&text)),
+            component,
+        },
+    }
+}
+
+/// Whether the live set already serves exactly this manifest and component.
+fn serves(plugins: &PluginHost, manifest: &Manifest, fingerprint: &Fingerprint) -> bool {
+    plugins.get(&manifest.id).is_some_and(|live| {
+        live.plugin.manifest == *manifest
+            && fingerprint.component.as_deref() == Some(live.plugin.sha256.as_str())
+    })
+}
+
+/// Unloads the plugins loaded from `dir` (other than `keep`): the directory lost its
+/// manifest, or its manifest now names another id.
+fn unload_dir(plugins: &PluginHost, dir: &Path, name: &str, keep: Option<&str>) {
+    let stale: Vec<String> = plugins
+        .list()
+        .iter()
+        .filter(|live| Some(live.id()) != keep)
+        .filter(|live| {
+            live.dir == dir
+                || (live.id() == name && live.dir.file_name() == Some(std::ffi::OsStr::new(name)))
+        })
+        .map(|live| live.id().to_string())
+        .collect();
+    for id in stale {
+        if plugins.unload(&id) {
+            info!(plugin = %id, dir = %dir.display(), "unloaded: its directory no longer provides it");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_inside_a_plugin_directory_names_that_directory() {
+        let root = Path::new("/data/plugins");
+        assert_eq!(
+            plugin_dir_name(root, Path::new("/data/plugins/time/manifest.json")).as_deref(),
+            Some("time")
+        );
+        assert_eq!(
+            plugin_dir_name(root, Path::new("/data/plugins/time/time-0123456789ab.wasm"))
+                .as_deref(),
+            Some("time")
+        );
+    }
+
+    #[test]
+    fn a_plugin_directory_itself_names_itself_even_once_removed() {
+        let root = Path::new("/nonexistent/plugins");
+        assert_eq!(
+            plugin_dir_name(root, Path::new("/nonexistent/plugins/time")).as_deref(),
+            Some("time")
+        );
+    }
+
+    #[test]
+    fn temporary_files_the_root_and_foreign_paths_are_ignored() {
+        let root = Path::new("/data/plugins");
+        for ignored in [
+            "/data/plugins/time/manifest.tmp-4242",
+            "/data/plugins/time/time-0123456789ab.tmp-4242",
+            "/data/plugins",
+            "/elsewhere/time/manifest.json",
+        ] {
+            assert_eq!(plugin_dir_name(root, Path::new(ignored)), None, "{ignored}");
+        }
+    }
+
+    #[test]
+    fn a_loose_file_in_the_root_is_not_a_plugin() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let loose = root.path().join("README.txt");
+        std::fs::write(&loose, "hello").expect("write");
+        assert_eq!(plugin_dir_name(root.path(), &loose), None);
+    }
+
+    #[test]
+    fn a_directory_without_a_manifest_is_gone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert!(matches!(inspect(dir.path()), OnDisk::Gone));
+        assert!(matches!(inspect(&dir.path().join("missing")), OnDisk::Gone));
+    }
+
+    #[test]
+    fn the_fingerprint_changes_with_the_component_and_the_manifest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let manifest = |component: &str| {
+            format!(
+                r#"{{"schema_version": 1, "id": "demo", "name": "Demo", "kind": "health-probe",
+                    "version": "1.0.0", "api": "^0.1", "component": "{component}"}}"#
+            )
+        };
+        let fingerprint = |dir: &Path| match inspect(dir) {
+            OnDisk::Present {
+                manifest: Some(_),
+                fingerprint,
+            } => fingerprint,
+            _ => panic!("a valid manifest is present"),
+        };
+        std::fs::write(dir.path().join(MANIFEST_FILE), manifest("a.wasm")).expect("write");
+        let no_component = fingerprint(dir.path());
+        assert_eq!(no_component.component, None);
+
+        std::fs::write(dir.path().join("a.wasm"), b"one").expect("write");
+        let one = fingerprint(dir.path());
+        assert!(one.component.is_some());
+        assert_eq!(one.manifest, no_component.manifest);
+
+        std::fs::write(dir.path().join("a.wasm"), b"two").expect("write");
+        let two = fingerprint(dir.path());
+        assert_ne!(one, two);
+
+        std::fs::write(dir.path().join(MANIFEST_FILE), manifest("b.wasm")).expect("write");
+        std::fs::write(dir.path().join("b.wasm"), b"two").expect("write");
+        let renamed = fingerprint(dir.path());
+        assert_eq!(renamed.component, two.component);
+        assert_ne!(renamed.manifest, two.manifest);
+    }
+
+    #[test]
+    fn an_invalid_manifest_is_present_but_unparsed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join(MANIFEST_FILE), "{ not json").expect("write");
+        assert!(matches!(
+            inspect(dir.path()),
+            OnDisk::Present { manifest: None, .. }
+        ));
+    }
+}
