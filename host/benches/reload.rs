@@ -125,7 +125,10 @@ async fn run() -> anyhow::Result<()> {
     println!("## Hot reload\n");
     println!("| measurement | n | p50 | p95 | max |");
     println!("|---|---|---|---|---|");
-    row("swap latency, new build (write → new version answers)", &fresh);
+    row(
+        "swap latency, new build (write → new version answers)",
+        &fresh,
+    );
     row("swap latency, known build (compile cache hit)", &known);
     row("load alone, new build (compile + link, no watcher)", &loads);
     row(

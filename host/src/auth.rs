@@ -32,7 +32,10 @@ pub enum KeySource {
 impl AdminKeys {
     /// Loads the admin keys: the environment token if given, otherwise the stored keys,
     /// generating and storing one when there is none.
-    pub async fn init(db: &Db, env_token: Option<&str>) -> crate::db::Result<(AdminKeys, KeySource)> {
+    pub async fn init(
+        db: &Db,
+        env_token: Option<&str>,
+    ) -> crate::db::Result<(AdminKeys, KeySource)> {
         if let Some(token) = env_token {
             return Ok((
                 AdminKeys {
@@ -55,13 +58,15 @@ impl AdminKeys {
             return Ok((AdminKeys { hashes }, KeySource::Stored));
         }
         let key = generate_key();
-        sqlx::query("INSERT INTO admin_keys (id, key_hash, label, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(uuid::Uuid::new_v4().to_string())
-            .bind(hex::encode(hash(&key)))
-            .bind("generated on first start")
-            .bind(clock::timestamp())
-            .execute(db.pool())
-            .await?;
+        sqlx::query(
+            "INSERT INTO admin_keys (id, key_hash, label, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(hex::encode(hash(&key)))
+        .bind("generated on first start")
+        .bind(clock::timestamp())
+        .execute(db.pool())
+        .await?;
         Ok((
             AdminKeys {
                 hashes: vec![hash(&key)],
@@ -96,7 +101,9 @@ impl KeySource {
     pub fn announce(&self) {
         match self {
             KeySource::Environment => info!("admin key taken from SANCTUARY_ADMIN_TOKEN"),
-            KeySource::Stored => info!("admin key: the one generated on first start (stored hashed)"),
+            KeySource::Stored => {
+                info!("admin key: the one generated on first start (stored hashed)")
+            }
             KeySource::Generated(key) => {
                 warn!("generated an admin key; it is shown once and stored only as a hash");
                 println!(

@@ -282,7 +282,13 @@ pub async fn send(
             metadata: serde_json::to_value(&metadata).unwrap_or_default(),
         },
     ];
-    store::append(&state.db, &session_id, &turn, Some(&title_of(&input.message))).await?;
+    store::append(
+        &state.db,
+        &session_id,
+        &turn,
+        Some(&title_of(&input.message)),
+    )
+    .await?;
     Ok(ChatReply {
         success: true,
         response: answer.text,
@@ -536,7 +542,10 @@ mod tests {
             (json!(["message"]), "message"),
             (json!({"message": "hi", "session_id": 7}), "session_id"),
             (json!({"message": "hi", "user_id": ""}), "user_id"),
-            (json!({"message": "hi", "user_id": "x".repeat(201)}), "user_id"),
+            (
+                json!({"message": "hi", "user_id": "x".repeat(201)}),
+                "user_id",
+            ),
         ] {
             let err = ChatInput::from_json(body.clone()).expect_err("refused");
             assert_eq!(field_of(err), field, "{body}");
@@ -593,8 +602,14 @@ mod tests {
         .expect("valid");
         assert_eq!(new.user_id.as_deref(), Some("nathan"));
         assert_eq!(new.title.as_deref(), Some("Plans"));
-        assert_eq!(Value::Object(new.metadata), json!({"a": 1, "project": "web"}));
-        assert_eq!(NewSession::from_json(None).expect("empty"), NewSession::default());
+        assert_eq!(
+            Value::Object(new.metadata),
+            json!({"a": 1, "project": "web"})
+        );
+        assert_eq!(
+            NewSession::from_json(None).expect("empty"),
+            NewSession::default()
+        );
         for bad in [json!([]), json!({"title": 1}), json!({"metadata": "x"})] {
             assert!(NewSession::from_json(Some(bad.clone())).is_err(), "{bad}");
         }

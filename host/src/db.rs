@@ -451,7 +451,19 @@ mod tests {
         for db in testing::all().await {
             let info = db.info().await.expect("info");
             let names: Vec<&str> = info.tables.iter().map(|t| t.name.as_str()).collect();
-            assert_eq!(names, ["installed_plugins", "plugin_kv"], "{}", db.kind());
+            for table in [
+                "admin_keys",
+                "installed_plugins",
+                "plugin_kv",
+                "plugin_removals",
+            ] {
+                assert!(
+                    names.contains(&table),
+                    "{}: {table} missing from {names:?}",
+                    db.kind()
+                );
+            }
+            assert!(!names.contains(&"_sqlx_migrations"), "{names:?}");
             assert!(info.tables.iter().all(|t| t.rows == 0));
             assert!(!info.version.is_empty());
         }

@@ -32,7 +32,9 @@ pub enum Error {
     #[error(transparent)]
     Incompatible(manifest::Error),
     /// The component does not match its sha256.
-    #[error("plugin `{id}`: sha256 mismatch (registry says {expected}, component is {actual}); nothing was installed")]
+    #[error(
+        "plugin `{id}`: sha256 mismatch (registry says {expected}, component is {actual}); nothing was installed"
+    )]
     Checksum {
         /// Plugin id.
         id: String,
@@ -165,12 +167,13 @@ impl Db {
 
     /// Enables or disables `id`; `false` when it is not installed.
     pub async fn set_enabled(&self, id: &str, enabled: bool) -> crate::db::Result<bool> {
-        let done = sqlx::query("UPDATE installed_plugins SET enabled = $1, updated_at = $2 WHERE id = $3")
-            .bind(i64::from(enabled))
-            .bind(clock::timestamp())
-            .bind(id)
-            .execute(self.pool())
-            .await?;
+        let done =
+            sqlx::query("UPDATE installed_plugins SET enabled = $1, updated_at = $2 WHERE id = $3")
+                .bind(i64::from(enabled))
+                .bind(clock::timestamp())
+                .bind(id)
+                .execute(self.pool())
+                .await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -310,7 +313,9 @@ impl Installer<'_> {
             return Err(Error::NotFound(id.to_string()));
         }
         if enabled {
-            self.plugins.load_dir(&self.plugins.plugins_dir().join(id)).await?;
+            self.plugins
+                .load_dir(&self.plugins.plugins_dir().join(id))
+                .await?;
         } else {
             self.plugins.unload(id);
         }
@@ -338,7 +343,9 @@ impl Installer<'_> {
         }
         let bytes = std::fs::read(pending.join(staged.component_file()))?;
         verify_sha256(&staged, &bytes)?;
-        self.apply(staged, &bytes, "registry", Some(granted)).await.map(Some)
+        self.apply(staged, &bytes, "registry", Some(granted))
+            .await
+            .map(Some)
     }
 
     /// The update waiting for a grant, if any.

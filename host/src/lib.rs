@@ -24,7 +24,9 @@ pub mod scout;
 pub mod socket;
 pub mod state;
 pub mod system;
+pub mod terminal;
 pub mod watch;
+pub mod workspace;
 
 use anyhow::Context as _;
 use axum::Router;

@@ -302,7 +302,9 @@ impl PluginHost {
                 if record.sha256 != manifest.sha256.clone().unwrap_or_default()
                     || record.version != manifest.version.to_string()
                 {
-                    let _ = db.record_install(manifest, &record.granted, &record.source).await;
+                    let _ = db
+                        .record_install(manifest, &record.granted, &record.source)
+                        .await;
                 }
                 Ok(())
             }

@@ -19,7 +19,11 @@ pub const VERTEX_GARDEN: &str = "vertex-garden";
 /// The provider plugin that answers `route`, or `None` when no provider is loaded.
 pub fn provider_for_route(state: &AppState, route: &str) -> Option<Arc<LivePlugin>> {
     let provider = state.plugins.of_kind(Kind::AiProvider).into_iter().next();
-    tracing::trace!(route, provider = provider.as_ref().map(|p| p.id()), "chat route");
+    tracing::trace!(
+        route,
+        provider = provider.as_ref().map(|p| p.id()),
+        "chat route"
+    );
     provider
 }
 

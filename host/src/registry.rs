@@ -240,7 +240,9 @@ mod tests {
             .map(|e| e.manifest.id.as_str())
             .collect();
         assert!(hits.contains(&"time"), "{hits:?}");
-        let none = registry.search(Some("no-such-thing-anywhere"), None, None).count();
+        let none = registry
+            .search(Some("no-such-thing-anywhere"), None, None)
+            .count();
         assert_eq!(none, 0);
         let mcp = registry.search(None, None, Some(Kind::McpServer));
         assert!(mcp.into_iter().all(|e| e.manifest.kind == Kind::McpServer));
@@ -256,7 +258,9 @@ mod golden {
     use super::*;
 
     fn dir(sub: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../registry").join(sub)
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../registry")
+            .join(sub)
     }
 
     fn files(sub: &str) -> Vec<PathBuf> {
@@ -289,7 +293,10 @@ mod golden {
         if name == "registry.schema.json" {
             let mut manifest = schema_value("manifest.schema.json");
             let manifest_id = manifest["$id"].clone();
-            assert_eq!(schema["properties"]["plugins"]["items"]["$ref"], manifest_id);
+            assert_eq!(
+                schema["properties"]["plugins"]["items"]["$ref"],
+                manifest_id
+            );
             if let Some(m) = manifest.as_object_mut() {
                 m.remove("$id");
                 m.remove("$schema");
@@ -306,7 +313,10 @@ mod golden {
             let text = std::fs::read_to_string(&path).expect("read");
             Manifest::from_json(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let value: serde_json::Value = serde_json::from_str(&text).expect("json");
-            let errors: Vec<String> = validator.iter_errors(&value).map(|e| e.to_string()).collect();
+            let errors: Vec<String> = validator
+                .iter_errors(&value)
+                .map(|e| e.to_string())
+                .collect();
             assert!(errors.is_empty(), "{}: {errors:?}", path.display());
         }
     }
@@ -319,7 +329,11 @@ mod golden {
                 .err()
                 .unwrap_or_else(|| panic!("{} should be refused", path.display()));
             let want = expected(&path);
-            assert!(err.to_string().contains(&want), "{}:\n  got:  {err}\n  want: {want}", path.display());
+            assert!(
+                err.to_string().contains(&want),
+                "{}:\n  got:  {err}\n  want: {want}",
+                path.display()
+            );
         }
     }
 
@@ -331,7 +345,11 @@ mod golden {
                 .err()
                 .unwrap_or_else(|| panic!("{} should be refused", path.display()));
             let want = expected(&path);
-            assert!(err.to_string().contains(&want), "{}:\n  got:  {err}\n  want: {want}", path.display());
+            assert!(
+                err.to_string().contains(&want),
+                "{}:\n  got:  {err}\n  want: {want}",
+                path.display()
+            );
         }
     }
 
@@ -339,7 +357,10 @@ mod golden {
     fn the_shipped_registry_matches_its_json_schema() {
         let validator = schema("registry.schema.json");
         let value: serde_json::Value = serde_json::from_str(EMBEDDED).expect("json");
-        let errors: Vec<String> = validator.iter_errors(&value).map(|e| e.to_string()).collect();
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| e.to_string())
+            .collect();
         assert!(errors.is_empty(), "{errors:?}");
     }
 }

@@ -279,7 +279,12 @@ pub fn merge(
         if let Some(at) = findings.last_updated.as_deref().and_then(parse_time) {
             last_updated = Some(last_updated.map_or(at, |prev| prev.max(at)));
         }
-        notes.extend(findings.notes.iter().map(|n| format!("{}: {n}", outcome.id)));
+        notes.extend(
+            findings
+                .notes
+                .iter()
+                .map(|n| format!("{}: {n}", outcome.id)),
+        );
         checks.insert(
             outcome.id,
             CheckReport {
@@ -548,7 +553,11 @@ mod tests {
 
     #[test]
     fn findings_of_every_check_are_merged_into_the_seed_shape() {
-        let (status, names) = merge("web", here(), vec![ok("git", git(false)), ok("deps", dependencies())]);
+        let (status, names) = merge(
+            "web",
+            here(),
+            vec![ok("git", git(false)), ok("deps", dependencies())],
+        );
         assert_eq!(status.status, "active");
         assert_eq!(status.git.branch, "main");
         assert_eq!(status.dependencies.installed, 2);
@@ -566,7 +575,10 @@ mod tests {
             ("git", &["branch", "last_commit", "dirty"][..]),
             ("dependencies", &["installed", "total", "outdated"][..]),
             ("build", &["last_build", "success", "errors"][..]),
-            ("performance", &["build_time", "memory_usage", "cpu_usage"][..]),
+            (
+                "performance",
+                &["build_time", "memory_usage", "cpu_usage"][..],
+            ),
         ] {
             for key in keys {
                 assert!(body[part].get(key).is_some(), "{part}.{key}: {body}");
@@ -608,20 +620,28 @@ mod tests {
             }),
             ..empty()
         };
-        let (status, _) = merge("web", here(), vec![ok("build", build), ok("git", git(false))]);
+        let (status, _) = merge(
+            "web",
+            here(),
+            vec![ok("build", build), ok("git", git(false))],
+        );
         assert_eq!(status.status, "error");
         assert_eq!(status.build.errors, ["E0308"]);
     }
 
     #[test]
     fn a_project_nobody_found_anything_in_is_inactive_with_score_zero() {
-        let (status, names) = merge("web", here(), vec![ok(
+        let (status, names) = merge(
+            "web",
+            here(),
+            vec![ok(
                 "git",
                 Findings {
                     notes: vec!["not a repository".into()],
                     ..empty()
                 },
-            )]);
+            )],
+        );
         assert_eq!(status.status, "inactive");
         assert_eq!(status.health_score, 0.0);
         assert!(names.is_empty());
@@ -650,7 +670,9 @@ mod tests {
 
     #[tokio::test]
     async fn system_metrics_are_plausible() {
-        let metrics = system_metrics(Arc::new(Sampler::new())).await.expect("sampled");
+        let metrics = system_metrics(Arc::new(Sampler::new()))
+            .await
+            .expect("sampled");
         assert!(metrics.cpu.cores >= 1);
         assert!(metrics.memory.total_bytes > 0);
         assert!((0.0..=100.0).contains(&metrics.memory.usage_percent));

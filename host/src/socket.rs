@@ -3,6 +3,9 @@
 //! `test_response` and `ping` with `pong`. A payload of the wrong shape is answered with an
 //! `error` event `{message}`; the connection stays up. Changes of the live plugin set are
 //! broadcast to every client as `plugin_loaded`, `plugin_unloaded` and `plugin_error`.
+//!
+//! Chat (`mama_bear_chat`), terminal sessions, workspaces and `batch_events` are handled in
+//! `socket/` behind one dispatcher ([`events`]); operator notices go out with [`msgprint`].
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -21,6 +24,15 @@ use crate::api::health;
 use crate::clock;
 use crate::plugins::PluginEvent;
 use crate::state::AppState;
+use crate::workspace::Workspaces;
+
+mod chat;
+mod events;
+mod notice;
+mod terminal;
+mod workspaces;
+
+pub use notice::msgprint;
 
 /// The path Socket.IO clients use (`io(url, { path: '/socket.io/' })`).
 pub const PATH: &str = "/socket.io";
@@ -33,15 +45,22 @@ pub type Layer = Stack<SocketIoLayer, Extension<Arc<ForwarderGuard>>>;
 /// when the last router carrying the layer is dropped, or when the plugin host is.
 pub fn layer(state: AppState) -> (Layer, SocketIo) {
     let events = state.plugins.subscribe();
+    let workspaces = Arc::new(Workspaces::new());
     let (layer, io) = SocketIo::builder()
         .req_path(PATH)
         .with_state(state)
+        .with_state(workspaces.clone())
         .build_layer();
     io.ns("/", on_connect.with(register_handlers));
     let (stop_tx, stop_rx) = oneshot::channel();
     match tokio::runtime::Handle::try_current() {
         Ok(runtime) => {
-            runtime.spawn(forward_plugin_events(io.clone(), events, stop_rx));
+            runtime.spawn(forward_plugin_events(
+                io.clone(),
+                events,
+                workspaces,
+                stop_rx,
+            ));
         }
         Err(_) => tracing::warn!("no tokio runtime: plugin events are not sent to Socket.IO"),
     }
@@ -58,10 +77,12 @@ pub struct ForwarderGuard {
     _stop: oneshot::Sender<()>,
 }
 
-/// Emits every plugin event to all clients until `stop` fires or the channel closes.
+/// Emits every plugin event to all clients until `stop` fires or the channel closes; also
+/// as a `workspace_update` to every workspace room, and as an operator notice (`msgprint`).
 async fn forward_plugin_events(
     io: SocketIo,
     mut events: broadcast::Receiver<PluginEvent>,
+    workspaces: Arc<Workspaces>,
     mut stop: oneshot::Receiver<()>,
 ) {
     loop {
@@ -72,7 +93,10 @@ async fn forward_plugin_events(
         let event = match received {
             Ok(event) => event,
             Err(broadcast::error::RecvError::Lagged(skipped)) => {
-                tracing::warn!(skipped, "socket.io fell behind the plugin events; some were not sent");
+                tracing::warn!(
+                    skipped,
+                    "socket.io fell behind the plugin events; some were not sent"
+                );
                 continue;
             }
             Err(broadcast::error::RecvError::Closed) => break,
@@ -82,6 +106,9 @@ async fn forward_plugin_events(
         if let Err(err) = clients.emit(name, &payload).await {
             tracing::debug!(event = name, %err, "socket.io broadcast failed for some clients");
         }
+        workspaces::plugin_event(&io, &workspaces, name, &payload).await;
+        let (notice, level) = notice::plugin_notice(&event);
+        msgprint(&io, &notice, level).await;
     }
     tracing::debug!("plugin event forwarding stopped");
 }
@@ -123,6 +150,7 @@ fn plugin_event(event: &PluginEvent) -> (&'static str, Value) {
 async fn register_handlers(socket: SocketRef) -> Result<(), Infallible> {
     socket.on("test_event", on_test_event);
     socket.on("ping", on_ping);
+    events::register(&socket);
     Ok(())
 }
 
@@ -419,7 +447,10 @@ mod tests {
         let (layer, io) = super::layer(state.clone());
         let app = crate::api::router(state.clone()).layer(layer);
         drop(io);
-        assert!(Arc::strong_count(&state.plugins) > 1, "the app holds the state");
+        assert!(
+            Arc::strong_count(&state.plugins) > 1,
+            "the app holds the state"
+        );
         drop(app);
         // The forwarder holds the Socket.IO handle and through it the state: once it has
         // stopped, the test's copy is the only one left.

@@ -83,9 +83,10 @@ pub fn parse(line: &str) -> Result<Command<'_>, String> {
         "plugins" => simple(Command::Plugins),
         "tools" => simple(Command::Tools),
         _ => {
-            let Some((plugin, tool)) = head.split_once('.').filter(|(p, t)| {
-                !p.is_empty() && !t.is_empty()
-            }) else {
+            let Some((plugin, tool)) = head
+                .split_once('.')
+                .filter(|(p, t)| !p.is_empty() && !t.is_empty())
+            else {
                 return Err(format!(
                     "unknown command `{head}`; type `help` for the commands"
                 ));
@@ -271,7 +272,14 @@ mod tests {
 
     #[test]
     fn anything_else_is_refused_without_running_it() {
-        for line in ["ls -la", "rm -rf /", "time.x [1]", "time.x {oops", ".x", "time."] {
+        for line in [
+            "ls -la",
+            "rm -rf /",
+            "time.x [1]",
+            "time.x {oops",
+            ".x",
+            "time.",
+        ] {
             assert!(parse(line).is_err(), "{line}");
         }
         let err = parse("ls -la").expect_err("refused");
@@ -290,7 +298,10 @@ mod tests {
 
     #[test]
     fn json_results_are_pretty_printed() {
-        let text = render(&[Content::Text("a".into()), Content::Json(r#"{"b":1}"#.into())]);
+        let text = render(&[
+            Content::Text("a".into()),
+            Content::Json(r#"{"b":1}"#.into()),
+        ]);
         assert_eq!(text, "a\n{\n  \"b\": 1\n}");
     }
 

@@ -126,7 +126,11 @@ impl Workspaces {
 }
 
 /// Watches `dir` (minus [`IGNORED`] directories) for workspace `id`.
-fn watch(id: &str, dir: &Path, on_change: OnChange) -> Result<Debouncer<RecommendedWatcher>, WatchError> {
+fn watch(
+    id: &str,
+    dir: &Path,
+    on_change: OnChange,
+) -> Result<Debouncer<RecommendedWatcher>, WatchError> {
     let io = |source| WatchError::Io {
         path: dir.to_path_buf(),
         source,
@@ -225,7 +229,10 @@ mod tests {
             "/p",
         ]
         .map(Path::new);
-        assert_eq!(relevant(root, paths.into_iter()), ["README.md", "src/main.rs"]);
+        assert_eq!(
+            relevant(root, paths.into_iter()),
+            ["README.md", "src/main.rs"]
+        );
     }
 
     #[test]
@@ -233,9 +240,21 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (on_change, _rx) = recorder();
         let workspaces = Workspaces::new();
-        assert!(workspaces.subscribe("web", "a", Some(dir.path()), on_change.clone()).expect("watch"));
-        assert!(workspaces.subscribe("web", "b", Some(dir.path()), on_change.clone()).expect("watch"));
-        assert!(!workspaces.subscribe("plain", "a", None, on_change).expect("no dir"));
+        assert!(
+            workspaces
+                .subscribe("web", "a", Some(dir.path()), on_change.clone())
+                .expect("watch")
+        );
+        assert!(
+            workspaces
+                .subscribe("web", "b", Some(dir.path()), on_change.clone())
+                .expect("watch")
+        );
+        assert!(
+            !workspaces
+                .subscribe("plain", "a", None, on_change)
+                .expect("no dir")
+        );
         assert_eq!(workspaces.ids(), ["plain", "web"]);
         assert!(workspaces.unsubscribe("web", "a"));
         assert!(!workspaces.unsubscribe("web", "a"), "already gone");

@@ -61,7 +61,13 @@ async fn app_with(registry: &TestRegistry) -> Harness {
     .await
 }
 
-async fn send(h: &Harness, method: &str, uri: &str, key: Option<&str>, body: Option<Value>) -> (u16, Value) {
+async fn send(
+    h: &Harness,
+    method: &str,
+    uri: &str,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut request = Request::builder().method(method).uri(uri);
     if let Some(key) = key {
         request = request.header("authorization", format!("Bearer {key}"));
@@ -78,8 +84,13 @@ async fn send(h: &Harness, method: &str, uri: &str, key: Option<&str>, body: Opt
         .await
         .expect("router answers");
     let status = response.status().as_u16();
-    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body");
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 fn plugin_dir(h: &Harness, id: &str) -> PathBuf {
@@ -91,16 +102,36 @@ async fn installs_from_the_registry_and_the_plugin_answers() {
     let reg = TestRegistry::new(&[("trivial-probe", json!({ "id": "hello-probe" }))]);
     let h = app_with(&reg).await;
 
-    let (status, body) = send(&h, "POST", "/api/plugins/hello-probe/install", Some(KEY), None).await;
+    let (status, body) = send(
+        &h,
+        "POST",
+        "/api/plugins/hello-probe/install",
+        Some(KEY),
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["success"], true);
     assert_eq!(body["plugin"]["state"], "loaded", "{body}");
 
     let live = h.live("hello-probe");
-    let report = h.rt().probe(&live.plugin).await.expect("installed probe answers");
+    let report = h
+        .rt()
+        .probe(&live.plugin)
+        .await
+        .expect("installed probe answers");
     assert_eq!(report.detail, "ok");
-    assert!(plugin_dir(&h, "hello-probe").join("manifest.json").is_file());
-    let record = h.state().db.install_record("hello-probe").await.expect("db");
+    assert!(
+        plugin_dir(&h, "hello-probe")
+            .join("manifest.json")
+            .is_file()
+    );
+    let record = h
+        .state()
+        .db
+        .install_record("hello-probe")
+        .await
+        .expect("db");
     assert!(record.is_some_and(|r| r.source == "registry"));
 
     let (status, body) = send(&h, "GET", "/api/plugins/hello-probe", None, None).await;
@@ -117,9 +148,15 @@ async fn refuses_anonymous_and_wrong_key_installs_with_401() {
         let (status, body) = send(&h, "POST", "/api/plugins/hello-probe/install", key, None).await;
         assert_eq!(status, 401, "{body}");
         assert_eq!(body["success"], false);
-        assert!(body["error"].is_string() && body["timestamp"].is_string(), "{body}");
+        assert!(
+            body["error"].is_string() && body["timestamp"].is_string(),
+            "{body}"
+        );
     }
-    assert!(!plugin_dir(&h, "hello-probe").exists(), "nothing was installed");
+    assert!(
+        !plugin_dir(&h, "hello-probe").exists(),
+        "nothing was installed"
+    );
 }
 
 #[tokio::test]
@@ -135,20 +172,46 @@ async fn refuses_a_checksum_mismatch_and_writes_nothing() {
 
     let (status, body) = send(&h, "POST", "/api/plugins/tampered/install", Some(KEY), None).await;
     assert_eq!(status, 422, "{body}");
-    assert!(body["message"].as_str().unwrap_or_default().contains("sha256 mismatch"), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("sha256 mismatch"),
+        "{body}"
+    );
     assert!(!plugin_dir(&h, "tampered").exists(), "nothing written");
-    assert!(h.state().db.install_record("tampered").await.expect("db").is_none());
+    assert!(
+        h.state()
+            .db
+            .install_record("tampered")
+            .await
+            .expect("db")
+            .is_none()
+    );
     assert!(h.state().plugins.get("tampered").is_none());
 }
 
 #[tokio::test]
 async fn refuses_an_incompatible_api_saying_which_versions() {
-    let reg = TestRegistry::new(&[("trivial-probe", json!({ "id": "future-probe", "api": "^0.2" }))]);
+    let reg = TestRegistry::new(&[(
+        "trivial-probe",
+        json!({ "id": "future-probe", "api": "^0.2" }),
+    )]);
     let h = app_with(&reg).await;
-    let (status, body) = send(&h, "POST", "/api/plugins/future-probe/install", Some(KEY), None).await;
+    let (status, body) = send(
+        &h,
+        "POST",
+        "/api/plugins/future-probe/install",
+        Some(KEY),
+        None,
+    )
+    .await;
     assert_eq!(status, 422, "{body}");
     let message = body["message"].as_str().unwrap_or_default();
-    assert!(message.contains("^0.2") && message.contains("0.1.0"), "{message}");
+    assert!(
+        message.contains("^0.2") && message.contains("0.1.0"),
+        "{message}"
+    );
     assert!(!plugin_dir(&h, "future-probe").exists());
 }
 
@@ -164,7 +227,12 @@ async fn refuses_a_path_as_a_plugin_name() {
         assert_eq!(status, 400, "{uri}: {body}");
         assert_eq!(body["success"], false);
     }
-    let outside = h.state().plugins.plugins_dir().parent().map(|p| p.join("x"));
+    let outside = h
+        .state()
+        .plugins
+        .plugins_dir()
+        .parent()
+        .map(|p| p.join("x"));
     assert!(outside.is_some_and(|p| !p.exists()));
 }
 
@@ -172,7 +240,14 @@ async fn refuses_a_path_as_a_plugin_name() {
 async fn uninstall_removes_the_files_and_the_database_row() {
     let reg = TestRegistry::new(&[("trivial-probe", json!({ "id": "hello-probe" }))]);
     let h = app_with(&reg).await;
-    let (status, _) = send(&h, "POST", "/api/plugins/hello-probe/install", Some(KEY), None).await;
+    let (status, _) = send(
+        &h,
+        "POST",
+        "/api/plugins/hello-probe/install",
+        Some(KEY),
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
 
     let (status, body) = send(&h, "DELETE", "/api/plugins/hello-probe", None, None).await;
@@ -180,17 +255,34 @@ async fn uninstall_removes_the_files_and_the_database_row() {
     let (status, body) = send(&h, "DELETE", "/api/plugins/hello-probe", Some(KEY), None).await;
     assert_eq!(status, 200, "{body}");
     assert!(!plugin_dir(&h, "hello-probe").exists());
-    assert!(h.state().db.install_record("hello-probe").await.expect("db").is_none());
+    assert!(
+        h.state()
+            .db
+            .install_record("hello-probe")
+            .await
+            .expect("db")
+            .is_none()
+    );
     assert!(h.state().plugins.get("hello-probe").is_none());
     let (_, body) = send(&h, "GET", "/api/plugins/hello-probe", None, None).await;
-    assert_eq!(body["plugin"]["state"], "available", "back to a registry entry: {body}");
+    assert_eq!(
+        body["plugin"]["state"], "available",
+        "back to a registry entry: {body}"
+    );
 }
 
 #[tokio::test]
 async fn an_update_asking_for_more_permissions_waits_for_a_grant() {
     let v1 = TestRegistry::new(&[("version-probe-v1", json!({}))]);
     let mut h = app_with(&v1).await;
-    let (status, body) = send(&h, "POST", "/api/plugins/version-probe/install", Some(KEY), None).await;
+    let (status, body) = send(
+        &h,
+        "POST",
+        "/api/plugins/version-probe/install",
+        Some(KEY),
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
 
     // The registry now offers v2, which also wants a secret.
@@ -204,30 +296,77 @@ async fn an_update_asking_for_more_permissions_waits_for_a_grant() {
     );
     h.replace_state(state);
     let h2 = h;
-    let (status, body) = send(&h2, "POST", "/api/plugins/version-probe/install", Some(KEY), None).await;
+    let (status, body) = send(
+        &h2,
+        "POST",
+        "/api/plugins/version-probe/install",
+        Some(KEY),
+        None,
+    )
+    .await;
     assert_eq!(status, 409, "{body}");
-    assert!(body["details"]["needs"][0].as_str().unwrap_or_default().contains("EXTRA_TOKEN"), "{body}");
+    assert!(
+        body["details"]["needs"][0]
+            .as_str()
+            .unwrap_or_default()
+            .contains("EXTRA_TOKEN"),
+        "{body}"
+    );
     let live = h2.live("version-probe");
-    assert_eq!(h2.rt().probe(&live.plugin).await.expect("v1 serves").detail, "v1");
+    assert_eq!(
+        h2.rt().probe(&live.plugin).await.expect("v1 serves").detail,
+        "v1"
+    );
 
     let grant = json!({ "permissions": { "secrets": ["EXTRA_TOKEN"], "memory_mb": 16, "timeout_ms": 2000 } });
-    let (status, body) = send(&h2, "POST", "/api/plugins/version-probe/permissions", Some(KEY), Some(grant)).await;
+    let (status, body) = send(
+        &h2,
+        "POST",
+        "/api/plugins/version-probe/permissions",
+        Some(KEY),
+        Some(grant),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     let live = h2.live("version-probe");
-    assert_eq!(h2.rt().probe(&live.plugin).await.expect("v2 serves").detail, "v2");
+    assert_eq!(
+        h2.rt().probe(&live.plugin).await.expect("v2 serves").detail,
+        "v2"
+    );
 }
 
 #[tokio::test]
 async fn disable_unloads_and_enable_reloads_across_a_restart() {
     let reg = TestRegistry::new(&[("trivial-probe", json!({ "id": "hello-probe" }))]);
     let h = app_with(&reg).await;
-    send(&h, "POST", "/api/plugins/hello-probe/install", Some(KEY), None).await;
-    let (status, body) = send(&h, "POST", "/api/plugins/hello-probe/disable", Some(KEY), None).await;
+    send(
+        &h,
+        "POST",
+        "/api/plugins/hello-probe/install",
+        Some(KEY),
+        None,
+    )
+    .await;
+    let (status, body) = send(
+        &h,
+        "POST",
+        "/api/plugins/hello-probe/disable",
+        Some(KEY),
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["plugin"]["state"], "disabled");
     assert!(h.state().plugins.get("hello-probe").is_none());
 
-    let (status, body) = send(&h, "POST", "/api/plugins/hello-probe/enable", Some(KEY), None).await;
+    let (status, body) = send(
+        &h,
+        "POST",
+        "/api/plugins/hello-probe/enable",
+        Some(KEY),
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["plugin"]["state"], "loaded");
 }
@@ -238,18 +377,53 @@ async fn the_mcp_marketplace_lists_and_searches_mcp_servers_in_the_seed_shape() 
     let (status, body) = send(&h, "GET", "/api/mcp/servers", None, None).await;
     assert_eq!(status, 200);
     let servers = body.as_array().expect("the seed answers an array");
-    let time = servers.iter().find(|s| s["id"] == "time").expect("time listed");
+    let time = servers
+        .iter()
+        .find(|s| s["id"] == "time")
+        .expect("time listed");
     for field in [
-        "id", "name", "description", "version", "author", "category", "tags", "download_count",
-        "rating", "last_updated", "repository_url", "documentation_url",
+        "id",
+        "name",
+        "description",
+        "version",
+        "author",
+        "category",
+        "tags",
+        "download_count",
+        "rating",
+        "last_updated",
+        "repository_url",
+        "documentation_url",
     ] {
-        assert!(time.get(field).is_some(), "MCPServer.{field} missing: {time}");
+        assert!(
+            time.get(field).is_some(),
+            "MCPServer.{field} missing: {time}"
+        );
     }
     assert!(servers.iter().all(|s| s["kind"] == "mcp-server"));
 
-    let (_, body) = send(&h, "GET", "/api/mcp/search?query=zone&category=utilities", None, None).await;
-    let ids: Vec<&str> = body["servers"].as_array().expect("servers").iter().filter_map(|s| s["id"].as_str()).collect();
+    let (_, body) = send(
+        &h,
+        "GET",
+        "/api/mcp/search?query=zone&category=utilities",
+        None,
+        None,
+    )
+    .await;
+    let ids: Vec<&str> = body["servers"]
+        .as_array()
+        .expect("servers")
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .collect();
     assert_eq!(ids, ["time"], "{body}");
-    let (_, body) = send(&h, "GET", "/api/mcp/search?query=nothing-like-this", None, None).await;
+    let (_, body) = send(
+        &h,
+        "GET",
+        "/api/mcp/search?query=nothing-like-this",
+        None,
+        None,
+    )
+    .await;
     assert_eq!(body["servers"].as_array().map(Vec::len), Some(0));
 }

@@ -171,9 +171,11 @@ async fn removing_the_directory_unloads_the_plugin() {
     let others = h.plugins().list().len() - 1;
 
     std::fs::remove_dir_all(h.dir_of(VERSION_PROBE)).expect("remove the directory");
-    next_event(&mut events, "plugin_unloaded", |e| {
-        matches!(e, PluginEvent::PluginUnloaded { id } if id == VERSION_PROBE)
-    })
+    next_event(
+        &mut events,
+        "plugin_unloaded",
+        |e| matches!(e, PluginEvent::PluginUnloaded { id } if id == VERSION_PROBE),
+    )
     .await;
     assert!(h.plugins().get(VERSION_PROBE).is_none());
     assert_eq!(h.plugins().list().len(), others, "only that plugin went");

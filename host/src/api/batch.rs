@@ -160,7 +160,12 @@ fn build(item: Value, inherited: &HeaderMap) -> Result<Request<Body>, String> {
         None | Some(Value::Null) => Method::GET,
         Some(Value::String(m)) => Method::from_bytes(m.to_ascii_uppercase().as_bytes())
             .map_err(|_| format!("`{m}` is not an HTTP method"))?,
-        Some(other) => return Err(format!("method must be a string, not {}", json_type(&other))),
+        Some(other) => {
+            return Err(format!(
+                "method must be a string, not {}",
+                json_type(&other)
+            ));
+        }
     };
     let target = match (fields.remove("path"), fields.remove("url")) {
         (Some(Value::String(p)), _) | (None | Some(Value::Null), Some(Value::String(p))) => p,
@@ -302,7 +307,10 @@ mod tests {
 
         assert_eq!(results[1]["success"], true);
         assert_eq!(results[1]["data"]["echo"], json!({"n": 1}));
-        assert_eq!(results[1]["data"]["headers"]["x-requested-with"], "XMLHttpRequest");
+        assert_eq!(
+            results[1]["data"]["headers"]["x-requested-with"],
+            "XMLHttpRequest"
+        );
         assert_eq!(
             results[1]["data"]["headers"]["authorization"], "[redacted]",
             "the batch's credentials are inherited"
@@ -321,7 +329,11 @@ mod tests {
             assert_eq!(refused["status"], 400);
             assert!(refused["error"].is_string(), "{refused}");
         }
-        assert!(results[4]["error"].as_str().is_some_and(|e| e.contains("nested")));
+        assert!(
+            results[4]["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("nested"))
+        );
     }
 
     #[tokio::test]
@@ -337,7 +349,12 @@ mod tests {
         let (state, _db, _dir) = state().await;
         let app = crate::app(state);
         let many: Vec<Value> = (0..51).map(|_| json!({"path": "/api/dev/ping"})).collect();
-        for body in [json!({"requests": many}), json!({}), json!({"requests": "x"}), json!([])] {
+        for body in [
+            json!({"requests": many}),
+            json!({}),
+            json!({"requests": "x"}),
+            json!([]),
+        ] {
             let (status, _, answer) = send(app.clone(), post_batch(body)).await;
             assert_eq!(status, StatusCode::BAD_REQUEST);
             assert_eq!(answer["success"], false);

@@ -30,7 +30,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/chat/mama-bear", post(mama_bear))
         .route("/api/chat/vertex-garden/chat", post(vertex_garden))
-        .route("/api/chat/sessions", get(list_sessions).post(create_session))
+        .route(
+            "/api/chat/sessions",
+            get(list_sessions).post(create_session),
+        )
         .route("/api/chat/sessions/{id}", get(show_session))
 }
 
@@ -216,7 +219,11 @@ mod tests {
                 assert_eq!(status, StatusCode::BAD_REQUEST, "{uri} {body}");
                 assert_eq!(answer["success"], false);
                 assert_eq!(answer["error"], "Bad Request");
-                assert!(answer["message"].as_str().is_some_and(|m| m.contains("message")));
+                assert!(
+                    answer["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("message"))
+                );
                 assert_eq!(answer["details"]["field"], "message");
                 assert!(answer["timestamp"].is_string());
             }
@@ -235,7 +242,11 @@ mod tests {
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(body["success"], false);
         assert_eq!(body["error"], "Service Unavailable");
-        assert!(body["message"].as_str().is_some_and(|m| m.contains("mama-bear")));
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("mama-bear"))
+        );
     }
 
     #[tokio::test]

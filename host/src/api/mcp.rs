@@ -40,7 +40,11 @@ async fn search(
 ) -> Result<Json<Value>, ApiError> {
     let ids: Vec<String> = state
         .registry
-        .search(q.query.as_deref(), q.category.as_deref(), Some(Kind::McpServer))
+        .search(
+            q.query.as_deref(),
+            q.category.as_deref(),
+            Some(Kind::McpServer),
+        )
         .map(|e| e.manifest.id.clone())
         .collect();
     let mut servers = Vec::with_capacity(ids.len());

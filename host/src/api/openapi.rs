@@ -114,22 +114,137 @@ const ADMIN: &[(u16, &str)] = &[
 
 /// The routes of modules without annotations.
 pub const OTHER_ROUTES: &[Described] = &[
-    route(HttpMethod::Get, "/", "health", "Connectivity check: `{status, message, timestamp}`", false, &[(200, "Running")]),
-    route(HttpMethod::Get, "/health", "health", "Health: `{status, backend_running, timestamp, uptime, services}`", false, &[(200, "Health")]),
-    route(HttpMethod::Get, "/health/detailed", "health", "Every service, probe, provider, plugin and system figure", false, &[(200, "Detailed health")]),
-    route(HttpMethod::Get, "/api/dev/ping", "dev", "`{status: \"pong\", timestamp, service, version}`", false, &[(200, "Pong")]),
-    route(HttpMethod::Post, "/api/dev/echo", "dev", "Echoes the JSON body and the request headers (credentials redacted)", true, &[(200, "The echo"), (400, "Not JSON")]),
-    route(HttpMethod::Get, "/api/dev/database/info", "dev", "Database kind, location (no secrets), version, tables and row counts", false, &[(200, "Database facts")]),
-    route(HttpMethod::Get, "/api/plugins", "plugins", "Every plugin: registry entries and installed ones", false, &[(200, "`{success, plugins, total, timestamp}`")]),
-    route(HttpMethod::Get, "/api/plugins/{id}", "plugins", "One plugin", false, &[(200, "`{success, plugin, timestamp}`"), (404, "Unknown plugin")]),
-    route(HttpMethod::Delete, "/api/plugins/{id}", "plugins", "Uninstalls a plugin (admin)", false, ADMIN),
-    route(HttpMethod::Post, "/api/plugins/{id}/install", "plugins", "Installs or updates a plugin from the registry (admin)", false, ADMIN),
-    route(HttpMethod::Post, "/api/plugins/{id}/enable", "plugins", "Enables and loads a plugin (admin)", false, ADMIN),
-    route(HttpMethod::Post, "/api/plugins/{id}/disable", "plugins", "Disables and unloads a plugin (admin)", false, ADMIN),
-    route(HttpMethod::Post, "/api/plugins/{id}/permissions", "plugins", "Grants a plugin permissions (admin)", true, ADMIN),
-    route(HttpMethod::Get, "/api/mcp/servers", "mcp", "The MCP-server plugins as the seeds' MCPServer objects", false, &[(200, "An array of MCPServer")]),
-    route(HttpMethod::Get, "/api/mcp/search", "mcp", "Searches MCP servers by `query` and `category`", false, &[(200, "`{servers, total, query, category, timestamp}`")]),
-    route(HttpMethod::Post, "/api/mcp/servers/{server_name}/install", "mcp", "Installs an MCP server from the registry (admin)", false, ADMIN),
+    route(
+        HttpMethod::Get,
+        "/",
+        "health",
+        "Connectivity check: `{status, message, timestamp}`",
+        false,
+        &[(200, "Running")],
+    ),
+    route(
+        HttpMethod::Get,
+        "/health",
+        "health",
+        "Health: `{status, backend_running, timestamp, uptime, services}`",
+        false,
+        &[(200, "Health")],
+    ),
+    route(
+        HttpMethod::Get,
+        "/health/detailed",
+        "health",
+        "Every service, probe, provider, plugin and system figure",
+        false,
+        &[(200, "Detailed health")],
+    ),
+    route(
+        HttpMethod::Get,
+        "/api/dev/ping",
+        "dev",
+        "`{status: \"pong\", timestamp, service, version}`",
+        false,
+        &[(200, "Pong")],
+    ),
+    route(
+        HttpMethod::Post,
+        "/api/dev/echo",
+        "dev",
+        "Echoes the JSON body and the request headers (credentials redacted)",
+        true,
+        &[(200, "The echo"), (400, "Not JSON")],
+    ),
+    route(
+        HttpMethod::Get,
+        "/api/dev/database/info",
+        "dev",
+        "Database kind, location (no secrets), version, tables and row counts",
+        false,
+        &[(200, "Database facts")],
+    ),
+    route(
+        HttpMethod::Get,
+        "/api/plugins",
+        "plugins",
+        "Every plugin: registry entries and installed ones",
+        false,
+        &[(200, "`{success, plugins, total, timestamp}`")],
+    ),
+    route(
+        HttpMethod::Get,
+        "/api/plugins/{id}",
+        "plugins",
+        "One plugin",
+        false,
+        &[
+            (200, "`{success, plugin, timestamp}`"),
+            (404, "Unknown plugin"),
+        ],
+    ),
+    route(
+        HttpMethod::Delete,
+        "/api/plugins/{id}",
+        "plugins",
+        "Uninstalls a plugin (admin)",
+        false,
+        ADMIN,
+    ),
+    route(
+        HttpMethod::Post,
+        "/api/plugins/{id}/install",
+        "plugins",
+        "Installs or updates a plugin from the registry (admin)",
+        false,
+        ADMIN,
+    ),
+    route(
+        HttpMethod::Post,
+        "/api/plugins/{id}/enable",
+        "plugins",
+        "Enables and loads a plugin (admin)",
+        false,
+        ADMIN,
+    ),
+    route(
+        HttpMethod::Post,
+        "/api/plugins/{id}/disable",
+        "plugins",
+        "Disables and unloads a plugin (admin)",
+        false,
+        ADMIN,
+    ),
+    route(
+        HttpMethod::Post,
+        "/api/plugins/{id}/permissions",
+        "plugins",
+        "Grants a plugin permissions (admin)",
+        true,
+        ADMIN,
+    ),
+    route(
+        HttpMethod::Get,
+        "/api/mcp/servers",
+        "mcp",
+        "The MCP-server plugins as the seeds' MCPServer objects",
+        false,
+        &[(200, "An array of MCPServer")],
+    ),
+    route(
+        HttpMethod::Get,
+        "/api/mcp/search",
+        "mcp",
+        "Searches MCP servers by `query` and `category`",
+        false,
+        &[(200, "`{servers, total, query, category, timestamp}`")],
+    ),
+    route(
+        HttpMethod::Post,
+        "/api/mcp/servers/{server_name}/install",
+        "mcp",
+        "Installs an MCP server from the registry (admin)",
+        false,
+        ADMIN,
+    ),
 ];
 
 /// The whole description (built once).
@@ -254,11 +369,13 @@ mod tests {
                 };
                 let handlers = until_closing_paren(handlers);
                 for method in ["get", "post", "put", "delete", "patch"] {
-                    let called = handlers.match_indices(&format!("{method}(")).any(|(at, _)| {
-                        at == 0
-                            || !handlers.as_bytes()[at - 1].is_ascii_alphanumeric()
-                                && handlers.as_bytes()[at - 1] != b'_'
-                    });
+                    let called = handlers
+                        .match_indices(&format!("{method}("))
+                        .any(|(at, _)| {
+                            at == 0
+                                || !handlers.as_bytes()[at - 1].is_ascii_alphanumeric()
+                                    && handlers.as_bytes()[at - 1] != b'_'
+                        });
                     if called {
                         found.insert((method.to_string(), route.to_string()));
                     }
@@ -315,7 +432,8 @@ mod tests {
         let app = crate::app(state);
         for (method, path) in documented() {
             let uri = path.replace('{', "").replace('}', "");
-            let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).expect("method");
+            let method =
+                Method::from_bytes(method.to_ascii_uppercase().as_bytes()).expect("method");
             let request = Request::builder()
                 .method(method.clone())
                 .uri(&uri)
@@ -335,31 +453,60 @@ mod tests {
         let (state, _db, _dir) = state().await;
         let (status, _, body) = send(crate::app(state), get_request("/api/openapi.json")).await;
         assert_eq!(status, StatusCode::OK);
-        assert!(body["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
+        assert!(
+            body["openapi"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("3."))
+        );
         assert_eq!(body["info"]["version"], env!("CARGO_PKG_VERSION"));
         let schemas = &body["components"]["schemas"];
-        for field in ["success", "response", "session_id", "user_id", "timestamp", "metadata"] {
+        for field in [
+            "success",
+            "response",
+            "session_id",
+            "user_id",
+            "timestamp",
+            "metadata",
+        ] {
             assert!(
                 schemas["ChatReply"]["properties"].get(field).is_some(),
                 "ChatReply.{field}: {}",
                 schemas["ChatReply"]
             );
         }
-        for field in ["git", "dependencies", "build", "performance", "health_score"] {
-            assert!(schemas["ProjectStatus"]["properties"].get(field).is_some(), "{field}");
+        for field in [
+            "git",
+            "dependencies",
+            "build",
+            "performance",
+            "health_score",
+        ] {
+            assert!(
+                schemas["ProjectStatus"]["properties"].get(field).is_some(),
+                "{field}"
+            );
         }
         let chat = &body["paths"]["/api/chat/mama-bear"]["post"];
         assert!(chat["responses"].get("400").is_some());
         let plugin = &body["paths"]["/api/plugins/{id}"]["get"];
         assert_eq!(plugin["parameters"][0]["name"], "id");
         assert_eq!(plugin["parameters"][0]["in"], "path");
-        assert_eq!(body["paths"]["/"]["get"]["operationId"], Value::from("get_root"));
+        assert_eq!(
+            body["paths"]["/"]["get"]["operationId"],
+            Value::from("get_root")
+        );
     }
 
     #[test]
     fn operation_ids_are_readable() {
-        assert_eq!(operation_id(&HttpMethod::Get, "/api/plugins/{id}"), "get_api_plugins_id");
-        assert_eq!(operation_id(&HttpMethod::Post, "/api/dev/echo"), "post_api_dev_echo");
+        assert_eq!(
+            operation_id(&HttpMethod::Get, "/api/plugins/{id}"),
+            "get_api_plugins_id"
+        );
+        assert_eq!(
+            operation_id(&HttpMethod::Post, "/api/dev/echo"),
+            "post_api_dev_echo"
+        );
         assert_eq!(path_parameters("/a/{x}/b/{y}"), ["x", "y"]);
     }
 }

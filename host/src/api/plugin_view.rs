@@ -69,7 +69,12 @@ pub struct PluginView {
 
 /// Every plugin known to the registry or installed, optionally of one kind, by id.
 pub async fn all(state: &AppState, kind: Option<Kind>) -> Result<Vec<PluginView>, ApiError> {
-    let mut ids: BTreeSet<String> = state.registry.entries.iter().map(|e| e.manifest.id.clone()).collect();
+    let mut ids: BTreeSet<String> = state
+        .registry
+        .entries
+        .iter()
+        .map(|e| e.manifest.id.clone())
+        .collect();
     ids.extend(state.plugins.list().iter().map(|p| p.id().to_string()));
     ids.extend(state.plugins.failures().into_keys());
     let mut views = Vec::with_capacity(ids.len());
@@ -132,7 +137,10 @@ async fn view(state: &AppState, id: &str) -> Result<Option<PluginView>, ApiError
         _ => false,
     };
     let pending_update = state.installer().pending(id).map(|staged| {
-        let granted = record.as_ref().map(|r| r.granted.clone()).unwrap_or_default();
+        let granted = record
+            .as_ref()
+            .map(|r| r.granted.clone())
+            .unwrap_or_default();
         json!({
             "version": staged.version.to_string(),
             "needs": staged.permissions.exceeds(&granted),
@@ -147,9 +155,7 @@ async fn view(state: &AppState, id: &str) -> Result<Option<PluginView>, ApiError
                 .collect()
         })
         .unwrap_or_default();
-    let stats = live
-        .as_ref()
-        .map(|l| json!(l.plugin.stats.snapshot()));
+    let stats = live.as_ref().map(|l| json!(l.plugin.stats.snapshot()));
     Ok(Some(PluginView {
         id: manifest.id.clone(),
         name: manifest.name.clone(),

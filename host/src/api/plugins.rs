@@ -36,9 +36,14 @@ async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     })))
 }
 
-async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let view = plugin_view::one(&state, &id).await?;
-    Ok(Json(json!({ "success": true, "plugin": view, "timestamp": clock::timestamp() })))
+    Ok(Json(
+        json!({ "success": true, "plugin": view, "timestamp": clock::timestamp() }),
+    ))
 }
 
 /// Installs (or updates) `id` from the registry. Shared with the MCP marketplace route.
@@ -71,7 +76,11 @@ async fn uninstall(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    state.installer().uninstall(&id).await.map_err(install_error)?;
+    state
+        .installer()
+        .uninstall(&id)
+        .await
+        .map_err(install_error)?;
     Ok(Json(json!({
         "success": true,
         "message": format!("Uninstalled {id}"),
@@ -153,7 +162,9 @@ pub fn install_error(e: install::Error) -> ApiError {
     match e {
         E::NotFound(_) => ApiError::not_found(message),
         E::BadId(_) => ApiError::bad_request(message),
-        E::Incompatible(_) => ApiError::unprocessable(message).with_error("Incompatible API version"),
+        E::Incompatible(_) => {
+            ApiError::unprocessable(message).with_error("Incompatible API version")
+        }
         E::Checksum { .. } => ApiError::unprocessable(message).with_error("Checksum mismatch"),
         E::Load(_) => ApiError::unprocessable(message).with_error("Plugin failed to load"),
         E::NeedsGrant { id, version, needs } => ApiError::conflict(message)

@@ -144,8 +144,15 @@ mod tests {
         let (status, _, body) = send(app, get("/api/v1/scout_agent/system/metrics")).await;
         assert_eq!(status, StatusCode::OK);
         assert!(body["cpu"]["cores"].as_u64().is_some_and(|c| c >= 1));
-        assert_eq!(body["cpu"]["load_average"].as_array().map(Vec::len), Some(3));
-        assert!(body["memory"]["total_bytes"].as_u64().is_some_and(|t| t > 0));
+        assert_eq!(
+            body["cpu"]["load_average"].as_array().map(Vec::len),
+            Some(3)
+        );
+        assert!(
+            body["memory"]["total_bytes"]
+                .as_u64()
+                .is_some_and(|t| t > 0)
+        );
         assert!(body["disk"].is_array());
         assert!(body["network"]["received_bytes"].is_u64());
         assert!(body["timestamp"].is_string());

@@ -100,7 +100,10 @@ pub async fn session(db: &Db, id: &str) -> Result<Option<SessionRow>> {
         .bind(id)
         .fetch_optional(db.pool())
         .await?;
-    row.as_ref().map(session_row).transpose().map_err(Into::into)
+    row.as_ref()
+        .map(session_row)
+        .transpose()
+        .map_err(Into::into)
 }
 
 /// The most recently updated sessions first, at most `limit`, optionally of one user.
@@ -141,7 +144,10 @@ pub async fn messages(db: &Db, session_id: &str, limit: i64) -> Result<Vec<Messa
     .bind(limit)
     .fetch_all(db.pool())
     .await?;
-    let mut messages = rows.iter().map(message_row).collect::<Result<Vec<_>, _>>()?;
+    let mut messages = rows
+        .iter()
+        .map(message_row)
+        .collect::<Result<Vec<_>, _>>()?;
     messages.reverse();
     Ok(messages)
 }

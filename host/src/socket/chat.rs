@@ -1,0 +1,107 @@
+//! `mama_bear_chat` `{message, session_id, user_id, timestamp}`: the same chat as
+//! `POST /api/chat/mama-bear` ([`crate::chat::send`]), streamed. Pieces of the answer go
+//! out as `ai_progress` `{session_id, chunk, index}` while the provider works, then the
+//! whole answer as `mama_bear_response` `{message, response, session_id, user_id,
+//! timestamp, metadata}`; a failure is `chat_error` `{error, session_id, code}`.
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::events::{Ctx, bad_payload};
+use crate::chat::{self, ChatInput};
+use crate::clock;
+use crate::providers::MAMA_BEAR;
+
+/// Handles one `mama_bear_chat`.
+pub async fn mama_bear_chat(ctx: &Ctx, data: Value) {
+    let hinted_session = data
+        .get("session_id")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let mut input = match ChatInput::from_json(data) {
+        Ok(input) => input,
+        Err(err) => {
+            bad_payload(
+                &ctx.socket,
+                "mama_bear_chat",
+                "{message, session_id?, user_id?}",
+                &err,
+            );
+            chat_error(ctx, &err, hinted_session.as_deref());
+            return;
+        }
+    };
+    // Known before the call, so every chunk can carry it.
+    let session_id = input
+        .session_id
+        .get_or_insert_with(chat::new_session_id)
+        .clone();
+    let message = input.message.clone();
+
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let chat = chat::send(&ctx.state, MAMA_BEAR, input, Some(tx));
+    tokio::pin!(chat);
+    let mut index = 0_u64;
+    let result = loop {
+        tokio::select! {
+            biased;
+            Some(chunk) = rx.recv() => progress(ctx, &session_id, chunk, &mut index),
+            result = &mut chat => break result,
+        }
+    };
+    // Chunks sent just before the call returned.
+    while let Ok(chunk) = rx.try_recv() {
+        progress(ctx, &session_id, chunk, &mut index);
+    }
+
+    match result {
+        Ok(reply) => super::emit(
+            &ctx.socket,
+            "mama_bear_response",
+            &json!({
+                "message": message,
+                "response": reply.response,
+                "session_id": reply.session_id,
+                "user_id": reply.user_id,
+                "timestamp": reply.timestamp,
+                "metadata": reply.metadata,
+            }),
+        ),
+        Err(err) => {
+            if let chat::Error::Storage(cause) = &err {
+                tracing::error!(cause = %cause, session = %session_id, "socket.io chat failed");
+            }
+            chat_error(ctx, &err, Some(&session_id));
+        }
+    }
+}
+
+fn progress(ctx: &Ctx, session_id: &str, chunk: String, index: &mut u64) {
+    super::emit(
+        &ctx.socket,
+        "ai_progress",
+        &json!({ "session_id": session_id, "chunk": chunk, "index": *index }),
+    );
+    *index += 1;
+}
+
+/// `chat_error {error, session_id, code, timestamp}`.
+fn chat_error(ctx: &Ctx, err: &chat::Error, session_id: Option<&str>) {
+    let code = match err {
+        chat::Error::Invalid { .. } => "invalid_request",
+        chat::Error::NoProvider { .. } => "no_provider",
+        chat::Error::Provider(call) => call.code(),
+        chat::Error::UnknownSession(_) => "unknown_session",
+        chat::Error::Storage(_) => "storage",
+    };
+    super::emit(
+        &ctx.socket,
+        "chat_error",
+        &json!({
+            "error": err.to_string(),
+            "session_id": session_id,
+            "code": code,
+            "timestamp": clock::timestamp(),
+        }),
+    );
+}
