@@ -14,7 +14,7 @@ wasmtime::component::bindgen!({
     imports: { default: async },
 });
 
-pub use sanctuary::plugin::{host, kv, progress, system, types};
+pub use self::sanctuary::plugin::{host, kv, progress, system, types};
 
 /// Longest log line a plugin may write; longer lines are cut.
 const MAX_LOG_LINE: usize = 4096;
