@@ -5,6 +5,7 @@
 //! cap fails that call only. One submodule per plugin kind holds its `bindgen!` output and
 //! typed calls. Nothing outside this module touches wasmtime.
 
+pub mod http;
 pub mod imports;
 pub mod mcp;
 pub mod probe;
@@ -464,6 +465,8 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| anyhow::anyhow!("link WASI: {e}"))?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(|e| anyhow::anyhow!("link WASI HTTP: {e}"))?;
         imports::HostImports::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
             &mut linker,
             |s| s,
@@ -584,6 +587,11 @@ impl Runtime {
         let state = StoreState {
             wasi,
             table: ResourceTable::new(),
+            http: wasmtime_wasi_http::WasiHttpCtx::new(),
+            http_policy: http::HttpPolicy::new(
+                plugin.id().into(),
+                plugin.manifest.permissions.network.clone().into(),
+            ),
             limiter: Limiter {
                 memory_bytes: plugin.sandbox.memory_bytes(),
                 table_elements: 100_000,
