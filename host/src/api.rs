@@ -8,11 +8,14 @@ pub mod chat;
 pub mod dev;
 pub mod health;
 pub mod mcp;
+pub mod openai;
 pub mod openapi;
 pub mod plugin_view;
 pub mod plugins;
+pub mod providers;
 pub mod root;
 pub mod scout;
+pub mod stream;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
@@ -32,8 +35,12 @@ pub fn router(state: AppState) -> Router {
         .merge(plugins::routes())
         .merge(mcp::routes())
         .merge(chat::routes())
+        .merge(stream::routes())
+        .merge(providers::routes())
+        .merge(openai::routes())
         .merge(scout::routes())
         .merge(openapi::routes())
+        .merge(crate::mcp::http::routes(&state))
         .with_state(state);
     // `POST /api/batch` runs its requests through every other route (not itself).
     let batch = batch::routes(with_fallbacks(routes.clone()));
@@ -79,10 +86,15 @@ pub fn cors_layer(cors: &CorsConfig) -> CorsLayer {
             HeaderName::from_static("x-requested-with"),
             header::ACCEPT,
             header::ORIGIN,
+            // The MCP endpoint's (`/mcp`) headers, for browser clients.
+            HeaderName::from_static("mcp-session-id"),
+            HeaderName::from_static("mcp-protocol-version"),
+            HeaderName::from_static("last-event-id"),
         ])
         .expose_headers([
             header::CONTENT_TYPE,
             HeaderName::from_static("x-total-count"),
+            HeaderName::from_static("mcp-session-id"),
         ])
         .allow_credentials(true)
         .max_age(std::time::Duration::from_secs(600))
@@ -132,6 +144,7 @@ pub(crate) mod test_support {
         };
         let plugins = PluginHost::new(&config, Some(db.db())).expect("a plugin host");
         let state = AppState {
+            providers: Arc::new(crate::providers::Providers::new(&config)),
             config: Arc::new(config),
             db: db.db(),
             plugins: Arc::new(plugins),

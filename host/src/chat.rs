@@ -4,11 +4,10 @@
 //! messages, and answer the seeds' ChatResponse with real timing and token figures.
 //!
 //! Sessions and messages live in the database ([`store`]); a chat naming a session that
-//! does not exist creates it under that id.
+//! does not exist creates it under that id (once the provider has answered: a failed chat
+//! leaves no empty session behind).
 
 pub mod store;
-
-use std::time::Instant;
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -214,22 +213,25 @@ pub async fn send(
     input: ChatInput,
     progress: Option<mpsc::UnboundedSender<String>>,
 ) -> Result<ChatReply> {
-    let provider =
-        providers::provider_for_route(state, route).ok_or_else(|| Error::NoProvider {
-            route: route.to_string(),
-        })?;
+    // Fail before touching the session when nothing could answer at all.
+    providers::provider_for_route(state, route).ok_or_else(|| Error::NoProvider {
+        route: route.to_string(),
+    })?;
     let received_at = clock::timestamp();
     let session_id = input.session_id.clone().unwrap_or_else(new_session_id);
-    let session = store::ensure_session(
-        &state.db,
-        &session_id,
-        input.user_id.as_deref().unwrap_or(ANONYMOUS),
-        None,
-        &json!({}),
-    )
-    .await?;
-    let user_id = input.user_id.clone().unwrap_or(session.user_id);
-    let history = store::messages(&state.db, &session_id, HISTORY_LIMIT).await?;
+    // The session is only created once there is an answer to store in it.
+    let (owner, history) = match store::session(&state.db, &session_id).await? {
+        Some(session) => (
+            Some(session.user_id),
+            store::messages(&state.db, &session_id, HISTORY_LIMIT).await?,
+        ),
+        None => (None, Vec::new()),
+    };
+    let user_id = input
+        .user_id
+        .clone()
+        .or(owner)
+        .unwrap_or_else(|| ANONYMOUS.to_string());
 
     let mut messages: Vec<Message> = history.iter().filter_map(provider_message).collect();
     messages.push(Message {
@@ -244,13 +246,10 @@ pub async fn send(
         streaming: progress.is_some(),
         context: input.context.as_ref().map(Value::to_string),
     };
-    let started = Instant::now();
-    let answer = state
-        .plugins
-        .runtime()
-        .chat(&provider.plugin, &request, progress)
-        .await?;
-    let processing_time = started.elapsed().as_secs_f64();
+    // Failover along the route's chain, retries and breakers live in `providers::chat`.
+    let served = providers::chat(state, route, &request, progress).await?;
+    let processing_time = served.elapsed.as_secs_f64();
+    let answer = served.response;
 
     let metadata = ChatMetadata {
         model_used: answer.model,
@@ -259,7 +258,7 @@ pub async fn send(
             + u64::from(answer.usage.completion_tokens),
         prompt_tokens: answer.usage.prompt_tokens,
         completion_tokens: answer.usage.completion_tokens,
-        provider: provider.id().to_string(),
+        provider: served.provider,
         route: route.to_string(),
         finish_reason: answer.finish_reason,
     };
@@ -282,6 +281,7 @@ pub async fn send(
             metadata: serde_json::to_value(&metadata).unwrap_or_default(),
         },
     ];
+    store::ensure_session(&state.db, &session_id, &user_id, None, &json!({})).await?;
     store::append(
         &state.db,
         &session_id,

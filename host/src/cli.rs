@@ -71,6 +71,12 @@ pub struct ServeArgs {
     /// beside it) [default: the registry built into the binary].
     #[arg(long, env = "SANCTUARY_REGISTRY", value_name = "FILE")]
     pub registry: Option<PathBuf>,
+
+    /// Secrets for plugins that declare them: a TOML file of `NAME = "value"` or a
+    /// `.env`-style file of `NAME=value` lines; re-read when it changes. The host
+    /// environment is consulted too [default: none].
+    #[arg(long, env = "SANCTUARY_SECRETS_FILE", value_name = "FILE")]
+    pub secrets_file: Option<PathBuf>,
 }
 
 impl Cli {
@@ -149,6 +155,7 @@ mod tests {
             ("config", "SANCTUARY_CONFIG"),
             ("database_url", "SANCTUARY_DATABASE_URL"),
             ("cache_dir", "SANCTUARY_CACHE_DIR"),
+            ("secrets_file", "SANCTUARY_SECRETS_FILE"),
         ] {
             assert_eq!(env_of(id).as_deref(), Some(env), "flag {id}");
         }

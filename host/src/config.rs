@@ -48,6 +48,83 @@ pub struct Config {
     pub registry: Option<PathBuf>,
     /// The config file that was loaded, if any.
     pub source: Option<PathBuf>,
+    /// Chat routes (`[routes.<name>]`) set in the file; the built-in ones
+    /// ([`crate::providers`]) apply to names the file does not set.
+    pub routes: BTreeMap<String, RouteConfig>,
+    /// Circuit-breaker settings shared by every provider (`[breaker]`).
+    pub breaker: BreakerConfig,
+    /// File of secrets handed to the plugins that declare them (TOML, or `.env`-style
+    /// `NAME=value` lines); the host environment is consulted too.
+    pub secrets_file: Option<PathBuf>,
+}
+
+/// One chat route (`[routes.<name>]`): providers tried in order until one answers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// The providers, first choice first.
+    pub chain: Vec<ChainEntry>,
+    /// Cap on each provider call, in milliseconds (default 60000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    /// Extra attempts on one provider before moving to the next (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+    /// Wait before the first retry, doubled for each further one, with jitter (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff_ms: Option<u64>,
+}
+
+/// One link of a route's chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChainEntry {
+    /// Id of an ai-provider plugin.
+    pub provider: String,
+    /// Model to ask for; the provider's default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Feature flag: a disabled link stays in the chain but is never tried.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
+impl ChainEntry {
+    /// A link to `provider` with its default model.
+    pub fn new(provider: impl Into<String>) -> ChainEntry {
+        ChainEntry {
+            provider: provider.into(),
+            model: None,
+            enabled: true,
+        }
+    }
+}
+
+/// Circuit-breaker settings (`[breaker]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BreakerConfig {
+    /// Consecutive failures that open a provider's breaker.
+    pub failures: u32,
+    /// How long an open breaker refuses calls before letting one probe call through.
+    pub open_ms: u64,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> BreakerConfig {
+        BreakerConfig {
+            failures: 5,
+            open_ms: 30_000,
+        }
+    }
 }
 
 /// Cross-origin policy (`[cors]`).
@@ -78,7 +155,7 @@ pub struct ProjectConfig {
 
 /// The config file as written: every top-level key optional, so the resolution can tell
 /// "set in the file" from "absent".
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct FileConfig {
     host: Option<String>,
@@ -90,6 +167,26 @@ struct FileConfig {
     plugins: BTreeMap<String, serde_json::Value>,
     scout: Option<ScoutConfig>,
     registry: Option<PathBuf>,
+    routes: BTreeMap<String, RouteConfig>,
+    breaker: Option<BreakerConfig>,
+    secrets_file: Option<PathBuf>,
+}
+
+/// The part of the config file that takes effect without a restart, as re-read by
+/// [`Config::reread`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reloadable {
+    /// `[routes.<name>]`.
+    pub routes: BTreeMap<String, RouteConfig>,
+    /// `[breaker]`.
+    pub breaker: BreakerConfig,
+    /// `[plugins.<id>]`.
+    pub plugins: BTreeMap<String, serde_json::Value>,
+    /// `secrets_file`, unless a flag or environment variable set it.
+    pub secrets_file: Option<PathBuf>,
+    /// Whether anything else in the file differs from what the server started with
+    /// (those keys take effect at the next start).
+    pub restart_needed: Vec<&'static str>,
 }
 
 impl Config {
@@ -164,9 +261,68 @@ impl Config {
             scout: file.scout.unwrap_or_default(),
             registry: args.registry.clone().or(file.registry),
             source,
+            routes: file.routes,
+            breaker: file.breaker.unwrap_or_default(),
+            secrets_file: args.secrets_file.clone().or(file.secrets_file),
         };
         config.validate()?;
         Ok(config)
+    }
+
+    /// Re-reads the config file this configuration came from and returns what may change
+    /// while the server runs. A file that does not parse or validate is an error, and the
+    /// caller keeps what it has.
+    pub fn reread(&self) -> anyhow::Result<Reloadable> {
+        let Some(path) = &self.source else {
+            bail!("no config file was loaded");
+        };
+        let file = read_file(path)?;
+        self.reloadable(file)
+    }
+
+    fn reloadable(&self, file: FileConfig) -> anyhow::Result<Reloadable> {
+        let mut restart_needed = Vec::new();
+        let mut differs = |name: &'static str, same: bool| {
+            if !same {
+                restart_needed.push(name);
+            }
+        };
+        differs("host", file.host.as_ref().is_none_or(|h| *h == self.host));
+        differs("port", file.port.is_none_or(|p| p == self.port));
+        differs(
+            "data_dir",
+            file.data_dir.as_ref().is_none_or(|d| *d == self.data_dir),
+        );
+        differs(
+            "database_url",
+            file.database_url
+                .as_ref()
+                .is_none_or(|u| u.trim().is_empty() || *u == self.database_url),
+        );
+        differs(
+            "cache_dir",
+            file.cache_dir.as_ref().is_none_or(|d| *d == self.cache_dir),
+        );
+        differs("cors", file.cors.as_ref().is_none_or(|c| *c == self.cors));
+        differs(
+            "scout",
+            file.scout.as_ref().is_none_or(|s| *s == self.scout),
+        );
+        let next = Config {
+            routes: file.routes,
+            breaker: file.breaker.unwrap_or_default(),
+            plugins: file.plugins,
+            secrets_file: file.secrets_file.or_else(|| self.secrets_file.clone()),
+            ..self.clone()
+        };
+        next.validate()?;
+        Ok(Reloadable {
+            routes: next.routes,
+            breaker: next.breaker,
+            plugins: next.plugins,
+            secrets_file: next.secrets_file,
+            restart_needed,
+        })
     }
 
     fn validate(&self) -> anyhow::Result<()> {
@@ -190,6 +346,16 @@ impl Config {
                 bail!("scout.projects: the name {:?} is used twice", project.name);
             }
         }
+        for (name, route) in &self.routes {
+            crate::providers::validate_route(name, route)
+                .map_err(|e| anyhow::anyhow!("routes.{name}: {e}"))?;
+        }
+        if self.breaker.failures == 0 {
+            bail!("breaker.failures must be at least 1");
+        }
+        if self.breaker.open_ms == 0 {
+            bail!("breaker.open_ms must be at least 1");
+        }
         Ok(())
     }
 }
@@ -210,6 +376,9 @@ impl Default for Config {
             scout: ScoutConfig::default(),
             registry: None,
             source: None,
+            routes: BTreeMap::new(),
+            breaker: BreakerConfig::default(),
+            secrets_file: None,
         }
     }
 }
@@ -232,6 +401,9 @@ impl fmt::Debug for Config {
             .field("scout", &self.scout)
             .field("registry", &self.registry)
             .field("source", &self.source)
+            .field("routes", &self.routes)
+            .field("breaker", &self.breaker)
+            .field("secrets_file", &self.secrets_file)
             .finish()
     }
 }
@@ -383,6 +555,7 @@ mod tests {
             cache_dir: Some("/tmp/cache".into()),
             registry: None,
             config: None,
+            secrets_file: None,
         };
         let toml = r#"
             host = "127.0.0.1"
@@ -524,6 +697,84 @@ mod tests {
             ..Config::default()
         };
         assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn routes_breaker_and_secrets_file_are_read_strictly() {
+        let toml = r#"
+            secrets_file = "/etc/sanctuary/secrets.env"
+            [routes.mama-bear]
+            chain = [{ provider = "openai-compatible", model = "gpt-4o-mini" }, { provider = "local" }]
+            timeout_ms = 5000
+            retries = 2
+            [routes.coder]
+            chain = [{ provider = "anthropic", enabled = false }]
+            [breaker]
+            failures = 3
+        "#;
+        let config = resolve(&ServeArgs::default(), toml).expect("resolves");
+        let route = &config.routes["mama-bear"];
+        assert_eq!(route.chain[0].provider, "openai-compatible");
+        assert_eq!(route.chain[0].model.as_deref(), Some("gpt-4o-mini"));
+        assert!(route.chain[1].enabled);
+        assert_eq!((route.timeout_ms, route.retries), (Some(5000), Some(2)));
+        assert!(!config.routes["coder"].chain[0].enabled);
+        assert_eq!(
+            config.breaker,
+            BreakerConfig {
+                failures: 3,
+                open_ms: 30_000
+            }
+        );
+        assert_eq!(
+            config.secrets_file,
+            Some(PathBuf::from("/etc/sanctuary/secrets.env"))
+        );
+        for (bad, named) in [
+            (
+                "[routes.x]\nchain = [{ provider = \"a\", modle = \"m\" }]",
+                "modle",
+            ),
+            ("[routes.x]\nchian = []", "chian"),
+            ("[routes.x]\nchain = []", "routes.x"),
+            ("[breaker]\nfailures = 0", "breaker.failures"),
+            ("[breaker]\nopen = 5", "open"),
+        ] {
+            let err = resolve(&ServeArgs::default(), bad).expect_err(bad);
+            assert!(format!("{err:#}").contains(named), "{bad}: {err:#}");
+        }
+    }
+
+    #[test]
+    fn a_reread_file_yields_what_may_change_and_names_what_needs_a_restart() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("sanctuary.toml");
+        std::fs::write(&file, "port = 7000\n").expect("write");
+        let args = ServeArgs {
+            config: Some(file.clone()),
+            data_dir: Some(dir.path().join("data")),
+            ..ServeArgs::default()
+        };
+        let config = Config::load(&args).expect("loads");
+        std::fs::write(
+            &file,
+            "port = 7001\n[routes.mama-bear]\nchain = [{ provider = \"gemini\" }]\n\
+             [plugins.gemini]\ndefault_model = \"x\"\n[breaker]\nopen_ms = 10\n",
+        )
+        .expect("write");
+        let next = config.reread().expect("rereads");
+        assert_eq!(next.routes["mama-bear"].chain[0].provider, "gemini");
+        assert_eq!(next.breaker.open_ms, 10);
+        assert_eq!(
+            next.plugins["gemini"],
+            serde_json::json!({"default_model": "x"})
+        );
+        assert_eq!(next.restart_needed, ["port"]);
+        std::fs::write(&file, "[routes.mama-bear]\nchain = \"local\"\n").expect("write");
+        assert!(
+            config.reread().is_err(),
+            "a bad file is an error, not a change"
+        );
     }
 
     #[test]

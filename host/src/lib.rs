@@ -15,6 +15,7 @@ pub mod db;
 pub mod error;
 pub mod install;
 pub mod manifest;
+pub mod mcp;
 pub mod plugins;
 pub mod providers;
 pub mod registry;
@@ -39,7 +40,12 @@ pub use state::AppState;
 pub fn app(state: AppState) -> Router {
     let cors = api::cors_layer(&state.config.cors);
     let (socket_layer, _io) = socket::layer(state.clone());
-    api::router(state).layer(socket_layer).layer(cors)
+    // One Socket.IO service wrapping the whole API. `Router::layer` would call the layer
+    // once per route, and socketioxide gives every such call its own Engine.IO session
+    // table: a long-polling client whose requests land on different connections then
+    // finds its session unknown.
+    let service = tower::Layer::layer(&socket_layer, api::router(state));
+    Router::new().fallback_service(service).layer(cors)
 }
 
 /// Starts everything for `config` and serves until Ctrl-C or SIGTERM.
@@ -51,6 +57,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let _watcher = watch::spawn(state.plugins.clone())
         .inspect_err(|e| warn!(cause = %format!("{e:#}"), "not watching the plugins directory"))
         .ok();
+    // Routes, breaker, plugin settings and secrets follow the config files while serving.
+    let _config_watch = providers::reload::spawn(state.clone())
+        .await
+        .inspect_err(|e| warn!(cause = %format!("{e:#}"), "not watching the config file"))
+        .ok()
+        .flatten();
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("bind {addr}"))?;
@@ -61,8 +73,19 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         database = state.db.kind(),
         "sanctuary listening on http://{local}"
     );
+    // Without TCP_NODELAY, a streamed answer (an MCP or chat event stream) written in two
+    // small pieces waits for the client's delayed ACK: ~40 ms per call.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(cause = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async {
+            shutdown_signal().await;
+            // Open MCP streams would otherwise hold the shutdown until clients leave.
+            mcp::http::close_sessions();
+        })
         .await
         .context("serve")?;
     info!("sanctuary stopped");

@@ -139,7 +139,7 @@ pub struct PluginHost {
     live: RwLock<BTreeMap<String, Arc<LivePlugin>>>,
     failed: RwLock<BTreeMap<String, String>>,
     plugins_dir: PathBuf,
-    plugin_config: BTreeMap<String, serde_json::Value>,
+    plugin_config: RwLock<BTreeMap<String, serde_json::Value>>,
     events: broadcast::Sender<PluginEvent>,
 }
 
@@ -155,7 +155,7 @@ impl PluginHost {
             live: RwLock::new(BTreeMap::new()),
             failed: RwLock::new(BTreeMap::new()),
             plugins_dir: config.plugins_dir(),
-            plugin_config: config.plugins.clone(),
+            plugin_config: RwLock::new(config.plugins.clone()),
             events,
         })
     }
@@ -324,8 +324,7 @@ impl PluginHost {
         bytes: Vec<u8>,
         dir: &Path,
     ) -> Result<Arc<LivePlugin>, LoadError> {
-        let config = self
-            .plugin_config
+        let config = read(&self.plugin_config)
             .get(&manifest.id)
             .cloned()
             .unwrap_or_else(|| serde_json::json!({}));
@@ -360,6 +359,43 @@ impl PluginHost {
             Kind::ScoutCheck | Kind::HealthProbe => {}
         }
         Ok(Arc::new(live))
+    }
+
+    /// Replaces the operator configuration of plugins (`[plugins.<id>]`, re-read from the
+    /// config file) and reloads each live plugin whose configuration changed; the reload
+    /// swaps atomically and keeps the old version on failure, like any other. Returns the
+    /// ids whose configuration changed, with the outcome of their reload (`None` when the
+    /// plugin is not loaded, so the new configuration applies when it is).
+    pub async fn set_plugin_configs(
+        &self,
+        configs: BTreeMap<String, serde_json::Value>,
+    ) -> Vec<(String, Option<Result<(), String>>)> {
+        let changed: Vec<String> = {
+            let mut current = write(&self.plugin_config);
+            let ids: std::collections::BTreeSet<&String> =
+                current.keys().chain(configs.keys()).collect();
+            let changed = ids
+                .into_iter()
+                .filter(|id| current.get(*id) != configs.get(*id))
+                .cloned()
+                .collect();
+            *current = configs;
+            changed
+        };
+        let mut outcomes = Vec::new();
+        for id in changed {
+            let outcome = match self.get(&id) {
+                Some(live) => Some(
+                    self.load_dir(&live.dir)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.to_string()),
+                ),
+                None => None,
+            };
+            outcomes.push((id, outcome));
+        }
+        outcomes
     }
 
     /// Puts `live` in the set (atomically replacing any previous version: calls in flight

@@ -1,41 +1,795 @@
-//! AI routing: which provider plugin answers a chat route (`mama-bear`, `vertex-garden`).
+//! AI routing: which provider plugins answer a chat route (`mama-bear`, `vertex-garden`, or
+//! any the operator adds), in which order, and what happens when one fails.
 //!
-//! For now every route goes to the first loaded `ai-provider` plugin by id (the bundled
-//! offline `local` one unless the operator installed others). [`provider_for_route`] is
-//! the single place that decides; routing with per-route bindings and failover replaces
-//! its body without touching its callers.
+//! A route is an ordered chain of `{provider, model?}` links ([`routes`]). [`chat`] is the
+//! one function every surface calls (HTTP chat, Socket.IO, SSE, the OpenAI-compatible
+//! endpoint): it walks the chain, skipping providers that are not loaded, disabled by
+//! flag or behind an open circuit breaker ([`breaker`]); calls each under the route's
+//! timeout, retrying with exponential backoff and jitter; and moves to the next link on
+//! any failure except `invalid-input`, which is the caller's fault and answered as such.
+//! A provider that already streamed part of an answer is not failed over (the listener
+//! has seen its words), its error is the answer.
+//!
+//! Routes come from built-in defaults, the config file (re-read when it changes, see
+//! [`reload`]) and the admin API ([`store`]); [`status`] explains which provider serves
+//! each route now and why.
 
-use std::sync::Arc;
+pub mod breaker;
+pub mod reload;
+pub mod routes;
+pub mod secrets;
+pub mod status;
+pub mod store;
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+use utoipa::ToSchema;
+
+use crate::config::{ChainEntry, Config, RouteConfig};
 use crate::manifest::Kind;
 use crate::plugins::LivePlugin;
+use crate::runtime::CallError;
+use crate::runtime::provider::{ChatRequest, ChatResponse};
 use crate::state::AppState;
+use breaker::Breakers;
+pub use routes::{MAMA_BEAR, Route, RouteTable, Source, VERTEX_GARDEN, validate_route};
 
-/// The seeds' primary chat route (`POST /api/chat/mama-bear`, Socket.IO `mama_bear_chat`).
-pub const MAMA_BEAR: &str = "mama-bear";
-/// The seeds' "direct" chat route (`POST /api/chat/vertex-garden/chat`).
-pub const VERTEX_GARDEN: &str = "vertex-garden";
+/// Longest wait between two attempts on one provider.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
-/// The provider plugin that answers `route`, or `None` when no provider is loaded.
+/// The routing state: the route table, its layers, the breakers and recent outcomes.
+pub struct Providers {
+    table: RwLock<Arc<RouteTable>>,
+    layers: Mutex<Layers>,
+    breakers: Arc<Breakers>,
+    outcomes: Mutex<BTreeMap<String, Outcome>>,
+}
+
+/// The layers the table is built from (the built-in defaults are implied).
+#[derive(Default)]
+struct Layers {
+    file: BTreeMap<String, RouteConfig>,
+    api: BTreeMap<String, RouteConfig>,
+}
+
+impl Providers {
+    /// Routing for `config` (its `[routes]` and `[breaker]`), without API bindings.
+    pub fn new(config: &Config) -> Providers {
+        let layers = Layers {
+            file: config.routes.clone(),
+            api: BTreeMap::new(),
+        };
+        Providers {
+            table: RwLock::new(Arc::new(RouteTable::build(&layers.file, &layers.api))),
+            layers: Mutex::new(layers),
+            breakers: Arc::new(Breakers::new(config.breaker)),
+            outcomes: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Adds the bindings stored through the admin API.
+    pub async fn load_stored(&self, db: &crate::db::Db) -> crate::db::Result<()> {
+        let stored = store::all(db).await?;
+        let mut layers = lock(&self.layers);
+        for (name, route) in stored {
+            // A binding stored by an older host that this one judges invalid is skipped.
+            match validate_route(&name, &route) {
+                Ok(()) => {
+                    layers.api.insert(name, route);
+                }
+                Err(e) => warn!(route = %name, cause = %e, "ignoring a stored route binding"),
+            }
+        }
+        self.rebuild(&layers);
+        Ok(())
+    }
+
+    /// The route table in force (a snapshot: later changes do not alter it).
+    pub fn table(&self) -> Arc<RouteTable> {
+        match self.table.read() {
+            Ok(table) => table.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The route `name`, if any.
+    pub fn route(&self, name: &str) -> Option<Route> {
+        self.table().get(name).cloned()
+    }
+
+    /// The breakers.
+    pub fn breakers(&self) -> &Arc<Breakers> {
+        &self.breakers
+    }
+
+    /// Replaces the config file's routes; returns what changed in the table.
+    pub fn set_file_routes(&self, routes: BTreeMap<String, RouteConfig>) -> Vec<String> {
+        let mut layers = lock(&self.layers);
+        layers.file = routes;
+        self.rebuild(&layers)
+    }
+
+    /// Binds route `name` through the API (it beats the config file); returns what
+    /// changed in the table.
+    pub fn set_api_route(&self, name: &str, route: RouteConfig) -> Vec<String> {
+        let mut layers = lock(&self.layers);
+        layers.api.insert(name.to_string(), route);
+        self.rebuild(&layers)
+    }
+
+    /// Removes the API binding of `name`, if it had one.
+    pub fn remove_api_route(&self, name: &str) -> Option<Vec<String>> {
+        let mut layers = lock(&self.layers);
+        layers.api.remove(name)?;
+        Some(self.rebuild(&layers))
+    }
+
+    /// Whether `name` is bound through the API.
+    pub fn has_api_route(&self, name: &str) -> bool {
+        lock(&self.layers).api.contains_key(name)
+    }
+
+    fn rebuild(&self, layers: &Layers) -> Vec<String> {
+        let next = RouteTable::build(&layers.file, &layers.api);
+        let mut table = self
+            .table
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let changes = table.diff(&next);
+        *table = Arc::new(next);
+        changes
+    }
+
+    /// The last outcome of route `name`.
+    pub fn last_outcome(&self, name: &str) -> Option<Outcome> {
+        lock(&self.outcomes).get(name).cloned()
+    }
+
+    fn record(&self, route: &str, outcome: Outcome) {
+        lock(&self.outcomes).insert(route.to_string(), outcome);
+    }
+}
+
+/// Receives what a provider streams while it answers.
+pub trait Progress: Send + Sync {
+    /// `provider` is about to be tried with `model` (none: its default); chunks that
+    /// follow are its.
+    fn serving(&self, provider: &str, model: Option<&str>) {
+        let _ = (provider, model);
+    }
+    /// A piece of the answer.
+    fn chunk(&self, text: String);
+}
+
+impl Progress for mpsc::UnboundedSender<String> {
+    fn chunk(&self, text: String) {
+        let _ = self.send(text);
+    }
+}
+
+/// A chat answered by one provider of a route.
+#[derive(Debug, Clone)]
+pub struct Served {
+    /// The provider's answer.
+    pub response: ChatResponse,
+    /// Id of the provider plugin that answered.
+    pub provider: String,
+    /// The route (or, off-route, the model name asked for).
+    pub route: String,
+    /// From the call of [`chat`] to the answer, failovers included.
+    pub elapsed: Duration,
+    /// Every provider tried or skipped on the way, in order.
+    pub attempts: Vec<Attempt>,
+}
+
+/// One step of a failover walk.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Attempt {
+    /// Provider plugin id.
+    pub provider: String,
+    /// Model asked for (none: the provider's default).
+    pub model: Option<String>,
+    /// `ok`, `failed`, `refused` (invalid input) or `skipped`.
+    pub outcome: &'static str,
+    /// The failure's code (`unavailable`, `timeout`, ...), when it failed.
+    pub code: Option<&'static str>,
+    /// Why it failed or was skipped.
+    pub reason: Option<String>,
+    /// 0 for the first attempt on this provider, 1 for the first retry, ...
+    pub retry: u32,
+    /// How long the call took, in milliseconds (none when skipped).
+    pub elapsed_ms: Option<f64>,
+}
+
+impl Attempt {
+    fn skipped(entry: &ChainEntry, reason: impl Into<String>) -> Attempt {
+        Attempt {
+            provider: entry.provider.clone(),
+            model: entry.model.clone(),
+            outcome: "skipped",
+            code: None,
+            reason: Some(reason.into()),
+            retry: 0,
+            elapsed_ms: None,
+        }
+    }
+}
+
+/// The last time a route was served, for the status endpoint.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Outcome {
+    /// When (RFC 3339).
+    pub at: String,
+    /// Whether a provider answered.
+    pub ok: bool,
+    /// Who answered.
+    pub provider: Option<String>,
+    /// The model that answered.
+    pub model: Option<String>,
+    /// Milliseconds, failovers included.
+    pub elapsed_ms: f64,
+    /// The error, when none answered.
+    pub error: Option<String>,
+    /// The providers tried or skipped.
+    pub attempts: Vec<Attempt>,
+}
+
+/// Why no provider answered.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// No route has this name.
+    #[error("no chat route is named `{0}`")]
+    UnknownRoute(String),
+    /// None of the route's providers is loaded (or all are disabled).
+    #[error("no AI provider is loaded to answer the `{route}` route")]
+    NoProvider {
+        /// The route.
+        route: String,
+        /// The links skipped, with why.
+        attempts: Vec<Attempt>,
+    },
+    /// The provider judged the request bad; not failed over.
+    #[error("{error}")]
+    InvalidInput {
+        /// The provider's answer.
+        error: CallError,
+        /// The providers tried.
+        attempts: Vec<Attempt>,
+    },
+    /// Every provider failed or was behind an open breaker.
+    #[error("no provider of the `{route}` route answered; last: {last}")]
+    Exhausted {
+        /// The route.
+        route: String,
+        /// The last failure (for breakers only: a synthetic `unavailable`).
+        last: CallError,
+        /// Every provider tried or skipped.
+        attempts: Vec<Attempt>,
+    },
+}
+
+impl ProviderError {
+    /// The HTTP status this failure answers with: 400 for invalid input, 404 for an
+    /// unknown route, 503 when nothing is loaded or available, 504 when the last provider
+    /// timed out, 502 for any other provider failure.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ProviderError::UnknownRoute(_) => StatusCode::NOT_FOUND,
+            ProviderError::NoProvider { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ProviderError::InvalidInput { .. } => StatusCode::BAD_REQUEST,
+            ProviderError::Exhausted { last, .. } => match last {
+                CallError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+                CallError::Plugin {
+                    code: "unavailable",
+                    ..
+                }
+                | CallError::Setup { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::BAD_GATEWAY,
+            },
+        }
+    }
+
+    /// A short code: `unknown_route`, `no_provider`, or the provider's code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ProviderError::UnknownRoute(_) => "unknown_route",
+            ProviderError::NoProvider { .. } => "no_provider",
+            ProviderError::InvalidInput { error, .. } => error.code(),
+            ProviderError::Exhausted { last, .. } => last.code(),
+        }
+    }
+
+    /// The providers tried or skipped.
+    pub fn attempts(&self) -> &[Attempt] {
+        match self {
+            ProviderError::UnknownRoute(_) => &[],
+            ProviderError::NoProvider { attempts, .. }
+            | ProviderError::InvalidInput { attempts, .. }
+            | ProviderError::Exhausted { attempts, .. } => attempts,
+        }
+    }
+}
+
+impl From<ProviderError> for crate::chat::Error {
+    fn from(err: ProviderError) -> crate::chat::Error {
+        match err {
+            ProviderError::UnknownRoute(route) | ProviderError::NoProvider { route, .. } => {
+                crate::chat::Error::NoProvider { route }
+            }
+            ProviderError::InvalidInput { error, .. } => crate::chat::Error::Provider(error),
+            ProviderError::Exhausted { last, .. } => crate::chat::Error::Provider(last),
+        }
+    }
+}
+
+/// The first provider of `route`'s chain that is loaded and enabled (breakers aside), or
+/// `None` when the route has none (or does not exist).
 pub fn provider_for_route(state: &AppState, route: &str) -> Option<Arc<LivePlugin>> {
-    let provider = state.plugins.of_kind(Kind::AiProvider).into_iter().next();
+    let route = state.providers.route(route)?;
+    let provider = route
+        .chain
+        .iter()
+        .filter(|entry| entry.enabled)
+        .find_map(|entry| loaded_provider(state, &entry.provider));
     tracing::trace!(
-        route,
+        route = %route.name,
         provider = provider.as_ref().map(|p| p.id()),
         "chat route"
     );
     provider
 }
 
+/// The live ai-provider plugin `id`.
+pub fn loaded_provider(state: &AppState, id: &str) -> Option<Arc<LivePlugin>> {
+    state
+        .plugins
+        .get(id)
+        .filter(|live| live.plugin.kind() == Kind::AiProvider)
+}
+
+/// Answers `request` on the route named `route`, failing over along its chain. When
+/// `progress` is given, the serving provider's chunks arrive there as it streams.
+pub async fn chat(
+    state: &AppState,
+    route: &str,
+    request: &ChatRequest,
+    progress: Option<mpsc::UnboundedSender<String>>,
+) -> Result<Served, ProviderError> {
+    let route = state
+        .providers
+        .route(route)
+        .ok_or_else(|| ProviderError::UnknownRoute(route.to_string()))?;
+    serve(
+        state,
+        &route,
+        request,
+        progress.as_ref().map(|p| p as &dyn Progress),
+    )
+    .await
+}
+
+/// Answers `request` along `route`'s chain (a named route or an ad-hoc one); see the
+/// module docs for the policy.
+pub async fn serve(
+    state: &AppState,
+    route: &Route,
+    request: &ChatRequest,
+    progress: Option<&dyn Progress>,
+) -> Result<Served, ProviderError> {
+    let started = Instant::now();
+    let result = walk(state, route, request, progress, started).await;
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let outcome = match &result {
+        Ok(served) => Outcome {
+            at: crate::clock::timestamp(),
+            ok: true,
+            provider: Some(served.provider.clone()),
+            model: Some(served.response.model.clone()),
+            elapsed_ms,
+            error: None,
+            attempts: served.attempts.clone(),
+        },
+        Err(err) => Outcome {
+            at: crate::clock::timestamp(),
+            ok: false,
+            provider: None,
+            model: None,
+            elapsed_ms,
+            error: Some(err.to_string()),
+            attempts: err.attempts().to_vec(),
+        },
+    };
+    state.providers.record(&route.name, outcome);
+    result
+}
+
+async fn walk(
+    state: &AppState,
+    route: &Route,
+    request: &ChatRequest,
+    progress: Option<&dyn Progress>,
+    started: Instant,
+) -> Result<Served, ProviderError> {
+    let mut attempts: Vec<Attempt> = Vec::new();
+    let mut last: Option<CallError> = None;
+    let mut breaker_skips: Option<CallError> = None;
+    for entry in &route.chain {
+        if !entry.enabled {
+            attempts.push(Attempt::skipped(entry, "disabled by flag"));
+            continue;
+        }
+        let Some(live) = loaded_provider(state, &entry.provider) else {
+            attempts.push(Attempt::skipped(entry, "not loaded"));
+            continue;
+        };
+        let mut request = request.clone();
+        if entry.model.is_some() {
+            request.model = entry.model.clone();
+        }
+        for retry in 0..=route.retries {
+            let permit = match state.providers.breakers.acquire(&entry.provider) {
+                Ok(permit) => permit,
+                Err(refusal) => {
+                    let reason = refusal.to_string();
+                    debug!(route = %route.name, provider = %entry.provider, %reason, "skipping provider");
+                    breaker_skips.get_or_insert_with(|| CallError::Plugin {
+                        plugin: entry.provider.clone(),
+                        code: "unavailable",
+                        message: format!("circuit {reason}"),
+                    });
+                    attempts.push(Attempt {
+                        retry,
+                        ..Attempt::skipped(entry, reason)
+                    });
+                    break;
+                }
+            };
+            if retry > 0 {
+                tokio::time::sleep(backoff(route.backoff, retry)).await;
+            }
+            if let Some(progress) = progress {
+                progress.serving(&entry.provider, request.model.as_deref());
+            }
+            let call_started = Instant::now();
+            let (result, streamed) = attempt(state, &live, &request, route.timeout, progress).await;
+            let elapsed_ms = Some(call_started.elapsed().as_secs_f64() * 1000.0);
+            match result {
+                Ok(response) => {
+                    permit.succeeded();
+                    attempts.push(Attempt {
+                        provider: entry.provider.clone(),
+                        model: request.model.clone(),
+                        outcome: "ok",
+                        code: None,
+                        reason: None,
+                        retry,
+                        elapsed_ms,
+                    });
+                    if attempts.len() > 1 {
+                        info!(route = %route.name, provider = %entry.provider, tried = attempts.len(), "served after failover");
+                    }
+                    return Ok(Served {
+                        response,
+                        provider: entry.provider.clone(),
+                        route: route.name.clone(),
+                        elapsed: started.elapsed(),
+                        attempts,
+                    });
+                }
+                Err(error) if error.is_invalid_input() => {
+                    // The provider is healthy; the request is what is wrong.
+                    permit.succeeded();
+                    attempts.push(Attempt {
+                        provider: entry.provider.clone(),
+                        model: request.model.clone(),
+                        outcome: "refused",
+                        code: Some(error.code()),
+                        reason: Some(error.to_string()),
+                        retry,
+                        elapsed_ms,
+                    });
+                    return Err(ProviderError::InvalidInput { error, attempts });
+                }
+                Err(error) => {
+                    let counts = !matches!(error, CallError::Setup { .. });
+                    if counts {
+                        permit.failed(error.code(), &error.to_string());
+                    } else {
+                        drop(permit);
+                    }
+                    warn!(route = %route.name, provider = %entry.provider, retry, code = error.code(), cause = %error, "provider failed");
+                    attempts.push(Attempt {
+                        provider: entry.provider.clone(),
+                        model: request.model.clone(),
+                        outcome: "failed",
+                        code: Some(error.code()),
+                        reason: Some(error.to_string()),
+                        retry,
+                        elapsed_ms,
+                    });
+                    let retryable = retryable(&error);
+                    last = Some(error);
+                    if streamed {
+                        // The listener has this provider's partial answer: no failover.
+                        return Err(exhausted(route, last, attempts));
+                    }
+                    if !retryable {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    match last.or(breaker_skips) {
+        Some(last) => Err(exhausted(route, Some(last), attempts)),
+        None => Err(ProviderError::NoProvider {
+            route: route.name.clone(),
+            attempts,
+        }),
+    }
+}
+
+fn exhausted(route: &Route, last: Option<CallError>, attempts: Vec<Attempt>) -> ProviderError {
+    let last = last.unwrap_or_else(|| CallError::Setup {
+        plugin: route.name.clone(),
+        message: "no provider was tried".into(),
+    });
+    ProviderError::Exhausted {
+        route: route.name.clone(),
+        last,
+        attempts,
+    }
+}
+
+/// One call of `live` under `timeout`, forwarding its chunks to `progress`. Also says
+/// whether any chunk reached the listener.
+async fn attempt(
+    state: &AppState,
+    live: &LivePlugin,
+    request: &ChatRequest,
+    timeout: Duration,
+    progress: Option<&dyn Progress>,
+) -> (Result<ChatResponse, CallError>, bool) {
+    let (tx, mut rx) = match progress {
+        Some(_) => {
+            let (tx, rx) = mpsc::unbounded_channel::<String>();
+            (Some(tx), Some(rx))
+        }
+        None => (None, None),
+    };
+    let call = tokio::time::timeout(
+        timeout,
+        state.plugins.runtime().chat(&live.plugin, request, tx),
+    );
+    tokio::pin!(call);
+    let mut streamed = false;
+    let outcome = loop {
+        let next_chunk = async {
+            match rx.as_mut() {
+                Some(rx) => rx.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            Some(chunk) = next_chunk => {
+                streamed = true;
+                if let Some(progress) = progress {
+                    progress.chunk(chunk);
+                }
+            }
+            outcome = &mut call => break outcome,
+        }
+    };
+    // Chunks sent just before the call returned.
+    if let (Some(rx), Some(progress)) = (rx.as_mut(), progress) {
+        while let Ok(chunk) = rx.try_recv() {
+            streamed = true;
+            progress.chunk(chunk);
+        }
+    }
+    let result = outcome.unwrap_or_else(|_| {
+        Err(CallError::Timeout {
+            plugin: live.id().to_string(),
+            ms: timeout.as_millis() as u64,
+        })
+    });
+    (result, streamed)
+}
+
+/// Whether another attempt on the same provider may help: not when it denied the call
+/// (bad key), ran out of memory (it would again) or could not be set up.
+fn retryable(error: &CallError) -> bool {
+    match error {
+        CallError::Plugin { code, .. } => *code == "unavailable" || *code == "failed",
+        CallError::Timeout { .. } | CallError::Trap { .. } => true,
+        CallError::MemoryCap { .. } | CallError::Setup { .. } => false,
+    }
+}
+
+/// The wait before retry `n` (1-based): `base * 2^(n-1)`, scaled by a random factor in
+/// [0.5, 1.0] so that callers retrying together spread out, at most [`MAX_BACKOFF`].
+fn backoff(base: Duration, n: u32) -> Duration {
+    let exp = base.saturating_mul(1u32 << (n - 1).min(16));
+    let factor = 0.5 + 0.5 * random_unit();
+    exp.mul_f64(factor).min(MAX_BACKOFF)
+}
+
+/// A random number in [0, 1).
+fn random_unit() -> f64 {
+    let bits = uuid::Uuid::new_v4().as_u128() as u64 >> 11;
+    bits as f64 / (1u64 << 53) as f64
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::api::test_support::state;
+    use crate::runtime::provider::{Message, Role};
+
+    fn request(text: &str) -> ChatRequest {
+        ChatRequest {
+            model: None,
+            messages: vec![Message {
+                role: Role::User,
+                content: text.into(),
+            }],
+            max_tokens: None,
+            temperature: None,
+            streaming: false,
+            context: None,
+        }
+    }
 
     #[tokio::test]
     async fn no_route_has_a_provider_when_none_is_loaded() {
         let (state, _db, _dir) = state().await;
         assert!(provider_for_route(&state, MAMA_BEAR).is_none());
         assert!(provider_for_route(&state, VERTEX_GARDEN).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_chat_on_a_route_with_nothing_loaded_says_no_provider_and_why() {
+        let (state, _db, _dir) = state().await;
+        let err = chat(&state, VERTEX_GARDEN, &request("hi"), None)
+            .await
+            .expect_err("nothing is loaded");
+        assert!(matches!(err, ProviderError::NoProvider { .. }), "{err}");
+        assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let reasons: Vec<_> = err
+            .attempts()
+            .iter()
+            .map(|a| (a.provider.as_str(), a.reason.as_deref()))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                ("gemini", Some("not loaded")),
+                ("local", Some("not loaded"))
+            ]
+        );
+        let outcome = state
+            .providers
+            .last_outcome(VERTEX_GARDEN)
+            .expect("recorded");
+        assert!(!outcome.ok);
+    }
+
+    #[tokio::test]
+    async fn a_link_disabled_by_its_flag_is_never_tried() {
+        let (state, _db, _dir) = state().await;
+        let route = RouteConfig {
+            chain: vec![ChainEntry {
+                enabled: false,
+                ..ChainEntry::new("local")
+            }],
+            timeout_ms: None,
+            retries: None,
+            backoff_ms: None,
+        };
+        let changes = state
+            .providers
+            .set_file_routes([("flagged".to_string(), route)].into());
+        assert_eq!(changes.len(), 1, "{changes:?}");
+        let err = chat(&state, "flagged", &request("hi"), None)
+            .await
+            .expect_err("nothing to try");
+        assert!(matches!(err, ProviderError::NoProvider { .. }), "{err}");
+        assert_eq!(
+            err.attempts()[0].reason.as_deref(),
+            Some("disabled by flag")
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_route_is_a_404() {
+        let (state, _db, _dir) = state().await;
+        let err = chat(&state, "nope", &request("hi"), None)
+            .await
+            .expect_err("unknown");
+        assert_eq!(err.status(), StatusCode::NOT_FOUND);
+        assert_eq!(err.code(), "unknown_route");
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        let base = Duration::from_millis(100);
+        for _ in 0..50 {
+            let first = backoff(base, 1);
+            assert!((50..=100).contains(&first.as_millis()), "{first:?}");
+            let third = backoff(base, 3);
+            assert!((200..=400).contains(&third.as_millis()), "{third:?}");
+        }
+        assert_eq!(backoff(Duration::from_secs(5), 10), MAX_BACKOFF);
+        let spread: std::collections::BTreeSet<_> = (0..20).map(|_| backoff(base, 2)).collect();
+        assert!(spread.len() > 1, "jitter varies the waits");
+    }
+
+    #[test]
+    fn only_transient_failures_are_retried() {
+        let plugin = |code| CallError::Plugin {
+            plugin: "p".into(),
+            code,
+            message: String::new(),
+        };
+        assert!(retryable(&plugin("unavailable")));
+        assert!(retryable(&plugin("failed")));
+        assert!(!retryable(&plugin("denied")));
+        assert!(retryable(&CallError::Timeout {
+            plugin: "p".into(),
+            ms: 1
+        }));
+        assert!(!retryable(&CallError::MemoryCap {
+            plugin: "p".into(),
+            mb: 1
+        }));
+    }
+
+    #[test]
+    fn failures_map_to_the_statuses_a_client_can_act_on() {
+        let exhausted = |last| ProviderError::Exhausted {
+            route: "r".into(),
+            last,
+            attempts: Vec::new(),
+        };
+        let plugin = |code| CallError::Plugin {
+            plugin: "p".into(),
+            code,
+            message: String::new(),
+        };
+        assert_eq!(
+            exhausted(plugin("unavailable")).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            exhausted(plugin("denied")).status(),
+            StatusCode::BAD_GATEWAY
+        );
+        assert_eq!(
+            exhausted(CallError::Timeout {
+                plugin: "p".into(),
+                ms: 5
+            })
+            .status(),
+            StatusCode::GATEWAY_TIMEOUT
+        );
+        let invalid = ProviderError::InvalidInput {
+            error: plugin("invalid-input"),
+            attempts: Vec::new(),
+        };
+        assert_eq!(invalid.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(invalid.code(), "invalid-input");
     }
 }

@@ -36,7 +36,9 @@ pub struct Sandbox {
 const STDERR_CAPACITY: usize = 16 * 1024;
 
 impl Sandbox {
-    /// Resolves `permissions`: relative file grants are taken relative to `data_dir`.
+    /// Resolves `permissions`: relative file grants are taken relative to `data_dir`, and
+    /// created there when missing (the data directory is the host's own, so a plugin such
+    /// as `filesystem` works from the first start; absolute grants must exist).
     pub fn new(permissions: &Permissions, data_dir: &Path) -> Sandbox {
         let dirs = permissions
             .files
@@ -51,7 +53,11 @@ impl Sandbox {
                     let host = if host.is_absolute() {
                         host
                     } else {
-                        data_dir.join(host)
+                        let inside = data_dir.join(host);
+                        if let Err(e) = std::fs::create_dir_all(&inside) {
+                            tracing::warn!(dir = %inside.display(), cause = %e, "cannot create a granted directory");
+                        }
+                        inside
                     };
                     let guest = guest_path.clone().unwrap_or_else(|| path.clone());
                     (host, guest, *write)

@@ -34,6 +34,9 @@ mod workspaces;
 
 pub use notice::msgprint;
 
+/// Packets buffered per connection before `emit` refuses more.
+pub const SOCKET_BUFFER_PACKETS: usize = 8192;
+
 /// The path Socket.IO clients use (`io(url, { path: '/socket.io/' })`).
 pub const PATH: &str = "/socket.io";
 
@@ -48,6 +51,10 @@ pub fn layer(state: AppState) -> (Layer, SocketIo) {
     let workspaces = Arc::new(Workspaces::new());
     let (layer, io) = SocketIo::builder()
         .req_path(PATH)
+        // A streamed answer is many small `ai_progress` packets; a long-polling client
+        // collects them between polls, so the per-connection buffer must hold a whole
+        // answer (socketioxide's default of 128 drops the rest, and the final response).
+        .max_buffer_size(SOCKET_BUFFER_PACKETS)
         .with_state(state)
         .with_state(workspaces.clone())
         .build_layer();

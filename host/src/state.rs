@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::install::Installer;
 use crate::plugins::PluginHost;
+use crate::providers::Providers;
 use crate::registry::Registry;
 
 /// Shared application state (cheap to clone).
@@ -22,6 +23,8 @@ pub struct AppState {
     pub db: Db,
     /// The live plugins and their runtime.
     pub plugins: Arc<PluginHost>,
+    /// AI routing: routes, breakers, recent outcomes.
+    pub providers: Arc<Providers>,
     /// The marketplace index plugins are installed from.
     pub registry: Arc<Registry>,
     /// Keys that grant admin rights.
@@ -48,11 +51,22 @@ impl AppState {
             .context("set up the admin key")?;
         key_source.announce();
         let plugins = PluginHost::new(&config, Some(db.clone())).context("start plugin runtime")?;
+        if let Some(file) = &config.secrets_file {
+            let secrets = crate::providers::secrets::read(file)?;
+            tracing::info!(file = %file.display(), count = secrets.len(), "secrets loaded for plugins");
+            plugins.runtime().services().set_secrets(secrets);
+        }
         plugins.start().await.context("load plugins")?;
+        let providers = Providers::new(&config);
+        providers
+            .load_stored(&db)
+            .await
+            .context("read the chat routes bound through the API")?;
         Ok(AppState {
             config: Arc::new(config),
             db,
             plugins: Arc::new(plugins),
+            providers: Arc::new(providers),
             registry: Arc::new(registry),
             admin: Arc::new(admin),
             started_at: Instant::now(),

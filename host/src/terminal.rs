@@ -170,54 +170,19 @@ fn list_tools(plugins: &PluginHost) -> String {
 }
 
 async fn call(plugins: &PluginHost, plugin: &str, tool: &str, arguments: &Value) -> Output {
-    let Some(live) = plugins.get(plugin) else {
-        return Output::fail(format!(
-            "no plugin `{plugin}` is loaded; `plugins` lists them"
-        ));
-    };
-    if live.plugin.kind() != Kind::McpServer {
-        return Output::fail(format!(
-            "`{plugin}` is a {} plugin and has no tools",
-            live.plugin.kind()
-        ));
-    }
-    let Some(spec) = live.tools.iter().find(|t| t.name == tool) else {
-        let names: Vec<&str> = live.tools.iter().map(|t| t.name.as_str()).collect();
-        return Output::fail(format!(
-            "`{plugin}` has no tool `{tool}`; its tools: {}",
-            names.join(", ")
-        ));
-    };
-    if let Err(message) = check_arguments(&spec.input_schema, arguments) {
-        return Output::fail(format!("invalid arguments for {plugin}.{tool}: {message}"));
-    }
-    match plugins
-        .runtime()
-        .call_tool(&live.plugin, tool, &arguments.to_string())
-        .await
-    {
+    // The one tool-call path (schema check first), shared with `/mcp` and the REST API.
+    match crate::mcp::call_tool(plugins, plugin, tool, arguments.clone()).await {
         Ok(contents) => Output::ok(render(&contents)),
+        Err(crate::mcp::Error::UnknownServer(_)) => match plugins.get(plugin) {
+            Some(live) => Output::fail(format!(
+                "`{plugin}` is a {} plugin and has no tools",
+                live.plugin.kind()
+            )),
+            None => Output::fail(format!(
+                "no plugin `{plugin}` is loaded; `plugins` lists them"
+            )),
+        },
         Err(err) => Output::fail(err.to_string()),
-    }
-}
-
-/// Checks `arguments` against a tool's input schema. A schema that is not valid JSON
-/// Schema is the plugin's problem, not the caller's: the call goes ahead.
-fn check_arguments(schema: &str, arguments: &Value) -> Result<(), String> {
-    let Ok(schema) = serde_json::from_str::<Value>(schema) else {
-        return Ok(());
-    };
-    let Ok(validator) = jsonschema::validator_for(&schema) else {
-        return Ok(());
-    };
-    let errors: Vec<String> = validator
-        .iter_errors(arguments)
-        .map(|e| e.to_string())
-        .collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors.join("; "))
     }
 }
 
@@ -284,16 +249,6 @@ mod tests {
         }
         let err = parse("ls -la").expect_err("refused");
         assert!(err.contains("help"), "{err}");
-    }
-
-    #[test]
-    fn arguments_are_checked_against_the_schema() {
-        let schema = r#"{"type":"object","properties":{"timezone":{"type":"string"}},"required":["timezone"]}"#;
-        assert!(check_arguments(schema, &json!({"timezone": "UTC"})).is_ok());
-        let err = check_arguments(schema, &json!({"timezone": 3})).expect_err("refused");
-        assert!(err.contains('3') || err.contains("string"), "{err}");
-        assert!(check_arguments(schema, &json!({})).is_err());
-        assert!(check_arguments("not json", &json!({})).is_ok());
     }
 
     #[test]

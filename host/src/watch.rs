@@ -7,6 +7,11 @@
 //! already serving is (re)loaded — [`PluginHost::load_dir`] swaps atomically, keeps the
 //! old version on failure and announces the outcome; a directory without a manifest (or
 //! gone) is unloaded.
+//!
+//! Reads are not changes: notify 8 reports every open and close, and the host reads these
+//! files itself when it loads a plugin, so counting them would reload forever. That is
+//! why this module debounces on its own rather than with `notify-debouncer-mini` (whose
+//! re-export of `notify` it uses), which drops the kind of each event.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Component, Path, PathBuf};
@@ -14,24 +19,30 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use notify_debouncer_mini::notify::{RecommendedWatcher, RecursiveMode};
-use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer};
+use notify_debouncer_mini::notify::event::{AccessKind, AccessMode};
+use notify_debouncer_mini::notify::{
+    self, Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher as _,
+};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use crate::manifest::Manifest;
 use crate::plugins::{MANIFEST_FILE, PluginHost, read_manifest};
+use crate::runtime::LoadError;
 
-/// How long a file must be quiet before its change is handled. Writers rename finished
-/// files into place, so this only has to cover one burst of renames.
+/// How long the directory must be quiet before its changes are handled. Writers rename
+/// finished files into place, so this only has to cover one burst of renames.
 pub const DEBOUNCE: Duration = Duration::from_millis(50);
+
+/// The longest changes wait for quiet: a writer that never pauses is still picked up.
+const MAX_DELAY: Duration = Duration::from_secs(1);
 
 /// Keeps the plugins directory watched; dropping it stops the watcher, and the task
 /// handling its events ends once the events already queued are handled.
 #[must_use = "dropping the handle stops watching"]
 pub struct WatchHandle {
-    _debouncer: Debouncer<RecommendedWatcher>,
+    _watcher: RecommendedWatcher,
     dir: PathBuf,
 }
 
@@ -65,20 +76,19 @@ pub fn spawn(plugins: Arc<PluginHost>) -> anyhow::Result<WatchHandle> {
         .with_context(|| format!("resolve plugins directory {}", dir.display()))?;
 
     let (tx, rx) = mpsc::unbounded_channel();
-    let mut debouncer = new_debouncer(DEBOUNCE, move |result: DebounceEventResult| {
-        // A closed channel means the task is gone; the debouncer is being dropped too.
-        let _ = tx.send(result);
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<Event>| {
+        // A closed channel means the task is gone; the watcher is being dropped too.
+        let _ = tx.send(event);
     })
     .context("start the file watcher")?;
-    debouncer
-        .watcher()
+    watcher
         .watch(&root, RecursiveMode::Recursive)
         .with_context(|| format!("watch {}", root.display()))?;
 
     runtime.spawn(run(plugins, root, rx));
     info!(dir = %dir.display(), debounce_ms = DEBOUNCE.as_millis() as u64, "watching the plugins directory");
     Ok(WatchHandle {
-        _debouncer: debouncer,
+        _watcher: watcher,
         dir,
     })
 }
@@ -98,27 +108,52 @@ enum OnDisk {
     Gone,
     /// A manifest, parsed if valid.
     Present {
-        manifest: Option<Manifest>,
+        manifest: Option<Box<Manifest>>,
         fingerprint: Fingerprint,
     },
 }
 
-/// Handles debounced event batches until the watcher is dropped.
+/// Handles changes, a quiet burst at a time, until the watcher is dropped.
 async fn run(
     plugins: Arc<PluginHost>,
     root: PathBuf,
-    mut rx: mpsc::UnboundedReceiver<DebounceEventResult>,
+    mut rx: mpsc::UnboundedReceiver<notify::Result<Event>>,
 ) {
-    // Directories whose last load failed, with what they held then: a later event that
-    // changes nothing there (say, the removal of the component it replaced) must not
-    // retry the same broken plugin and announce the same error again.
+    // Directories whose last load failed (or was refused: disabled), with what they held
+    // then: a later event that changes nothing there (say, the removal of the component it
+    // replaced) must not retry the same broken plugin and announce the same error again.
     let mut failed: HashMap<PathBuf, Fingerprint> = HashMap::new();
-    while let Some(batch) = rx.recv().await {
+    let mut open = true;
+    while open {
         let mut names = BTreeSet::new();
-        collect(&root, batch, &mut names);
-        // Whatever queued while the previous batch was loading is handled together.
-        while let Ok(batch) = rx.try_recv() {
-            collect(&root, batch, &mut names);
+        // Wait for a change...
+        loop {
+            match rx.recv().await {
+                Some(event) => {
+                    if collect(&plugins, &root, event, &mut names) {
+                        break;
+                    }
+                }
+                None => return,
+            }
+        }
+        // ...then for the burst it starts to end.
+        let started = tokio::time::Instant::now();
+        let mut quiet_from = started;
+        loop {
+            let deadline = (quiet_from + DEBOUNCE).min(started + MAX_DELAY);
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(event)) => {
+                    if collect(&plugins, &root, event, &mut names) {
+                        quiet_from = tokio::time::Instant::now();
+                    }
+                }
+                Ok(None) => {
+                    open = false;
+                    break;
+                }
+                Err(_) => break,
+            }
         }
         for name in names {
             handle(&plugins, &name, &mut failed).await;
@@ -127,16 +162,72 @@ async fn run(
     debug!("plugin watcher stopped");
 }
 
-/// Adds the plugin directories an event batch touches to `names`.
-fn collect(root: &Path, batch: DebounceEventResult, names: &mut BTreeSet<String>) {
-    match batch {
-        Ok(events) => names.extend(
-            events
-                .iter()
-                .filter_map(|event| plugin_dir_name(root, &event.path)),
-        ),
-        Err(e) => warn!(cause = %e, "plugin watcher error"),
+/// Adds the plugin directories `event` changes to `names`; whether it was a change.
+fn collect(
+    plugins: &PluginHost,
+    root: &Path,
+    event: notify::Result<Event>,
+    names: &mut BTreeSet<String>,
+) -> bool {
+    let event = match event {
+        Ok(event) => event,
+        Err(e) => {
+            warn!(cause = %e, "plugin watcher error");
+            return false;
+        }
+    };
+    if event.need_rescan() {
+        // Events were lost (the kernel queue overflowed): look at everything.
+        warn!("plugin watcher missed events; rescanning the plugins directory");
+        names.extend(rescan(plugins, root));
+        return true;
     }
+    if !is_change(&event.kind) {
+        return false;
+    }
+    names.extend(
+        event
+            .paths
+            .iter()
+            .filter_map(|path| plugin_dir_name(root, path)),
+    );
+    // Even a change to an ignored path (a writer's temporary file) means a burst is on.
+    true
+}
+
+/// Whether an event kind can change what a directory holds; opening, reading and closing
+/// a file unchanged cannot.
+fn is_change(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        EventKind::Any
+        | EventKind::Create(_)
+        | EventKind::Modify(_)
+        | EventKind::Remove(_)
+        | EventKind::Other => true,
+    }
+}
+
+/// Every plugin directory there is or was: the subdirectories of `root` and those the
+/// live plugins were loaded from.
+fn rescan(plugins: &PluginHost, root: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| entry.path().is_dir())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.extend(
+        plugins
+            .list()
+            .iter()
+            .filter(|live| live.dir.parent() == Some(plugins.plugins_dir()))
+            .filter_map(|live| live.dir.file_name())
+            .map(|name| name.to_string_lossy().into_owned()),
+    );
+    names
 }
 
 /// The plugin directory (its name under `root`) that a change to `path` concerns; `None`
@@ -201,6 +292,11 @@ async fn handle(plugins: &PluginHost, name: &str, failed: &mut HashMap<PathBuf, 
                     info!(plugin = %live.id(), version = %live.plugin.manifest.version, elapsed_ms, "hot-reloaded from the plugins directory");
                     unload_dir(plugins, &dir, name, Some(live.id()));
                 }
+                Err(LoadError::Disabled(id)) => {
+                    // Turned off through the API; enabling it there loads it again.
+                    failed.insert(dir, fingerprint);
+                    debug!(plugin = %id, "changed on disk but disabled; not loaded");
+                }
                 Err(e) => {
                     failed.insert(dir, fingerprint);
                     // `load_dir` has announced the error; the previous version serves on.
@@ -213,6 +309,9 @@ async fn handle(plugins: &PluginHost, name: &str, failed: &mut HashMap<PathBuf, 
 
 /// Reads what plugin directory `dir` holds (blocking).
 fn inspect(dir: &Path) -> OnDisk {
+    if !dir.is_dir() {
+        return OnDisk::Gone;
+    }
     let text = match std::fs::read(dir.join(MANIFEST_FILE)) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return OnDisk::Gone,
@@ -227,7 +326,7 @@ fn inspect(dir: &Path) -> OnDisk {
             };
         }
     };
-    let manifest = read_manifest(dir).ok();
+    let manifest = read_manifest(dir).ok().map(Box::new);
     let component = manifest
         .as_ref()
         .and_then(|m| std::fs::read(dir.join(m.component_file())).ok())
@@ -315,6 +414,26 @@ mod tests {
         let loose = root.path().join("README.txt");
         std::fs::write(&loose, "hello").expect("write");
         assert_eq!(plugin_dir_name(root.path(), &loose), None);
+    }
+
+    #[test]
+    fn reading_a_file_is_not_a_change_but_writing_it_is() {
+        use notify::event::{CreateKind, ModifyKind, RemoveKind, RenameMode};
+        for read in [
+            EventKind::Access(AccessKind::Open(AccessMode::Any)),
+            EventKind::Access(AccessKind::Close(AccessMode::Read)),
+            EventKind::Access(AccessKind::Read),
+        ] {
+            assert!(!is_change(&read), "{read:?}");
+        }
+        for write in [
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
+            EventKind::Create(CreateKind::File),
+            EventKind::Modify(ModifyKind::Name(RenameMode::To)),
+            EventKind::Remove(RemoveKind::Folder),
+        ] {
+            assert!(is_change(&write), "{write:?}");
+        }
     }
 
     #[test]

@@ -17,7 +17,9 @@
 //!
 //! Besides the bindings this crate offers the helpers every plugin needs: [`log`],
 //! [`config()`] (the operator's settings for the plugin), [`args()`] (a tool's arguments),
-//! [`secret()`], and constructors on [`PluginError`] and the record types.
+//! [`secret()`], and constructors on [`PluginError`] and the record types. Plugins that
+//! call web APIs use [`http`], a blocking HTTP client (with server-sent events) limited to
+//! the hosts their manifest lists under `permissions.network`.
 //!
 //! Functions that call into the host (logging, configuration, secrets, the `system`
 //! figures, ...) are WebAssembly imports: they only work inside the host, so the examples
@@ -169,6 +171,7 @@
 mod error;
 mod input;
 
+pub mod http;
 pub mod log;
 pub mod mcp;
 pub mod probe;

@@ -212,3 +212,26 @@ async fn socket_io_clients_see_plugins_come_and_go() {
     let data = client.event("plugin_unloaded", is_ours).await;
     assert!(data["timestamp"].is_string(), "{data}");
 }
+
+#[tokio::test]
+async fn reading_the_plugin_files_is_not_a_change() {
+    let h = Harness::start().await;
+    let mut events = h.plugins().subscribe();
+    h.install("version-probe-v1", &mut events).await;
+    // Unloaded by hand (as disabling does) with its files left in place: only a change to
+    // those files may bring it back, not someone reading them.
+    assert!(h.plugins().unload(VERSION_PROBE));
+    for entry in std::fs::read_dir(h.dir_of(VERSION_PROBE)).expect("the directory") {
+        std::fs::read(entry.expect("an entry").path()).expect("read a plugin file");
+    }
+    // Ten times the debounce: a watcher that took reads for changes would have acted.
+    tokio::time::sleep(sanctuary::watch::DEBOUNCE * 10).await;
+    assert!(
+        h.plugins().get(VERSION_PROBE).is_none(),
+        "reloaded by a read"
+    );
+
+    let (manifest, bytes) = installable("version-probe-v2");
+    h.drop_in(VERSION_PROBE, &manifest, &bytes);
+    assert_eq!(loaded(&mut events, VERSION_PROBE, "2.0.0").await, None);
+}

@@ -36,10 +36,12 @@ impl Harness {
     /// Starts the app and the watcher.
     pub async fn start() -> Harness {
         let data = TempDir::new().expect("tempdir");
-        let mut config = Config::default();
-        config.data_dir = data.path().to_path_buf();
-        config.database_url = format!("sqlite://{}/sanctuary.db?mode=rwc", data.path().display());
-        config.cache_dir = CACHE_DIR.into();
+        let config = Config {
+            data_dir: data.path().to_path_buf(),
+            database_url: format!("sqlite://{}/sanctuary.db?mode=rwc", data.path().display()),
+            cache_dir: CACHE_DIR.into(),
+            ..Config::default()
+        };
         let state = AppState::start(config).await.expect("app starts");
         let watch = sanctuary::watch::spawn(state.plugins.clone()).expect("watcher starts");
         Harness {

@@ -1,6 +1,8 @@
 //! The seed's MCP marketplace: `GET /api/mcp/servers` (the mcp-server plugins, as
 //! MCPServer objects plus installed state), `GET /api/mcp/search?query=&category=`, and
-//! `POST /api/mcp/servers/{server_name}/install` (admin; `server_name` is the registry id).
+//! `POST /api/mcp/servers/{server_name}/install` (admin; `server_name` is the registry id),
+//! and `POST /api/mcp/servers/{server_name}/tools/{tool}`, which calls a tool the way the
+//! MCP endpoint does ([`crate::mcp::call_tool`]).
 
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
@@ -21,6 +23,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/mcp/servers", get(servers))
         .route("/api/mcp/search", get(search))
         .route("/api/mcp/servers/{server_name}/install", post(install))
+        .route(
+            "/api/mcp/servers/{server_name}/tools/{tool}",
+            post(call_tool),
+        )
 }
 
 /// The seed answers a bare array of MCPServer objects.
@@ -74,4 +80,53 @@ async fn install(
         )));
     }
     crate::api::plugins::install_plugin(&state, &server_name).await
+}
+
+/// Calls `tool` of `server_name` with the request body (a JSON object; empty means `{}`)
+/// as its arguments, checked against the tool's schema first. Answers
+/// `{success, is_error, content: [{type: "text", text} | {type: "json", json}]}`; a call
+/// that reached the plugin and failed (its own error, a crash, a timeout) is still 200,
+/// with `is_error: true`, the message as text content and `error: {code, message}`. An
+/// unknown server or tool is 404, arguments that do not fit the schema 422 (with
+/// `details.errors`, one `{field, message}` each), a body that is not JSON 400.
+async fn call_tool(
+    State(state): State<AppState>,
+    Path((server_name, tool)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let arguments = if body.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?
+    };
+    let outcome = crate::mcp::call_tool(&state.plugins, &server_name, &tool, arguments).await;
+    match outcome {
+        Ok(contents) => Ok(Json(json!({
+            "success": true,
+            "is_error": false,
+            "server": server_name,
+            "tool": tool,
+            "content": crate::mcp::contents_json(&contents),
+            "timestamp": clock::timestamp(),
+        }))),
+        Err(e) if e.is_not_found() => Err(ApiError::not_found(e.to_string())),
+        Err(crate::mcp::Error::InvalidArguments { name, errors }) => Err(ApiError::unprocessable(
+            crate::mcp::Error::InvalidArguments {
+                name,
+                errors: errors.clone(),
+            }
+            .to_string(),
+        )
+        .with_details(json!({ "errors": errors }))),
+        Err(e) => Ok(Json(json!({
+            "success": false,
+            "is_error": true,
+            "server": server_name,
+            "tool": tool,
+            "content": [{ "type": "text", "text": e.to_string() }],
+            "error": { "code": e.code(), "message": e.to_string() },
+            "timestamp": clock::timestamp(),
+        }))),
+    }
 }

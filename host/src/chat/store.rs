@@ -161,6 +161,17 @@ pub async fn append(
     title: Option<&str>,
 ) -> Result<()> {
     let mut tx = db.pool().begin().await?;
+    // Write first: on SQLite a transaction that reads and then writes cannot wait for a
+    // concurrent writer (the upgrade from a read lock fails at once with "database is
+    // locked"); one that starts by writing waits its turn under the busy timeout.
+    sqlx::query(
+        "UPDATE chat_sessions SET updated_at = $1, title = COALESCE(title, $2) WHERE id = $3",
+    )
+    .bind(clock::timestamp())
+    .bind(title)
+    .bind(session_id)
+    .execute(&mut *tx)
+    .await?;
     let next: i64 = sqlx::query_scalar(
         "SELECT COALESCE(MAX(position) + 1, 0) FROM chat_messages WHERE session_id = $1",
     )
@@ -183,14 +194,6 @@ pub async fn append(
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query(
-        "UPDATE chat_sessions SET updated_at = $1, title = COALESCE(title, $2) WHERE id = $3",
-    )
-    .bind(clock::timestamp())
-    .bind(title)
-    .bind(session_id)
-    .execute(&mut *tx)
-    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -27,7 +27,10 @@ pub fn is_allowed(allowed: &[String], uri: &http::Uri) -> bool {
     let Some(host) = uri.host() else {
         return false;
     };
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
     let port = uri.port_u16().or_else(|| match uri.scheme_str() {
         Some("https") => Some(443),
         Some("http") => Some(80),
@@ -36,7 +39,9 @@ pub fn is_allowed(allowed: &[String], uri: &http::Uri) -> bool {
     allowed.iter().any(|entry| {
         let entry = entry.to_ascii_lowercase();
         let (entry_host, entry_port) = match entry.rsplit_once(':') {
-            Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok() => (h.to_string(), p.parse().ok()),
+            Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok() => {
+                (h.to_string(), p.parse().ok())
+            }
             _ => (entry.clone(), None),
         };
         let host_ok = match entry_host.strip_prefix("*.") {
@@ -94,14 +99,23 @@ mod tests {
 
     #[test]
     fn allows_only_listed_hosts_and_ports() {
-        assert!(allowed(&["api.openai.com"], "https://api.openai.com/v1/chat"));
+        assert!(allowed(
+            &["api.openai.com"],
+            "https://api.openai.com/v1/chat"
+        ));
         assert!(allowed(&["API.openai.com"], "https://api.OPENAI.com/v1"));
         assert!(!allowed(&["api.openai.com"], "https://evil.example/v1"));
-        assert!(!allowed(&["api.openai.com"], "https://api.openai.com.evil.example/"));
+        assert!(!allowed(
+            &["api.openai.com"],
+            "https://api.openai.com.evil.example/"
+        ));
         assert!(allowed(&["127.0.0.1:8080"], "http://127.0.0.1:8080/x"));
         assert!(!allowed(&["127.0.0.1:8080"], "http://127.0.0.1:8081/x"));
         assert!(allowed(&["localhost"], "http://localhost:9999/"));
-        assert!(allowed(&["*.googleapis.com"], "https://generativelanguage.googleapis.com/v1"));
+        assert!(allowed(
+            &["*.googleapis.com"],
+            "https://generativelanguage.googleapis.com/v1"
+        ));
         assert!(!allowed(&["*.googleapis.com"], "https://googleapis.com/"));
         assert!(!allowed(&[], "https://api.openai.com/"));
     }

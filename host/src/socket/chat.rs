@@ -42,18 +42,50 @@ pub async fn mama_bear_chat(ctx: &Ctx, data: Value) {
     let chat = chat::send(&ctx.state, MAMA_BEAR, input, Some(tx));
     tokio::pin!(chat);
     let mut index = 0_u64;
-    let result = loop {
-        tokio::select! {
+    let mut finished = None;
+    while finished.is_none() {
+        let first = tokio::select! {
             biased;
-            Some(chunk) = rx.recv() => progress(ctx, &session_id, chunk, &mut index),
-            result = &mut chat => break result,
+            Some(chunk) = rx.recv() => chunk,
+            result = &mut chat => {
+                finished = Some(result);
+                break;
+            }
+        };
+        // Chunks arriving within one window go out as one `ai_progress`: a provider that
+        // produces its answer in a burst would otherwise send dozens of packets at once,
+        // more than a long-polling client accepts in one poll (python-engineio: 16).
+        let mut batch = first;
+        let window = tokio::time::sleep(PROGRESS_WINDOW);
+        tokio::pin!(window);
+        loop {
+            tokio::select! {
+                biased;
+                Some(chunk) = rx.recv() => batch.push_str(&chunk),
+                result = &mut chat => {
+                    finished = Some(result);
+                    break;
+                }
+                _ = &mut window => break,
+            }
         }
+        // Chunks sent just before the call returned.
+        while let Ok(chunk) = rx.try_recv() {
+            batch.push_str(&chunk);
+        }
+        progress(ctx, &session_id, batch, &mut index);
+    }
+    let Some(result) = finished else {
+        return;
     };
     // Chunks sent just before the call returned.
+    let mut rest = String::new();
     while let Ok(chunk) = rx.try_recv() {
-        progress(ctx, &session_id, chunk, &mut index);
+        rest.push_str(&chunk);
     }
-
+    if !rest.is_empty() {
+        progress(ctx, &session_id, rest, &mut index);
+    }
     match result {
         Ok(reply) => super::emit(
             &ctx.socket,
@@ -75,6 +107,9 @@ pub async fn mama_bear_chat(ctx: &Ctx, data: Value) {
         }
     }
 }
+
+/// How long chunks are gathered into one `ai_progress` event.
+const PROGRESS_WINDOW: std::time::Duration = std::time::Duration::from_millis(40);
 
 fn progress(ctx: &Ctx, session_id: &str, chunk: String, index: &mut u64) {
     super::emit(

@@ -177,7 +177,11 @@ mod tests {
         let dir = project();
         let findings = inspect(dir.path());
         assert!(findings.build.is_none() && findings.score.is_none());
-        assert!(findings.notes[0].contains("no build outputs"), "{:?}", findings.notes);
+        assert!(
+            findings.notes[0].contains("no build outputs"),
+            "{:?}",
+            findings.notes
+        );
     }
 
     #[test]
@@ -189,7 +193,11 @@ mod tests {
         assert!(DateTime::parse_from_rfc3339(&build.last_build).is_ok());
         assert!(build.success && build.errors.is_empty());
         assert!(findings.score.is_none());
-        assert!(findings.notes[0].contains("target/debug"), "{:?}", findings.notes);
+        assert!(
+            findings.notes[0].contains("target/debug"),
+            "{:?}",
+            findings.notes
+        );
     }
 
     #[test]

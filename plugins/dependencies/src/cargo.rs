@@ -17,7 +17,8 @@ pub fn read(root: &Path) -> Option<Ecosystem> {
     let manifest: Table = match text.parse() {
         Ok(table) => table,
         Err(e) => {
-            eco.notes.push(format!("not valid TOML: {}", first_line(&e.to_string())));
+            eco.notes
+                .push(format!("not valid TOML: {}", first_line(&e.to_string())));
             return Some(eco);
         }
     };
@@ -41,10 +42,7 @@ pub fn read(root: &Path) -> Option<Ecosystem> {
     }
     for section in sections {
         for (key, spec) in section {
-            let real = spec
-                .get("package")
-                .and_then(|p| p.as_str())
-                .unwrap_or(key);
+            let real = spec.get("package").and_then(|p| p.as_str()).unwrap_or(key);
             eco.declare(real);
         }
     }
@@ -137,7 +135,11 @@ mod tests {
         let dir = project("[dependencies\nserde = ", None);
         let eco = read(dir.path()).expect("a Cargo project");
         assert_eq!(eco.total(), 0);
-        assert!(eco.notes[0].starts_with("not valid TOML"), "{:?}", eco.notes);
+        assert!(
+            eco.notes[0].starts_with("not valid TOML"),
+            "{:?}",
+            eco.notes
+        );
     }
 
     #[test]

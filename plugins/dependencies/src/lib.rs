@@ -189,8 +189,11 @@ mod tests {
             "version = 4\n[[package]]\nname = \"serde\"\nversion = \"1.0.0\"\n",
         )
         .expect("write");
-        std::fs::write(dir.path().join("requirements.txt"), "flask==3.0.0\nrequests\n")
-            .expect("write");
+        std::fs::write(
+            dir.path().join("requirements.txt"),
+            "flask==3.0.0\nrequests\n",
+        )
+        .expect("write");
         let findings = inspect(dir.path());
         let deps = findings.dependencies.expect("dependencies");
         assert_eq!(deps.total, 4);
@@ -199,7 +202,10 @@ mod tests {
         assert!(deps.outdated.is_empty());
         assert_eq!(findings.score, Some(50.0));
         assert!(
-            findings.notes.iter().any(|n| n == "Cargo.toml: 2 declared, 1 resolved in Cargo.lock"),
+            findings
+                .notes
+                .iter()
+                .any(|n| n == "Cargo.toml: 2 declared, 1 resolved in Cargo.lock"),
             "{:?}",
             findings.notes
         );

@@ -101,16 +101,13 @@ fn pep508_name(spec: &str) -> Option<&str> {
 
 fn pyproject_names(table: &Table, eco: &mut Ecosystem) {
     if let Some(project) = table.get("project") {
-        let lists = project
-            .get("dependencies")
-            .into_iter()
-            .chain(
-                project
-                    .get("optional-dependencies")
-                    .and_then(|o| o.as_table())
-                    .into_iter()
-                    .flat_map(|t| t.values()),
-            );
+        let lists = project.get("dependencies").into_iter().chain(
+            project
+                .get("optional-dependencies")
+                .and_then(|o| o.as_table())
+                .into_iter()
+                .flat_map(|t| t.values()),
+        );
         for list in lists.filter_map(|l| l.as_array()) {
             for spec in list.iter().filter_map(|s| s.as_str()) {
                 if let Some(name) = pep508_name(spec) {
@@ -174,10 +171,19 @@ mod tests {
     fn requirement_lines_give_names_and_pins() {
         assert_eq!(requirement("Flask==3.0.0"), Some(("Flask", true)));
         assert_eq!(requirement("requests>=2 # http"), Some(("requests", false)));
-        assert_eq!(requirement("uvicorn[standard]==0.30"), Some(("uvicorn", true)));
+        assert_eq!(
+            requirement("uvicorn[standard]==0.30"),
+            Some(("uvicorn", true))
+        );
         assert_eq!(requirement("pkg @ https://x/y.whl"), Some(("pkg", false)));
         assert_eq!(requirement("django>=4,==4.2"), Some(("django", false)));
-        for skipped in ["", "# comment", "-r other.txt", "--index-url https://x", "-e ."] {
+        for skipped in [
+            "",
+            "# comment",
+            "-r other.txt",
+            "--index-url https://x",
+            "-e .",
+        ] {
             assert_eq!(requirement(skipped), None, "{skipped}");
         }
     }
@@ -204,7 +210,10 @@ mod tests {
         let lock = "[[package]]\nname = \"httpx\"\n[[package]]\nname = \"pydantic\"\n[[package]]\nname = \"FastAPI\"\n";
         let dir = project(&[("pyproject.toml", pyproject), ("poetry.lock", lock)]);
         let eco = read(dir.path()).expect("a Python project");
-        assert_eq!(eco.declared, ["httpx", "Pydantic", "pytest", "fastapi", "ruff"]);
+        assert_eq!(
+            eco.declared,
+            ["httpx", "Pydantic", "pytest", "fastapi", "ruff"]
+        );
         assert_eq!(eco.lock, Some("poetry.lock"));
         assert_eq!(eco.installed(), 3);
     }
@@ -213,7 +222,11 @@ mod tests {
     fn without_a_lock_file_pinned_requirements_count_as_resolved() {
         let dir = project(&[("requirements.txt", "flask==3.0.0\nrequests\nFlask>=1\n")]);
         let eco = read(dir.path()).expect("a Python project");
-        assert_eq!(eco.declared, ["flask", "requests"], "Flask is the same project");
+        assert_eq!(
+            eco.declared,
+            ["flask", "requests"],
+            "Flask is the same project"
+        );
         assert_eq!(eco.installed(), 1);
         assert_eq!(eco.lock, Some("requirements.txt pins (==)"));
     }

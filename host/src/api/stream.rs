@@ -1,0 +1,193 @@
+//! `POST /api/chat/stream`: the seeds' chat (seed 004's SSE streaming) over server-sent
+//! events. The body is the ChatRequest plus an optional `route` (default `mama-bear`). The
+//! answer streams as `event: chunk` `{chunk, index}` while the provider works, then
+//! `event: done` with the whole ChatResponse; a failure is `event: error`
+//! `{success:false, error, code, status}`. A request that is bad, names no route, or finds
+//! no provider loaded is refused before the stream starts, with a plain JSON error.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use futures::Stream;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::api::chat::chat_error;
+use crate::api::openapi::ErrorBody;
+use crate::chat::{self, ChatInput, ChatReply};
+use crate::error::{ApiError, ApiJson, ApiResult};
+use crate::providers::{self, MAMA_BEAR};
+use crate::state::AppState;
+
+/// Routes of this module.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/chat/stream", post(stream_chat))
+}
+
+/// What the chat task reports to the stream.
+enum Message {
+    Chunk(String),
+    Done(Box<chat::Result<ChatReply>>),
+}
+
+/// Chat on a route, streamed as server-sent events.
+#[utoipa::path(
+    post, path = "/api/chat/stream", tag = "chat",
+    request_body(content = crate::chat::ChatRequestBody, description = "A ChatRequest, plus an optional `route` (default `mama-bear`)"),
+    responses(
+        (status = 200, description = "`text/event-stream`: `chunk` events `{chunk, index}`, then `done` with the ChatResponse, or `error`", content_type = "text/event-stream"),
+        (status = 400, description = "Missing, empty or non-string `message`, or a non-string `route`", body = ErrorBody),
+        (status = 404, description = "No route has that name", body = ErrorBody),
+        (status = 503, description = "No AI provider of the route is loaded", body = ErrorBody),
+    )
+)]
+pub async fn stream_chat(
+    State(state): State<AppState>,
+    ApiJson(mut body): ApiJson<Value>,
+) -> ApiResult<Response> {
+    let route = match body
+        .as_object_mut()
+        .and_then(|fields| fields.remove("route"))
+    {
+        None | Some(Value::Null) => MAMA_BEAR.to_string(),
+        Some(Value::String(route)) => route,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "route must be a string, not {}",
+                chat::json_type(&other)
+            ))
+            .with_details(json!({ "field": "route" })));
+        }
+    };
+    let input = ChatInput::from_json(body).map_err(chat_error)?;
+    if state.providers.route(&route).is_none() {
+        return Err(ApiError::not_found(format!(
+            "No chat route is named {route}"
+        )));
+    }
+    if providers::provider_for_route(&state, &route).is_none() {
+        return Err(chat_error(chat::Error::NoProvider { route }));
+    }
+
+    let (tx, rx) = mpsc::unbounded_channel();
+    // The chat runs on its own task: a client that goes away does not cut the provider
+    // off mid-answer, and the turn is still stored in its session.
+    tokio::spawn({
+        let route = route.clone();
+        async move {
+            let (chunks_tx, mut chunks) = mpsc::unbounded_channel::<String>();
+            let send = chat::send(&state, &route, input, Some(chunks_tx));
+            tokio::pin!(send);
+            let result = loop {
+                tokio::select! {
+                    biased;
+                    Some(chunk) = chunks.recv() => {
+                        let _ = tx.send(Message::Chunk(chunk));
+                    }
+                    result = &mut send => break result,
+                }
+            };
+            while let Ok(chunk) = chunks.try_recv() {
+                let _ = tx.send(Message::Chunk(chunk));
+            }
+            let _ = tx.send(Message::Done(Box::new(result)));
+        }
+    });
+
+    let mut response = Sse::new(events(rx))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&route) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("x-sanctuary-route"), value);
+    }
+    Ok(response)
+}
+
+/// The SSE events for what the chat task reports.
+fn events(rx: mpsc::UnboundedReceiver<Message>) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures::stream::unfold((rx, 0_u64, false), |(mut rx, index, finished)| async move {
+        if finished {
+            return None;
+        }
+        let event = match rx.recv().await? {
+            Message::Chunk(chunk) => {
+                let event = json_event("chunk", &json!({ "chunk": chunk, "index": index }));
+                return Some((Ok(event), (rx, index + 1, false)));
+            }
+            Message::Done(result) => match *result {
+                Ok(reply) => json_event("done", &reply),
+                Err(err) => {
+                    let message = err.to_string();
+                    let code = match &err {
+                        chat::Error::Provider(call) => call.code(),
+                        chat::Error::NoProvider { .. } => "no_provider",
+                        chat::Error::Invalid { .. } => "invalid_request",
+                        chat::Error::UnknownSession(_) => "unknown_session",
+                        chat::Error::Storage(_) => "storage",
+                    };
+                    let status = chat_error(err).status();
+                    json_event(
+                        "error",
+                        &json!({
+                            "success": false,
+                            "error": message,
+                            "code": code,
+                            "status": status.as_u16(),
+                            "timestamp": crate::clock::timestamp(),
+                        }),
+                    )
+                }
+            },
+        };
+        Some((Ok(event), (rx, index, true)))
+    })
+}
+
+fn json_event(name: &str, data: &impl serde::Serialize) -> Event {
+    Event::default()
+        .event(name)
+        .json_data(data)
+        .unwrap_or_else(|_| Event::default().event(name).data("{}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+
+    use super::*;
+    use crate::api::test_support::{send, state};
+
+    fn post(body: Value) -> Request<Body> {
+        Request::post("/api/chat/stream")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("request")
+    }
+
+    #[tokio::test]
+    async fn bad_requests_are_refused_before_the_stream_starts() {
+        let (state, _db, _dir) = state().await;
+        let app = crate::app(state);
+        let (status, _, body) = send(app.clone(), post(json!({"message": ""}))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["details"]["field"], "message");
+        let (status, _, body) = send(app.clone(), post(json!({"message": "hi", "route": 5}))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["details"]["field"], "route");
+        let (status, _, _) =
+            send(app.clone(), post(json!({"message": "hi", "route": "nope"}))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        // The test state loads no plugins.
+        let (status, _, body) = send(app, post(json!({"message": "hi"}))).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    }
+}

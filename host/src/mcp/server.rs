@@ -1,0 +1,469 @@
+//! The MCP protocol handler: rmcp's `ServerHandler` over the catalogue of
+//! [`crate::mcp`]. Each MCP session (or, without a session, each request) gets its own
+//! [`Handler`]; all of them read the live plugin set, so installs, uninstalls and hot
+//! reloads show at once.
+//!
+//! Change notifications: a session that began with `initialize` (protocol revisions up to
+//! 2025-11-25) is sent `notifications/{tools,resources,prompts}/list_changed` on its
+//! standalone stream whenever an mcp-server plugin is loaded, replaced or removed; a
+//! client on 2026-07-28 (no session) gets the same through `subscriptions/listen`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
+    GetPromptResponse, GetPromptResult, Implementation, InitializeRequestParams, InitializeResult,
+    JsonObject, ListPromptsResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, ResourceContents, Role,
+    ServerCapabilities, ServerConfig, SubscriptionFilter,
+};
+use rmcp::service::{RequestContext, RoleServer, SubscriptionContext};
+use rmcp::{ErrorData as McpError, Peer, ServerHandler};
+use serde_json::Value;
+use tokio::sync::{broadcast, watch};
+use tracing::debug;
+
+use crate::manifest::Kind;
+use crate::plugins::{PluginEvent, PluginHost};
+use crate::runtime::mcp::Content;
+
+use super::Error;
+
+/// What the server tells clients about itself when they connect.
+const INSTRUCTIONS: &str = "Sanctuary serves the tools, resources and prompts of its MCP-server \
+plugins. Tool and prompt names are `<plugin>__<name>`, e.g. `time__current_time`.";
+
+/// The handler of one MCP session (or one session-less request).
+pub struct Handler {
+    plugins: Arc<PluginHost>,
+    /// Dropped with the handler, at the end of its session: stops the session's notifier.
+    alive: watch::Sender<()>,
+    /// A subscription to plugin events taken before a `subscriptions/listen` is
+    /// acknowledged, so that no change between the acknowledgement and the listening is
+    /// lost.
+    pending: Mutex<Option<Watch>>,
+}
+
+impl Handler {
+    /// A handler over the live plugins.
+    pub fn new(plugins: Arc<PluginHost>) -> Handler {
+        Handler {
+            plugins,
+            alive: watch::channel(()).0,
+            pending: Mutex::new(None),
+        }
+    }
+}
+
+/// Which list notifications a change of the plugin set calls for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Changed;
+
+/// Follows the plugin set and says when the MCP lists change.
+struct Watch {
+    events: broadcast::Receiver<PluginEvent>,
+    /// The mcp-server plugins loaded, to tell whether an unloaded id was one.
+    servers: BTreeSet<String>,
+}
+
+impl Watch {
+    fn new(plugins: &PluginHost) -> Watch {
+        // Subscribe first, then read the set: a change in between is seen twice, never
+        // missed.
+        let events = plugins.subscribe();
+        let servers = super::servers(plugins)
+            .iter()
+            .map(|live| live.id().to_string())
+            .collect();
+        Watch { events, servers }
+    }
+
+    /// Waits for the next change of the MCP lists; `None` when the plugin host is gone.
+    async fn next(&mut self) -> Option<Changed> {
+        loop {
+            match self.events.recv().await {
+                Ok(event) => {
+                    if self.affects(&event) {
+                        return Some(Changed);
+                    }
+                }
+                // Missed some events: something may have changed.
+                Err(broadcast::error::RecvError::Lagged(_)) => return Some(Changed),
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    fn affects(&mut self, event: &PluginEvent) -> bool {
+        match event {
+            PluginEvent::PluginLoaded { id, kind, .. } => {
+                if *kind == Kind::McpServer {
+                    self.servers.insert(id.clone());
+                    true
+                } else {
+                    self.servers.remove(id)
+                }
+            }
+            PluginEvent::PluginUnloaded { id } => self.servers.remove(id),
+            PluginEvent::PluginError { .. } => false,
+        }
+    }
+}
+
+/// Sends the three list-changed notifications to a session's peer.
+async fn notify_session(peer: &Peer<RoleServer>) -> Result<(), rmcp::service::ServiceError> {
+    peer.notify_tool_list_changed().await?;
+    peer.notify_resource_list_changed().await?;
+    peer.notify_prompt_list_changed().await
+}
+
+/// Sends the accepted list-changed notifications to a `subscriptions/listen` stream.
+async fn notify_subscription(
+    context: &SubscriptionContext,
+) -> Result<(), rmcp::service::SubscriptionSendError> {
+    let sink = context.sink();
+    let accepted = sink.accepted().clone();
+    if accepted.tools_list_changed == Some(true) {
+        sink.notify_tool_list_changed().await?;
+    }
+    if accepted.resources_list_changed == Some(true) {
+        sink.notify_resource_list_changed().await?;
+    }
+    if accepted.prompts_list_changed == Some(true) {
+        sink.notify_prompt_list_changed().await?;
+    }
+    Ok(())
+}
+
+/// A plugin's content as MCP content: JSON is passed as its text.
+fn content_block(content: &Content) -> ContentBlock {
+    match content {
+        Content::Text(text) | Content::Json(text) => ContentBlock::text(text.clone()),
+    }
+}
+
+/// The MCP result of a tool call. Failures the caller should read (bad arguments, the
+/// plugin's own error, a crash, a timeout) are error *results*; only a name that
+/// designates nothing is a protocol error.
+pub fn tool_result(outcome: Result<Vec<Content>, Error>) -> Result<CallToolResult, McpError> {
+    match outcome {
+        Ok(contents) => {
+            let mut result = CallToolResult::success(contents.iter().map(content_block).collect());
+            // One JSON object among the contents is also the structured result.
+            let mut objects = contents.iter().filter_map(|c| match c {
+                Content::Json(text) => serde_json::from_str::<Value>(text)
+                    .ok()
+                    .filter(Value::is_object),
+                Content::Text(_) => None,
+            });
+            if let (Some(object), None) = (objects.next(), objects.next()) {
+                result.structured_content = Some(object);
+            }
+            Ok(result)
+        }
+        Err(e @ (Error::UnknownServer(_) | Error::UnknownTool { .. })) => {
+            Err(McpError::invalid_params(e.to_string(), None))
+        }
+        Err(e) => Ok(CallToolResult::error(vec![ContentBlock::text(
+            e.to_string(),
+        )])),
+    }
+}
+
+fn protocol_error(e: Error) -> McpError {
+    match e {
+        Error::UnknownResource(uri) => {
+            McpError::resource_not_found(format!("no MCP server offers the resource `{uri}`"), None)
+        }
+        e if e.is_not_found() => McpError::invalid_params(e.to_string(), None),
+        e @ Error::InvalidArguments { .. } => McpError::invalid_params(e.to_string(), None),
+        e => McpError::internal_error(e.to_string(), None),
+    }
+}
+
+fn schema_object(schema: &str) -> JsonObject {
+    match serde_json::from_str::<Value>(schema) {
+        Ok(Value::Object(object)) => object,
+        _ => {
+            let mut object = JsonObject::new();
+            object.insert("type".into(), Value::String("object".into()));
+            object
+        }
+    }
+}
+
+impl ServerHandler for Handler {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_prompts()
+                .enable_prompts_list_changed()
+                .enable_resources()
+                .enable_resources_list_changed()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build(),
+        )
+        .with_server_info(Implementation::new("sanctuary", env!("CARGO_PKG_VERSION")))
+        .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, McpError> {
+        context.peer.set_peer_info(request.clone());
+        let result = self.negotiate_initialize(&request)?;
+        // The session's notifier: started before the answer, so that any change after
+        // the client sees it is notified.
+        let mut watch = Watch::new(&self.plugins);
+        let mut alive = self.alive.subscribe();
+        let peer = context.peer.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    // Resolves only when the handler (its session) is dropped.
+                    _ = alive.changed() => break,
+                    changed = watch.next() => if changed.is_none() { break },
+                }
+                if let Err(e) = notify_session(&peer).await {
+                    debug!(cause = %e, "MCP session gone; stopping its notifications");
+                    break;
+                }
+            }
+        });
+        Ok(result)
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        let tools = super::tools(&self.plugins)
+            .into_iter()
+            .map(|(server, tool)| {
+                rmcp::model::Tool::new(
+                    super::qualified(&server, &tool.name),
+                    tool.description,
+                    Arc::new(schema_object(&tool.input_schema)),
+                )
+            })
+            .collect();
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let Some((server, tool)) = super::split(&request.name) else {
+            return Err(McpError::invalid_params(
+                format!(
+                    "unknown tool `{}`: tool names are `<plugin>__<tool>`",
+                    request.name
+                ),
+                None,
+            ));
+        };
+        let arguments = request.arguments.map(Value::Object).unwrap_or(Value::Null);
+        let outcome = super::call_tool(&self.plugins, server, tool, arguments).await;
+        tool_result(outcome).map(CallToolResponse::from)
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        let resources = super::resources(&self.plugins)
+            .await
+            .into_iter()
+            .map(|offered| {
+                rmcp::model::Resource::new(offered.uri, offered.resource.name)
+                    .with_description(offered.resource.description)
+                    .with_mime_type(offered.resource.mime_type)
+            })
+            .collect();
+        Ok(ListResourcesResult::with_all_items(resources))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let (text, mime, _) = super::read_resource(&self.plugins, &request.uri)
+            .await
+            .map_err(protocol_error)?;
+        let contents = ResourceContents::text(text, request.uri).with_mime_type(mime);
+        Ok(ReadResourceResult::new(vec![contents]).into())
+    }
+
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        let prompts = super::prompts(&self.plugins)
+            .await
+            .into_iter()
+            .map(|(name, prompt)| {
+                let arguments = prompt
+                    .arguments
+                    .into_iter()
+                    .map(|a| {
+                        rmcp::model::PromptArgument::new(a.name)
+                            .with_description(a.description)
+                            .with_required(a.required)
+                    })
+                    .collect();
+                rmcp::model::Prompt::new(name, Some(prompt.description), Some(arguments))
+            })
+            .collect();
+        Ok(ListPromptsResult::with_all_items(prompts))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        let arguments: BTreeMap<String, String> = request
+            .arguments
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| match v {
+                Value::String(s) => (k, s),
+                other => (k, other.to_string()),
+            })
+            .collect();
+        let (prompt, messages) = super::get_prompt(&self.plugins, &request.name, arguments)
+            .await
+            .map_err(protocol_error)?;
+        let messages = messages
+            .into_iter()
+            .map(|m| {
+                let role = if m.role == "assistant" {
+                    Role::Assistant
+                } else {
+                    Role::User
+                };
+                rmcp::model::PromptMessage::new_text(role, m.text)
+            })
+            .collect();
+        let mut result = GetPromptResult::new(messages);
+        result.description = Some(prompt.description);
+        Ok(result.into())
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        *self
+            .pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Watch::new(&self.plugins));
+        Some(requested.supported_by(&self.get_info().capabilities))
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
+        let taken = self
+            .pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        let mut watch = taken.unwrap_or_else(|| Watch::new(&self.plugins));
+        loop {
+            tokio::select! {
+                _ = context.cancelled() => return Ok(()),
+                changed = watch.next() => if changed.is_none() { return Ok(()) },
+            }
+            if let Err(e) = notify_subscription(&context).await {
+                debug!(cause = %e, "MCP subscription closed");
+                return Ok(());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::CallError;
+
+    fn text_of(result: &CallToolResult) -> String {
+        result
+            .content
+            .iter()
+            .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn a_successful_call_gives_text_and_one_json_object_as_structured_content() {
+        let result = tool_result(Ok(vec![
+            Content::Text("12:00".into()),
+            Content::Json(r#"{"time":"12:00"}"#.into()),
+        ]))
+        .expect("a result");
+        assert_eq!(result.is_error, Some(false));
+        assert_eq!(text_of(&result), "12:00\n{\"time\":\"12:00\"}");
+        assert_eq!(
+            result.structured_content,
+            Some(serde_json::json!({"time": "12:00"}))
+        );
+    }
+
+    #[test]
+    fn bad_arguments_are_an_error_result_naming_the_field() {
+        let result = tool_result(Err(Error::InvalidArguments {
+            name: "time__current_time".into(),
+            errors: vec![super::super::ArgumentError {
+                field: "timezone".into(),
+                message: "3 is not of type \"string\"".into(),
+            }],
+        }))
+        .expect("an error result, not a protocol error");
+        assert_eq!(result.is_error, Some(true));
+        assert!(
+            text_of(&result).contains("`timezone`"),
+            "{}",
+            text_of(&result)
+        );
+    }
+
+    #[test]
+    fn a_plugin_failure_is_an_error_result() {
+        for error in [
+            CallError::Timeout {
+                plugin: "slow".into(),
+                ms: 100,
+            },
+            CallError::Trap {
+                plugin: "crashy".into(),
+                message: "unreachable".into(),
+            },
+            CallError::Plugin {
+                plugin: "fetch".into(),
+                code: "denied",
+                message: "host not allowed".into(),
+            },
+        ] {
+            let result = tool_result(Err(Error::Call(error.clone()))).expect("a result");
+            assert_eq!(result.is_error, Some(true));
+            assert_eq!(text_of(&result), error.to_string());
+        }
+    }
+
+    #[test]
+    fn an_unknown_tool_is_a_protocol_error() {
+        let err = tool_result(Err(Error::UnknownServer("nope".into()))).expect_err("protocol");
+        assert_eq!(err.code, rmcp::model::ErrorCode::INVALID_PARAMS);
+    }
+}

@@ -1,0 +1,189 @@
+//! The `anthropic` AI provider: chat with Claude through Anthropic's Messages API
+//! (`POST {base_url}/v1/messages`), streamed as server-sent events when the caller asks
+//! for streaming. The wire format lives in [`wire`]; this file reads the settings and the
+//! key, sends the request and hands the answer back.
+
+mod wire;
+
+use std::time::Duration;
+
+use sanctuary_plugin_api::http::{self, Request};
+use sanctuary_plugin_api::provider::{self, ChatRequest, ChatResponse, Guest, ProviderInfo};
+use sanctuary_plugin_api::{PluginError, config, log, secret};
+use serde::Deserialize;
+
+/// The API version this plugin speaks (`anthropic-version`).
+const API_VERSION: &str = "2023-06-01";
+
+/// The operator's settings (`[plugins.anthropic]`).
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct Settings {
+    /// The API's base URL, without `/v1`.
+    base_url: String,
+    /// Model used when a request names none.
+    default_model: String,
+    /// Models to advertise in `describe` (the default model is always among them).
+    models: Vec<String>,
+    /// Name of the secret holding the API key.
+    api_key_secret: String,
+    /// `max_tokens` when a request sets none (the API requires one).
+    max_tokens: u32,
+    /// Give up (`unavailable`) when connecting, waiting for the first byte, or waiting
+    /// between two pieces of a stream takes longer; 0 leaves it to the host's limits.
+    timeout_ms: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            base_url: "https://api.anthropic.com".into(),
+            default_model: "claude-sonnet-4-5".into(),
+            models: Vec::new(),
+            api_key_secret: "ANTHROPIC_API_KEY".into(),
+            max_tokens: 1024,
+            timeout_ms: 55_000,
+        }
+    }
+}
+
+impl Settings {
+    /// What `describe` reports.
+    fn info(&self) -> ProviderInfo {
+        let mut models = self.models.clone();
+        if !models.contains(&self.default_model) {
+            models.insert(0, self.default_model.clone());
+        }
+        ProviderInfo {
+            name: "Anthropic".into(),
+            models,
+            default_model: self.default_model.clone(),
+            offline: false,
+        }
+    }
+
+    /// The model to ask for: the request's, or the default.
+    fn model(&self, request: &ChatRequest) -> String {
+        request
+            .model
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .unwrap_or(&self.default_model)
+            .to_string()
+    }
+
+    /// The key, or a `denied` error naming the secret to set.
+    fn key(&self, value: Option<String>) -> Result<String, PluginError> {
+        value.filter(|k| !k.is_empty()).ok_or_else(|| {
+            PluginError::denied(format!(
+                "{} is not set: set this secret on the host (the plugin's manifest declares it \
+                 under permissions.secrets)",
+                self.api_key_secret
+            ))
+        })
+    }
+}
+
+struct Anthropic;
+
+impl Guest for Anthropic {
+    fn describe() -> ProviderInfo {
+        config::<Settings>()
+            .unwrap_or_else(|err| {
+                log::warn(format!("{}; describing the defaults", err.message()));
+                Settings::default()
+            })
+            .info()
+    }
+
+    fn chat(request: ChatRequest) -> Result<ChatResponse, PluginError> {
+        provider::last_message(&request)?;
+        let settings: Settings = config()?;
+        let model = settings.model(&request);
+        let body = wire::request_body(&request, &model, settings.max_tokens)?;
+        let key = settings.key(secret(&settings.api_key_secret))?;
+
+        let mut outgoing = Request::post(http::join_url(&settings.base_url, "v1/messages"))
+            .header("x-api-key", key)
+            .header("anthropic-version", API_VERSION)
+            .header(
+                "accept",
+                if request.streaming {
+                    "text/event-stream"
+                } else {
+                    "application/json"
+                },
+            )
+            .json(&body);
+        if settings.timeout_ms > 0 {
+            outgoing = outgoing.timeout(Duration::from_millis(settings.timeout_ms));
+        }
+        let prompt_tokens = wire::estimate_prompt(&request.messages);
+
+        let response = outgoing.send_streaming()?;
+        let streamed = response
+            .header("content-type")
+            .is_some_and(|t| t.contains("text/event-stream"));
+        if !response.is_success() || !streamed {
+            let response = response.into_response()?;
+            if !response.is_success() {
+                return Err(wire::upstream_error(response.status, &response.text()));
+            }
+            let answer = wire::parse_message(&response.json()?, &model, prompt_tokens)?;
+            if request.streaming && !answer.text.is_empty() {
+                provider::emit_chunk(&answer.text);
+            }
+            return Ok(answer);
+        }
+        wire::read_stream(response.events(), &model, prompt_tokens, &mut |piece| {
+            provider::emit_chunk(piece)
+        })
+    }
+}
+
+sanctuary_plugin_api::export_ai_provider!(Anthropic);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(json: &str) -> Result<Settings, serde_json::Error> {
+        serde_json::from_str(json)
+    }
+
+    #[test]
+    fn no_configuration_means_the_public_api_and_its_usual_key() {
+        let s = settings("{}").expect("defaults");
+        assert_eq!(s.base_url, "https://api.anthropic.com");
+        assert_eq!(s.default_model, "claude-sonnet-4-5");
+        assert_eq!(s.api_key_secret, "ANTHROPIC_API_KEY");
+        assert_eq!(s.max_tokens, 1024);
+    }
+
+    #[test]
+    fn a_misspelt_setting_is_an_error() {
+        assert!(settings(r#"{"default_modle": "x"}"#).is_err());
+    }
+
+    #[test]
+    fn describe_always_lists_the_default_model() {
+        let s = settings(r#"{"models": ["claude-haiku-4-5"]}"#).expect("valid");
+        assert_eq!(s.info().models, ["claude-sonnet-4-5", "claude-haiku-4-5"]);
+        assert_eq!(s.info().name, "Anthropic");
+    }
+
+    #[test]
+    fn a_missing_key_is_denied_naming_the_secret() {
+        let s = Settings::default();
+        for value in [None, Some(String::new())] {
+            let err = s.key(value).expect_err("no key");
+            assert_eq!(err.kind(), "denied");
+            assert!(
+                err.message().starts_with("ANTHROPIC_API_KEY is not set"),
+                "{err:?}"
+            );
+        }
+        assert_eq!(s.key(Some("sk-ant".into())), Ok("sk-ant".into()));
+    }
+}

@@ -1,0 +1,126 @@
+//! The scout agent over a real git repository, and the system metrics.
+
+use serde_json::Value;
+
+use crate::support::{git, project, start};
+
+#[tokio::test]
+async fn a_real_git_repository_is_reported_with_every_check_merged() {
+    let repo = tempfile::tempdir().expect("tempdir");
+    let dir = repo.path();
+    git(dir, &["init", "-q", "-b", "main"]);
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        "[package]\nname = \"demo\"\nversion = \"0.1.0\"\n[dependencies]\nserde = \"1\"\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.join("Cargo.lock"),
+        "version = 4\n[[package]]\nname = \"serde\"\nversion = \"1.0.0\"\n",
+    )
+    .expect("write");
+    std::fs::write(dir.join("README.md"), "demo\n").expect("write");
+    git(dir, &["add", "."]);
+    git(dir, &["commit", "-q", "-m", "first commit"]);
+
+    let path = dir.to_path_buf();
+    let missing = dir.join("missing");
+    let fx = start(move |config| {
+        config.scout.projects = vec![project("demo", &path), project("gone", &missing)];
+    })
+    .await;
+    let server = &fx.server;
+
+    let (status, body) = server.get("/api/v1/scout_agent/projects/demo/status").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["name"], "demo");
+    assert_eq!(body["status"], "active", "{body}");
+    assert_eq!(body["git"]["branch"], "main");
+    assert!(
+        body["git"]["last_commit"]
+            .as_str()
+            .is_some_and(|c| c.ends_with("first commit")),
+        "{body}"
+    );
+    assert_eq!(body["git"]["dirty"], false);
+    assert_eq!(body["dependencies"]["total"], 1);
+    assert_eq!(body["dependencies"]["installed"], 1);
+    assert_eq!(body["dependencies"]["outdated"], Value::Array(vec![]));
+    // No build outputs: the build check knows nothing, and says so.
+    assert_eq!(body["build"]["last_build"], "");
+    for check in ["git", "dependencies", "build"] {
+        assert_eq!(body["checks"][check]["status"], "ok", "{check}: {body}");
+    }
+    assert_eq!(body["checks"]["git"]["provides"][0], "git");
+    // git 100 (clean) and dependencies 100 (all resolved); build gives no score.
+    assert_eq!(body["health_score"], 100.0);
+    assert!(body["last_updated"].as_str().is_some_and(|t| !t.is_empty()));
+    for (part, key) in [
+        ("performance", "build_time"),
+        ("performance", "memory_usage"),
+        ("performance", "cpu_usage"),
+        ("build", "success"),
+        ("build", "errors"),
+    ] {
+        assert!(body[part].get(key).is_some(), "{part}.{key}");
+    }
+
+    // A tracked file changes: the repository is dirty and scores less.
+    std::fs::write(dir.join("README.md"), "demo, changed\n").expect("write");
+    let (_, body) = server.get("/api/v1/scout_agent/projects/demo/status").await;
+    assert_eq!(body["git"]["dirty"], true, "{body}");
+    assert!(body["health_score"].as_f64().is_some_and(|s| s < 100.0));
+
+    let (status, projects) = server.get("/api/v1/scout_agent/projects").await;
+    assert_eq!(status, 200);
+    let projects = projects.as_array().expect("an array");
+    assert_eq!(projects.len(), 2);
+    assert_eq!(projects[0]["name"], "demo");
+    assert_eq!(projects[0]["dependencies"], serde_json::json!(["serde"]));
+    assert_eq!(projects[1]["name"], "gone");
+    assert_eq!(projects[1]["status"], "error");
+
+    let (status, body) = server.get("/api/v1/scout_agent/projects/nope/status").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["success"], false);
+}
+
+#[tokio::test]
+async fn a_directory_that_is_no_repository_and_has_nothing_is_inactive() {
+    let empty = tempfile::tempdir().expect("tempdir");
+    let path = empty.path().to_path_buf();
+    let fx = start(move |config| config.scout.projects = vec![project("empty", &path)]).await;
+    let (status, body) = fx
+        .server
+        .get("/api/v1/scout_agent/projects/empty/status")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "inactive", "{body}");
+    assert_eq!(body["health_score"], 0.0);
+    assert!(
+        body["notes"]
+            .as_array()
+            .is_some_and(|n| n.iter().any(|n| n == "git: not a git repository")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn system_metrics_describe_this_machine() {
+    let fx = start(|_| {}).await;
+    let (status, body) = fx.server.get("/api/v1/scout_agent/system/metrics").await;
+    assert_eq!(status, 200);
+    assert!(body["cpu"]["cores"].as_u64().is_some_and(|c| c >= 1));
+    assert!(
+        body["memory"]["total_bytes"]
+            .as_u64()
+            .is_some_and(|t| t > 0)
+    );
+    assert!(
+        body["memory"]["host_process_bytes"]
+            .as_u64()
+            .is_some_and(|t| t > 0)
+    );
+    assert!(body["disk"].is_array() && body["network"].is_object());
+    assert!(body["timestamp"].is_string());
+}

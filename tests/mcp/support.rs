@@ -1,0 +1,175 @@
+//! Shared set-up for the MCP tests: the whole app over a data directory (optionally
+//! served on `127.0.0.1:0`), a registry offering one more MCP server to install, a local
+//! web server for `fetch`, and the Python SDK check.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use sanctuary::manifest::Manifest;
+use sanctuary::plugins::artifacts;
+use sanctuary::{AppState, Config};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// Compiled components are cached here across tests and runs (shared with the plugin tests).
+pub const CACHE_DIR: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/wasm-cache");
+
+/// The admin key of test apps.
+pub const ADMIN_KEY: &str = "mcp-test-admin-key";
+
+/// Starts the whole app (database, bundled plugins) over `data`, with `edit` applied to
+/// its config.
+pub async fn start(data: &Path, edit: impl FnOnce(&mut Config)) -> AppState {
+    let mut config = Config::default();
+    config.data_dir = data.to_path_buf();
+    config.database_url = format!("sqlite://{}/sanctuary.db?mode=rwc", data.display());
+    config.cache_dir = CACHE_DIR.into();
+    config.admin_token = Some(ADMIN_KEY.into());
+    edit(&mut config);
+    AppState::start(config).await.expect("the app starts")
+}
+
+/// Serves `state` on a free port of 127.0.0.1 until the test's runtime ends.
+pub async fn serve(state: AppState) -> SocketAddr {
+    serve_router(sanctuary::app(state)).await
+}
+
+/// Serves `router` on a free port of 127.0.0.1 until the test's runtime ends.
+pub async fn serve_router(router: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    addr
+}
+
+/// The manifest and component of bundled plugin `id`.
+pub fn bundled(id: &str) -> (Manifest, Vec<u8>) {
+    let plugin = artifacts::BUNDLED
+        .iter()
+        .find(|p| p.dir == id)
+        .unwrap_or_else(|| panic!("no bundled plugin {id}"));
+    let manifest = Manifest::from_json(plugin.manifest).expect("bundled manifest");
+    (manifest, plugin.component.to_vec())
+}
+
+/// The manifest and component of test fixture `name`.
+pub fn fixture(name: &str) -> (Manifest, Vec<u8>) {
+    let (_, wasm, manifest) = artifacts::FIXTURES
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .unwrap_or_else(|| panic!("no fixture named {name}"));
+    let manifest = std::fs::read_to_string(manifest).expect("fixture manifest");
+    let manifest = Manifest::from_json(&manifest).expect("fixture manifest is valid");
+    (
+        manifest,
+        std::fs::read(wasm).expect("fixture component was built"),
+    )
+}
+
+/// A registry directory offering `clock`: the bundled `time` component under another id,
+/// an MCP server that is not installed yet.
+pub struct ClockRegistry {
+    dir: tempfile::TempDir,
+}
+
+impl ClockRegistry {
+    /// Writes the registry and its component.
+    pub fn new() -> ClockRegistry {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (manifest, bytes) = bundled("time");
+        let mut entry = serde_json::to_value(&manifest).expect("manifest JSON");
+        let sha = hex::encode(Sha256::digest(&bytes));
+        let file = format!("clock-{}.wasm", &sha[..8]);
+        std::fs::write(dir.path().join(&file), &bytes).expect("component");
+        entry["id"] = json!("clock");
+        entry["name"] = json!("Clock");
+        entry["sha256"] = json!(sha);
+        entry["component"] = json!(file);
+        let registry = json!({ "schema_version": 1, "name": "mcp tests", "plugins": [entry] });
+        std::fs::write(
+            dir.path().join("registry.json"),
+            serde_json::to_vec_pretty(&registry).expect("JSON"),
+        )
+        .expect("registry");
+        ClockRegistry { dir }
+    }
+
+    /// The `registry.json` path.
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().join("registry.json")
+    }
+}
+
+/// The page `fetch` reads in the tests: a title, a script, a style, entities, a list.
+pub const PAGE: &str = r#"<!DOCTYPE html>
+<html><head><title>Sanctuary test page</title>
+<style>body { color: red }</style>
+<script>document.write("<p>should not show</p>");</script></head>
+<body><h1>Fetch &amp; read</h1>
+<p>Plugins run in a sandbox&nbsp;&mdash; &lt;safely&gt;.</p>
+<ul><li>first item</li><li>second item</li></ul>
+<!-- a comment that must not show -->
+<p>The end.</p>
+</body></html>"#;
+
+/// A local web server for `fetch`: `/page` (HTML), `/notes.txt` (text), `/old`
+/// (a redirect to `/page`), `/missing` (404).
+pub async fn web_server() -> SocketAddr {
+    use axum::response::{Html, Redirect};
+    use axum::routing::get;
+    let router = axum::Router::new()
+        .route("/page", get(|| async { Html(PAGE) }))
+        .route("/notes.txt", get(|| async { "plain notes\nline two" }))
+        .route("/old", get(|| async { Redirect::temporary("/page") }))
+        .route(
+            "/missing",
+            get(|| async { (axum::http::StatusCode::NOT_FOUND, "no such page") }),
+        );
+    serve_router(router).await
+}
+
+/// Whether `python3` with the MCP SDK is there. Without it the test fails under
+/// `CI=true` and is skipped (with a notice) otherwise.
+pub fn python_with_mcp() -> bool {
+    let found = std::process::Command::new("python3")
+        .args(["-c", "import mcp"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        let message = "python3 with the MCP Python SDK is not available: \
+                       `python3 -m pip install mcp` (.ci/run does this)";
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{message}");
+        }
+        eprintln!("SKIPPED: {message}");
+    }
+    found
+}
+
+/// Runs `tests/mcp/client.py` with `args`; returns its JSON report.
+pub async fn run_python_client(args: &[String]) -> Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/mcp/client.py");
+    let run = tokio::process::Command::new("python3")
+        .arg(script)
+        .args(args)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(180), run)
+        .await
+        .expect("the Python client finishes within 3 minutes")
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the Python client failed ({}):\n{stderr}\n{stdout}",
+        output.status
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!("the Python client's report is not JSON ({e}):\n{stdout}\n--- stderr:\n{stderr}")
+    })
+}
