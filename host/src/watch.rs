@@ -197,7 +197,8 @@ fn collect(
 
 /// Whether an event kind can change what a directory holds; opening, reading and closing
 /// a file unchanged cannot.
-fn is_change(kind: &EventKind) -> bool {
+/// Whether a notify event is a change (not a read: inotify reports opens and closes too).
+pub(crate) fn is_change(kind: &EventKind) -> bool {
     match kind {
         EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
         EventKind::Access(_) => false,

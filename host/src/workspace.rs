@@ -13,8 +13,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use notify_debouncer_mini::notify::{RecommendedWatcher, RecursiveMode};
-use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer};
+use notify_debouncer_mini::notify::{self, Event, RecommendedWatcher, RecursiveMode, Watcher as _};
 
 /// How long files must be quiet before a change is reported.
 pub const DEBOUNCE: Duration = Duration::from_millis(200);
@@ -55,7 +54,7 @@ pub struct Workspaces {
 #[derive(Default)]
 struct Entry {
     subscribers: BTreeSet<String>,
-    watcher: Option<Debouncer<RecommendedWatcher>>,
+    watcher: Option<RecommendedWatcher>,
 }
 
 impl Workspaces {
@@ -130,7 +129,7 @@ fn watch(
     id: &str,
     dir: &Path,
     on_change: OnChange,
-) -> Result<Debouncer<RecommendedWatcher>, WatchError> {
+) -> Result<RecommendedWatcher, WatchError> {
     let io = |source| WatchError::Io {
         path: dir.to_path_buf(),
         source,
@@ -146,22 +145,49 @@ fn watch(
 
     let workspace = id.to_string();
     let base = root.clone();
-    let mut debouncer = new_debouncer(DEBOUNCE, move |result: DebounceEventResult| {
-        let Ok(events) = result else { return };
-        let paths = relevant(&base, events.iter().map(|e| e.path.as_path()));
-        if !paths.is_empty() {
-            on_change(&workspace, paths);
+    // Only changes count: inotify also reports every open and close, and the scout
+    // checks read the project, which must not look like an edit. Changes are gathered
+    // for DEBOUNCE after the first one and reported as one update, on a thread that ends
+    // when the watcher (and with it the sender) is dropped.
+    let (tx, rx) = std::sync::mpsc::channel::<PathBuf>();
+    let mut watcher = notify::recommended_watcher(move |result: notify::Result<Event>| {
+        if let Ok(event) = result
+            && crate::watch::is_change(&event.kind)
+        {
+            for path in event.paths {
+                let _ = tx.send(path);
+            }
         }
     })
     .map_err(|source| WatchError::Notify {
         path: root.clone(),
         source,
     })?;
+    std::thread::Builder::new()
+        .name("sanctuary-workspace".into())
+        .spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut batch = vec![first];
+                let deadline = std::time::Instant::now() + DEBOUNCE;
+                while let Ok(path) =
+                    rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+                {
+                    batch.push(path);
+                }
+                let paths = relevant(&base, batch.iter().map(PathBuf::as_path));
+                if !paths.is_empty() {
+                    on_change(&workspace, paths);
+                }
+            }
+        })
+        .map_err(|source| WatchError::Io {
+            path: root.clone(),
+            source,
+        })?;
     let notify = |path: &Path, source| WatchError::Notify {
         path: path.to_path_buf(),
         source,
     };
-    let watcher = debouncer.watcher();
     watcher
         .watch(&root, RecursiveMode::NonRecursive)
         .map_err(|e| notify(&root, e))?;
@@ -172,7 +198,7 @@ fn watch(
         }
     }
     tracing::debug!(workspace = id, dir = %root.display(), "watching a workspace");
-    Ok(debouncer)
+    Ok(watcher)
 }
 
 /// The changed paths under `root` worth reporting: relative, `/`-separated, sorted, none
