@@ -9,8 +9,8 @@
 //!   through wasi:http to the mock.
 //! - `POST /v1/chat/completions`: the same over the host's HTTP surface (request parsing,
 //!   model resolution, the OpenAI-shaped answer).
-//! - `POST /api/chat/mama-bear`: the seeds' chat route, which also stores the turn in its
-//!   session (SQLite).
+//! - `POST /api/chat/mama-bear`: the seeds' chat route, which also creates a session and
+//!   stores the turn in it (SQLite, one transaction per turn).
 //! - streamed rows: the same with `stream: true`, to the end of the stream; the mock
 //!   pauses 5 ms per event, in both rows.
 //!
@@ -95,6 +95,7 @@ async fn run() -> anyhow::Result<()> {
     };
     let mut config = Config::load(&args)?;
     config.scout.projects = Vec::new();
+    config.admin_token = Some("bench-admin-key".into());
     let state = AppState::start(config).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let host = format!("http://{}", listener.local_addr()?);

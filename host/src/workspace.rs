@@ -125,11 +125,7 @@ impl Workspaces {
 }
 
 /// Watches `dir` (minus [`IGNORED`] directories) for workspace `id`.
-fn watch(
-    id: &str,
-    dir: &Path,
-    on_change: OnChange,
-) -> Result<RecommendedWatcher, WatchError> {
+fn watch(id: &str, dir: &Path, on_change: OnChange) -> Result<RecommendedWatcher, WatchError> {
     let io = |source| WatchError::Io {
         path: dir.to_path_buf(),
         source,

@@ -20,11 +20,13 @@ pub const ADMIN_KEY: &str = "mcp-test-admin-key";
 /// Starts the whole app (database, bundled plugins) over `data`, with `edit` applied to
 /// its config.
 pub async fn start(data: &Path, edit: impl FnOnce(&mut Config)) -> AppState {
-    let mut config = Config::default();
-    config.data_dir = data.to_path_buf();
-    config.database_url = format!("sqlite://{}/sanctuary.db?mode=rwc", data.display());
-    config.cache_dir = CACHE_DIR.into();
-    config.admin_token = Some(ADMIN_KEY.into());
+    let mut config = Config {
+        data_dir: data.to_path_buf(),
+        database_url: format!("sqlite://{}/sanctuary.db?mode=rwc", data.display()),
+        cache_dir: CACHE_DIR.into(),
+        admin_token: Some(ADMIN_KEY.into()),
+        ..Config::default()
+    };
     edit(&mut config);
     AppState::start(config).await.expect("the app starts")
 }

@@ -199,7 +199,17 @@ mod tests {
             .await
             .expect("infallible");
         assert_eq!(response.status(), StatusCode::OK);
-        let response = tower::ServiceExt::oneshot(app, delete())
+        // The session is gone: a request naming it is refused.
+        let list = Request::post(PATH)
+            .header("host", "localhost")
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-session-id", session)
+            .body(Body::from(
+                json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}).to_string(),
+            ))
+            .expect("request");
+        let response = tower::ServiceExt::oneshot(app, list)
             .await
             .expect("infallible");
         assert_eq!(response.status(), StatusCode::NOT_FOUND);

@@ -56,10 +56,6 @@ impl Handler {
     }
 }
 
-/// Which list notifications a change of the plugin set calls for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Changed;
-
 /// Follows the plugin set and says when the MCP lists change.
 struct Watch {
     events: broadcast::Receiver<PluginEvent>,
@@ -79,18 +75,19 @@ impl Watch {
         Watch { events, servers }
     }
 
-    /// Waits for the next change of the MCP lists; `None` when the plugin host is gone.
-    async fn next(&mut self) -> Option<Changed> {
+    /// Waits for the next change of the MCP lists: `true` then, `false` when the plugin
+    /// host is gone.
+    async fn changed(&mut self) -> bool {
         loop {
             match self.events.recv().await {
                 Ok(event) => {
                     if self.affects(&event) {
-                        return Some(Changed);
+                        return true;
                     }
                 }
                 // Missed some events: something may have changed.
-                Err(broadcast::error::RecvError::Lagged(_)) => return Some(Changed),
-                Err(broadcast::error::RecvError::Closed) => return None,
+                Err(broadcast::error::RecvError::Lagged(_)) => return true,
+                Err(broadcast::error::RecvError::Closed) => return false,
             }
         }
     }
@@ -226,7 +223,7 @@ impl ServerHandler for Handler {
                 tokio::select! {
                     // Resolves only when the handler (its session) is dropped.
                     _ = alive.changed() => break,
-                    changed = watch.next() => if changed.is_none() { break },
+                    changed = watch.changed() => if !changed { break },
                 }
                 if let Err(e) = notify_session(&peer).await {
                     debug!(cause = %e, "MCP session gone; stopping its notifications");
@@ -381,7 +378,7 @@ impl ServerHandler for Handler {
         loop {
             tokio::select! {
                 _ = context.cancelled() => return Ok(()),
-                changed = watch.next() => if changed.is_none() { return Ok(()) },
+                changed = watch.changed() => if !changed { return Ok(()) },
             }
             if let Err(e) = notify_subscription(&context).await {
                 debug!(cause = %e, "MCP subscription closed");
@@ -459,6 +456,31 @@ mod tests {
             assert_eq!(result.is_error, Some(true));
             assert_eq!(text_of(&result), error.to_string());
         }
+    }
+
+    #[tokio::test]
+    async fn only_changes_of_mcp_servers_call_for_notifications() {
+        let (state, _db, _dir) = crate::api::test_support::state().await;
+        let mut watch = Watch::new(&state.plugins);
+        let loaded = |id: &str, kind| PluginEvent::PluginLoaded {
+            id: id.into(),
+            kind,
+            version: "0.1.0".into(),
+            replaced: None,
+        };
+        let unloaded = |id: &str| PluginEvent::PluginUnloaded { id: id.into() };
+        assert!(watch.affects(&loaded("clock", Kind::McpServer)));
+        assert!(!watch.affects(&loaded("local", Kind::AiProvider)));
+        assert!(!watch.affects(&unloaded("local")));
+        assert!(watch.affects(&unloaded("clock")));
+        assert!(!watch.affects(&unloaded("clock")), "already gone");
+        // A plugin replaced by one of another kind leaves the MCP lists.
+        assert!(watch.affects(&loaded("shape", Kind::McpServer)));
+        assert!(watch.affects(&loaded("shape", Kind::HealthProbe)));
+        assert!(!watch.affects(&PluginEvent::PluginError {
+            id: "x".into(),
+            error: "bad".into()
+        }));
     }
 
     #[test]
