@@ -35,6 +35,9 @@ const HTTP_TASKS: usize = 64;
 const HTTP_DURATION: Duration = Duration::from_secs(5);
 const HTTP_WARMUP: Duration = Duration::from_secs(1);
 const PACKET_TIMEOUT: Duration = Duration::from_secs(20);
+/// Longer than the server's ping interval (Socket.IO's default 25 s), so every idle client
+/// answers at least one ping before the memory is read.
+const IDLE_HOLD: Duration = Duration::from_secs(30);
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -413,8 +416,15 @@ async fn run() {
     let started = Instant::now();
     let (failures, first_error) = connect_many(addr, &mut clients, IDLE_CONNECTIONS).await;
     let connect_time = started.elapsed();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_connected = server.rss_kib();
+    tokio::time::sleep(IDLE_HOLD).await;
     let rss_after = server.rss_kib();
+    let alive = clients.iter().filter(|c| !c.task.is_finished()).count();
+    println!(
+        "idle: VmRSS right after connecting {rss_connected} KiB; after a {} s hold {rss_after} KiB; \
+         {alive} clients still open",
+        IDLE_HOLD.as_secs()
+    );
     let n = clients.len();
     let per_conn_kib = (rss_after.saturating_sub(rss_before)) as f64 / n.max(1) as f64;
     println!(
@@ -439,7 +449,10 @@ async fn run() {
         p50: format!("{per_conn_kib:.1} KiB"),
         p95: "—".into(),
         p99: "—".into(),
-        extra: format!("VmRSS {rss_before} → {rss_after} KiB"),
+        extra: format!(
+            "VmRSS {rss_before} → {rss_after} KiB after a {} s hold (a ping cycle); {alive} still open",
+            IDLE_HOLD.as_secs()
+        ),
     });
 
     // 2. test_event round trip with RTT_CLIENTS connected: close the rest first.

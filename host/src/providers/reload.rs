@@ -13,8 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use notify_debouncer_mini::notify::{RecommendedWatcher, RecursiveMode};
-use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer};
+use notify_debouncer_mini::notify::{self, Event, RecommendedWatcher, RecursiveMode, Watcher as _};
 use tokio::sync::{Mutex, mpsc};
 use tracing::{error, info, warn};
 
@@ -198,9 +197,22 @@ pub async fn spawn(state: AppState) -> anyhow::Result<Option<ConfigWatch>> {
     if files.is_empty() {
         return Ok(None);
     }
+    // Raw events, changes only: inotify also reports opens and closes, and the reload
+    // reads the very files it watches, which must not count as an edit (it would reload
+    // forever). Bursts are gathered for DEBOUNCE in `run`.
     let (tx, rx) = mpsc::unbounded_channel();
-    let mut debouncer = new_debouncer(DEBOUNCE, move |result: DebounceEventResult| {
-        let _ = tx.send(result);
+    let mut debouncer = notify::recommended_watcher(move |result: notify::Result<Event>| {
+        match result {
+            Ok(event) if crate::watch::is_change(&event.kind) => {
+                for path in event.paths {
+                    let _ = tx.send(Ok(path));
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let _ = tx.send(Err(e));
+            }
+        }
     })
     .context("start the config file watcher")?;
     let mut watched = BTreeSet::new();
@@ -213,14 +225,13 @@ pub async fn spawn(state: AppState) -> anyhow::Result<Option<ConfigWatch>> {
 }
 
 fn watch_parent(
-    debouncer: &mut Debouncer<RecommendedWatcher>,
+    debouncer: &mut RecommendedWatcher,
     watched: &mut BTreeSet<PathBuf>,
     file: &Path,
 ) -> anyhow::Result<()> {
     let dir = parent_dir(file);
     if watched.insert(dir.clone()) {
         debouncer
-            .watcher()
             .watch(&dir, RecursiveMode::NonRecursive)
             .with_context(|| format!("watch {}", dir.display()))?;
     }
@@ -245,20 +256,31 @@ fn concerns(path: &Path, files: &[PathBuf]) -> bool {
 
 async fn run(
     reloader: Reloader,
-    mut debouncer: Debouncer<RecommendedWatcher>,
+    mut debouncer: RecommendedWatcher,
     mut watched: BTreeSet<PathBuf>,
-    mut rx: mpsc::UnboundedReceiver<DebounceEventResult>,
+    mut rx: mpsc::UnboundedReceiver<notify::Result<PathBuf>>,
 ) {
-    while let Some(result) = rx.recv().await {
-        let events = match result {
-            Ok(events) => events,
-            Err(e) => {
-                warn!(cause = %e, "config watcher error");
-                continue;
-            }
+    while let Some(first) = rx.recv().await {
+        // Gather the burst (an editor's write, a rename into place) into one reload.
+        let mut paths = Vec::new();
+        let mut note = |result: notify::Result<PathBuf>| match result {
+            Ok(path) => paths.push(path),
+            Err(e) => warn!(cause = %e, "config watcher error"),
         };
+        note(first);
+        let window = tokio::time::sleep(DEBOUNCE);
+        tokio::pin!(window);
+        loop {
+            tokio::select! {
+                more = rx.recv() => match more {
+                    Some(result) => note(result),
+                    None => break,
+                },
+                _ = &mut window => break,
+            }
+        }
         let files = reloader.files().await;
-        if !events.iter().any(|e| concerns(&e.path, &files)) {
+        if !paths.iter().any(|p| concerns(p, &files)) {
             continue;
         }
         if reloader.reload().await.is_ok() {
