@@ -270,6 +270,7 @@ impl Installer<'_> {
         granted: Option<Permissions>,
     ) -> Result<Installed> {
         let dir = self.plugins.plugins_dir().join(&manifest.id);
+        let _serial = self.plugins.lock_plugin(&manifest.id).await;
         // Load before writing: a component that does not load never replaces a working one.
         let live = self
             .plugins

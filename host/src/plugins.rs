@@ -141,6 +141,9 @@ pub struct PluginHost {
     plugins_dir: PathBuf,
     plugin_config: RwLock<BTreeMap<String, serde_json::Value>>,
     events: broadcast::Sender<PluginEvent>,
+    /// One lock per plugin id: loads of one plugin (watcher, API, config reload) run one at
+    /// a time, so a slow load of older files cannot replace a newer version.
+    load_locks: std::sync::Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl PluginHost {
@@ -157,6 +160,7 @@ impl PluginHost {
             plugins_dir: config.plugins_dir(),
             plugin_config: RwLock::new(config.plugins.clone()),
             events,
+            load_locks: std::sync::Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -242,6 +246,7 @@ impl PluginHost {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let _serial = self.lock_plugin(&fallback_id).await;
         let result = self.try_load_dir(dir).await;
         match &result {
             Ok(live) => {
@@ -396,6 +401,18 @@ impl PluginHost {
             outcomes.push((id, outcome));
         }
         outcomes
+    }
+
+    /// Waits for, and holds, the load lock of plugin `id` (see `load_locks`).
+    pub async fn lock_plugin(&self, id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self
+                .load_locks
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            locks.entry(id.to_string()).or_default().clone()
+        };
+        lock.lock_owned().await
     }
 
     /// Puts `live` in the set (atomically replacing any previous version: calls in flight

@@ -201,8 +201,8 @@ pub async fn spawn(state: AppState) -> anyhow::Result<Option<ConfigWatch>> {
     // reads the very files it watches, which must not count as an edit (it would reload
     // forever). Bursts are gathered for DEBOUNCE in `run`.
     let (tx, rx) = mpsc::unbounded_channel();
-    let mut debouncer = notify::recommended_watcher(move |result: notify::Result<Event>| {
-        match result {
+    let mut debouncer =
+        notify::recommended_watcher(move |result: notify::Result<Event>| match result {
             Ok(event) if crate::watch::is_change(&event.kind) => {
                 for path in event.paths {
                     let _ = tx.send(Ok(path));
@@ -212,9 +212,8 @@ pub async fn spawn(state: AppState) -> anyhow::Result<Option<ConfigWatch>> {
             Err(e) => {
                 let _ = tx.send(Err(e));
             }
-        }
-    })
-    .context("start the config file watcher")?;
+        })
+        .context("start the config file watcher")?;
     let mut watched = BTreeSet::new();
     for file in &files {
         watch_parent(&mut debouncer, &mut watched, file)?;
