@@ -454,6 +454,8 @@ impl Runtime {
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         if let Some(dir) = cache_dir {
             std::fs::create_dir_all(dir)?;
+            // wasmtime's cache wants an absolute path; `./data/cache` is the default.
+            let dir = &std::path::absolute(dir)?;
             let mut cache_config = CacheConfig::new();
             cache_config.with_directory(dir);
             let cache = Cache::new(cache_config)

@@ -51,7 +51,8 @@ async fn serves_the_seed_routes_over_real_http() {
 
 #[tokio::test]
 async fn health_shows_the_probe_plugins_and_the_database() {
-    let server = Server::start().await;
+    // The embedded defaults, relative `./data` included, as `cargo run --release` runs.
+    let server = Server::start_with_defaults().await;
     let health: Value = server.get_json("/health").await;
     assert_eq!(health["backend_running"], true);
     assert!(health["uptime"].as_f64().is_some_and(|u| u >= 0.0));

@@ -23,14 +23,31 @@ impl Server {
     /// Starts `sanctuary --host 127.0.0.1 --port 0` on a fresh data directory and waits
     /// for the address it logs.
     pub async fn start() -> Server {
+        Server::launch(false).await
+    }
+
+    /// Starts it exactly as `cargo run --release` does apart from the port: no data or
+    /// cache directory given, so both are the relative defaults (`./data`, `./data/cache`)
+    /// under a fresh working directory. Slower: nothing is compiled yet.
+    pub async fn start_with_defaults() -> Server {
+        Server::launch(true).await
+    }
+
+    async fn launch(defaults: bool) -> Server {
         let data = TempDir::new().expect("tempdir");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sanctuary"))
-            .args(["--host", "127.0.0.1", "--port", "0", "--data-dir"])
-            .arg(data.path())
-            .env(
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sanctuary"));
+        command.args(["--host", "127.0.0.1", "--port", "0"]);
+        if defaults {
+            command
+                .env_remove("SANCTUARY_DATA_DIR")
+                .env_remove("SANCTUARY_CACHE_DIR");
+        } else {
+            command.arg("--data-dir").arg(data.path()).env(
                 "SANCTUARY_CACHE_DIR",
                 concat!(env!("CARGO_TARGET_TMPDIR"), "/wasm-cache"),
-            )
+            );
+        }
+        let mut child = command
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "info")
             .env_remove("SANCTUARY_CONFIG")
