@@ -197,7 +197,14 @@ pub use types::{LogLevel, Metric};
 #[macro_export]
 macro_rules! export_mcp_server {
     ($ty:ident) => {
+        // Exported only where it means something: the export names (`pkg:iface#func`) are
+        // not valid symbol versions for a native linker, so a native build of a plugin
+        // crate (its unit tests, `cargo build` of the workspace) exports nothing.
+        #[cfg(target_arch = "wasm32")]
         $crate::mcp_server::export_mcp_server!($ty with_types_in $crate::mcp_server);
+        // Natively, refer to the implementation so it (and what it calls) is not dead code.
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn() = || { let _ = <$ty as $crate::mcp::Guest>::list_tools; let _ = <$ty as $crate::mcp::Guest>::call_tool; let _ = <$ty as $crate::mcp::Guest>::list_resources; let _ = <$ty as $crate::mcp::Guest>::read_resource; let _ = <$ty as $crate::mcp::Guest>::list_prompts; let _ = <$ty as $crate::mcp::Guest>::get_prompt; };
     };
 }
 
@@ -207,7 +214,14 @@ macro_rules! export_mcp_server {
 #[macro_export]
 macro_rules! export_ai_provider {
     ($ty:ident) => {
+        // Exported only where it means something: the export names (`pkg:iface#func`) are
+        // not valid symbol versions for a native linker, so a native build of a plugin
+        // crate (its unit tests, `cargo build` of the workspace) exports nothing.
+        #[cfg(target_arch = "wasm32")]
         $crate::ai_provider::export_ai_provider!($ty with_types_in $crate::ai_provider);
+        // Natively, refer to the implementation so it (and what it calls) is not dead code.
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn() = || { let _ = <$ty as $crate::provider::Guest>::describe; let _ = <$ty as $crate::provider::Guest>::chat; };
     };
 }
 
@@ -217,7 +231,14 @@ macro_rules! export_ai_provider {
 #[macro_export]
 macro_rules! export_scout_check {
     ($ty:ident) => {
+        // Exported only where it means something: the export names (`pkg:iface#func`) are
+        // not valid symbol versions for a native linker, so a native build of a plugin
+        // crate (its unit tests, `cargo build` of the workspace) exports nothing.
+        #[cfg(target_arch = "wasm32")]
         $crate::scout_check::export_scout_check!($ty with_types_in $crate::scout_check);
+        // Natively, refer to the implementation so it (and what it calls) is not dead code.
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn() = || { let _ = <$ty as $crate::scout::Guest>::check; };
     };
 }
 
@@ -228,7 +249,14 @@ macro_rules! export_scout_check {
 #[macro_export]
 macro_rules! export_health_probe {
     ($ty:ident) => {
+        // Exported only where it means something: the export names (`pkg:iface#func`) are
+        // not valid symbol versions for a native linker, so a native build of a plugin
+        // crate (its unit tests, `cargo build` of the workspace) exports nothing.
+        #[cfg(target_arch = "wasm32")]
         $crate::health_probe::export_health_probe!($ty with_types_in $crate::health_probe);
+        // Natively, refer to the implementation so it (and what it calls) is not dead code.
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn() = || { let _ = <$ty as $crate::probe::Guest>::probe; };
     };
 }
 
