@@ -65,6 +65,122 @@ pub fn estimate_tokens(text: &str) -> u32 {
     u32::try_from(words * 4 / 3).unwrap_or(u32::MAX).max(1)
 }
 
+/// A rough token count of a whole conversation ([`estimate_tokens`] summed), for
+/// upstreams that report none.
+pub fn estimate_prompt(messages: &[Message]) -> u32 {
+    messages
+        .iter()
+        .map(|m| estimate_tokens(&m.content))
+        .fold(0u32, u32::saturating_add)
+}
+
+/// The model to ask for: the request's (trimmed, when not empty), or `default`.
+pub fn requested_model(request: &ChatRequest, default: &str) -> String {
+    request
+        .model
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .unwrap_or(default)
+        .to_string()
+}
+
+/// The models to advertise in `describe`: `models`, with `default` first when it is not
+/// among them.
+///
+/// ```
+/// use sanctuary_plugin_api::provider::advertised_models;
+///
+/// assert_eq!(advertised_models(&["b".into()], "a"), ["a", "b"]);
+/// assert_eq!(advertised_models(&["a".into(), "b".into()], "b"), ["a", "b"]);
+/// ```
+pub fn advertised_models(models: &[String], default: &str) -> Vec<String> {
+    let mut out = models.to_vec();
+    if !out.iter().any(|m| m == default) {
+        out.insert(0, default.to_string());
+    }
+    out
+}
+
+/// `temperature` as the decimal the caller meant (`0.7`, not `0.699999988079071`); a
+/// negative or non-finite value is an `invalid-input` error that names `max`, the top of
+/// the upstream's range.
+///
+/// ```
+/// use sanctuary_plugin_api::provider::temperature_value;
+///
+/// assert_eq!(temperature_value(0.7, 2.0)?, 0.7);
+/// assert!(temperature_value(-1.0, 2.0).is_err());
+/// # Ok::<(), sanctuary_plugin_api::PluginError>(())
+/// ```
+pub fn temperature_value(temperature: f32, max: f32) -> Result<f64, PluginError> {
+    if !temperature.is_finite() || temperature < 0.0 {
+        return Err(PluginError::invalid_input(format!(
+            "temperature must be a number from 0 to {max}, not {temperature}"
+        )));
+    }
+    Ok(temperature
+        .to_string()
+        .parse()
+        .unwrap_or(f64::from(temperature)))
+}
+
+/// How to read one upstream's answers, for [`exchange`].
+pub struct Upstream<E, P, S> {
+    /// Turns a non-success status and its body into the right typed error.
+    pub error: E,
+    /// Parses a whole (non-streamed) JSON answer.
+    pub parse: P,
+    /// Reads a server-sent-event stream, calling the emitter with each piece of text.
+    pub stream: S,
+}
+
+/// Sends `outgoing` (URL, auth headers and JSON body already set) and reads the answer
+/// whichever way it comes: an error status through `upstream.error`; a whole JSON answer
+/// (also when a server ignores a streaming request) through `upstream.parse`, emitted as
+/// one chunk when the caller wanted streaming; an event stream through `upstream.stream`,
+/// each piece emitted as it arrives. `timeout_ms` of 0 leaves the limit to the host.
+pub fn exchange<E, P, S>(
+    outgoing: crate::http::Request,
+    request: &ChatRequest,
+    timeout_ms: u64,
+    upstream: Upstream<E, P, S>,
+) -> Result<ChatResponse, PluginError>
+where
+    E: FnOnce(u16, &str) -> PluginError,
+    P: FnOnce(&serde_json::Value) -> Result<ChatResponse, PluginError>,
+    S: FnOnce(
+        crate::http::sse::Events<crate::http::Lines>,
+        &mut dyn FnMut(&str),
+    ) -> Result<ChatResponse, PluginError>,
+{
+    let accept = if request.streaming {
+        "text/event-stream"
+    } else {
+        "application/json"
+    };
+    let mut outgoing = outgoing.header("accept", accept);
+    if timeout_ms > 0 {
+        outgoing = outgoing.timeout(std::time::Duration::from_millis(timeout_ms));
+    }
+    let response = outgoing.send_streaming()?;
+    let streamed = response
+        .header("content-type")
+        .is_some_and(|t| t.contains("text/event-stream"));
+    if !response.is_success() || !streamed {
+        let response = response.into_response()?;
+        if !response.is_success() {
+            return Err((upstream.error)(response.status, &response.text()));
+        }
+        let answer = (upstream.parse)(&response.json()?)?;
+        if request.streaming && !answer.text.is_empty() {
+            emit_chunk(&answer.text);
+        }
+        return Ok(answer);
+    }
+    (upstream.stream)(response.events(), &mut |piece| emit_chunk(piece))
+}
+
 impl Role {
     /// The WIT name: `system`, `user` or `assistant`.
     pub fn as_str(self) -> &'static str {

@@ -5,10 +5,10 @@
 
 mod wire;
 
-use std::time::Duration;
-
 use sanctuary_plugin_api::http::{self, Request};
-use sanctuary_plugin_api::provider::{self, ChatRequest, ChatResponse, Guest, ProviderInfo};
+use sanctuary_plugin_api::provider::{
+    self, ChatRequest, ChatResponse, Guest, ProviderInfo, Upstream,
+};
 use sanctuary_plugin_api::{PluginError, config, log, secret};
 use serde::Deserialize;
 
@@ -50,13 +50,9 @@ impl Default for Settings {
 impl Settings {
     /// What `describe` reports.
     fn info(&self) -> ProviderInfo {
-        let mut models = self.models.clone();
-        if !models.contains(&self.default_model) {
-            models.insert(0, self.default_model.clone());
-        }
         ProviderInfo {
             name: "Anthropic".into(),
-            models,
+            models: provider::advertised_models(&self.models, &self.default_model),
             default_model: self.default_model.clone(),
             offline: false,
         }
@@ -64,13 +60,7 @@ impl Settings {
 
     /// The model to ask for: the request's, or the default.
     fn model(&self, request: &ChatRequest) -> String {
-        request
-            .model
-            .as_deref()
-            .map(str::trim)
-            .filter(|m| !m.is_empty())
-            .unwrap_or(&self.default_model)
-            .to_string()
+        provider::requested_model(request, &self.default_model)
     }
 
     /// The key, or a `denied` error naming the secret to set.
@@ -104,41 +94,23 @@ impl Guest for Anthropic {
         let body = wire::request_body(&request, &model, settings.max_tokens)?;
         let key = settings.key(secret(&settings.api_key_secret))?;
 
-        let mut outgoing = Request::post(http::join_url(&settings.base_url, "v1/messages"))
+        let outgoing = Request::post(http::join_url(&settings.base_url, "v1/messages"))
             .header("x-api-key", key)
             .header("anthropic-version", API_VERSION)
-            .header(
-                "accept",
-                if request.streaming {
-                    "text/event-stream"
-                } else {
-                    "application/json"
-                },
-            )
             .json(&body);
-        if settings.timeout_ms > 0 {
-            outgoing = outgoing.timeout(Duration::from_millis(settings.timeout_ms));
-        }
-        let prompt_tokens = wire::estimate_prompt(&request.messages);
-
-        let response = outgoing.send_streaming()?;
-        let streamed = response
-            .header("content-type")
-            .is_some_and(|t| t.contains("text/event-stream"));
-        if !response.is_success() || !streamed {
-            let response = response.into_response()?;
-            if !response.is_success() {
-                return Err(wire::upstream_error(response.status, &response.text()));
-            }
-            let answer = wire::parse_message(&response.json()?, &model, prompt_tokens)?;
-            if request.streaming && !answer.text.is_empty() {
-                provider::emit_chunk(&answer.text);
-            }
-            return Ok(answer);
-        }
-        wire::read_stream(response.events(), &model, prompt_tokens, &mut |piece| {
-            provider::emit_chunk(piece)
-        })
+        let prompt_tokens = provider::estimate_prompt(&request.messages);
+        provider::exchange(
+            outgoing,
+            &request,
+            settings.timeout_ms,
+            Upstream {
+                error: wire::upstream_error,
+                parse: |body: &serde_json::Value| wire::parse_message(body, &model, prompt_tokens),
+                stream: |events, emit: &mut dyn FnMut(&str)| {
+                    wire::read_stream(events, &model, prompt_tokens, emit)
+                },
+            },
+        )
     }
 }
 

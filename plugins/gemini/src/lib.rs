@@ -6,10 +6,10 @@
 
 mod wire;
 
-use std::time::Duration;
-
 use sanctuary_plugin_api::http::{self, Request};
-use sanctuary_plugin_api::provider::{self, ChatRequest, ChatResponse, Guest, ProviderInfo};
+use sanctuary_plugin_api::provider::{
+    self, ChatRequest, ChatResponse, Guest, ProviderInfo, Upstream,
+};
 use sanctuary_plugin_api::{PluginError, config, log, secret};
 use serde::Deserialize;
 
@@ -48,13 +48,9 @@ impl Default for Settings {
 impl Settings {
     /// What `describe` reports.
     fn info(&self) -> ProviderInfo {
-        let mut models = self.models.clone();
-        if !models.contains(&self.default_model) {
-            models.insert(0, self.default_model.clone());
-        }
         ProviderInfo {
             name: "Gemini".into(),
-            models,
+            models: provider::advertised_models(&self.models, &self.default_model),
             default_model: self.default_model.clone(),
             offline: false,
         }
@@ -62,13 +58,7 @@ impl Settings {
 
     /// The model to ask for: the request's, or the default.
     fn model(&self, request: &ChatRequest) -> String {
-        request
-            .model
-            .as_deref()
-            .map(str::trim)
-            .filter(|m| !m.is_empty())
-            .unwrap_or(&self.default_model)
-            .to_string()
+        provider::requested_model(request, &self.default_model)
     }
 
     /// The key from the first of `configured` and `fallback` that is set, or a `denied`
@@ -111,40 +101,20 @@ impl Guest for Gemini {
         let key = settings.key(secret(&settings.api_key_secret), || secret(FALLBACK_SECRET))?;
 
         let url = http::join_url(&settings.base_url, &wire::path(&model, request.streaming));
-        let mut outgoing = Request::post(url)
-            .header("x-goog-api-key", key)
-            .header(
-                "accept",
-                if request.streaming {
-                    "text/event-stream"
-                } else {
-                    "application/json"
+        let outgoing = Request::post(url).header("x-goog-api-key", key).json(&body);
+        let prompt_tokens = provider::estimate_prompt(&request.messages);
+        provider::exchange(
+            outgoing,
+            &request,
+            settings.timeout_ms,
+            Upstream {
+                error: wire::upstream_error,
+                parse: |body: &serde_json::Value| wire::parse_response(body, &model, prompt_tokens),
+                stream: |events, emit: &mut dyn FnMut(&str)| {
+                    wire::read_stream(events, &model, prompt_tokens, emit)
                 },
-            )
-            .json(&body);
-        if settings.timeout_ms > 0 {
-            outgoing = outgoing.timeout(Duration::from_millis(settings.timeout_ms));
-        }
-        let prompt_tokens = wire::estimate_prompt(&request.messages);
-
-        let response = outgoing.send_streaming()?;
-        let streamed = response
-            .header("content-type")
-            .is_some_and(|t| t.contains("text/event-stream"));
-        if !response.is_success() || !streamed {
-            let response = response.into_response()?;
-            if !response.is_success() {
-                return Err(wire::upstream_error(response.status, &response.text()));
-            }
-            let answer = wire::parse_response(&response.json()?, &model, prompt_tokens)?;
-            if request.streaming && !answer.text.is_empty() {
-                provider::emit_chunk(&answer.text);
-            }
-            return Ok(answer);
-        }
-        wire::read_stream(response.events(), &model, prompt_tokens, &mut |piece| {
-            provider::emit_chunk(piece)
-        })
+            },
+        )
     }
 }
 

@@ -6,10 +6,10 @@
 
 mod wire;
 
-use std::time::Duration;
-
 use sanctuary_plugin_api::http::{self, Request};
-use sanctuary_plugin_api::provider::{self, ChatRequest, ChatResponse, Guest, ProviderInfo};
+use sanctuary_plugin_api::provider::{
+    self, ChatRequest, ChatResponse, Guest, ProviderInfo, Upstream,
+};
 use sanctuary_plugin_api::{PluginError, config, log, secret};
 use serde::Deserialize;
 
@@ -50,13 +50,9 @@ impl Default for Settings {
 impl Settings {
     /// What `describe` reports.
     fn info(&self) -> ProviderInfo {
-        let mut models = self.models.clone();
-        if !models.contains(&self.default_model) {
-            models.insert(0, self.default_model.clone());
-        }
         ProviderInfo {
             name: "OpenAI-compatible".into(),
-            models,
+            models: provider::advertised_models(&self.models, &self.default_model),
             default_model: self.default_model.clone(),
             offline: false,
         }
@@ -64,13 +60,7 @@ impl Settings {
 
     /// The model to ask for: the request's, or the default.
     fn model(&self, request: &ChatRequest) -> String {
-        request
-            .model
-            .as_deref()
-            .map(str::trim)
-            .filter(|m| !m.is_empty())
-            .unwrap_or(&self.default_model)
-            .to_string()
+        provider::requested_model(request, &self.default_model)
     }
 }
 
@@ -93,48 +83,28 @@ impl Guest for OpenAiCompatible {
         let key = secret(&settings.api_key_secret).filter(|k| !k.is_empty());
         let body = wire::request_body(&request, &model, settings.stream_usage)?;
 
-        let mut outgoing = Request::post(http::join_url(&settings.base_url, "chat/completions"))
-            .header(
-                "accept",
-                if request.streaming {
-                    "text/event-stream"
-                } else {
-                    "application/json"
-                },
-            )
-            .json(&body);
+        let mut outgoing =
+            Request::post(http::join_url(&settings.base_url, "chat/completions")).json(&body);
         if let Some(key) = &key {
             outgoing = outgoing.header("authorization", format!("Bearer {key}"));
         }
-        if settings.timeout_ms > 0 {
-            outgoing = outgoing.timeout(Duration::from_millis(settings.timeout_ms));
-        }
         let missing_key = key.is_none().then_some(settings.api_key_secret.as_str());
-        let prompt_tokens = wire::estimate_prompt(&request.messages);
-
-        let response = outgoing.send_streaming()?;
-        let streamed = response
-            .header("content-type")
-            .is_some_and(|t| t.contains("text/event-stream"));
-        if !response.is_success() || !streamed {
-            // An error, or a server that answered a streaming request in one piece.
-            let response = response.into_response()?;
-            if !response.is_success() {
-                return Err(wire::upstream_error(
-                    response.status,
-                    &response.text(),
-                    missing_key,
-                ));
-            }
-            let answer = wire::parse_completion(&response.json()?, &model, prompt_tokens)?;
-            if request.streaming && !answer.text.is_empty() {
-                provider::emit_chunk(&answer.text);
-            }
-            return Ok(answer);
-        }
-        wire::read_stream(response.events(), &model, prompt_tokens, &mut |piece| {
-            provider::emit_chunk(piece)
-        })
+        let prompt_tokens = provider::estimate_prompt(&request.messages);
+        // A server may also answer a streaming request in one piece; `exchange` reads both.
+        provider::exchange(
+            outgoing,
+            &request,
+            settings.timeout_ms,
+            Upstream {
+                error: |status, text: &str| wire::upstream_error(status, text, missing_key),
+                parse: |body: &serde_json::Value| {
+                    wire::parse_completion(body, &model, prompt_tokens)
+                },
+                stream: |events, emit: &mut dyn FnMut(&str)| {
+                    wire::read_stream(events, &model, prompt_tokens, emit)
+                },
+            },
+        )
     }
 }
 

@@ -5,7 +5,7 @@
 
 use sanctuary_plugin_api::PluginError;
 use sanctuary_plugin_api::http::{self, sse};
-use sanctuary_plugin_api::provider::{ChatRequest, ChatResponse, Message, Usage, estimate_tokens};
+use sanctuary_plugin_api::provider::{ChatRequest, ChatResponse, Usage, estimate_tokens};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -28,33 +28,15 @@ pub(crate) fn request_body(
         body["max_tokens"] = json!(max_tokens);
     }
     if let Some(temperature) = request.temperature {
-        body["temperature"] = json!(temperature_value(temperature)?);
+        body["temperature"] = json!(sanctuary_plugin_api::provider::temperature_value(
+            temperature,
+            2.0
+        )?);
     }
     if request.streaming && stream_usage {
         body["stream_options"] = json!({ "include_usage": true });
     }
     Ok(body)
-}
-
-/// `temperature` as the decimal the caller meant (`0.7`, not `0.699999988079071`).
-fn temperature_value(temperature: f32) -> Result<f64, PluginError> {
-    if !temperature.is_finite() || temperature < 0.0 {
-        return Err(PluginError::invalid_input(format!(
-            "temperature must be a number from 0 to 2, not {temperature}"
-        )));
-    }
-    Ok(temperature
-        .to_string()
-        .parse()
-        .unwrap_or(f64::from(temperature)))
-}
-
-/// A rough token count of the conversation, for servers that report none.
-pub(crate) fn estimate_prompt(messages: &[Message]) -> u32 {
-    messages
-        .iter()
-        .map(|m| estimate_tokens(&m.content))
-        .fold(0u32, u32::saturating_add)
 }
 
 /// A completion, or one chunk of a streamed one.
@@ -277,6 +259,7 @@ fn error_in_body(error: &Value) -> PluginError {
 mod tests {
     use super::*;
     use sanctuary_plugin_api::http::Lines;
+    use sanctuary_plugin_api::provider::Message;
     use sanctuary_plugin_api::provider::Role;
 
     fn request(streaming: bool) -> ChatRequest {
