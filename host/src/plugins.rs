@@ -342,7 +342,7 @@ impl PluginHost {
             plugin,
         };
         let describe_failed = |e: CallError| LoadError::Compile {
-            id: live_id(&e),
+            id: e.plugin().to_string(),
             reason: format!("failed its first call: {e}"),
         };
         match live.plugin.kind() {
@@ -531,16 +531,6 @@ fn probe_outcome(
             metrics: Vec::new(),
             duration_ms,
         },
-    }
-}
-
-fn live_id(e: &CallError) -> String {
-    match e {
-        CallError::Plugin { plugin, .. }
-        | CallError::Timeout { plugin, .. }
-        | CallError::MemoryCap { plugin, .. }
-        | CallError::Trap { plugin, .. }
-        | CallError::Setup { plugin, .. } => plugin.clone(),
     }
 }
 

@@ -156,6 +156,17 @@ impl CallError {
         }
     }
 
+    /// The id of the plugin that failed.
+    pub fn plugin(&self) -> &str {
+        match self {
+            CallError::Plugin { plugin, .. }
+            | CallError::Timeout { plugin, .. }
+            | CallError::MemoryCap { plugin, .. }
+            | CallError::Trap { plugin, .. }
+            | CallError::Setup { plugin, .. } => plugin,
+        }
+    }
+
     /// Whether the plugin itself judged the caller's input bad.
     pub fn is_invalid_input(&self) -> bool {
         matches!(

@@ -78,6 +78,15 @@ fn host_services(state: &AppState, database_ok: bool) -> Map<String, Value> {
     services
 }
 
+/// The host's services plus one entry per health probe, as `/health` lists them.
+fn all_services(state: &AppState, snap: &Snapshot) -> Map<String, Value> {
+    let mut services = host_services(state, snap.database_ok);
+    for probe in &snap.probes {
+        services.insert(probe.id.clone(), json!(probe.status));
+    }
+    services
+}
+
 /// `healthy` when everything is; `unhealthy` without a database; `degraded` otherwise.
 fn overall(snapshot: &Snapshot) -> &'static str {
     if !snapshot.database_ok {
@@ -91,10 +100,7 @@ fn overall(snapshot: &Snapshot) -> &'static str {
 
 async fn health(State(state): State<AppState>) -> Json<Value> {
     let snap = snapshot(&state).await;
-    let mut services = host_services(&state, snap.database_ok);
-    for probe in &snap.probes {
-        services.insert(probe.id.clone(), json!(probe.status));
-    }
+    let services = all_services(&state, &snap);
     let probes: Map<String, Value> = snap
         .probes
         .iter()
@@ -117,10 +123,7 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
 
 async fn detailed(State(state): State<AppState>) -> Json<Value> {
     let snap = snapshot(&state).await;
-    let mut services = host_services(&state, snap.database_ok);
-    for probe in &snap.probes {
-        services.insert(probe.id.clone(), json!(probe.status));
-    }
+    let services = all_services(&state, &snap);
     let system = &state.plugins.runtime().services().system;
     let memory = system.memory();
     let plugins: Vec<Value> = state
