@@ -63,6 +63,9 @@ fn main() {
 }
 
 /// Crates directly under `dir` (each a folder with a `Cargo.toml`), sorted by name.
+/// Folders without one are skipped: plugins in other languages (`plugins/python-notes`)
+/// are built by their own toolchains, are not bundled, and are excluded from the
+/// workspace in the root `Cargo.toml`.
 fn find_crates(dir: &Path, bundled: bool) -> Vec<Crate> {
     let Ok(entries) = fs::read_dir(dir) else {
         return Vec::new();

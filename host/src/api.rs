@@ -3,10 +3,14 @@
 //! error body and request tracing. The CORS policy ([`cors_layer`]) is added by
 //! [`crate::app`] outside the Socket.IO layer, so polling requests get it too.
 
+pub mod analytics;
+pub mod auth;
 pub mod batch;
+pub mod cache;
 pub mod chat;
 pub mod dev;
 pub mod health;
+pub mod jobs;
 pub mod mcp;
 pub mod openai;
 pub mod openapi;
@@ -28,6 +32,8 @@ use crate::state::AppState;
 
 /// The API over `state`: every route group plus the shared fallbacks and layers.
 pub fn router(state: AppState) -> Router {
+    let metrics = state.metrics.clone();
+    let auth_state = state.clone();
     let routes = Router::new()
         .merge(root::routes())
         .merge(dev::routes())
@@ -40,11 +46,23 @@ pub fn router(state: AppState) -> Router {
         .merge(openai::routes())
         .merge(scout::routes())
         .merge(openapi::routes())
+        .merge(analytics::routes())
+        .merge(cache::routes())
+        .merge(jobs::routes())
+        .merge(crate::metrics::routes())
+        .merge(auth::routes())
         .merge(crate::mcp::http::routes(&state))
         .with_state(state);
+    // Closes reading or chat when `[auth]` says so; on the routes, so a batch's requests
+    // pass it too.
+    let routes = crate::auth::guard::gate(routes, &auth_state);
     // `POST /api/batch` runs its requests through every other route (not itself).
     let batch = batch::routes(with_fallbacks(routes.clone()));
-    with_shared_layers(routes.merge(batch))
+    // Counted by matched route template; a layer on the router so `MatchedPath` is known.
+    with_shared_layers(routes.merge(batch)).layer(axum::middleware::from_fn_with_state(
+        metrics,
+        crate::metrics::track_http,
+    ))
 }
 
 /// Fallbacks and layers shared by every route, applied to routes that already have state.
@@ -135,7 +153,11 @@ pub(crate) mod test_support {
     /// A state over a fresh database, an empty plugin host and a temporary data directory.
     /// Keep the returned guards alive as long as the state.
     pub async fn state() -> (AppState, TestDb, tempfile::TempDir) {
-        let db = crate::db::testing::db().await;
+        state_on(crate::db::testing::db().await).await
+    }
+
+    /// [`state`] over `db` (e.g. each of `crate::db::testing::all()`).
+    pub async fn state_on(db: TestDb) -> (AppState, TestDb, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = Config {
             data_dir: dir.path().join("data"),
@@ -143,6 +165,9 @@ pub(crate) mod test_support {
             ..Config::default()
         };
         let plugins = PluginHost::new(&config, Some(db.db())).expect("a plugin host");
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let calls = crate::telemetry::Recorder::start(db.db(), metrics.clone());
+        let config_cache = config.cache.clone();
         let state = AppState {
             providers: Arc::new(crate::providers::Providers::new(&config)),
             config: Arc::new(config),
@@ -152,7 +177,16 @@ pub(crate) mod test_support {
             admin: Arc::new(crate::auth::AdminKeys::from_token(ADMIN_KEY)),
             started_at: std::time::Instant::now(),
             started_wall: chrono::Utc::now(),
+            metrics: metrics.clone(),
+            calls: calls.clone(),
+            cache: Arc::new(crate::cache::ChatCache::new(&config_cache)),
+            // No workers: a test that runs jobs calls `state.jobs.start(&state)`.
+            jobs: Arc::new(crate::jobs::Jobs::new(
+                db.db(),
+                crate::config::JobsConfig::default(),
+            )),
         };
+        state.plugins.runtime().services().set_recorder(calls);
         (state, db, dir)
     }
 

@@ -1,18 +1,36 @@
-//! Admin authentication for routes that change the installation. The admin key comes from
-//! `SANCTUARY_ADMIN_TOKEN`, or is generated on first start, stored as a sha256 hash in the
-//! database and printed once. Callers present it as `Authorization: Bearer <key>`;
-//! without it they get 401 in the seeds' error body.
+//! Authentication and authorization for the HTTP API and Socket.IO.
+//!
+//! Three kinds of credential, each resolved to a [`Principal`] holding [`Scopes`]:
+//! - the operator's **admin key** ([`AdminKeys`]): from `SANCTUARY_ADMIN_TOKEN`, or
+//!   generated on first start, stored as a sha256 hash and printed once; it holds every scope;
+//! - **API keys** ([`keys`]) created by an admin, with scopes, an optional expiry and a
+//!   last-used time, stored hashed and shown once;
+//! - **sessions** ([`sessions`]) of users ([`users`], argon2id passwords) who logged in with
+//!   `POST /api/auth/login`: a `sid` cookie, stored hashed.
+//!
+//! Keys travel as `Authorization: Bearer <key>`, sessions as the `sid` cookie. Handlers
+//! name what they need with an extractor: [`Require<scope::Plugins>`](Require) and the like
+//! (401 without a credential, 403 without the scope), or [`Admin`]. [`guard`] resolves the
+//! credential once per request, applies the rate limits ([`ratelimit`]) and closes reading
+//! and chat when `[auth] open_read` / `open_chat` say so.
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
+pub mod guard;
+pub mod keys;
+pub mod principal;
+pub mod ratelimit;
+pub mod scope;
+pub mod sessions;
+pub mod users;
+
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 use tracing::{info, warn};
 
+pub use principal::{Admin, Authenticated, Principal, Require, Resolved};
+pub use scope::{Scope, Scopes};
+
 use crate::clock;
 use crate::db::Db;
-use crate::error::ApiError;
-use crate::state::AppState;
 
 /// The hashes of the keys that grant admin rights.
 pub struct AdminKeys {
@@ -86,11 +104,7 @@ impl AdminKeys {
     pub fn verify(&self, presented: &str) -> bool {
         let candidate = hash(presented);
         self.hashes.iter().fold(false, |found, stored| {
-            let diff = stored
-                .iter()
-                .zip(candidate.iter())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-            found | (diff == 0)
+            found | constant_time_eq(stored, &candidate)
         })
     }
 }
@@ -118,41 +132,32 @@ fn hash(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
 }
 
-/// 256 random bits from two v4 UUIDs (the OS random source), as hex.
-fn generate_key() -> String {
-    let a = uuid::Uuid::new_v4();
-    let b = uuid::Uuid::new_v4();
-    format!("sk-sanctuary-{}{}", a.simple(), b.simple())
+/// The sha256 of a secret as hex: how API keys and session ids are stored and looked up.
+/// (A 256-bit random secret needs no slow hash: it cannot be guessed from its hash.)
+pub fn hash_hex(secret: &str) -> String {
+    hex::encode(hash(secret))
 }
 
-/// Extractor for routes that change the installation: succeeds only for a request that
-/// carries an admin key.
-pub struct Admin;
+/// The start of every key this host hands out.
+pub const KEY_PREFIX: &str = "sk-sanctuary-";
 
-impl FromRequestParts<AppState> for Admin {
-    type Rejection = ApiError;
+/// 256 bits from the operator system's random source, as 64 hex digits.
+pub fn random_hex() -> String {
+    let mut bytes = [0u8; 32];
+    // Without a working OS random source no secret can be made safely: a fault of the
+    // machine, not of a request.
+    getrandom::fill(&mut bytes).expect("the OS random source works");
+    hex::encode(bytes)
+}
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Admin, ApiError> {
-        let header = parts
-            .headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let Some(header) = header else {
-            return Err(ApiError::unauthorized(
-                "This operation needs an admin key: send `Authorization: Bearer <key>`",
-            ));
-        };
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .unwrap_or_default();
-        if !token.is_empty() && state.admin.verify(token) {
-            Ok(Admin)
-        } else {
-            Err(ApiError::unauthorized("The admin key is not valid"))
-        }
-    }
+/// A new key: [`KEY_PREFIX`] and 256 random bits.
+fn generate_key() -> String {
+    format!("{KEY_PREFIX}{}", random_hex())
+}
+
+/// Compares two byte strings in time that depends only on their lengths.
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

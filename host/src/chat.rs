@@ -197,6 +197,21 @@ pub struct ChatMetadata {
     pub route: String,
     /// Why generation stopped (`stop`, `length`, ...).
     pub finish_reason: String,
+    /// Whether the answer came from the response cache (`[cache]`).
+    pub cached: bool,
+    /// The response-cache key of the request, when the route is cached (for
+    /// `POST /api/cache/invalidate {key}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_key: Option<String>,
+}
+
+/// Whether a chat may be answered from the response cache ([`crate::cache`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheUse {
+    /// Look the answer up, and keep a fresh one (when the cache applies to the route).
+    Allowed,
+    /// Always ask the provider (streamed answers).
+    Bypass,
 }
 
 /// A new session id.
@@ -206,12 +221,28 @@ pub fn new_session_id() -> String {
 
 /// Answers `input` on `route`: sends the session's history and the message to the route's
 /// provider and stores both messages. When `progress` is given, the provider streams
-/// pieces of the answer there while it works.
+/// pieces of the answer there while it works, and the response cache is bypassed.
 pub async fn send(
     state: &AppState,
     route: &str,
     input: ChatInput,
     progress: Option<mpsc::UnboundedSender<String>>,
+) -> Result<ChatReply> {
+    let cache = match progress {
+        Some(_) => CacheUse::Bypass,
+        None => CacheUse::Allowed,
+    };
+    send_with(state, route, input, progress, cache).await
+}
+
+/// [`send`], saying whether the response cache may answer; a cached answer reaches a
+/// `progress` listener as one chunk.
+pub async fn send_with(
+    state: &AppState,
+    route: &str,
+    input: ChatInput,
+    progress: Option<mpsc::UnboundedSender<String>>,
+    cache: CacheUse,
 ) -> Result<ChatReply> {
     // Fail before touching the session when nothing could answer at all.
     providers::provider_for_route(state, route).ok_or_else(|| Error::NoProvider {
@@ -247,7 +278,10 @@ pub async fn send(
         context: input.context.as_ref().map(Value::to_string),
     };
     // Failover along the route's chain, retries and breakers live in `providers::chat`.
-    let served = providers::chat(state, route, &request, progress).await?;
+    let served = match cache {
+        CacheUse::Allowed => crate::cache::chat(state, route, &request, progress).await?,
+        CacheUse::Bypass => providers::chat(state, route, &request, progress).await?,
+    };
     let processing_time = served.elapsed.as_secs_f64();
     let answer = served.response;
 
@@ -261,6 +295,8 @@ pub async fn send(
         provider: served.provider,
         route: route.to_string(),
         finish_reason: answer.finish_reason,
+        cached: served.cached,
+        cache_key: served.cache_key,
     };
     let timestamp = clock::timestamp();
     let user_metadata = match &input.context {

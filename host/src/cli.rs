@@ -35,6 +35,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve the HTTP API and Socket.IO (the default).
     Serve(ServeArgs),
+    /// Write, build, check, sign and install plugins (`sanctuary plugin --help`).
+    Plugin(crate::authoring::PluginArgs),
 }
 
 /// Where and how to serve. Every field is `None` unless given by flag or environment.
@@ -77,6 +79,11 @@ pub struct ServeArgs {
     /// environment is consulted too [default: none].
     #[arg(long, env = "SANCTUARY_SECRETS_FILE", value_name = "FILE")]
     pub secrets_file: Option<PathBuf>,
+
+    /// Requests per second per client (API key, session or address), with bursts of
+    /// twice that; 0 turns limits off [default: 0, or `[rate_limit] per_second`].
+    #[arg(long, env = "SANCTUARY_RATE_LIMIT", value_name = "N")]
+    pub rate_limit: Option<u32>,
 }
 
 impl Cli {
@@ -85,6 +92,7 @@ impl Cli {
         match &self.command {
             None => Some(&self.serve),
             Some(Command::Serve(args)) => Some(args),
+            Some(Command::Plugin(_)) => None,
         }
     }
 }
@@ -156,6 +164,7 @@ mod tests {
             ("database_url", "SANCTUARY_DATABASE_URL"),
             ("cache_dir", "SANCTUARY_CACHE_DIR"),
             ("secrets_file", "SANCTUARY_SECRETS_FILE"),
+            ("rate_limit", "SANCTUARY_RATE_LIMIT"),
         ] {
             assert_eq!(env_of(id).as_deref(), Some(env), "flag {id}");
         }

@@ -56,6 +56,16 @@ pub struct Config {
     /// File of secrets handed to the plugins that declare them (TOML, or `.env`-style
     /// `NAME=value` lines); the host environment is consulted too.
     pub secrets_file: Option<PathBuf>,
+    /// Who may read, chat, and how long sessions last (`[auth]`).
+    pub auth: AuthConfig,
+    /// Requests per second per client (`[rate_limit]`, `--rate-limit`); off by default.
+    pub rate_limit: RateLimitConfig,
+    /// Chat response cache (`[cache]`), off by default.
+    pub cache: CacheConfig,
+    /// Background content-generation jobs (`[jobs]`).
+    pub jobs: JobsConfig,
+    /// Plugin signature policy (`[signatures]`): trusted keys, whether to require them.
+    pub signatures: crate::signing::SignaturesConfig,
 }
 
 /// One chat route (`[routes.<name>]`): providers tried in order until one answers.
@@ -127,6 +137,94 @@ impl Default for BreakerConfig {
     }
 }
 
+/// Chat response cache (`[cache]`): successful answers kept for `ttl_secs`, keyed by
+/// everything the provider sees. Takes effect at the next start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Whether answers are cached at all (default false).
+    pub enabled: bool,
+    /// How long an answer is kept, in seconds (default 300).
+    pub ttl_secs: u64,
+    /// Most answers held at once; the least recently used go first (default 1000).
+    pub max_entries: u64,
+    /// Routes whose answers are cached; empty means every route.
+    pub routes: Vec<String>,
+}
+
+impl Default for CacheConfig {
+    fn default() -> CacheConfig {
+        CacheConfig {
+            enabled: false,
+            ttl_secs: 300,
+            max_entries: 1000,
+            routes: Vec::new(),
+        }
+    }
+}
+
+/// Background content-generation jobs (`[jobs]`, see [`crate::jobs`]). Takes effect at the
+/// next start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Jobs run at once (default 2); the others wait, `pending`, in the order they came.
+    pub concurrency: u32,
+    /// Runs a job may start (default 3): a job interrupted by a restart after this many is
+    /// marked `failed` instead of being run again.
+    pub max_attempts: u32,
+}
+
+impl Default for JobsConfig {
+    fn default() -> JobsConfig {
+        JobsConfig {
+            concurrency: 2,
+            max_attempts: 3,
+        }
+    }
+}
+
+/// Authentication settings (`[auth]`). Changing the installation always needs a key or a
+/// session with the right scope; these say what anonymous clients may do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Whether GET routes answer without a credential (default true). When false, only
+    /// `/`, `/health`, `/api/dev/ping` and `/socket.io` do.
+    pub open_read: bool,
+    /// Whether chat (HTTP and Socket.IO `mama_bear_chat`) works without a credential
+    /// (default true: the seeds' frontends send none).
+    pub open_chat: bool,
+    /// How long a login session lasts, in hours (default 168, a week).
+    pub session_hours: u64,
+    /// Whether the `sid` cookie is marked `Secure` (HTTPS only; default false).
+    pub secure_cookies: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> AuthConfig {
+        AuthConfig {
+            open_read: true,
+            open_chat: true,
+            session_hours: 168,
+            secure_cookies: false,
+        }
+    }
+}
+
+/// Rate limits (`[rate_limit]`): a bucket per API key, session or client address.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Requests per second per client; 0 (the default) turns limits off.
+    pub per_second: u32,
+    /// Requests a client may make at once (default twice `per_second`).
+    pub burst: Option<u32>,
+    /// Whether the client address is the first `X-Forwarded-For` entry (set this only
+    /// behind a reverse proxy that writes the header; default false).
+    pub trust_forwarded: bool,
+}
+
 /// Cross-origin policy (`[cors]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -169,7 +267,12 @@ struct FileConfig {
     registry: Option<PathBuf>,
     routes: BTreeMap<String, RouteConfig>,
     breaker: Option<BreakerConfig>,
+    auth: Option<AuthConfig>,
+    rate_limit: Option<RateLimitConfig>,
     secrets_file: Option<PathBuf>,
+    signatures: Option<crate::signing::SignaturesConfig>,
+    cache: Option<CacheConfig>,
+    jobs: Option<JobsConfig>,
 }
 
 /// The part of the config file that takes effect without a restart, as re-read by
@@ -264,6 +367,16 @@ impl Config {
             routes: file.routes,
             breaker: file.breaker.unwrap_or_default(),
             secrets_file: args.secrets_file.clone().or(file.secrets_file),
+            auth: file.auth.unwrap_or_default(),
+            rate_limit: RateLimitConfig {
+                per_second: args
+                    .rate_limit
+                    .unwrap_or(file.rate_limit.unwrap_or_default().per_second),
+                ..file.rate_limit.unwrap_or_default()
+            },
+            signatures: file.signatures.unwrap_or_default(),
+            cache: file.cache.unwrap_or_default(),
+            jobs: file.jobs.unwrap_or_default(),
         };
         config.validate()?;
         Ok(config)
@@ -307,6 +420,22 @@ impl Config {
         differs(
             "scout",
             file.scout.as_ref().is_none_or(|s| *s == self.scout),
+        );
+        differs(
+            "cache",
+            file.cache.as_ref().is_none_or(|c| *c == self.cache),
+        );
+        differs("jobs", file.jobs.is_none_or(|j| j == self.jobs));
+        differs(
+            "signatures",
+            file.signatures
+                .as_ref()
+                .is_none_or(|s| *s == self.signatures),
+        );
+        differs("auth", file.auth.as_ref().is_none_or(|a| *a == self.auth));
+        differs(
+            "rate_limit",
+            file.rate_limit.is_none_or(|r| r == self.rate_limit),
         );
         let next = Config {
             routes: file.routes,
@@ -356,6 +485,25 @@ impl Config {
         if self.breaker.open_ms == 0 {
             bail!("breaker.open_ms must be at least 1");
         }
+        if self.auth.session_hours == 0 {
+            bail!("auth.session_hours must be at least 1");
+        }
+        if self.rate_limit.burst == Some(0) {
+            bail!("rate_limit.burst must be at least 1");
+        }
+        crate::signing::Policy::from_config(&self.signatures)?;
+        if self.cache.ttl_secs == 0 {
+            bail!("cache.ttl_secs must be at least 1");
+        }
+        if self.cache.max_entries == 0 {
+            bail!("cache.max_entries must be at least 1");
+        }
+        if self.jobs.concurrency == 0 {
+            bail!("jobs.concurrency must be at least 1");
+        }
+        if self.jobs.max_attempts == 0 {
+            bail!("jobs.max_attempts must be at least 1");
+        }
         Ok(())
     }
 }
@@ -379,6 +527,11 @@ impl Default for Config {
             routes: BTreeMap::new(),
             breaker: BreakerConfig::default(),
             secrets_file: None,
+            auth: AuthConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+            signatures: crate::signing::SignaturesConfig::default(),
+            cache: CacheConfig::default(),
+            jobs: JobsConfig::default(),
         }
     }
 }
@@ -404,6 +557,11 @@ impl fmt::Debug for Config {
             .field("routes", &self.routes)
             .field("breaker", &self.breaker)
             .field("secrets_file", &self.secrets_file)
+            .field("auth", &self.auth)
+            .field("rate_limit", &self.rate_limit)
+            .field("signatures", &self.signatures)
+            .field("cache", &self.cache)
+            .field("jobs", &self.jobs)
             .finish()
     }
 }
@@ -556,6 +714,7 @@ mod tests {
             registry: None,
             config: None,
             secrets_file: None,
+            rate_limit: None,
         };
         let toml = r#"
             host = "127.0.0.1"
@@ -775,6 +934,102 @@ mod tests {
             config.reread().is_err(),
             "a bad file is an error, not a change"
         );
+    }
+
+    #[test]
+    fn signature_settings_are_read_and_a_bad_trusted_key_is_refused() {
+        let config = resolve(
+            &ServeArgs::default(),
+            "[signatures]\ntrusted_keys = [\"11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\"]\nrequire_signed = true\n",
+        )
+        .expect("valid");
+        assert!(config.signatures.require_signed);
+        assert_eq!(config.signatures.trusted_keys.len(), 1);
+        assert!(!Config::default().signatures.require_signed);
+        let err = resolve(
+            &ServeArgs::default(),
+            "[signatures]\ntrusted_keys = [\"nope\"]\n",
+        )
+        .expect_err("bad key");
+        assert!(
+            format!("{err:#}").contains("signatures.trusted_keys"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn cache_settings_are_read_with_defaults_and_nonsense_is_refused() {
+        assert_eq!(Config::default().cache, CacheConfig::default());
+        assert!(!Config::default().cache.enabled);
+        let config = resolve(
+            &ServeArgs::default(),
+            "[cache]\nenabled = true\nttl_secs = 60\nroutes = [\"mama-bear\"]\n",
+        )
+        .expect("valid");
+        assert!(config.cache.enabled);
+        assert_eq!(config.cache.ttl_secs, 60);
+        assert_eq!(config.cache.max_entries, 1000);
+        assert_eq!(config.cache.routes, vec!["mama-bear".to_string()]);
+        for bad in [
+            "[cache]\nttl_secs = 0\n",
+            "[cache]\nmax_entries = 0\n",
+            "[cache]\nttl = 5\n",
+        ] {
+            assert!(resolve(&ServeArgs::default(), bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn jobs_settings_are_read_with_defaults_and_nonsense_is_refused() {
+        assert_eq!(Config::default().jobs.concurrency, 2);
+        assert_eq!(Config::default().jobs.max_attempts, 3);
+        let config = resolve(&ServeArgs::default(), "[jobs]\nconcurrency = 4\n").expect("valid");
+        assert_eq!(config.jobs.concurrency, 4);
+        assert_eq!(config.jobs.max_attempts, 3);
+        for bad in [
+            "[jobs]\nconcurrency = 0\n",
+            "[jobs]\nmax_attempts = 0\n",
+            "[jobs]\nworkers = 2\n",
+        ] {
+            assert!(resolve(&ServeArgs::default(), bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn auth_and_rate_limits_are_read_strictly_and_the_flag_beats_the_file() {
+        let config = resolve(&ServeArgs::default(), "").expect("resolves");
+        assert!(config.auth.open_read && config.auth.open_chat);
+        assert_eq!(config.auth.session_hours, 168);
+        assert_eq!(config.rate_limit.per_second, 0, "off by default");
+        let toml = "[auth]\nopen_read = false\nsession_hours = 2\n\
+                    [rate_limit]\nper_second = 5\nburst = 7\ntrust_forwarded = true\n";
+        let config = resolve(&ServeArgs::default(), toml).expect("resolves");
+        assert!(!config.auth.open_read && config.auth.open_chat);
+        assert_eq!(config.auth.session_hours, 2);
+        assert_eq!(
+            config.rate_limit,
+            RateLimitConfig {
+                per_second: 5,
+                burst: Some(7),
+                trust_forwarded: true
+            }
+        );
+        let args = ServeArgs {
+            rate_limit: Some(0),
+            ..ServeArgs::default()
+        };
+        let config = resolve(&args, toml).expect("resolves");
+        assert_eq!(config.rate_limit.per_second, 0, "the flag turns limits off");
+        assert_eq!(config.rate_limit.burst, Some(7));
+        for (bad, named) in [
+            ("[auth]\nopen_reads = false", "open_reads"),
+            ("[auth]\nsession_hours = 0", "auth.session_hours"),
+            ("[rate_limit]\nper_second = -1", "per_second"),
+            ("[rate_limit]\nburst = 0", "rate_limit.burst"),
+        ] {
+            let err = resolve(&ServeArgs::default(), bad).expect_err(bad);
+            assert!(format!("{err:#}").contains(named), "{bad}: {err:#}");
+        }
     }
 
     #[test]

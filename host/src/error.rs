@@ -237,6 +237,165 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     ApiError::new(status, rejection.body_text())
 }
 
+/// The seed-001 success body, `{success:true, data}`, used by the jobs, analytics and cache
+/// routes (seed 001's `APIResponse<T>`). Pair it with [`EnvelopeError`] for failures.
+#[derive(Debug, Clone)]
+pub struct Envelope<T>(pub T);
+
+/// The seed-001 body itself: `{success, data?, error?:{message, status?, details?}}`.
+#[derive(Serialize)]
+struct EnvelopeBody<'a, T> {
+    success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<EnvelopeErrorBody<'a>>,
+}
+
+#[derive(Serialize)]
+struct EnvelopeErrorBody<'a> {
+    message: &'a str,
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<&'a Value>,
+}
+
+impl<T: Serialize> IntoResponse for Envelope<T> {
+    fn into_response(self) -> Response {
+        let body = EnvelopeBody {
+            success: true,
+            data: Some(&self.0),
+            error: None,
+        };
+        axum::Json(body).into_response()
+    }
+}
+
+/// Result of a route answering in the seed-001 envelope.
+pub type EnvelopeResult<T> = Result<Envelope<T>, EnvelopeError>;
+
+/// An error answered in the seed-001 envelope:
+/// `{success:false, error:{message, status, details?}}` with the same HTTP status. An
+/// unexpected failure answers 500 with `details.error_id` and logs its cause under that id,
+/// like [`ApiError::internal`]. Any [`ApiError`] (e.g. an extractor's rejection) converts
+/// into one, keeping its status, message and details.
+#[derive(Debug)]
+pub struct EnvelopeError {
+    status: StatusCode,
+    message: String,
+    details: Option<Value>,
+    retry_after: Option<Duration>,
+    cause: Option<anyhow::Error>,
+}
+
+impl EnvelopeError {
+    /// An error with `status` and a message the client can act on.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> EnvelopeError {
+        EnvelopeError {
+            status,
+            message: message.into(),
+            details: None,
+            retry_after: None,
+            cause: None,
+        }
+    }
+
+    /// 400: the request is malformed.
+    pub fn bad_request(message: impl Into<String>) -> EnvelopeError {
+        EnvelopeError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 404: no such thing.
+    pub fn not_found(message: impl Into<String>) -> EnvelopeError {
+        EnvelopeError::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// 409: conflicts with the current state.
+    pub fn conflict(message: impl Into<String>) -> EnvelopeError {
+        EnvelopeError::new(StatusCode::CONFLICT, message)
+    }
+
+    /// 500: an unexpected failure; `cause` is logged, never shown.
+    pub fn internal(cause: anyhow::Error) -> EnvelopeError {
+        EnvelopeError {
+            cause: Some(cause),
+            ..EnvelopeError::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
+        }
+    }
+
+    /// Adds a `details` value (e.g. which field was invalid).
+    pub fn with_details(mut self, details: Value) -> EnvelopeError {
+        self.details = Some(details);
+        self
+    }
+
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The message shown to the client.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// Any error that `?` meets in a handler is unexpected, hence internal (as for [`ApiError`]).
+impl<E: Into<anyhow::Error>> From<E> for EnvelopeError {
+    fn from(err: E) -> EnvelopeError {
+        EnvelopeError::internal(err.into())
+    }
+}
+
+impl From<ApiError> for EnvelopeError {
+    fn from(err: ApiError) -> EnvelopeError {
+        match err.0 {
+            Inner::Client {
+                status,
+                error,
+                message,
+                details,
+                retry_after,
+            } => EnvelopeError {
+                status,
+                message: message.unwrap_or_else(|| error.into_owned()),
+                details,
+                retry_after,
+                cause: None,
+            },
+            Inner::Internal(cause) => EnvelopeError::internal(cause),
+        }
+    }
+}
+
+impl IntoResponse for EnvelopeError {
+    fn into_response(self) -> Response {
+        let mut details = self.details;
+        if let Some(cause) = &self.cause {
+            let error_id = error_id();
+            tracing::error!(%error_id, cause = format!("{cause:#}"), "internal server error");
+            details = Some(serde_json::json!({ "error_id": error_id }));
+        }
+        let body: EnvelopeBody<'_, ()> = EnvelopeBody {
+            success: false,
+            data: None,
+            error: Some(EnvelopeErrorBody {
+                message: &self.message,
+                status: self.status.as_u16(),
+                details: details.as_ref(),
+            }),
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(after) = self.retry_after {
+            let seconds = after.as_secs() + u64::from(after.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;
@@ -451,5 +610,61 @@ mod tests {
             .await
             .expect("response");
         assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    async fn render_envelope(response: Response) -> (StatusCode, Value) {
+        let status = response.status();
+        let bytes = to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        (status, serde_json::from_slice(&bytes).expect("JSON body"))
+    }
+
+    #[tokio::test]
+    async fn an_envelope_answers_success_and_data() {
+        let (status, body) =
+            render_envelope(Envelope(serde_json::json!({"jobs": []})).into_response()).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            body,
+            serde_json::json!({"success": true, "data": {"jobs": []}})
+        );
+    }
+
+    #[tokio::test]
+    async fn an_envelope_error_answers_its_status_message_and_details() {
+        let err = EnvelopeError::conflict("job `job-1` is completed")
+            .with_details(serde_json::json!({"status": "completed"}));
+        let (status, body) = render_envelope(err.into_response()).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(body["success"], false);
+        assert!(body.get("data").is_none());
+        assert_eq!(body["error"]["message"], "job `job-1` is completed");
+        assert_eq!(body["error"]["status"], 409);
+        assert_eq!(body["error"]["details"]["status"], "completed");
+    }
+
+    #[tokio::test]
+    async fn an_api_error_becomes_an_envelope_error_with_its_status_and_message() {
+        let err = EnvelopeError::from(ApiError::unauthorized("an admin key is required"));
+        assert_eq!(err.status(), StatusCode::UNAUTHORIZED);
+        let (_, body) = render_envelope(err.into_response()).await;
+        assert_eq!(body["error"]["message"], "an admin key is required");
+        assert_eq!(body["error"]["status"], 401);
+    }
+
+    #[tokio::test]
+    async fn an_internal_envelope_error_hides_its_cause_behind_an_error_id() {
+        let err = EnvelopeError::internal(anyhow::anyhow!("disk on fire"));
+        let (status, body) = render_envelope(err.into_response()).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!body.to_string().contains("disk on fire"), "{body}");
+        assert_eq!(body["error"]["message"], "Internal Server Error");
+        assert!(
+            body["error"]["details"]["error_id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("ERR-")),
+            "{body}"
+        );
     }
 }

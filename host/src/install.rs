@@ -54,6 +54,13 @@ pub enum Error {
     /// The plugin did not load (bad component, wrong world, ...).
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// The signature policy refuses it (unsigned when required, unknown key, bad
+    /// signature).
+    #[error(transparent)]
+    Signature(#[from] crate::signing::Error),
+    /// An uploaded manifest that does not validate.
+    #[error(transparent)]
+    Manifest(manifest::Error),
     /// An update needs permissions that were not granted; it is staged until they are.
     #[error("plugin `{id}` {version} needs permissions that were not granted: {}; grant them with POST /api/plugins/{id}/permissions", needs.join(", "))]
     NeedsGrant {
@@ -214,6 +221,8 @@ pub struct Installer<'a> {
     pub registry: &'a Registry,
     /// `<data-dir>/pending`, where updates wait for a grant.
     pub pending_dir: PathBuf,
+    /// Which signatures installs and uploads must carry.
+    pub signatures: &'a crate::signing::SignaturesConfig,
 }
 
 /// What an install did.
@@ -242,13 +251,50 @@ impl Installer<'_> {
             reason: e.to_string(),
         })?;
         verify_sha256(&manifest, &bytes)?;
+        self.check_signature(&manifest, &bytes, entry.origin() == "bundled")?;
+        self.stage_or_apply(manifest, &bytes, entry.origin()).await
+    }
 
+    /// Installs (or updates to) an uploaded plugin: `manifest` and its component `bytes`,
+    /// through the same checks as a registry install (manifest rules, API requirement,
+    /// sha256, signature policy, permissions already granted). A manifest without a
+    /// `sha256` gets the component's.
+    pub async fn install_upload(&self, mut manifest: Manifest, bytes: &[u8]) -> Result<Installed> {
+        manifest.validate().map_err(Error::Manifest)?;
+        manifest.check_api().map_err(Error::Incompatible)?;
+        if manifest.sha256.is_none() {
+            manifest.sha256 = Some(hex::encode(Sha256::digest(bytes)));
+        }
+        verify_sha256(&manifest, bytes)?;
+        self.check_signature(&manifest, bytes, false)?;
+        self.stage_or_apply(manifest, bytes, "upload").await
+    }
+
+    /// Refuses what the signature policy refuses.
+    fn check_signature(&self, manifest: &Manifest, bytes: &[u8], bundled: bool) -> Result<()> {
+        let policy = crate::signing::Policy::from_config(self.signatures)?;
+        let verdict = policy.check(manifest, &crate::signing::digest(bytes), bundled)?;
+        if let crate::signing::Verdict::Trusted(key) = verdict {
+            info!(plugin = %manifest.id, key = %key, "signature verified");
+        }
+        Ok(())
+    }
+
+    /// Applies `manifest` + `bytes`, or stages them when they ask for more permissions
+    /// than were granted to the installed version.
+    async fn stage_or_apply(
+        &self,
+        manifest: Manifest,
+        bytes: &[u8],
+        source: &str,
+    ) -> Result<Installed> {
+        let id = manifest.id.as_str();
         let record = self.db.install_record(id).await?;
         if let Some(record) = &record {
             let needs = manifest.permissions.exceeds(&record.granted);
             if !needs.is_empty() {
                 let dir = self.pending_dir.join(id);
-                plugins::write_plugin(&dir, &manifest, &bytes)?;
+                plugins::write_plugin(&dir, &manifest, bytes)?;
                 return Err(Error::NeedsGrant {
                     id: id.to_string(),
                     version: manifest.version.to_string(),
@@ -256,7 +302,7 @@ impl Installer<'_> {
                 });
             }
         }
-        self.apply(manifest, &bytes, entry.origin(), record.map(|r| r.granted))
+        self.apply(manifest, bytes, source, record.map(|r| r.granted))
             .await
     }
 

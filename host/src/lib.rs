@@ -7,6 +7,8 @@
 
 pub mod api;
 pub mod auth;
+pub mod authoring;
+pub mod cache;
 pub mod chat;
 pub mod cli;
 pub mod clock;
@@ -14,17 +16,21 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod install;
+pub mod jobs;
 pub mod manifest;
 pub mod mcp;
+pub mod metrics;
 pub mod plugins;
 pub mod providers;
 pub mod registry;
 pub mod runtime;
 pub mod sandbox;
 pub mod scout;
+pub mod signing;
 pub mod socket;
 pub mod state;
 pub mod system;
+pub mod telemetry;
 pub mod terminal;
 pub mod watch;
 pub mod workspace;
@@ -39,13 +45,17 @@ pub use state::AppState;
 /// The whole HTTP + Socket.IO application over `state`.
 pub fn app(state: AppState) -> Router {
     let cors = api::cors_layer(&state.config.cors);
+    let auth_state = state.clone();
     let (socket_layer, _io) = socket::layer(state.clone());
     // One Socket.IO service wrapping the whole API. `Router::layer` would call the layer
     // once per route, and socketioxide gives every such call its own Engine.IO session
     // table: a long-polling client whose requests land on different connections then
     // finds its session unknown.
     let service = tower::Layer::layer(&socket_layer, api::router(state));
-    Router::new().fallback_service(service).layer(cors)
+    // Credentials and rate limits outside Socket.IO, so polling requests count too; inside
+    // CORS, so a 401 or 429 still carries the CORS headers a browser needs to read it.
+    let guarded = auth::guard::outer(Router::new().fallback_service(service), &auth_state);
+    guarded.layer(cors)
 }
 
 /// Starts everything for `config` and serves until Ctrl-C or SIGTERM.
@@ -80,7 +90,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             tracing::debug!(cause = %e, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app(state))
+    // The peer address feeds per-client rate limits.
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async {
             shutdown_signal().await;
             // Open MCP streams would otherwise hold the shutdown until clients leave.

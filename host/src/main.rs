@@ -1,15 +1,21 @@
 //! The `sanctuary` binary: parses the command line, sets up logging, loads the
-//! configuration and serves.
+//! configuration and serves; or runs a plugin author's command (`sanctuary plugin ...`).
 
 use anyhow::Context as _;
 use clap::Parser as _;
-use sanctuary::cli::Cli;
+use sanctuary::cli::{Cli, Command};
 use sanctuary::config::Config;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(Command::Plugin(args)) = cli.command {
+        // Author commands print results on stdout; the runtime's own log goes to stderr,
+        // warnings only unless SANCTUARY_LOG says otherwise.
+        init_tracing_for_commands();
+        std::process::exit(sanctuary::authoring::run(args).await);
+    }
     init_tracing();
     let Some(args) = cli.serve_args() else {
         anyhow::bail!("nothing to do");
@@ -21,6 +27,18 @@ async fn main() -> anyhow::Result<()> {
         "configuration loaded"
     );
     sanctuary::serve(config).await
+}
+
+/// For `sanctuary plugin ...`: `SANCTUARY_LOG`, else `warn`, on stderr.
+fn init_tracing_for_commands() {
+    let filter = std::env::var("SANCTUARY_LOG")
+        .ok()
+        .and_then(|value| EnvFilter::try_new(value).ok())
+        .unwrap_or_else(|| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// Log filter from `SANCTUARY_LOG`, else `RUST_LOG`, else `info`.

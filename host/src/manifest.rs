@@ -8,8 +8,23 @@ use std::str::FromStr;
 use semver::{Version, VersionReq};
 use serde::{Deserialize, Serialize};
 
-/// The version of the WIT package (`sanctuary:plugin`) this host implements.
-pub const WIT_VERSION: Version = Version::new(0, 1, 0);
+/// The latest version of the WIT package (`sanctuary:plugin`): the host's native API, and
+/// the one the guest SDK (`sanctuary-plugin-api`) builds against.
+pub const WIT_VERSION: Version = Version::new(0, 2, 0);
+
+/// Every version of the WIT package this host serves, oldest first; the last is
+/// [`WIT_VERSION`]. A released version is frozen: it stays here, unchanged, when a newer
+/// one is added (see `wit/README.md`).
+pub const SUPPORTED_WIT_VERSIONS: [Version; 2] = [Version::new(0, 1, 0), WIT_VERSION];
+
+/// The supported versions as one line, e.g. `0.1.0, 0.2.0`, for error messages.
+pub fn supported_versions() -> String {
+    SUPPORTED_WIT_VERSIONS
+        .iter()
+        .map(Version::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// The manifest format version this host reads.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -31,13 +46,44 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// The plugin needs a WIT API version this host does not implement.
-    #[error("plugin `{id}` needs API {required}, but this host implements {WIT_VERSION}")]
+    /// The plugin's `api` requirement matches no WIT version this host serves.
+    #[error(
+        "plugin `{id}` needs API {required}, but this host supports API versions {}",
+        supported_versions()
+    )]
     Incompatible {
         /// The plugin's id.
         id: String,
         /// The plugin's `api` requirement.
         required: VersionReq,
+    },
+    /// The plugin's component is built against a WIT version this host does not serve.
+    #[error(
+        "plugin `{id}` needs API {implemented} (its component is built against \
+         sanctuary:plugin@{implemented}), but this host supports API versions {}",
+        supported_versions()
+    )]
+    UnsupportedComponent {
+        /// The plugin's id.
+        id: String,
+        /// The version the component imports and exports.
+        implemented: Version,
+    },
+    /// The manifest's `api` requirement does not match the version the component is
+    /// built against (e.g. `^0.1` for a component built against 0.2.0).
+    #[error(
+        "plugin `{id}`: its manifest asks for API {required}, but its component is built \
+         against {implemented}; set `api` to \"^{}.{}\"",
+        implemented.major,
+        implemented.minor
+    )]
+    ApiMismatch {
+        /// The plugin's id.
+        id: String,
+        /// The plugin's `api` requirement.
+        required: VersionReq,
+        /// The version the component imports and exports.
+        implemented: Version,
     },
 }
 
@@ -264,6 +310,10 @@ pub struct Manifest {
     /// Hex sha256 of the component.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// ed25519 signature of the component's sha256, checked against the host's trusted
+    /// keys on install (see [`crate::signing`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<crate::signing::Signature>,
     /// What the plugin may do.
     #[serde(default)]
     pub permissions: Permissions,
@@ -298,6 +348,10 @@ impl Manifest {
             && (sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()))
         {
             return Err(field("sha256", "must be 64 hexadecimal digits"));
+        }
+        if let Some(signature) = &self.signature {
+            crate::signing::check_shape(signature)
+                .map_err(|e| field("signature", e.to_string()))?;
         }
         if !(0.0..=5.0).contains(&self.rating) {
             return Err(field("rating", "must be between 0 and 5"));
@@ -345,9 +399,11 @@ impl Manifest {
         Ok(())
     }
 
-    /// Refuses a plugin whose `api` requirement this host's [`WIT_VERSION`] does not meet.
+    /// Refuses a plugin whose `api` requirement no version in [`SUPPORTED_WIT_VERSIONS`]
+    /// meets. This is all that can be checked without the component (at install, before
+    /// it is fetched); [`Manifest::check_component_api`] checks the component itself.
     pub fn check_api(&self) -> Result<()> {
-        if self.api.matches(&WIT_VERSION) {
+        if SUPPORTED_WIT_VERSIONS.iter().any(|v| self.api.matches(v)) {
             Ok(())
         } else {
             Err(Error::Incompatible {
@@ -355,6 +411,26 @@ impl Manifest {
                 required: self.api.clone(),
             })
         }
+    }
+
+    /// Refuses a plugin whose component is built against `implemented` when this host
+    /// does not serve that version, or when the manifest's `api` requirement does not
+    /// match it.
+    pub fn check_component_api(&self, implemented: &Version) -> Result<()> {
+        if !SUPPORTED_WIT_VERSIONS.contains(implemented) {
+            return Err(Error::UnsupportedComponent {
+                id: self.id.clone(),
+                implemented: implemented.clone(),
+            });
+        }
+        if !self.api.matches(implemented) {
+            return Err(Error::ApiMismatch {
+                id: self.id.clone(),
+                required: self.api.clone(),
+                implemented: implemented.clone(),
+            });
+        }
+        Ok(())
     }
 
     /// The component's file name: as declared, or `<id>.wasm`.
@@ -444,12 +520,54 @@ mod tests {
     }
 
     #[test]
-    fn refuses_an_incompatible_api_saying_both_versions() {
+    fn refuses_an_incompatible_api_naming_it_and_every_supported_version() {
         let mut v = good();
-        v["api"] = "^0.2".into();
+        v["api"] = "^0.3".into();
         let m = parse(v).expect("valid otherwise");
         let err = m.check_api().expect_err("incompatible").to_string();
-        assert!(err.contains("^0.2") && err.contains("0.1.0"), "{err}");
+        assert!(
+            err.contains("^0.3") && err.contains("0.1.0, 0.2.0"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn accepts_a_requirement_any_supported_version_meets() {
+        for api in ["^0.1", "^0.2", "0.1.0", ">=0.1, <0.3", "~0.2.0"] {
+            let mut v = good();
+            v["api"] = api.into();
+            parse(v).expect("valid").check_api().expect(api);
+        }
+    }
+
+    #[test]
+    fn checks_the_component_version_against_the_requirement_and_the_host() {
+        let m = parse(good()).expect("valid: api ^0.1");
+        m.check_component_api(&Version::new(0, 1, 0))
+            .expect("a 0.1.0 component matches ^0.1");
+        // `^0.1` does not admit 0.2.0: an old manifest cannot vouch for a newer component.
+        let err = m
+            .check_component_api(&Version::new(0, 2, 0))
+            .expect_err("mismatch")
+            .to_string();
+        assert!(
+            err.contains("^0.1") && err.contains("0.2.0") && err.contains("\"^0.2\""),
+            "{err}"
+        );
+        let err = m
+            .check_component_api(&Version::new(0, 3, 0))
+            .expect_err("unsupported")
+            .to_string();
+        assert!(
+            err.contains("needs API 0.3.0") && err.contains("0.1.0, 0.2.0"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_latest_version_is_the_last_supported_one() {
+        assert_eq!(SUPPORTED_WIT_VERSIONS.last(), Some(&WIT_VERSION));
+        assert!(SUPPORTED_WIT_VERSIONS.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]

@@ -186,6 +186,10 @@ pub struct Served {
     pub elapsed: Duration,
     /// Every provider tried or skipped on the way, in order.
     pub attempts: Vec<Attempt>,
+    /// Whether the answer came from the response cache ([`crate::cache`]).
+    pub cached: bool,
+    /// The response-cache key of the request, when the route is cached.
+    pub cache_key: Option<String>,
 }
 
 /// One step of a failover walk.
@@ -405,8 +409,50 @@ pub async fn serve(
             attempts: err.attempts().to_vec(),
         },
     };
+    state
+        .calls
+        .chat_call(chat_call(&route.name, &result, started.elapsed()));
     state.providers.record(&route.name, outcome);
     result
+}
+
+/// The call record of one [`serve`]: on failure, the provider that failed last.
+fn chat_call(
+    route: &str,
+    result: &Result<Served, ProviderError>,
+    duration: Duration,
+) -> crate::telemetry::ChatCall {
+    let base = crate::telemetry::ChatCall {
+        route: route.to_string(),
+        provider: None,
+        model: None,
+        ok: false,
+        cached: false,
+        error_code: None,
+        duration,
+        tokens: None,
+    };
+    match result {
+        Ok(served) => {
+            let usage = &served.response.usage;
+            crate::telemetry::ChatCall {
+                provider: Some(served.provider.clone()),
+                model: Some(served.response.model.clone()),
+                ok: true,
+                tokens: Some(u64::from(usage.prompt_tokens) + u64::from(usage.completion_tokens)),
+                ..base
+            }
+        }
+        Err(err) => {
+            let last = err.attempts().iter().rev().find(|a| a.outcome != "skipped");
+            crate::telemetry::ChatCall {
+                provider: last.map(|a| a.provider.clone()),
+                model: last.and_then(|a| a.model.clone()),
+                error_code: Some(err.code()),
+                ..base
+            }
+        }
+    }
 }
 
 async fn walk(
@@ -480,6 +526,8 @@ async fn walk(
                         route: route.name.clone(),
                         elapsed: started.elapsed(),
                         attempts,
+                        cached: false,
+                        cache_key: None,
                     });
                 }
                 Err(error) if error.is_invalid_input() => {

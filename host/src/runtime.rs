@@ -4,6 +4,12 @@
 //! sandbox, memory cap and time cap come from the plugin's manifest; a trap, timeout or
 //! cap fails that call only. One submodule per plugin kind holds its `bindgen!` output and
 //! typed calls. Nothing outside this module touches wasmtime.
+//!
+//! Several versions of the WIT package are served side by side. [`imports`] and the kind
+//! modules are the latest version ([`manifest::WIT_VERSION`]), the host's native API;
+//! each older version has a module (`v0_1_0`) with its own bindings that converts and
+//! forwards to the latest, and a linker of its own. [`version`] reads which version a
+//! component is built against, and the load picks that version's bindings.
 
 pub mod http;
 pub mod imports;
@@ -12,6 +18,10 @@ pub mod probe;
 pub mod provider;
 pub mod scout;
 pub mod state;
+pub mod v0_1_0;
+pub mod version;
+
+pub use version::{ComponentApi, InspectError, api_version_of};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -22,7 +32,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
-use wasmtime::component::{Component, Linker, ResourceTable, types::ComponentItem};
+use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy};
 use wasmtime::{PoolingAllocationConfig, Store, Trap};
 
@@ -207,6 +217,8 @@ pub struct HostServices {
     memory_kv: tokio::sync::Mutex<BTreeMap<(String, String), String>>,
     /// Secrets plugins may ask for, by name (host environment and secrets file).
     secrets: RwLock<HashMap<String, String>>,
+    /// Where every call is recorded (`/api/analytics`, `/metrics`), once set.
+    recorder: std::sync::OnceLock<crate::telemetry::Recorder>,
 }
 
 impl HostServices {
@@ -218,7 +230,13 @@ impl HostServices {
             directory: RwLock::new(Arc::new(Vec::new())),
             memory_kv: tokio::sync::Mutex::new(BTreeMap::new()),
             secrets: RwLock::new(HashMap::new()),
+            recorder: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Records every later plugin call through `recorder` (the first one set stays).
+    pub fn set_recorder(&self, recorder: crate::telemetry::Recorder) {
+        let _ = self.recorder.set(recorder);
     }
 
     /// The database, when attached.
@@ -383,12 +401,12 @@ impl CallStats {
     }
 }
 
-/// The pre-linked component of one plugin, typed by its world.
+/// The pre-linked component of one plugin, typed by its world and API version.
 pub(crate) enum Pre {
-    Mcp(mcp::McpServerPre<StoreState>),
-    Provider(provider::AiProviderPre<StoreState>),
-    Scout(scout::ScoutCheckPre<StoreState>),
-    Probe(probe::HealthProbePre<StoreState>),
+    Mcp(mcp::McpPre),
+    Provider(provider::ProviderPre),
+    Scout(scout::ScoutPre),
+    Probe(probe::ProbePre),
 }
 
 /// A compiled, linked, ready-to-call plugin. Cheap to share (`Arc`); every call
@@ -398,7 +416,7 @@ pub struct Plugin {
     pub manifest: Manifest,
     /// sha256 of its component.
     pub sha256: String,
-    /// The WIT version its export was built against (e.g. `0.1.0`).
+    /// The WIT version its component is built against (e.g. `0.1.0`).
     pub api_version: String,
     /// Call counters.
     pub stats: CallStats,
@@ -434,10 +452,13 @@ pub(crate) struct CallOptions<'a> {
     pub progress: Option<mpsc::UnboundedSender<String>>,
 }
 
-/// The runtime: engine, linker, shared services.
+/// The runtime: engine, one linker per served API version, shared services.
 pub struct Runtime {
     engine: Engine,
+    /// WASI and the latest version's imports.
     linker: Linker<StoreState>,
+    /// WASI and the 0.1.0 imports (which forward to the latest).
+    linker_v0_1_0: Linker<StoreState>,
     services: Arc<HostServices>,
     data_dir: PathBuf,
 }
@@ -475,21 +496,21 @@ impl Runtime {
         }
         let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("wasmtime engine: {e}"))?;
 
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
-            .map_err(|e| anyhow::anyhow!("link WASI: {e}"))?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-            .map_err(|e| anyhow::anyhow!("link WASI HTTP: {e}"))?;
+        let mut linker = wasi_linker(&engine)?;
         imports::HostImports::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
             &mut linker,
             |s| s,
         )
         .map_err(|e| anyhow::anyhow!("link host imports: {e}"))?;
+        let mut linker_v0_1_0 = wasi_linker(&engine)?;
+        v0_1_0::add_to_linker(&mut linker_v0_1_0)
+            .map_err(|e| anyhow::anyhow!("link 0.1.0 host imports: {e}"))?;
 
         start_epoch_ticker(&engine);
         Ok(Runtime {
             engine,
             linker,
+            linker_v0_1_0,
             services,
             data_dir: data_dir.to_path_buf(),
         })
@@ -501,8 +522,10 @@ impl Runtime {
     }
 
     /// Loads a plugin: validates its manifest, checks its API requirement and sha256,
-    /// compiles the component (or takes it from the cache), checks that it implements its
-    /// manifest's world, and pre-links it. `config` is the operator's configuration for it.
+    /// reads which API version and world the component implements (refusing a version
+    /// this host does not serve, or one the manifest's `api` does not admit), compiles
+    /// the component (or takes it from the cache), and pre-links it with that version's
+    /// bindings. `config` is the operator's configuration for it.
     pub async fn load(
         &self,
         manifest: Manifest,
@@ -522,6 +545,33 @@ impl Runtime {
                 actual: sha256,
             });
         }
+        let api = api_version_of(&bytes).map_err(|e| match e {
+            InspectError::NotAComponent(reason) => LoadError::Compile {
+                id: id.clone(),
+                reason,
+            },
+            other => LoadError::WrongWorld {
+                id: id.clone(),
+                expected: manifest.kind,
+                found: other.to_string(),
+            },
+        })?;
+        manifest.check_component_api(&api.version)?;
+        let Some(kind) = api.kind else {
+            return Err(LoadError::WrongWorld {
+                id,
+                expected: manifest.kind,
+                found: "exports no Sanctuary plugin interface".into(),
+            });
+        };
+        if kind != manifest.kind {
+            return Err(LoadError::WrongWorld {
+                id,
+                expected: manifest.kind,
+                found: format!("implements `{kind}`"),
+            });
+        }
+
         let engine = self.engine.clone();
         let started = Instant::now();
         let component = tokio::task::spawn_blocking(move || Component::new(&engine, &bytes))
@@ -534,48 +584,57 @@ impl Runtime {
                 id: id.clone(),
                 reason: format!("{e:#}"),
             })?;
-        debug!(plugin = %id, elapsed = ?started.elapsed(), "component compiled");
+        debug!(plugin = %id, api = %api.version, elapsed = ?started.elapsed(), "component compiled");
 
-        let (kind, api_version) =
-            detect_kind(&self.engine, &component).ok_or_else(|| LoadError::WrongWorld {
+        let latest = api.version == manifest::WIT_VERSION;
+        let linker = if latest {
+            &self.linker
+        } else {
+            &self.linker_v0_1_0
+        };
+        let instance_pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Link {
                 id: id.clone(),
-                expected: manifest.kind,
-                found: "exports no Sanctuary plugin interface".into(),
+                reason: format!("{e:#}"),
             })?;
-        if kind != manifest.kind {
-            return Err(LoadError::WrongWorld {
-                id,
-                expected: manifest.kind,
-                found: format!("implements `{kind}`"),
-            });
-        }
-        let instance_pre =
-            self.linker
-                .instantiate_pre(&component)
-                .map_err(|e| LoadError::Link {
-                    id: id.clone(),
-                    reason: format!("{e:#}"),
-                })?;
         let typed = |e: wasmtime::Error| LoadError::WrongWorld {
             id: id.clone(),
             expected: kind,
             found: format!("does not match the world: {e:#}"),
         };
-        let pre = match kind {
-            Kind::McpServer => Pre::Mcp(mcp::McpServerPre::new(instance_pre).map_err(typed)?),
-            Kind::AiProvider => {
-                Pre::Provider(provider::AiProviderPre::new(instance_pre).map_err(typed)?)
-            }
-            Kind::ScoutCheck => Pre::Scout(scout::ScoutCheckPre::new(instance_pre).map_err(typed)?),
-            Kind::HealthProbe => {
-                Pre::Probe(probe::HealthProbePre::new(instance_pre).map_err(typed)?)
-            }
+        // `check_component_api` admitted only served versions: the latest, or 0.1.0.
+        let pre = match (kind, latest) {
+            (Kind::McpServer, true) => Pre::Mcp(mcp::McpPre::Latest(
+                mcp::McpServerPre::new(instance_pre).map_err(typed)?,
+            )),
+            (Kind::McpServer, false) => Pre::Mcp(mcp::McpPre::V0_1_0(
+                v0_1_0::mcp::McpServerPre::new(instance_pre).map_err(typed)?,
+            )),
+            (Kind::AiProvider, true) => Pre::Provider(provider::ProviderPre::Latest(
+                provider::AiProviderPre::new(instance_pre).map_err(typed)?,
+            )),
+            (Kind::AiProvider, false) => Pre::Provider(provider::ProviderPre::V0_1_0(
+                v0_1_0::provider::AiProviderPre::new(instance_pre).map_err(typed)?,
+            )),
+            (Kind::ScoutCheck, true) => Pre::Scout(scout::ScoutPre::Latest(
+                scout::ScoutCheckPre::new(instance_pre).map_err(typed)?,
+            )),
+            (Kind::ScoutCheck, false) => Pre::Scout(scout::ScoutPre::V0_1_0(
+                v0_1_0::scout::ScoutCheckPre::new(instance_pre).map_err(typed)?,
+            )),
+            (Kind::HealthProbe, true) => Pre::Probe(probe::ProbePre::Latest(
+                probe::HealthProbePre::new(instance_pre).map_err(typed)?,
+            )),
+            (Kind::HealthProbe, false) => Pre::Probe(probe::ProbePre::V0_1_0(
+                v0_1_0::probe::HealthProbePre::new(instance_pre).map_err(typed)?,
+            )),
         };
         let sandbox = Sandbox::new(&manifest.permissions, &self.data_dir);
         Ok(Plugin {
             manifest,
             sha256,
-            api_version,
+            api_version: api.version.to_string(),
             stats: CallStats::default(),
             pre,
             sandbox,
@@ -646,11 +705,31 @@ impl Runtime {
             .ok()
     }
 
-    /// Turns every way a call can fail into a [`CallError`] naming the plugin, logs guest
-    /// stderr, and counts the outcome. Takes the store by value: after a trap its
-    /// instance is dead and must not be reused.
+    /// [`Runtime::finish_as`] for the kind's main operation (`chat`, `probe`, `check`,
+    /// `call`).
     pub(crate) fn finish<T>(
         &self,
+        plugin: &Plugin,
+        store: Store<StoreState>,
+        started: Instant,
+        outcome: Option<wasmtime::Result<Result<T, imports::types::PluginError>>>,
+    ) -> Result<T, CallError> {
+        let operation = match plugin.kind() {
+            Kind::AiProvider => "chat",
+            Kind::HealthProbe => "probe",
+            Kind::ScoutCheck => "check",
+            Kind::McpServer => "call",
+        };
+        self.finish_as(operation, plugin, store, started, outcome)
+    }
+
+    /// Turns every way a call can fail into a [`CallError`] naming the plugin, logs guest
+    /// stderr, and counts and records the outcome under `operation` (a tool name, `chat`,
+    /// ...). Takes the store by value: after a trap its instance is dead and must not be
+    /// reused.
+    pub(crate) fn finish_as<T>(
+        &self,
+        operation: &str,
         plugin: &Plugin,
         store: Store<StoreState>,
         started: Instant,
@@ -700,6 +779,16 @@ impl Runtime {
                 _ => warn!(plugin = %id, kind = %plugin.kind(), cause = %e, "call failed"),
             }
         }
+        if let Some(recorder) = self.services.recorder.get() {
+            recorder.plugin_call(crate::telemetry::PluginCall {
+                plugin: id,
+                kind: plugin.kind().to_string(),
+                operation: operation.to_string(),
+                outcome: crate::telemetry::Outcome::of(&result),
+                error_code: result.as_ref().err().map(CallError::code),
+                duration: started.elapsed(),
+            });
+        }
         result
     }
 }
@@ -739,24 +828,14 @@ pub(crate) fn classify_trap(
     }
 }
 
-/// Finds which Sanctuary world a component implements, from its exports, and the WIT
-/// version of that export.
-fn detect_kind(engine: &Engine, component: &Component) -> Option<(Kind, String)> {
-    let ty = component.component_type();
-    for (name, item) in ty.exports(engine) {
-        if !matches!(item.ty, ComponentItem::ComponentInstance(_)) {
-            continue;
-        }
-        for kind in Kind::ALL {
-            if let Some(version) = name
-                .strip_prefix(kind.export_interface())
-                .and_then(|rest| rest.strip_prefix('@'))
-            {
-                return Some((kind, version.to_string()));
-            }
-        }
-    }
-    None
+/// A linker holding WASI 0.2 (with outgoing HTTP, policed by [`http::HttpPolicy`]).
+fn wasi_linker(engine: &Engine) -> anyhow::Result<Linker<StoreState>> {
+    let mut linker = Linker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+        .map_err(|e| anyhow::anyhow!("link WASI: {e}"))?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+        .map_err(|e| anyhow::anyhow!("link WASI HTTP: {e}"))?;
+    Ok(linker)
 }
 
 /// Increments the engine's epoch every [`EPOCH_TICK`] on an OS thread (a tokio task would

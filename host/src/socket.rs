@@ -2,7 +2,9 @@
 //! the server announces itself and its services (`connected`); `test_event` is answered with
 //! `test_response` and `ping` with `pong`. A payload of the wrong shape is answered with an
 //! `error` event `{message}`; the connection stays up. Changes of the live plugin set are
-//! broadcast to every client as `plugin_loaded`, `plugin_unloaded` and `plugin_error`.
+//! broadcast to every client as `plugin_loaded`, `plugin_unloaded` and `plugin_error`, and
+//! job changes as `job_created`, `job_update`, `job_completed` and `job_failed`
+//! (`{job, timestamp}`, see [`crate::jobs`]).
 //!
 //! Chat (`mama_bear_chat`), terminal sessions, workspaces and `batch_events` are handled in
 //! `socket/` behind one dispatcher ([`events`]); operator notices go out with [`msgprint`].
@@ -48,6 +50,7 @@ pub type Layer = Stack<SocketIoLayer, Extension<Arc<ForwarderGuard>>>;
 /// when the last router carrying the layer is dropped, or when the plugin host is.
 pub fn layer(state: AppState) -> (Layer, SocketIo) {
     let events = state.plugins.subscribe();
+    let job_events = state.jobs.subscribe();
     let workspaces = Arc::new(Workspaces::new());
     let (layer, io) = SocketIo::builder()
         .req_path(PATH)
@@ -60,6 +63,7 @@ pub fn layer(state: AppState) -> (Layer, SocketIo) {
         .build_layer();
     io.ns("/", on_connect.with(register_handlers));
     let (stop_tx, stop_rx) = oneshot::channel();
+    let (stop_jobs_tx, stop_jobs_rx) = oneshot::channel();
     match tokio::runtime::Handle::try_current() {
         Ok(runtime) => {
             runtime.spawn(forward_plugin_events(
@@ -68,13 +72,21 @@ pub fn layer(state: AppState) -> (Layer, SocketIo) {
                 workspaces,
                 stop_rx,
             ));
+            runtime.spawn(crate::jobs::events::forward_to_socketio(
+                io.clone(),
+                job_events,
+                stop_jobs_rx,
+            ));
         }
         Err(_) => tracing::warn!("no tokio runtime: plugin events are not sent to Socket.IO"),
     }
     // The forwarder holds `io` (and through it the app state), so it cannot watch for the
     // app going away by itself; the guard lives in the router's services instead, and its
     // drop tells the forwarder to stop.
-    let guard = Extension(Arc::new(ForwarderGuard { _stop: stop_tx }));
+    let guard = Extension(Arc::new(ForwarderGuard {
+        _stop: stop_tx,
+        _stop_jobs: stop_jobs_tx,
+    }));
     (Stack::new(layer, guard), io)
 }
 
@@ -82,6 +94,8 @@ pub fn layer(state: AppState) -> (Layer, SocketIo) {
 #[derive(Debug)]
 pub struct ForwarderGuard {
     _stop: oneshot::Sender<()>,
+    /// Stops the job-event forwarder ([`crate::jobs::events::forward_to_socketio`]).
+    _stop_jobs: oneshot::Sender<()>,
 }
 
 /// Emits every plugin event to all clients until `stop` fires or the channel closes; also
@@ -154,7 +168,12 @@ fn plugin_event(event: &PluginEvent) -> (&'static str, Value) {
 /// Registers the event handlers. A middleware rather than the connect handler: it runs
 /// before the client is told it is connected, so an event it sends straight away cannot
 /// arrive before its handler exists.
-async fn register_handlers(socket: SocketRef) -> Result<(), Infallible> {
+async fn register_handlers(
+    socket: SocketRef,
+    State(state): State<AppState>,
+) -> Result<(), Infallible> {
+    // Who it is (a `sid` cookie or key), known before any event arrives.
+    crate::auth::guard::identify_socket(&socket, &state).await;
     socket.on("test_event", on_test_event);
     socket.on("ping", on_ping);
     events::register(&socket);
@@ -163,6 +182,10 @@ async fn register_handlers(socket: SocketRef) -> Result<(), Infallible> {
 
 async fn on_connect(socket: SocketRef, State(state): State<AppState>) {
     tracing::debug!(sid = %socket.id, "socket.io client connected");
+    // Counted while the socket lives: the guard goes when socketioxide drops the socket.
+    socket
+        .extensions
+        .insert(Arc::new(state.metrics.socket_connected()));
     let services = health::services(&state).await;
     emit(
         &socket,

@@ -33,6 +33,14 @@ pub struct AppState {
     pub started_at: Instant,
     /// Wall-clock start time.
     pub started_wall: DateTime<Utc>,
+    /// Prometheus metrics (`GET /metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Records plugin and chat calls for `/api/analytics`.
+    pub calls: crate::telemetry::Recorder,
+    /// The chat response cache (`[cache]`).
+    pub cache: Arc<crate::cache::ChatCache>,
+    /// Background content-generation jobs and their workers (`[jobs]`).
+    pub jobs: Arc<crate::jobs::Jobs>,
 }
 
 impl AppState {
@@ -51,6 +59,10 @@ impl AppState {
             .context("set up the admin key")?;
         key_source.announce();
         let plugins = PluginHost::new(&config, Some(db.clone())).context("start plugin runtime")?;
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let calls = crate::telemetry::Recorder::start(db.clone(), metrics.clone());
+        plugins.runtime().services().set_recorder(calls.clone());
+        let cache = Arc::new(crate::cache::ChatCache::new(&config.cache));
         if let Some(file) = &config.secrets_file {
             let secrets = crate::providers::secrets::read(file)?;
             tracing::info!(file = %file.display(), count = secrets.len(), "secrets loaded for plugins");
@@ -62,7 +74,8 @@ impl AppState {
             .load_stored(&db)
             .await
             .context("read the chat routes bound through the API")?;
-        Ok(AppState {
+        let jobs = Arc::new(crate::jobs::Jobs::new(db.clone(), config.jobs));
+        let state = AppState {
             config: Arc::new(config),
             db,
             plugins: Arc::new(plugins),
@@ -71,7 +84,18 @@ impl AppState {
             admin: Arc::new(admin),
             started_at: Instant::now(),
             started_wall: Utc::now(),
-        })
+            metrics,
+            calls,
+            cache,
+            jobs,
+        };
+        // After the providers: resumed jobs may start running at once.
+        state
+            .jobs
+            .start(&state)
+            .await
+            .context("resume the stored jobs")?;
+        Ok(state)
     }
 
     /// The marketplace operations over this installation.
@@ -81,6 +105,7 @@ impl AppState {
             plugins: &self.plugins,
             registry: &self.registry,
             pending_dir: crate::install::pending_dir(&self.config.data_dir),
+            signatures: &self.config.signatures,
         }
     }
 

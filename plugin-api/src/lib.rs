@@ -1,7 +1,8 @@
 //! The guest SDK for [Sanctuary] plugins.
 //!
 //! A Sanctuary plugin is a WebAssembly component built for `wasm32-wasip2` that
-//! implements one of four worlds of the WIT package `sanctuary:plugin@0.1.0`:
+//! implements one of four worlds of the WIT package `sanctuary:plugin@0.2.0` (the latest;
+//! its manifest says `"api": "^0.2"`):
 //!
 //! | kind           | module here   | trait to implement | export macro               |
 //! | -------------- | ------------- | ------------------ | -------------------------- |
@@ -84,6 +85,11 @@
 //!
 //! sanctuary_plugin_api::export_mcp_server!(Greeter);
 //! ```
+//!
+//! Rather than writing `list_tools` and `call_tool` by hand, write each tool once: a
+//! function with `#[tool]` whose `///` doc comment is the description and whose parameter,
+//! a `#[derive(ToolArgs)]` struct, gives the input schema; [`mcp_tools!`] then writes both
+//! functions (see [`mcp::ToolFn`] for an example; `plugins/time` is written this way).
 //!
 //! # An AI provider
 //!
@@ -168,8 +174,13 @@
 //! [Sanctuary]: https://github.com/sanctuary-dev/sanctuary
 #![deny(missing_docs)]
 
+// The macros' generated code names this crate `::sanctuary_plugin_api`; so do its own tests.
+#[cfg(test)]
+extern crate self as sanctuary_plugin_api;
+
 mod error;
 mod input;
+mod tools;
 
 pub mod http;
 pub mod log;
@@ -180,6 +191,69 @@ pub mod scout;
 
 pub use error::PluginError;
 pub use input::{args, config, installed_plugins, require_secret, secret};
+/// Makes a documented function an MCP tool; see [`mcp_tools!`] and [`mcp::ToolFn`].
+pub use plugin_api_macros::tool;
+
+/// What the macros' generated code uses; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use serde_json;
+}
+
+/// Writes an `mcp::Guest`'s `list_tools` and `call_tool` from `#[tool]` functions, inside
+/// the `impl`: `sanctuary_plugin_api::mcp_tools!(current_time, convert_time);`.
+/// `list_tools` lists them in this order, each with its doc comment as description and
+/// its arguments' schema; `call_tool` parses the arguments into the function's parameter
+/// and calls it, and answers an unknown name with [`mcp::unknown_tool`].
+///
+/// ```
+/// use sanctuary_plugin_api::mcp::{self, Content, Guest};
+/// use sanctuary_plugin_api::{PluginError, tool};
+///
+/// /// Answers pong.
+/// #[tool]
+/// fn ping() -> Result<String, PluginError> {
+///     Ok("pong".into())
+/// }
+///
+/// struct Pinger;
+///
+/// impl Guest for Pinger {
+///     sanctuary_plugin_api::mcp_tools!(ping);
+///
+///     fn list_resources() -> Vec<mcp::Resource> { Vec::new() }
+///     fn read_resource(uri: String) -> Result<String, PluginError> { Err(mcp::unknown_resource(&uri)) }
+///     fn list_prompts() -> Vec<mcp::Prompt> { Vec::new() }
+///     fn get_prompt(name: String, _: String) -> Result<Vec<mcp::PromptMessage>, PluginError> {
+///         Err(mcp::unknown_prompt(&name))
+///     }
+/// }
+///
+/// assert_eq!(Pinger::list_tools()[0].description, "Answers pong.");
+/// assert_eq!(Pinger::call_tool("ping".into(), "{}".into())?, vec![Content::text("pong")]);
+/// assert_eq!(Pinger::call_tool("pong".into(), "{}".into()).unwrap_err().kind(), "invalid-input");
+/// # Ok::<(), PluginError>(())
+/// ```
+#[macro_export]
+macro_rules! mcp_tools {
+    ($($tool:ident),+ $(,)?) => {
+        fn list_tools() -> ::std::vec::Vec<$crate::mcp::Tool> {
+            ::std::vec![$(<$tool as $crate::mcp::ToolFn>::tool()),+]
+        }
+
+        fn call_tool(
+            name: ::std::string::String,
+            arguments: ::std::string::String,
+        ) -> ::core::result::Result<::std::vec::Vec<$crate::mcp::Content>, $crate::PluginError> {
+            $(
+                if name == <$tool as $crate::mcp::ToolFn>::NAME {
+                    return <$tool as $crate::mcp::ToolFn>::call(&arguments);
+                }
+            )+
+            ::core::result::Result::Err($crate::mcp::unknown_tool(&name))
+        }
+    };
+}
 
 /// The `types` interface: log levels, [`PluginError`] and [`Metric`], shared by every kind.
 pub use mcp_server::sanctuary::plugin::types;
@@ -293,8 +367,8 @@ pub mod ai_provider {
         export_macro_name: "export_ai_provider",
         default_bindings_module: "sanctuary_plugin_api::ai_provider",
         with: {
-            "sanctuary:plugin/types@0.1.0": crate::types,
-            "sanctuary:plugin/host@0.1.0": crate::host,
+            "sanctuary:plugin/types@0.2.0": crate::types,
+            "sanctuary:plugin/host@0.2.0": crate::host,
         },
     });
 }
@@ -310,8 +384,8 @@ pub mod scout_check {
         export_macro_name: "export_scout_check",
         default_bindings_module: "sanctuary_plugin_api::scout_check",
         with: {
-            "sanctuary:plugin/types@0.1.0": crate::types,
-            "sanctuary:plugin/host@0.1.0": crate::host,
+            "sanctuary:plugin/types@0.2.0": crate::types,
+            "sanctuary:plugin/host@0.2.0": crate::host,
         },
     });
 }
@@ -327,8 +401,8 @@ pub mod health_probe {
         export_macro_name: "export_health_probe",
         default_bindings_module: "sanctuary_plugin_api::health_probe",
         with: {
-            "sanctuary:plugin/types@0.1.0": crate::types,
-            "sanctuary:plugin/host@0.1.0": crate::host,
+            "sanctuary:plugin/types@0.2.0": crate::types,
+            "sanctuary:plugin/host@0.2.0": crate::host,
         },
     });
 }

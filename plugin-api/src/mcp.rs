@@ -12,6 +12,12 @@ pub use crate::mcp_server::exports::sanctuary::plugin::mcp::{
 /// A small persistent key-value store private to this plugin (world `mcp-server` only).
 pub use crate::mcp_server::sanctuary::plugin::kv;
 
+pub use crate::tools::{IntoToolResult, NoArgs, SchemaType, ToolArgs, ToolFn};
+/// Derives [`ToolArgs`] for a struct of a tool's arguments: one JSON Schema property per
+/// field, described by its `///` doc comment; see [`crate::mcp_tools!`].
+pub use plugin_api_macros::ToolArgs;
+pub use plugin_api_macros::tool;
+
 impl Tool {
     /// A tool named `name` whose arguments follow the JSON Schema `input_schema`.
     ///

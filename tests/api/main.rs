@@ -4,6 +4,7 @@
 //! sessions surviving a restart, terminal rooms shared by two clients, workspace updates,
 //! the scout agent on a real git repository, and batches.
 
+mod analytics;
 mod batch;
 mod chat;
 mod rooms;

@@ -3,6 +3,8 @@
 //! flows in `socketio_client.py` / `socketio_client.mjs`. `.ci/run` installs both clients;
 //! without them the tests fail under CI and print a notice elsewhere.
 
+// Shared with the e2e target, which uses every helper; this one needs only some.
+#[allow(dead_code)]
 #[path = "../e2e/server.rs"]
 mod server;
 

@@ -195,7 +195,7 @@ async fn refuses_a_checksum_mismatch_and_writes_nothing() {
 async fn refuses_an_incompatible_api_saying_which_versions() {
     let reg = TestRegistry::new(&[(
         "trivial-probe",
-        json!({ "id": "future-probe", "api": "^0.2" }),
+        json!({ "id": "future-probe", "api": "^0.3" }),
     )]);
     let h = app_with(&reg).await;
     let (status, body) = send(
@@ -209,7 +209,7 @@ async fn refuses_an_incompatible_api_saying_which_versions() {
     assert_eq!(status, 422, "{body}");
     let message = body["message"].as_str().unwrap_or_default();
     assert!(
-        message.contains("^0.2") && message.contains("0.1.0"),
+        message.contains("^0.3") && message.contains("0.1.0, 0.2.0"),
         "{message}"
     );
     assert!(!plugin_dir(&h, "future-probe").exists());

@@ -5,6 +5,7 @@
 
 mod install;
 mod support;
+mod versions;
 
 use std::time::{Duration, Instant};
 

@@ -49,10 +49,12 @@ impl Harness {
     /// The whole app, with `edit` applied to its config first.
     pub async fn with_config(edit: impl FnOnce(&mut Config)) -> Harness {
         let data = TempDir::new().expect("tempdir");
-        let mut config = Config::default();
-        config.data_dir = data.path().to_path_buf();
-        config.database_url = format!("sqlite://{}/sanctuary.db?mode=rwc", data.path().display());
-        config.cache_dir = CACHE_DIR.into();
+        let mut config = Config {
+            data_dir: data.path().to_path_buf(),
+            database_url: format!("sqlite://{}/sanctuary.db?mode=rwc", data.path().display()),
+            cache_dir: CACHE_DIR.into(),
+            ..Config::default()
+        };
         edit(&mut config);
         let state = AppState::start(config).await.expect("app starts");
         Harness {

@@ -1,8 +1,8 @@
 //! The seed's MCP marketplace: `GET /api/mcp/servers` (the mcp-server plugins, as
 //! MCPServer objects plus installed state), `GET /api/mcp/search?query=&category=`, and
-//! `POST /api/mcp/servers/{server_name}/install` (admin; `server_name` is the registry id),
-//! and `POST /api/mcp/servers/{server_name}/tools/{tool}`, which calls a tool the way the
-//! MCP endpoint does ([`crate::mcp::call_tool`]).
+//! `POST /api/mcp/servers/{server_name}/install` (`plugins` scope; `server_name` is the
+//! registry id), and `POST /api/mcp/servers/{server_name}/tools/{tool}`, which calls a tool
+//! the way the MCP endpoint does ([`crate::mcp::call_tool`]).
 
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::plugin_view::{self, PluginView};
-use crate::auth::Admin;
+use crate::auth::{Require, scope};
 use crate::clock;
 use crate::error::ApiError;
 use crate::manifest::Kind;
@@ -67,7 +67,7 @@ async fn search(
 }
 
 async fn install(
-    _admin: Admin,
+    _auth: Require<scope::Plugins>,
     State(state): State<AppState>,
     Path(server_name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {

@@ -341,10 +341,14 @@ pub async fn chat_completions(
     if completion.stream {
         return stream(state, completion, target, request).await;
     }
-    let served = providers::serve(&state, &target.route, &request, None)
+    let served = crate::cache::serve(&state, &target.route, &request, None)
         .await
         .map_err(|e| OpenAiError::from_provider(&e))?;
-    let body = completion_object(&served);
+    let mut body = completion_object(&served);
+    if served.cached {
+        // Not OpenAI's: tells a client the answer came from the response cache.
+        body["metadata"] = json!({ "cached": true });
+    }
     let mut response = Json(body).into_response();
     set_headers(response.headers_mut(), Some(&served.provider), &target);
     Ok(response)

@@ -81,6 +81,10 @@ pub struct ErrorBody {
         (name = "mcp", description = "The seeds' MCP marketplace"),
         (name = "providers", description = "AI routing: routes, failover chains, circuit breakers"),
         (name = "openai", description = "OpenAI-compatible chat completions over the provider plugins"),
+        (name = "jobs", description = "Background content-generation jobs (answers in the seed-001 envelope); live updates on the WebSocket `/ws/jobs`"),
+        (name = "analytics", description = "Chat and plugin call figures over time (seed-001 envelope)"),
+        (name = "cache", description = "The chat response cache (seed-001 envelope)"),
+        (name = "auth", description = "API keys, users and login sessions"),
     )
 )]
 struct ApiDoc;
@@ -117,12 +121,177 @@ const fn route(
 
 const ADMIN: &[(u16, &str)] = &[
     (200, "Done"),
-    (401, "No admin key"),
+    (401, "No credential, or one that is not valid"),
+    (403, "The credential lacks the `plugins` scope"),
     (404, "Unknown plugin"),
+];
+
+/// Answers of the key and user management routes (`admin` scope).
+const AUTH_ADMIN: &[(u16, &str)] = &[
+    (200, "Done"),
+    (401, "No credential, or one that is not valid"),
+    (403, "The credential lacks the `admin` scope"),
+];
+
+/// Answers of the login routes.
+const LOGIN: &[(u16, &str)] = &[
+    (
+        200,
+        "`{success, message: \"Logged In\", user: {id, username, scopes}, expires_at}` and the `sid` cookie",
+    ),
+    (400, "Neither `{usr, pwd}` nor `{username, password}`"),
+    (401, "Invalid login credentials"),
+];
+
+/// Answers of the logout routes.
+const LOGOUT: &[(u16, &str)] = &[(200, "`{success, message}`; the `sid` cookie is cleared")];
+
+/// Answers of the session check routes.
+const VERIFY: &[(u16, &str)] = &[
+    (
+        200,
+        "`{success, valid: true, user: {id, username, scopes}, expires_at}`",
+    ),
+    (401, "No live session"),
 ];
 
 /// The routes of modules without annotations.
 pub const OTHER_ROUTES: &[Described] = &[
+    route(
+        HttpMethod::Get,
+        "/api/analytics",
+        "analytics",
+        "Chat calls, plugin calls and jobs over a period: `?start_date=&end_date=` (RFC 3339 or YYYY-MM-DD; default the last 7 days), `?granularity=hour|day` (default day); totals, latency p50/p95/p99, by provider, route and plugin, and a timeline with every bucket",
+        false,
+        &[
+            (
+                200,
+                "`{success, data: {period, totals, chat, plugins, jobs, timeline}}`",
+            ),
+            (
+                400,
+                "A bad date or granularity, or a period with too many buckets",
+            ),
+        ],
+    ),
+    route(
+        HttpMethod::Get,
+        "/api/cache/stats",
+        "cache",
+        "Chat response cache figures",
+        false,
+        &[(
+            200,
+            "`{success, data: {hits, misses, hit_rate, entries, evictions, enabled, ttl_secs, max_entries, routes, by_route}}`",
+        )],
+    ),
+    route(
+        HttpMethod::Post,
+        "/api/cache/invalidate",
+        "cache",
+        "Drops cached chat answers (`cache` scope): `{route?, key?}` (a route's answers, or the one whose `metadata.cache_key` is `key`)",
+        true,
+        &[
+            (200, "`{success, data: {invalidated}}`"),
+            (400, "Neither `route` nor `key`, or not a JSON object"),
+            (401, "No credential, or one that is not valid"),
+            (403, "The credential lacks the `cache` scope"),
+        ],
+    ),
+    route(
+        HttpMethod::Delete,
+        "/api/cache",
+        "cache",
+        "Drops every cached chat answer (`cache` scope)",
+        false,
+        &[
+            (200, "`{success, data: {cleared}}`"),
+            (401, "No credential, or one that is not valid"),
+            (403, "The credential lacks the `cache` scope"),
+        ],
+    ),
+    route(
+        HttpMethod::Get,
+        "/metrics",
+        "meta",
+        "Prometheus metrics (OpenMetrics text): HTTP requests by route template, plugin and chat calls, Socket.IO connections, jobs by state, cache hits and misses",
+        false,
+        &[(200, "The exposition text")],
+    ),
+    route(
+        HttpMethod::Post,
+        "/api/jobs",
+        "jobs",
+        "Creates a content-generation job (`jobs` scope): `{prompt, route?, document_id?, channels?}`; one piece of content per channel",
+        true,
+        &[
+            (201, "`{success, data: job}` (status `pending`)"),
+            (
+                400,
+                "Missing or empty prompt, unknown route, or a field of the wrong type",
+            ),
+            (401, "No credential, or one that is not valid"),
+            (403, "The credential lacks the `jobs` scope"),
+        ],
+    ),
+    route(
+        HttpMethod::Get,
+        "/api/jobs",
+        "jobs",
+        "Jobs newest first: `?limit=` (1-1000, default 100), `?offset=`, `?status=`; `X-Total-Count` says how many match",
+        false,
+        &[
+            (200, "`{success, data: {jobs, total}}`"),
+            (400, "A bad limit, offset or status"),
+        ],
+    ),
+    route(
+        HttpMethod::Get,
+        "/api/jobs/{job_id}",
+        "jobs",
+        "One job",
+        false,
+        &[(200, "`{success, data: job}`"), (404, "Unknown job")],
+    ),
+    route(
+        HttpMethod::Post,
+        "/api/jobs/{job_id}/retry",
+        "jobs",
+        "Puts a failed or cancelled job back in the queue (`jobs` scope)",
+        false,
+        &[
+            (200, "`{success, data: job}` (status `pending`)"),
+            (401, "No credential, or one that is not valid"),
+            (403, "The credential lacks the `jobs` scope"),
+            (404, "Unknown job"),
+            (409, "The job is not failed or cancelled"),
+        ],
+    ),
+    route(
+        HttpMethod::Post,
+        "/api/jobs/{job_id}/cancel",
+        "jobs",
+        "Cancels a pending or running job, stopping its provider call (`jobs` scope)",
+        false,
+        &[
+            (200, "`{success, data: job}` (status `cancelled`)"),
+            (401, "No credential, or one that is not valid"),
+            (403, "The credential lacks the `jobs` scope"),
+            (404, "Unknown job"),
+            (409, "The job is not pending or in progress"),
+        ],
+    ),
+    route(
+        HttpMethod::Get,
+        "/ws/jobs",
+        "jobs",
+        "WebSocket of job events `{type: job_created|job_update|job_completed|job_failed, job, timestamp}`; send `{type: subscribe|unsubscribe, job_id}` to narrow them",
+        false,
+        &[
+            (101, "Switching to the WebSocket protocol"),
+            (400, "Not a WebSocket upgrade request"),
+        ],
+    ),
     route(
         HttpMethod::Get,
         "/",
@@ -205,6 +374,23 @@ pub const OTHER_ROUTES: &[Described] = &[
         "Installs or updates a plugin from the registry (admin)",
         false,
         ADMIN,
+    ),
+    route(
+        HttpMethod::Post,
+        "/api/plugins/upload",
+        "plugins",
+        "Installs or updates an uploaded plugin (admin): `{manifest, component_base64}`, checked like a registry install (manifest, API, sha256, signature policy); up to 128 MiB",
+        true,
+        &[
+            (200, "`{success, message, plugin, timestamp}`"),
+            (400, "Not JSON, or the component is not base64"),
+            (401, "No admin key"),
+            (409, "An update that needs permissions not yet granted"),
+            (
+                422,
+                "Invalid manifest, incompatible API, sha256 mismatch, refused signature, or a component that does not load",
+            ),
+        ],
     ),
     route(
         HttpMethod::Post,
@@ -302,6 +488,123 @@ pub const OTHER_ROUTES: &[Described] = &[
             (200, "Session ended"),
             (403, "An `Origin` not in `[cors] origins`"),
         ],
+    ),
+    route(
+        HttpMethod::Post,
+        "/api/auth/keys",
+        "auth",
+        "Creates an API key `{name, scopes, expires_at?}`; answers the key once (admin)",
+        true,
+        &[
+            (201, "`{success, key, api_key}`"),
+            (400, "No name, unknown scopes, or a bad expiry"),
+            (401, "No credential, or one that is not valid"),
+            (403, "The credential lacks the `admin` scope"),
+        ],
+    ),
+    route(
+        HttpMethod::Get,
+        "/api/auth/keys",
+        "auth",
+        "Lists API keys without their secrets: id, name, prefix, scopes, times (admin)",
+        false,
+        AUTH_ADMIN,
+    ),
+    route(
+        HttpMethod::Delete,
+        "/api/auth/keys/{id}",
+        "auth",
+        "Revokes an API key (admin)",
+        false,
+        &[
+            (200, "`{success, message, api_key}`"),
+            (401, "No credential, or one that is not valid"),
+            (403, "The credential lacks the `admin` scope"),
+            (404, "Unknown key"),
+        ],
+    ),
+    route(
+        HttpMethod::Post,
+        "/api/auth/users",
+        "auth",
+        "Creates a user `{username, password, scopes}` (admin)",
+        true,
+        &[
+            (201, "`{success, user}`"),
+            (400, "Bad username, short password or unknown scopes"),
+            (401, "No credential, or one that is not valid"),
+            (403, "The credential lacks the `admin` scope"),
+            (409, "The username is taken"),
+        ],
+    ),
+    route(
+        HttpMethod::Get,
+        "/api/auth/users",
+        "auth",
+        "Lists users (admin)",
+        false,
+        AUTH_ADMIN,
+    ),
+    route(
+        HttpMethod::Delete,
+        "/api/auth/users/{id}",
+        "auth",
+        "Deletes a user and ends their sessions (admin)",
+        false,
+        &[
+            (200, "`{success, message}`"),
+            (401, "No credential, or one that is not valid"),
+            (403, "The credential lacks the `admin` scope"),
+            (404, "Unknown user"),
+        ],
+    ),
+    route(
+        HttpMethod::Post,
+        "/api/auth/login",
+        "auth",
+        "Logs in with `{usr, pwd}` or `{username, password}`; sets the `sid` cookie",
+        true,
+        LOGIN,
+    ),
+    route(
+        HttpMethod::Post,
+        "/api/method/oropendola.auth.login",
+        "auth",
+        "Seed 004's (Frappe) path for `POST /api/auth/login`",
+        true,
+        LOGIN,
+    ),
+    route(
+        HttpMethod::Post,
+        "/api/auth/logout",
+        "auth",
+        "Ends the session of the `sid` cookie and clears the cookie",
+        false,
+        LOGOUT,
+    ),
+    route(
+        HttpMethod::Post,
+        "/api/method/oropendola.auth.logout",
+        "auth",
+        "Seed 004's (Frappe) path for `POST /api/auth/logout`",
+        false,
+        LOGOUT,
+    ),
+    route(
+        HttpMethod::Get,
+        "/api/auth/verify_session",
+        "auth",
+        "Whether the `sid` cookie names a live session, and whose",
+        false,
+        VERIFY,
+    ),
+    route(
+        HttpMethod::Get,
+        "/api/method/oropendola.auth.verify_session",
+        "auth",
+        "Seed 004's (Frappe) path for `GET /api/auth/verify_session`",
+        false,
+        VERIFY,
     ),
 ];
 

@@ -1,24 +1,30 @@
 //! `/api/plugins`: the marketplace and installation for every plugin kind. Reading is
-//! open; install, uninstall, enable, disable and granting permissions need the admin key.
+//! open; install, upload, uninstall, enable, disable and granting permissions need the
+//! `plugins` scope (or `admin`). `POST /api/plugins/upload` installs a component that is not in the registry
+//! (what `sanctuary plugin install` sends), through the same checks as a registry install.
 
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::plugin_view::{self, PluginView};
-use crate::auth::Admin;
+use crate::auth::{Require, scope};
 use crate::clock;
 use crate::error::{ApiError, ApiJson};
 use crate::install;
-use crate::manifest::Permissions;
+use crate::manifest::{Manifest, Permissions};
 use crate::state::AppState;
 
 /// Routes of this module.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/plugins", get(list))
+        .route(
+            "/api/plugins/upload",
+            post(upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
+        )
         .route("/api/plugins/{id}", get(show).delete(uninstall))
         .route("/api/plugins/{id}/install", post(install))
         .route("/api/plugins/{id}/enable", post(enable))
@@ -64,7 +70,7 @@ pub async fn install_plugin(state: &AppState, id: &str) -> Result<Json<Value>, A
 }
 
 async fn install(
-    _admin: Admin,
+    _auth: Require<scope::Plugins>,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -72,7 +78,7 @@ async fn install(
 }
 
 async fn uninstall(
-    _admin: Admin,
+    _auth: Require<scope::Plugins>,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -89,7 +95,7 @@ async fn uninstall(
 }
 
 async fn enable(
-    _admin: Admin,
+    _auth: Require<scope::Plugins>,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -97,7 +103,7 @@ async fn enable(
 }
 
 async fn disable(
-    _admin: Admin,
+    _auth: Require<scope::Plugins>,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
@@ -129,7 +135,7 @@ enum GrantBody {
 }
 
 async fn grant(
-    _admin: Admin,
+    _auth: Require<scope::Plugins>,
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<GrantBody>,
@@ -155,6 +161,56 @@ async fn grant(
     })))
 }
 
+/// Largest upload body: a base64 component of about 96 MiB (Python components embed an
+/// interpreter) with its manifest. Other routes keep axum's default limit.
+pub const UPLOAD_LIMIT: usize = 128 << 20;
+
+/// Body of `POST /api/plugins/upload`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UploadBody {
+    /// The plugin's manifest (a JSON object, as in `manifest.json`).
+    manifest: Value,
+    /// The component's bytes, base64 (standard alphabet, padded).
+    component_base64: String,
+}
+
+/// Installs (or updates) an uploaded plugin: verifies its manifest, API requirement,
+/// sha256 and signature, loads it, then writes and records it like a registry install.
+async fn upload(
+    _auth: Require<scope::Plugins>,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<UploadBody>,
+) -> Result<Json<Value>, ApiError> {
+    use base64::Engine as _;
+    let manifest: Manifest = serde_json::from_value(body.manifest).map_err(|e| {
+        ApiError::unprocessable(format!("invalid manifest: {e}")).with_error("Invalid manifest")
+    })?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(body.component_base64.trim())
+        .map_err(|e| ApiError::bad_request(format!("component_base64 is not base64: {e}")))?;
+    let id = manifest.id.clone();
+    let done = state
+        .installer()
+        .install_upload(manifest, &bytes)
+        .await
+        .map_err(install_error)?;
+    let view = plugin_view::one(&state, &id).await?;
+    let message = match &done.replaced {
+        Some(old) if *old != done.version => {
+            format!("Updated {id} from {old} to {} (upload)", done.version)
+        }
+        Some(_) => format!("Reinstalled {id} {} (upload)", done.version),
+        None => format!("Installed {id} {} (upload)", done.version),
+    };
+    Ok(Json(json!({
+        "success": true,
+        "message": message,
+        "plugin": view,
+        "timestamp": clock::timestamp(),
+    })))
+}
+
 /// Maps an installation failure to its status and the seeds' error body.
 pub fn install_error(e: install::Error) -> ApiError {
     use install::Error as E;
@@ -167,11 +223,243 @@ pub fn install_error(e: install::Error) -> ApiError {
         }
         E::Checksum { .. } => ApiError::unprocessable(message).with_error("Checksum mismatch"),
         E::Load(_) => ApiError::unprocessable(message).with_error("Plugin failed to load"),
+        E::Signature(_) => ApiError::unprocessable(message).with_error("Signature refused"),
+        E::Manifest(_) => ApiError::unprocessable(message).with_error("Invalid manifest"),
         E::NeedsGrant { id, version, needs } => ApiError::conflict(message)
             .with_error("Permissions not granted")
             .with_details(json!({ "id": id, "pending_version": version, "needs": needs })),
         E::Unavailable { .. } => ApiError::unavailable(message),
         E::Db(db) => ApiError::internal(anyhow::Error::new(db)),
         E::Io(io) => ApiError::internal(anyhow::Error::new(io)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use base64::Engine as _;
+    use serde_json::{Value, json};
+
+    use crate::api::test_support::{ADMIN_KEY, get, send, state};
+    use crate::plugins::artifacts;
+    use crate::signing::{self, SignaturesConfig};
+    use crate::state::AppState;
+
+    /// The trivial-probe fixture: its component and manifest (as JSON).
+    fn fixture() -> (Vec<u8>, Value) {
+        let (_, wasm, manifest) = artifacts::FIXTURES
+            .iter()
+            .find(|(dir, _, _)| *dir == "trivial-probe")
+            .expect("the trivial-probe fixture is built");
+        let bytes = std::fs::read(wasm).expect("component");
+        let manifest = std::fs::read_to_string(manifest).expect("manifest");
+        (bytes, serde_json::from_str(&manifest).expect("json"))
+    }
+
+    fn with_signatures(mut state: AppState, signatures: SignaturesConfig) -> AppState {
+        let mut config = (*state.config).clone();
+        config.signatures = signatures;
+        state.config = Arc::new(config);
+        state
+    }
+
+    fn trusting(key: &ed25519_dalek::SigningKey, require_signed: bool) -> SignaturesConfig {
+        SignaturesConfig {
+            trusted_keys: vec![signing::encode_public(&key.verifying_key())],
+            require_signed,
+        }
+    }
+
+    fn upload(manifest: &Value, bytes: &[u8], key: Option<&str>) -> Request<Body> {
+        let body = json!({
+            "manifest": manifest,
+            "component_base64": base64::engine::general_purpose::STANDARD.encode(bytes),
+        });
+        let mut request =
+            Request::post("/api/plugins/upload").header("content-type", "application/json");
+        if let Some(key) = key {
+            request = request.header("authorization", format!("Bearer {key}"));
+        }
+        request.body(Body::from(body.to_string())).expect("request")
+    }
+
+    fn signed(manifest: &Value, key: &ed25519_dalek::SigningKey, bytes: &[u8]) -> Value {
+        let mut manifest = manifest.clone();
+        manifest["signature"] =
+            serde_json::to_value(signing::sign(key, &signing::digest(bytes))).expect("json");
+        manifest
+    }
+
+    #[tokio::test]
+    async fn an_upload_installs_and_loads_the_plugin() {
+        let (state, _db, _dir) = state().await;
+        let (bytes, manifest) = fixture();
+        let app = crate::app(state);
+        let (status, _, body) = send(app.clone(), upload(&manifest, &bytes, None)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+
+        let (status, _, body) = send(app.clone(), upload(&manifest, &bytes, Some(ADMIN_KEY))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["plugin"]["state"], "loaded", "{body}");
+        let (_, _, shown) = send(app.clone(), get("/api/plugins/trivial-probe")).await;
+        assert_eq!(shown["plugin"]["installed"], true, "{shown}");
+        assert_eq!(shown["plugin"]["source"], "upload", "{shown}");
+        let (_, _, health) = send(app, get("/health/detailed")).await;
+        assert!(health.to_string().contains("trivial-probe"), "{health}");
+    }
+
+    #[tokio::test]
+    async fn an_upload_whose_sha256_does_not_match_is_refused() {
+        let (state, _db, _dir) = state().await;
+        let (bytes, mut manifest) = fixture();
+        manifest["sha256"] = Value::String("0".repeat(64));
+        let (status, _, body) = send(
+            crate::app(state),
+            upload(&manifest, &bytes, Some(ADMIN_KEY)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("sha256 mismatch")),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_invalid_manifest_or_component_text_is_a_client_error() {
+        let (state, _db, _dir) = state().await;
+        let (bytes, mut manifest) = fixture();
+        let app = crate::app(state);
+        manifest["id"] = Value::String("../escape".into());
+        let (status, _, body) = send(app.clone(), upload(&manifest, &bytes, Some(ADMIN_KEY))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(
+            body["message"].as_str().is_some_and(|m| m.contains("`id`")),
+            "{body}"
+        );
+
+        let request = Request::post("/api/plugins/upload")
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {ADMIN_KEY}"))
+            .body(Body::from(
+                json!({ "manifest": fixture().1, "component_base64": "%%%" }).to_string(),
+            ))
+            .expect("request");
+        let (status, _, body) = send(app, request).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    }
+
+    #[tokio::test]
+    async fn the_signature_policy_refuses_unsigned_unknown_and_bad_signatures() {
+        let (state, _db, _dir) = state().await;
+        let (bytes, manifest) = fixture();
+        let trusted = signing::generate().expect("key");
+        let stranger = signing::generate().expect("key");
+        let app = crate::app(with_signatures(state, trusting(&trusted, true)));
+
+        let refused = |body: &Value, why: &str| {
+            assert_eq!(body["error"], "Signature refused", "{body}");
+            assert!(
+                body["message"].as_str().is_some_and(|m| m.contains(why)),
+                "{why}: {body}"
+            );
+        };
+        let (status, _, body) = send(app.clone(), upload(&manifest, &bytes, Some(ADMIN_KEY))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        refused(&body, "not signed");
+
+        let by_stranger = signed(&manifest, &stranger, &bytes);
+        let (status, _, body) =
+            send(app.clone(), upload(&by_stranger, &bytes, Some(ADMIN_KEY))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        refused(&body, "unknown key");
+
+        let of_other_bytes = signed(&manifest, &trusted, b"another component");
+        let (status, _, body) = send(
+            app.clone(),
+            upload(&of_other_bytes, &bytes, Some(ADMIN_KEY)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        refused(&body, "bad signature");
+        let (_, _, shown) = send(app.clone(), get("/api/plugins/trivial-probe")).await;
+        assert_ne!(
+            shown["plugin"]["installed"], true,
+            "nothing was installed: {shown}"
+        );
+
+        let good = signed(&manifest, &trusted, &bytes);
+        let (status, _, body) = send(app, upload(&good, &bytes, Some(ADMIN_KEY))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["plugin"]["state"], "loaded", "{body}");
+    }
+
+    #[tokio::test]
+    async fn a_registry_install_checks_the_entrys_signature() {
+        let (state, _db, dir) = state().await;
+        let (bytes, manifest) = fixture();
+        let trusted = signing::generate().expect("key");
+        let stranger = signing::generate().expect("key");
+        let registry_dir = dir.path().join("registry");
+        std::fs::create_dir_all(&registry_dir).expect("mkdir");
+        std::fs::write(registry_dir.join("trivial.wasm"), &bytes).expect("write");
+        let entry = |key: &ed25519_dalek::SigningKey| {
+            let mut m = signed(&manifest, key, &bytes);
+            m["component"] = "trivial.wasm".into();
+            m["sha256"] = hex::encode(signing::digest(&bytes)).into();
+            m
+        };
+        let registry = |key| {
+            let text = json!({ "schema_version": 1, "plugins": [entry(key)] }).to_string();
+            Arc::new(
+                crate::registry::Registry::parse(&text, Some(&registry_dir)).expect("registry"),
+            )
+        };
+        let install = || {
+            Request::post("/api/plugins/trivial-probe/install")
+                .header("authorization", format!("Bearer {ADMIN_KEY}"))
+                .body(Body::empty())
+                .expect("request")
+        };
+
+        let mut by_stranger = with_signatures(state.clone(), trusting(&trusted, false));
+        by_stranger.registry = registry(&stranger);
+        let (status, _, body) = send(crate::app(by_stranger), install()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("unknown key")),
+            "{body}"
+        );
+
+        let mut by_trusted = with_signatures(state, trusting(&trusted, true));
+        by_trusted.registry = registry(&trusted);
+        let (status, _, body) = send(crate::app(by_trusted), install()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["plugin"]["state"], "loaded", "{body}");
+    }
+
+    #[tokio::test]
+    async fn bundled_plugins_install_when_signatures_are_required() {
+        let (state, _db, _dir) = state().await;
+        let app = crate::app(with_signatures(
+            state,
+            SignaturesConfig {
+                trusted_keys: Vec::new(),
+                require_signed: true,
+            },
+        ));
+        let request = Request::post("/api/plugins/time/install")
+            .header("authorization", format!("Bearer {ADMIN_KEY}"))
+            .body(Body::empty())
+            .expect("request");
+        let (status, _, body) = send(app, request).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
     }
 }

@@ -1,6 +1,7 @@
-//! `/api/providers`: AI routing status (open) and route bindings (admin). A binding made
-//! here is stored in the database and beats the config file's `[routes.<name>]`; deleting
-//! it lets the config file's (or the built-in) definition apply again.
+//! `/api/providers`: AI routing status (open) and route bindings (`providers` scope). A
+//! binding made here is stored in the database and beats the config file's
+//! `[routes.<name>]`; deleting it lets the config file's (or the built-in) definition apply
+//! again.
 
 use axum::extract::{Path, State};
 use axum::routing::{get, put};
@@ -9,7 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::api::openapi::ErrorBody;
-use crate::auth::Admin;
+use crate::auth::{Require, scope};
 use crate::config::RouteConfig;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::providers::status::{self, ProvidersView, RouteView};
@@ -51,7 +52,7 @@ pub async fn status_view(State(state): State<AppState>) -> Json<ProvidersView> {
     Json(status::view(&state))
 }
 
-/// Binds route `name` to a chain of providers (admin). Takes effect for the next call;
+/// Binds route `name` to a chain of providers (`providers` scope). Takes effect for the next call;
 /// calls in flight finish on the chain they started with.
 #[utoipa::path(
     put, path = "/api/providers/routes/{name}", tag = "providers",
@@ -60,11 +61,12 @@ pub async fn status_view(State(state): State<AppState>) -> Json<ProvidersView> {
     responses(
         (status = 200, description = "The route as it now stands", body = RouteChange),
         (status = 400, description = "Invalid name or chain", body = ErrorBody),
-        (status = 401, description = "No admin key", body = ErrorBody),
+        (status = 401, description = "No credential", body = ErrorBody),
+        (status = 403, description = "No `providers` scope", body = ErrorBody),
     )
 )]
 pub async fn bind_route(
-    _admin: Admin,
+    _auth: Require<scope::Providers>,
     State(state): State<AppState>,
     Path(name): Path<String>,
     ApiJson(route): ApiJson<RouteConfig>,
@@ -96,19 +98,20 @@ pub async fn bind_route(
     }))
 }
 
-/// Removes the API binding of route `name` (admin); the config file's or the built-in
+/// Removes the API binding of route `name` (`providers` scope); the config file's or the built-in
 /// definition applies again, if there is one.
 #[utoipa::path(
     delete, path = "/api/providers/routes/{name}", tag = "providers",
     params(("name" = String, Path, description = "Route name")),
     responses(
         (status = 200, description = "Unbound; the route as it now stands, if it still exists", body = RouteChange),
-        (status = 401, description = "No admin key", body = ErrorBody),
+        (status = 401, description = "No credential", body = ErrorBody),
+        (status = 403, description = "No `providers` scope", body = ErrorBody),
         (status = 404, description = "The route has no API binding", body = ErrorBody),
     )
 )]
 pub async fn unbind_route(
-    _admin: Admin,
+    _auth: Require<scope::Providers>,
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> ApiResult<Json<RouteChange>> {

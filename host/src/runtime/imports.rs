@@ -1,6 +1,8 @@
 //! The Sanctuary imports every plugin may use (`host`, `system`, `progress`, `kv` from the
 //! `host-imports` world), generated once here and shared by all four worlds through
 //! `bindgen!`'s `with`. Each import answers from the calling store's [`HostContext`].
+//! These are the latest API version's imports; older versions' modules (`v0_1_0`)
+//! forward to them.
 //!
 //! [`HostContext`]: super::state::HostContext
 
@@ -19,24 +21,61 @@ pub use self::sanctuary::plugin::{host, kv, progress, system, types};
 /// Longest log line a plugin may write; longer lines are cut.
 const MAX_LOG_LINE: usize = 4096;
 
-impl types::Host for StoreState {}
+/// Most fields one `log-with-fields` line keeps.
+const MAX_LOG_FIELDS: usize = 32;
 
-impl host::Host for StoreState {
-    async fn log(&mut self, level: types::LogLevel, message: String) {
+/// Longest field value kept; longer values are cut.
+const MAX_FIELD_VALUE: usize = 1024;
+
+/// Cuts `text` to at most `max` bytes (on a character boundary), marking the cut.
+fn truncate(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+    }
+}
+
+/// Whether `name` is a field name the host keeps: 1-64 of `a-z`, `0-9`, `_`, `.`.
+fn is_field_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')
+}
+
+/// The fields of one line as a JSON object text, keeping the valid ones (the first of a
+/// repeated name wins), at most [`MAX_LOG_FIELDS`], values cut to [`MAX_FIELD_VALUE`].
+fn fields_json(fields: Vec<host::LogField>) -> String {
+    let mut object = serde_json::Map::new();
+    for field in fields {
+        if object.len() == MAX_LOG_FIELDS {
+            break;
+        }
+        if !is_field_name(&field.name) || object.contains_key(&field.name) {
+            continue;
+        }
+        let mut value = field.value;
+        truncate(&mut value, MAX_FIELD_VALUE);
+        object.insert(field.name, serde_json::Value::String(value));
+    }
+    serde_json::Value::Object(object).to_string()
+}
+
+impl StoreState {
+    /// Writes one plugin log line (with its structured fields, when it has some),
+    /// within the call's log budget.
+    fn plugin_log(&mut self, level: types::LogLevel, mut message: String, fields: Option<String>) {
         let ctx = &mut self.host;
         if ctx.log_budget == 0 {
             return;
         }
         ctx.log_budget -= 1;
-        let mut message = message;
-        if message.len() > MAX_LOG_LINE {
-            let mut cut = MAX_LOG_LINE;
-            while !message.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            message.truncate(cut);
-            message.push('…');
-        }
+        truncate(&mut message, MAX_LOG_LINE);
         let plugin = &*ctx.plugin_id;
         let kind = ctx.kind.as_str();
         let level = match level {
@@ -46,13 +85,32 @@ impl host::Host for StoreState {
             types::LogLevel::Warn => Level::WARN,
             types::LogLevel::Error => Level::ERROR,
         };
+        // `fields` is recorded only when present, so plain `log` lines look as before.
+        let fields = fields.as_deref();
         match level {
-            Level::TRACE => trace!(target: "plugin", plugin, kind, "{message}"),
-            Level::DEBUG => debug!(target: "plugin", plugin, kind, "{message}"),
-            Level::INFO => info!(target: "plugin", plugin, kind, "{message}"),
-            Level::WARN => warn!(target: "plugin", plugin, kind, "{message}"),
-            _ => error!(target: "plugin", plugin, kind, "{message}"),
+            Level::TRACE => trace!(target: "plugin", plugin, kind, fields, "{message}"),
+            Level::DEBUG => debug!(target: "plugin", plugin, kind, fields, "{message}"),
+            Level::INFO => info!(target: "plugin", plugin, kind, fields, "{message}"),
+            Level::WARN => warn!(target: "plugin", plugin, kind, fields, "{message}"),
+            _ => error!(target: "plugin", plugin, kind, fields, "{message}"),
         }
+    }
+}
+
+impl types::Host for StoreState {}
+
+impl host::Host for StoreState {
+    async fn log(&mut self, level: types::LogLevel, message: String) {
+        self.plugin_log(level, message, None);
+    }
+
+    async fn log_with_fields(
+        &mut self,
+        level: types::LogLevel,
+        message: String,
+        fields: Vec<host::LogField>,
+    ) {
+        self.plugin_log(level, message, Some(fields_json(fields)));
     }
 
     async fn config(&mut self) -> String {
@@ -165,5 +223,50 @@ pub fn plugin_error_parts(error: types::PluginError) -> (&'static str, String) {
         types::PluginError::Denied(m) => ("denied", m),
         types::PluginError::Unavailable(m) => ("unavailable", m),
         types::PluginError::Failed(m) => ("failed", m),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(name: &str, value: &str) -> host::LogField {
+        host::LogField {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn keeps_valid_fields_as_one_json_object() {
+        let json = fields_json(vec![
+            field("user_id", "42"),
+            field("Bad Name", "x"),
+            field("", "x"),
+            field("user_id", "again"),
+            field("http.status", "200"),
+        ]);
+        let value: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+        assert_eq!(
+            value,
+            serde_json::json!({ "user_id": "42", "http.status": "200" })
+        );
+    }
+
+    #[test]
+    fn caps_the_number_of_fields_and_the_length_of_values() {
+        let many: Vec<_> = (0..100)
+            .map(|i| field(&format!("f{i}"), &"é".repeat(2000)))
+            .collect();
+        let value: serde_json::Value = serde_json::from_str(&fields_json(many)).expect("JSON");
+        let object = value.as_object().expect("object");
+        assert_eq!(object.len(), MAX_LOG_FIELDS);
+        let kept = object["f0"].as_str().expect("text");
+        assert!(
+            kept.len() <= MAX_FIELD_VALUE + '…'.len_utf8(),
+            "{}",
+            kept.len()
+        );
+        assert!(kept.ends_with('…'));
     }
 }

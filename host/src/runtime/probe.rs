@@ -1,8 +1,13 @@
-//! Health-probe plugins (world `health-probe`): run one probe, get a typed report.
+//! Health-probe plugins (world `health-probe`): run one probe, get a typed report. The
+//! bindings here are the latest API version's; older versions are called through their
+//! modules.
 
 use std::time::Instant;
 
-use super::{CallError, CallOptions, Plugin, Pre, Runtime};
+use wasmtime::Store;
+
+use super::state::StoreState;
+use super::{CallError, CallOptions, Plugin, Pre, Runtime, v0_1_0};
 
 wasmtime::component::bindgen!({
     world: "health-probe",
@@ -17,6 +22,41 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::sanctuary::plugin::probe::{HealthStatus, ProbeReport};
+
+/// A pre-linked health-probe component, by the API version it is built against.
+pub(crate) enum ProbePre {
+    /// The latest version.
+    Latest(HealthProbePre<StoreState>),
+    /// 0.1.0.
+    V0_1_0(v0_1_0::probe::HealthProbePre<StoreState>),
+}
+
+/// An instantiated health-probe component; its calls return the latest types.
+enum Guest {
+    Latest(HealthProbe),
+    V0_1_0(v0_1_0::probe::HealthProbe),
+}
+
+impl ProbePre {
+    async fn instantiate(&self, store: &mut Store<StoreState>) -> wasmtime::Result<Guest> {
+        Ok(match self {
+            ProbePre::Latest(pre) => Guest::Latest(pre.instantiate_async(store).await?),
+            ProbePre::V0_1_0(pre) => Guest::V0_1_0(pre.instantiate_async(store).await?),
+        })
+    }
+}
+
+impl Guest {
+    async fn probe(
+        &self,
+        store: &mut Store<StoreState>,
+    ) -> wasmtime::Result<Result<ProbeReport, super::imports::types::PluginError>> {
+        match self {
+            Guest::Latest(b) => b.sanctuary_plugin_probe().call_probe(store).await,
+            Guest::V0_1_0(b) => b.probe(store).await,
+        }
+    }
+}
 
 impl HealthStatus {
     /// The status as the API spells it.
@@ -38,11 +78,8 @@ impl Runtime {
         let mut store = self.store(plugin, CallOptions::default())?;
         let started = Instant::now();
         let outcome = Runtime::capped(plugin, async {
-            let bindings = pre.instantiate_async(&mut store).await?;
-            bindings
-                .sanctuary_plugin_probe()
-                .call_probe(&mut store)
-                .await
+            let guest = pre.instantiate(&mut store).await?;
+            guest.probe(&mut store).await
         })
         .await;
         self.finish(plugin, store, started, outcome)
@@ -55,8 +92,8 @@ impl Runtime {
 pub struct ProbeSession<'a> {
     runtime: &'a Runtime,
     plugin: &'a Plugin,
-    store: wasmtime::Store<super::state::StoreState>,
-    bindings: HealthProbe,
+    store: Store<StoreState>,
+    guest: Guest,
 }
 
 impl Runtime {
@@ -69,8 +106,8 @@ impl Runtime {
             return Err(super::wrong_kind(plugin, "health-probe"));
         };
         let mut store = self.store(plugin, CallOptions::default())?;
-        let bindings = pre
-            .instantiate_async(&mut store)
+        let guest = pre
+            .instantiate(&mut store)
             .await
             .map_err(|e| CallError::Setup {
                 plugin: plugin.id().to_string(),
@@ -80,7 +117,7 @@ impl Runtime {
             runtime: self,
             plugin,
             store,
-            bindings,
+            guest,
         })
     }
 }
@@ -89,11 +126,7 @@ impl ProbeSession<'_> {
     /// Runs the probe on the live instance.
     pub async fn probe(&mut self) -> Result<ProbeReport, CallError> {
         self.runtime.rearm(self.plugin, &mut self.store);
-        let result = self
-            .bindings
-            .sanctuary_plugin_probe()
-            .call_probe(&mut self.store)
-            .await;
+        let result = self.guest.probe(&mut self.store).await;
         match result {
             Ok(Ok(report)) => Ok(report),
             Ok(Err(e)) => {

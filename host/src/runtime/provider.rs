@@ -1,11 +1,14 @@
 //! AI-provider plugins (world `ai-provider`): describe the provider, answer a chat, and
-//! stream chunks through the `progress` import to whoever is listening.
+//! stream chunks through the `progress` import to whoever is listening. The bindings
+//! here are the latest API version's; older versions are called through their modules.
 
 use std::time::Instant;
 
 use tokio::sync::mpsc;
+use wasmtime::Store;
 
-use super::{CallError, CallOptions, Plugin, Pre, Runtime};
+use super::state::StoreState;
+use super::{CallError, CallOptions, Plugin, Pre, Runtime, v0_1_0};
 
 wasmtime::component::bindgen!({
     world: "ai-provider",
@@ -23,6 +26,53 @@ pub use exports::sanctuary::plugin::provider::{
     ChatRequest, ChatResponse, Message, ProviderInfo, Role, Usage,
 };
 
+/// A pre-linked ai-provider component, by the API version it is built against.
+pub(crate) enum ProviderPre {
+    /// The latest version.
+    Latest(AiProviderPre<StoreState>),
+    /// 0.1.0.
+    V0_1_0(v0_1_0::provider::AiProviderPre<StoreState>),
+}
+
+/// An instantiated ai-provider component; its calls take and return the latest types.
+enum Guest {
+    Latest(AiProvider),
+    V0_1_0(v0_1_0::provider::AiProvider),
+}
+
+impl ProviderPre {
+    async fn instantiate(&self, store: &mut Store<StoreState>) -> wasmtime::Result<Guest> {
+        Ok(match self {
+            ProviderPre::Latest(pre) => Guest::Latest(pre.instantiate_async(store).await?),
+            ProviderPre::V0_1_0(pre) => Guest::V0_1_0(pre.instantiate_async(store).await?),
+        })
+    }
+}
+
+impl Guest {
+    async fn describe(&self, store: &mut Store<StoreState>) -> wasmtime::Result<ProviderInfo> {
+        match self {
+            Guest::Latest(b) => b.sanctuary_plugin_provider().call_describe(store).await,
+            Guest::V0_1_0(b) => b.describe(store).await,
+        }
+    }
+
+    async fn chat(
+        &self,
+        store: &mut Store<StoreState>,
+        request: &ChatRequest,
+    ) -> wasmtime::Result<Result<ChatResponse, super::imports::types::PluginError>> {
+        match self {
+            Guest::Latest(b) => {
+                b.sanctuary_plugin_provider()
+                    .call_chat(store, request)
+                    .await
+            }
+            Guest::V0_1_0(b) => b.chat(store, request).await,
+        }
+    }
+}
+
 impl Runtime {
     /// Asks `plugin` to describe itself.
     pub async fn describe_provider(&self, plugin: &Plugin) -> Result<ProviderInfo, CallError> {
@@ -32,15 +82,11 @@ impl Runtime {
         let mut store = self.store(plugin, CallOptions::default())?;
         let started = Instant::now();
         let outcome = Runtime::capped(plugin, async {
-            let bindings = pre.instantiate_async(&mut store).await?;
-            bindings
-                .sanctuary_plugin_provider()
-                .call_describe(&mut store)
-                .await
-                .map(Ok)
+            let guest = pre.instantiate(&mut store).await?;
+            guest.describe(&mut store).await.map(Ok)
         })
         .await;
-        self.finish(plugin, store, started, outcome)
+        self.finish_as("describe", plugin, store, started, outcome)
     }
 
     /// Sends `request` to `plugin`. When `progress` is given, chunks the plugin streams
@@ -61,11 +107,8 @@ impl Runtime {
         let mut store = self.store(plugin, opts)?;
         let started = Instant::now();
         let outcome = Runtime::capped(plugin, async {
-            let bindings = pre.instantiate_async(&mut store).await?;
-            bindings
-                .sanctuary_plugin_provider()
-                .call_chat(&mut store, request)
-                .await
+            let guest = pre.instantiate(&mut store).await?;
+            guest.chat(&mut store, request).await
         })
         .await;
         self.finish(plugin, store, started, outcome)

@@ -1,10 +1,15 @@
 //! Scout-check plugins (world `scout-check`): look at one project directory, mounted
-//! read-only at `/project` for plugins that asked for it, and return findings.
+//! read-only at `/project` for plugins that asked for it, and return findings. The
+//! bindings here are the latest API version's; older versions are called through their
+//! modules.
 
 use std::path::Path;
 use std::time::Instant;
 
-use super::{CallError, CallOptions, Plugin, Pre, Runtime};
+use wasmtime::Store;
+
+use super::state::StoreState;
+use super::{CallError, CallOptions, Plugin, Pre, Runtime, v0_1_0};
 
 wasmtime::component::bindgen!({
     world: "scout-check",
@@ -20,6 +25,34 @@ wasmtime::component::bindgen!({
 pub use exports::sanctuary::plugin::scout::{
     BuildInfo, DependencyInfo, Findings, GitInfo, PerformanceInfo, Project,
 };
+
+/// A pre-linked scout-check component, by the API version it is built against.
+pub(crate) enum ScoutPre {
+    /// The latest version.
+    Latest(ScoutCheckPre<StoreState>),
+    /// 0.1.0.
+    V0_1_0(v0_1_0::scout::ScoutCheckPre<StoreState>),
+}
+
+impl ScoutPre {
+    /// Instantiates the component and runs its check on `project`.
+    async fn check(
+        &self,
+        store: &mut Store<StoreState>,
+        project: &Project,
+    ) -> wasmtime::Result<Result<Findings, super::imports::types::PluginError>> {
+        match self {
+            ScoutPre::Latest(pre) => {
+                let b = pre.instantiate_async(&mut *store).await?;
+                b.sanctuary_plugin_scout().call_check(store, project).await
+            }
+            ScoutPre::V0_1_0(pre) => {
+                let b = pre.instantiate_async(&mut *store).await?;
+                b.check(store, project).await
+            }
+        }
+    }
+}
 
 /// Where a project directory appears inside the sandbox.
 pub const PROJECT_GUEST_PATH: &str = "/project";
@@ -45,14 +78,8 @@ impl Runtime {
             path: PROJECT_GUEST_PATH.to_string(),
         };
         let started = Instant::now();
-        let outcome = Runtime::capped(plugin, async {
-            let bindings = pre.instantiate_async(&mut store).await?;
-            bindings
-                .sanctuary_plugin_scout()
-                .call_check(&mut store, &project)
-                .await
-        })
-        .await;
+        let outcome =
+            Runtime::capped(plugin, async { pre.check(&mut store, &project).await }).await;
         self.finish(plugin, store, started, outcome)
     }
 }

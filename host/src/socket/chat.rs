@@ -39,7 +39,14 @@ pub async fn mama_bear_chat(ctx: &Ctx, data: Value) {
     let message = input.message.clone();
 
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
-    let chat = chat::send(&ctx.state, MAMA_BEAR, input, Some(tx));
+    // Streamed, but a cached answer (`[cache]`) may still serve it, as one chunk.
+    let chat = chat::send_with(
+        &ctx.state,
+        MAMA_BEAR,
+        input,
+        Some(tx),
+        chat::CacheUse::Allowed,
+    );
     tokio::pin!(chat);
     let mut index = 0_u64;
     let mut finished = None;

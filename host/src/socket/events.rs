@@ -78,6 +78,7 @@ pub async fn dispatch(ctx: &Ctx, event: &str, data: Value) {
 /// Handles one event that is not a batch.
 async fn single(ctx: &Ctx, event: &str, data: Value) {
     match event {
+        "mama_bear_chat" if !crate::auth::guard::socket_may_chat(&ctx.socket, &ctx.state) => {}
         "mama_bear_chat" => chat::mama_bear_chat(ctx, data).await,
         "join_terminal" => terminal::join(ctx, data).await,
         "terminal_input" => terminal::input(ctx, data).await,

@@ -9,11 +9,10 @@ mod clock;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use sanctuary_plugin_api::mcp::{
-    self, Content, Guest, Prompt, PromptArgument, PromptMessage, Resource, Tool,
+    self, Content, Guest, Prompt, PromptArgument, PromptMessage, Resource, ToolArgs,
 };
-use sanctuary_plugin_api::{PluginError, args, config};
+use sanctuary_plugin_api::{PluginError, args, config, tool};
 use serde::Deserialize;
-use serde_json::json;
 
 /// URI of the resource listing every zone name.
 const ZONES_URI: &str = "time://zones";
@@ -37,17 +36,28 @@ impl Default for Settings {
     }
 }
 
-#[derive(Deserialize)]
+/// The arguments of `current_time`.
+#[derive(Deserialize, ToolArgs)]
 #[serde(deny_unknown_fields)]
 struct CurrentTimeArgs {
+    /// IANA time zone name such as `Europe/Paris` or `America/New_York`; defaults to UTC
+    #[schema(min_length = 1)]
     timezone: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// The arguments of `convert_time`.
+#[derive(Deserialize, ToolArgs)]
 #[serde(deny_unknown_fields)]
 struct ConvertTimeArgs {
+    /// `HH:MM` or `HH:MM:SS` (today in the source zone), `YYYY-MM-DDTHH:MM[:SS]` (local in
+    /// the source zone), or RFC 3339 such as `2024-01-15T12:00:00Z`
+    #[schema(min_length = 1)]
     time: String,
+    /// IANA name of the zone `time` is in, e.g. `Europe/Paris`
+    #[schema(min_length = 1)]
     source_timezone: String,
+    /// IANA name of the zone to convert to, e.g. `Asia/Tokyo`
+    #[schema(min_length = 1)]
     target_timezone: String,
 }
 
@@ -61,51 +71,9 @@ struct MeetingPlannerArgs {
 struct Time;
 
 impl Guest for Time {
-    fn list_tools() -> Vec<Tool> {
-        let zone = |what: &str| json!({ "type": "string", "minLength": 1, "description": what });
-        vec![
-            Tool::new(
-                "current_time",
-                "Current date and time in an IANA time zone (default UTC): RFC 3339 time, \
-                 UTC offset, abbreviation, daylight-saving flag, weekday and Unix seconds.",
-                &json!({
-                    "type": "object",
-                    "properties": {
-                        "timezone": zone("IANA time zone name such as `Europe/Paris` or `America/New_York`; defaults to UTC"),
-                    },
-                    "additionalProperties": false
-                }),
-            ),
-            Tool::new(
-                "convert_time",
-                "Converts a time from one IANA time zone to another and gives the offset \
-                 difference. `time` is `HH:MM` (today in the source zone), \
-                 `YYYY-MM-DDTHH:MM` (local in the source zone) or an RFC 3339 time.",
-                &json!({
-                    "type": "object",
-                    "properties": {
-                        "time": {
-                            "type": "string",
-                            "minLength": 1,
-                            "description": "`HH:MM` or `HH:MM:SS` (today in the source zone), `YYYY-MM-DDTHH:MM[:SS]` (local in the source zone), or RFC 3339 such as `2024-01-15T12:00:00Z`"
-                        },
-                        "source_timezone": zone("IANA name of the zone `time` is in, e.g. `Europe/Paris`"),
-                        "target_timezone": zone("IANA name of the zone to convert to, e.g. `Asia/Tokyo`"),
-                    },
-                    "required": ["time", "source_timezone", "target_timezone"],
-                    "additionalProperties": false
-                }),
-            ),
-        ]
-    }
-
-    fn call_tool(name: String, arguments: String) -> Result<Vec<Content>, PluginError> {
-        match name.as_str() {
-            "current_time" => current_time(&arguments),
-            "convert_time" => convert_time(&arguments),
-            other => Err(mcp::unknown_tool(other)),
-        }
-    }
+    // Names, descriptions (the functions' doc comments) and argument schemas (the
+    // argument structs) come from the `#[tool]` functions below.
+    sanctuary_plugin_api::mcp_tools!(current_time, convert_time);
 
     fn list_resources() -> Vec<Resource> {
         vec![Resource::new(
@@ -163,8 +131,10 @@ impl Guest for Time {
 
 sanctuary_plugin_api::export_mcp_server!(Time);
 
-fn current_time(arguments: &str) -> Result<Vec<Content>, PluginError> {
-    let request: CurrentTimeArgs = args(arguments)?;
+/// Current date and time in an IANA time zone (default UTC): RFC 3339 time, UTC offset,
+/// abbreviation, daylight-saving flag, weekday and Unix seconds.
+#[tool]
+fn current_time(request: CurrentTimeArgs) -> Result<Vec<Content>, PluginError> {
     let name = match request.timezone {
         Some(name) => name,
         None => config::<Settings>()?.default_timezone,
@@ -176,8 +146,11 @@ fn current_time(arguments: &str) -> Result<Vec<Content>, PluginError> {
     ])
 }
 
-fn convert_time(arguments: &str) -> Result<Vec<Content>, PluginError> {
-    let request: ConvertTimeArgs = args(arguments)?;
+/// Converts a time from one IANA time zone to another and gives the offset difference.
+/// `time` is `HH:MM` (today in the source zone), `YYYY-MM-DDTHH:MM` (local in the source
+/// zone) or an RFC 3339 time.
+#[tool]
+fn convert_time(request: ConvertTimeArgs) -> Result<Vec<Content>, PluginError> {
     let source = clock::zone(&request.source_timezone)?;
     let target = clock::zone(&request.target_timezone)?;
     let conversion = clock::convert(&request.time, source, target, clock::now())?;
@@ -244,6 +217,7 @@ fn meeting_planner(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn planner(zones: Option<&str>, date: Option<&str>) -> MeetingPlannerArgs {
         MeetingPlannerArgs {
@@ -293,6 +267,63 @@ mod tests {
         let err = meeting_planner(planner(Some("UTC, Mars/Olympus"), None), &[], noon())
             .expect_err("bad zone");
         assert!(err.message().contains("Mars/Olympus"), "{err:?}");
+    }
+
+    #[test]
+    fn the_tools_take_names_descriptions_and_schemas_from_the_tool_functions() {
+        let zone = |what: &str| json!({ "type": "string", "minLength": 1, "description": what });
+        let listed: Vec<(String, String, serde_json::Value)> = Time::list_tools()
+            .into_iter()
+            .map(|t| {
+                let schema = serde_json::from_str(&t.input_schema).expect("JSON");
+                (t.name, t.description, schema)
+            })
+            .collect();
+        assert_eq!(
+            listed,
+            vec![
+                (
+                    "current_time".to_string(),
+                    "Current date and time in an IANA time zone (default UTC): RFC 3339 time, \
+                     UTC offset, abbreviation, daylight-saving flag, weekday and Unix seconds."
+                        .to_string(),
+                    json!({
+                        "type": "object",
+                        "properties": {
+                            "timezone": zone("IANA time zone name such as `Europe/Paris` or `America/New_York`; defaults to UTC"),
+                        },
+                        "additionalProperties": false
+                    })
+                ),
+                (
+                    "convert_time".to_string(),
+                    "Converts a time from one IANA time zone to another and gives the offset \
+                     difference. `time` is `HH:MM` (today in the source zone), \
+                     `YYYY-MM-DDTHH:MM` (local in the source zone) or an RFC 3339 time."
+                        .to_string(),
+                    json!({
+                        "type": "object",
+                        "properties": {
+                            "time": zone("`HH:MM` or `HH:MM:SS` (today in the source zone), `YYYY-MM-DDTHH:MM[:SS]` (local in the source zone), or RFC 3339 such as `2024-01-15T12:00:00Z`"),
+                            "source_timezone": zone("IANA name of the zone `time` is in, e.g. `Europe/Paris`"),
+                            "target_timezone": zone("IANA name of the zone to convert to, e.g. `Asia/Tokyo`"),
+                        },
+                        "required": ["time", "source_timezone", "target_timezone"],
+                        "additionalProperties": false
+                    })
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn calling_a_tool_checks_its_arguments_and_names_unknown_tools() {
+        let err = Time::call_tool("convert_time".into(), r#"{"time": "12:00"}"#.into())
+            .expect_err("missing zones");
+        assert_eq!(err.kind(), "invalid-input");
+        assert!(err.message().contains("source_timezone"), "{err:?}");
+        let err = Time::call_tool("sundial".into(), "{}".into()).expect_err("unknown");
+        assert_eq!(err.message(), "unknown tool `sundial`");
     }
 
     #[test]

@@ -1,0 +1,1032 @@
+//! `GET /api/analytics?start_date=&end_date=&granularity=hour|day` (seed 001), in the
+//! seed-001 envelope: chat and plugin calls (the `calls` table, written by
+//! [`crate::telemetry`]) and jobs (the `jobs` table) over a period, with totals, latency
+//! percentiles, per-provider, per-route and per-plugin figures, and a timeline with every
+//! bucket of the period present.
+//!
+//! Dates are RFC 3339 or `YYYY-MM-DD` (UTC; a bare `end_date` means the end of that day).
+//! The default is the last 7 days by day. Percentiles are computed here, in Rust, so they
+//! read the same on SQLite and PostgreSQL.
+//!
+//! What counts as a request in `totals` (and `failures` in the timeline): every chat call,
+//! and every plugin call except those of AI providers, which the chat calls already count.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::routing::get;
+use chrono::{DateTime, Duration, DurationRound, NaiveDate, SecondsFormat, Utc};
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::error::{Envelope, EnvelopeError, EnvelopeResult};
+use crate::state::AppState;
+
+/// Most buckets one answer may have (a year and a half by hour).
+pub const MAX_BUCKETS: i64 = 13_000;
+/// The period when `start_date` is not given.
+const DEFAULT_DAYS: i64 = 7;
+const AI_PROVIDER: &str = "ai-provider";
+
+/// Routes of this module.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/api/analytics", get(analytics))
+}
+
+/// Bucket width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Granularity {
+    /// One bucket per UTC hour.
+    Hour,
+    /// One bucket per UTC day.
+    Day,
+}
+
+impl Granularity {
+    fn step(self) -> Duration {
+        match self {
+            Granularity::Hour => Duration::hours(1),
+            Granularity::Day => Duration::days(1),
+        }
+    }
+
+    /// The start of the bucket `at` falls in.
+    fn floor(self, at: DateTime<Utc>) -> DateTime<Utc> {
+        // Both widths divide the Unix epoch's UTC day evenly, so rounding cannot fail
+        // for any representable date; fall back to `at` rather than panic.
+        at.duration_trunc(self.step()).unwrap_or(at)
+    }
+}
+
+/// The period asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    /// Inclusive.
+    pub start: DateTime<Utc>,
+    /// Exclusive.
+    pub end: DateTime<Utc>,
+    /// Bucket width.
+    pub granularity: Granularity,
+}
+
+impl Period {
+    /// Reads the query's `start_date`, `end_date` and `granularity` (other parameters are
+    /// ignored) relative to `now`. The message says which parameter is wrong and why.
+    pub fn parse(query: &[(String, String)], now: DateTime<Utc>) -> Result<Period, String> {
+        let mut start = None;
+        let mut end = None;
+        let mut granularity = Granularity::Day;
+        for (name, value) in query {
+            let value = value.trim();
+            match name.as_str() {
+                "start_date" if !value.is_empty() => {
+                    start = Some(instant(value, false, "start_date")?);
+                }
+                "end_date" if !value.is_empty() => end = Some(instant(value, true, "end_date")?),
+                "granularity" => {
+                    granularity = match value {
+                        "hour" => Granularity::Hour,
+                        "day" | "" => Granularity::Day,
+                        other => {
+                            return Err(format!(
+                                "granularity must be `hour` or `day`, not {other:?}"
+                            ));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let end = end.unwrap_or(now);
+        let start = start.unwrap_or(end - Duration::days(DEFAULT_DAYS));
+        if start >= end {
+            return Err("start_date must be before end_date".into());
+        }
+        let period = Period {
+            start,
+            end,
+            granularity,
+        };
+        if period.bucket_count() > MAX_BUCKETS {
+            let unit = match granularity {
+                Granularity::Hour => "hourly",
+                Granularity::Day => "daily",
+            };
+            return Err(format!(
+                "the period has more than {MAX_BUCKETS} {unit} buckets; shorten it or use a coarser granularity"
+            ));
+        }
+        Ok(period)
+    }
+
+    fn first_bucket(&self) -> DateTime<Utc> {
+        self.granularity.floor(self.start)
+    }
+
+    /// How many buckets the timeline has.
+    pub fn bucket_count(&self) -> i64 {
+        let span = self.end - self.first_bucket();
+        let step = self.granularity.step();
+        // Ceiling division: a partial last bucket is still a bucket.
+        (span.num_seconds() + step.num_seconds() - 1) / step.num_seconds()
+    }
+
+    /// The start of every bucket, in order.
+    pub fn buckets(&self) -> Vec<DateTime<Utc>> {
+        let first = self.first_bucket();
+        (0..self.bucket_count())
+            .map(|i| first + self.granularity.step() * i as i32)
+            .collect()
+    }
+
+    /// The index of the bucket `at` falls in, when it is inside the period.
+    pub fn bucket_of(&self, at: DateTime<Utc>) -> Option<usize> {
+        if at < self.start || at >= self.end {
+            return None;
+        }
+        let offset = self.granularity.floor(at) - self.first_bucket();
+        usize::try_from(offset.num_seconds() / self.granularity.step().num_seconds()).ok()
+    }
+
+    fn contains(&self, at: DateTime<Utc>) -> bool {
+        at >= self.start && at < self.end
+    }
+}
+
+/// An RFC 3339 instant or a `YYYY-MM-DD` date (its start; with `end_of_day`, its end).
+fn instant(text: &str, end_of_day: bool, name: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&Utc));
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let day = if end_of_day {
+            date.succ_opt().unwrap_or(date)
+        } else {
+            date
+        };
+        if let Some(midnight) = day.and_hms_opt(0, 0, 0) {
+            return Ok(midnight.and_utc());
+        }
+    }
+    Err(format!(
+        "{name} must be an RFC 3339 time (2025-10-08T12:00:00Z) or a date (2025-10-08), not {text:?}"
+    ))
+}
+
+/// The `p`th percentile (0 < p <= 100) of sorted `values` by the nearest-rank method;
+/// `None` when there are none.
+pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
+}
+
+/// p50, p95 and p99 of some durations, in milliseconds (`null` when there are none).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Latency {
+    /// Median.
+    pub p50: Option<f64>,
+    /// 95th percentile.
+    pub p95: Option<f64>,
+    /// 99th percentile.
+    pub p99: Option<f64>,
+}
+
+impl Latency {
+    /// The percentiles of `durations` (any order).
+    pub fn of(mut durations: Vec<f64>) -> Latency {
+        durations.sort_by(f64::total_cmp);
+        let at = |p| percentile(&durations, p).map(round3);
+        Latency {
+            p50: at(50.0),
+            p95: at(95.0),
+            p99: at(99.0),
+        }
+    }
+}
+
+fn round3(value: f64) -> f64 {
+    (value * 1000.0).round() / 1000.0
+}
+
+/// One row of the `calls` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallRow {
+    /// `plugin` or `chat`.
+    pub source: String,
+    /// When it finished.
+    pub at: DateTime<Utc>,
+    /// Plugin, or serving provider.
+    pub plugin_id: Option<String>,
+    /// Plugin kind (plugin calls).
+    pub plugin_kind: Option<String>,
+    /// Tool name, `chat`, ...
+    pub operation: String,
+    /// Chat route.
+    pub route: Option<String>,
+    /// `ok`, `error`, `timeout`, `trap`, `memory` or `failed`.
+    pub outcome: String,
+    /// Answered from the response cache.
+    pub cached: bool,
+    /// Duration.
+    pub duration_ms: f64,
+    /// Tokens (chat).
+    pub tokens: Option<i64>,
+}
+
+impl CallRow {
+    fn is_chat(&self) -> bool {
+        self.source == "chat"
+    }
+
+    fn ok(&self) -> bool {
+        self.outcome == "ok"
+    }
+
+    /// Counted in `totals`: chats, and plugin calls other than the providers' own.
+    fn is_request(&self) -> bool {
+        self.is_chat() || self.plugin_kind.as_deref() != Some(AI_PROVIDER)
+    }
+
+    /// Tokens a provider spent (a cached answer spent none).
+    fn spent_tokens(&self) -> i64 {
+        if self.cached {
+            0
+        } else {
+            self.tokens.unwrap_or(0)
+        }
+    }
+}
+
+/// One row of the `jobs` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRow {
+    /// Its state now.
+    pub status: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// Wall time of its successful run.
+    pub processing_ms: Option<i64>,
+}
+
+/// The `data` of the answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Analytics {
+    /// The period.
+    pub period: PeriodView,
+    /// Requests (chats and non-provider plugin calls), failures, tokens, latency.
+    pub totals: Totals,
+    /// Chat calls.
+    pub chat: ChatFigures,
+    /// Plugin calls.
+    pub plugins: PluginFigures,
+    /// Jobs created in the period.
+    pub jobs: JobFigures,
+    /// Every bucket of the period, oldest first.
+    pub timeline: Vec<Bucket>,
+}
+
+/// `period`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PeriodView {
+    /// RFC 3339, inclusive.
+    pub start: String,
+    /// RFC 3339, exclusive.
+    pub end: String,
+    /// `hour` or `day`.
+    pub granularity: Granularity,
+}
+
+/// `totals`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Totals {
+    /// Chat calls plus plugin calls other than AI providers'.
+    pub requests: u64,
+    /// Those that failed.
+    pub failures: u64,
+    /// failures / requests (0 when none).
+    pub failure_rate: f64,
+    /// Tokens the providers spent.
+    pub tokens: i64,
+    /// Latency of the requests.
+    pub latency_ms: Latency,
+}
+
+/// `chat`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChatFigures {
+    /// Chat calls (cached answers included).
+    pub calls: u64,
+    /// Calls no provider answered.
+    pub failures: u64,
+    /// Calls answered from the response cache.
+    pub cached: u64,
+    /// Tokens the providers spent.
+    pub tokens: i64,
+    /// By the provider that answered (or failed last); cached answers excluded.
+    pub by_provider: BTreeMap<String, ProviderFigures>,
+    /// By route.
+    pub by_route: BTreeMap<String, RouteFigures>,
+}
+
+/// One provider in `chat.by_provider`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProviderFigures {
+    /// Calls it answered or failed last.
+    pub calls: u64,
+    /// Of which failed.
+    pub failures: u64,
+    /// Tokens it spent.
+    pub tokens: i64,
+    /// Latency, failovers included.
+    pub latency_ms: Latency,
+}
+
+/// One route in `chat.by_route`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RouteFigures {
+    /// Calls.
+    pub calls: u64,
+    /// Of which failed.
+    pub failures: u64,
+    /// Of which cached.
+    pub cached: u64,
+    /// Tokens spent.
+    pub tokens: i64,
+    /// Latency.
+    pub latency_ms: Latency,
+}
+
+/// `plugins`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PluginFigures {
+    /// Plugin calls of every kind.
+    pub calls: u64,
+    /// Of which failed in any way.
+    pub errors: u64,
+    /// By plugin.
+    pub by_plugin: BTreeMap<String, OnePlugin>,
+}
+
+/// One plugin in `plugins.by_plugin`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OnePlugin {
+    /// Its kind.
+    pub kind: String,
+    /// Calls.
+    pub calls: u64,
+    /// Failed in any way.
+    pub errors: u64,
+    /// Stopped at the time cap.
+    pub timeouts: u64,
+    /// Trapped or hit the memory cap.
+    pub crashes: u64,
+    /// Calls by operation (tool name, `chat`, `probe`, ...).
+    pub operations: BTreeMap<String, u64>,
+    /// Latency.
+    pub latency_ms: Latency,
+}
+
+/// `jobs`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JobFigures {
+    /// Jobs created in the period.
+    pub created: u64,
+    /// Those jobs by their state now.
+    pub by_status: BTreeMap<String, u64>,
+    /// Mean wall time of their successful runs, in seconds (`null`: none finished).
+    pub avg_processing_time: Option<f64>,
+}
+
+/// One entry of `timeline`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Bucket {
+    /// Its start (RFC 3339).
+    pub bucket: String,
+    /// Chat calls.
+    pub chat_calls: u64,
+    /// Plugin calls of every kind.
+    pub plugin_calls: u64,
+    /// Jobs created.
+    pub jobs_created: u64,
+    /// Failed requests (as in `totals`).
+    pub failures: u64,
+    /// Tokens spent.
+    pub tokens: i64,
+}
+
+/// The figures of `calls` and `jobs` over `period` (rows outside it are ignored).
+pub fn compute(period: &Period, calls: &[CallRow], jobs: &[JobRow]) -> Analytics {
+    let calls: Vec<&CallRow> = calls.iter().filter(|c| period.contains(c.at)).collect();
+    let jobs: Vec<&JobRow> = jobs
+        .iter()
+        .filter(|j| period.contains(j.created_at))
+        .collect();
+
+    let mut timeline: Vec<Bucket> = period
+        .buckets()
+        .into_iter()
+        .map(|start| Bucket {
+            bucket: start.to_rfc3339_opts(SecondsFormat::Secs, true),
+            chat_calls: 0,
+            plugin_calls: 0,
+            jobs_created: 0,
+            failures: 0,
+            tokens: 0,
+        })
+        .collect();
+
+    let requests: Vec<&&CallRow> = calls.iter().filter(|c| c.is_request()).collect();
+    let failures = requests.iter().filter(|c| !c.ok()).count() as u64;
+    let totals = Totals {
+        requests: requests.len() as u64,
+        failures,
+        failure_rate: if requests.is_empty() {
+            0.0
+        } else {
+            (failures as f64 / requests.len() as f64 * 10_000.0).round() / 10_000.0
+        },
+        tokens: calls.iter().map(|c| c.spent_tokens()).sum(),
+        latency_ms: Latency::of(requests.iter().map(|c| c.duration_ms).collect()),
+    };
+
+    let chats: Vec<&&CallRow> = calls.iter().filter(|c| c.is_chat()).collect();
+    let mut provider_rows: BTreeMap<String, Vec<&CallRow>> = BTreeMap::new();
+    let mut route_rows: BTreeMap<String, Vec<&CallRow>> = BTreeMap::new();
+    for call in &chats {
+        if let Some(provider) = call.plugin_id.as_ref().filter(|_| !call.cached) {
+            provider_rows
+                .entry(provider.clone())
+                .or_default()
+                .push(call);
+        }
+        let route = call.route.clone().unwrap_or_default();
+        route_rows.entry(route).or_default().push(call);
+    }
+    let chat = ChatFigures {
+        calls: chats.len() as u64,
+        failures: chats.iter().filter(|c| !c.ok()).count() as u64,
+        cached: chats.iter().filter(|c| c.cached).count() as u64,
+        tokens: chats.iter().map(|c| c.spent_tokens()).sum(),
+        by_provider: provider_rows
+            .into_iter()
+            .map(|(id, rows)| {
+                let figures = ProviderFigures {
+                    calls: rows.len() as u64,
+                    failures: rows.iter().filter(|c| !c.ok()).count() as u64,
+                    tokens: rows.iter().map(|c| c.spent_tokens()).sum(),
+                    latency_ms: Latency::of(rows.iter().map(|c| c.duration_ms).collect()),
+                };
+                (id, figures)
+            })
+            .collect(),
+        by_route: route_rows
+            .into_iter()
+            .map(|(route, rows)| {
+                let figures = RouteFigures {
+                    calls: rows.len() as u64,
+                    failures: rows.iter().filter(|c| !c.ok()).count() as u64,
+                    cached: rows.iter().filter(|c| c.cached).count() as u64,
+                    tokens: rows.iter().map(|c| c.spent_tokens()).sum(),
+                    latency_ms: Latency::of(rows.iter().map(|c| c.duration_ms).collect()),
+                };
+                (route, figures)
+            })
+            .collect(),
+    };
+
+    let plugin_calls: Vec<&&CallRow> = calls.iter().filter(|c| !c.is_chat()).collect();
+    let mut by_plugin_rows: BTreeMap<String, Vec<&CallRow>> = BTreeMap::new();
+    for call in &plugin_calls {
+        let id = call.plugin_id.clone().unwrap_or_default();
+        by_plugin_rows.entry(id).or_default().push(call);
+    }
+    let plugins = PluginFigures {
+        calls: plugin_calls.len() as u64,
+        errors: plugin_calls.iter().filter(|c| !c.ok()).count() as u64,
+        by_plugin: by_plugin_rows
+            .into_iter()
+            .map(|(id, rows)| {
+                let mut operations = BTreeMap::new();
+                for row in &rows {
+                    *operations.entry(row.operation.clone()).or_insert(0) += 1;
+                }
+                let figures = OnePlugin {
+                    kind: rows
+                        .first()
+                        .and_then(|r| r.plugin_kind.clone())
+                        .unwrap_or_default(),
+                    calls: rows.len() as u64,
+                    errors: rows.iter().filter(|c| !c.ok()).count() as u64,
+                    timeouts: rows.iter().filter(|c| c.outcome == "timeout").count() as u64,
+                    crashes: rows
+                        .iter()
+                        .filter(|c| c.outcome == "trap" || c.outcome == "memory")
+                        .count() as u64,
+                    operations,
+                    latency_ms: Latency::of(rows.iter().map(|c| c.duration_ms).collect()),
+                };
+                (id, figures)
+            })
+            .collect(),
+    };
+
+    let mut by_status: BTreeMap<String, u64> = crate::metrics::JOB_STATES
+        .iter()
+        .map(|s| (s.to_string(), 0))
+        .collect();
+    for job in &jobs {
+        *by_status.entry(job.status.clone()).or_insert(0) += 1;
+    }
+    let processing: Vec<i64> = jobs.iter().filter_map(|j| j.processing_ms).collect();
+    let jobs_figures = JobFigures {
+        created: jobs.len() as u64,
+        by_status,
+        avg_processing_time: (!processing.is_empty()).then(|| {
+            round3(processing.iter().sum::<i64>() as f64 / processing.len() as f64 / 1000.0)
+        }),
+    };
+
+    for call in &calls {
+        let Some(bucket) = period.bucket_of(call.at).and_then(|i| timeline.get_mut(i)) else {
+            continue;
+        };
+        if call.is_chat() {
+            bucket.chat_calls += 1;
+        } else {
+            bucket.plugin_calls += 1;
+        }
+        if call.is_request() && !call.ok() {
+            bucket.failures += 1;
+        }
+        bucket.tokens += call.spent_tokens();
+    }
+    for job in &jobs {
+        if let Some(bucket) = period
+            .bucket_of(job.created_at)
+            .and_then(|i| timeline.get_mut(i))
+        {
+            bucket.jobs_created += 1;
+        }
+    }
+
+    Analytics {
+        period: PeriodView {
+            start: crate::clock::format(period.start),
+            end: crate::clock::format(period.end),
+            granularity: period.granularity,
+        },
+        totals,
+        chat,
+        plugins,
+        jobs: jobs_figures,
+        timeline,
+    }
+}
+
+/// Text bounds for a range query on RFC 3339 UTC columns that cover `period` whatever
+/// the stored fraction of a second: `YYYY-MM-DDTHH:MM:SS` of the start and of a second
+/// after the end (a prefix sorts before every time in its second).
+fn text_bounds(period: &Period) -> (String, String) {
+    let format = "%Y-%m-%dT%H:%M:%S";
+    (
+        period.start.format(format).to_string(),
+        (period.end + Duration::seconds(1))
+            .format(format)
+            .to_string(),
+    )
+}
+
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|at| at.with_timezone(&Utc))
+}
+
+/// The calls recorded over `period`.
+pub async fn load_calls(db: &crate::db::Db, period: &Period) -> Result<Vec<CallRow>, sqlx::Error> {
+    let (from, to) = text_bounds(period);
+    let rows = sqlx::query(
+        "SELECT source, at, plugin_id, plugin_kind, operation, route, outcome, cached, \
+         duration_ms, tokens FROM calls WHERE at >= $1 AND at < $2",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(db.pool())
+    .await?;
+    let mut calls = Vec::with_capacity(rows.len());
+    for row in rows {
+        let at: String = row.try_get("at")?;
+        let Some(at) = parse_time(&at) else { continue };
+        calls.push(CallRow {
+            source: row.try_get("source")?,
+            at,
+            plugin_id: row.try_get("plugin_id")?,
+            plugin_kind: row.try_get("plugin_kind")?,
+            operation: row.try_get("operation")?,
+            route: row.try_get("route")?,
+            outcome: row.try_get("outcome")?,
+            cached: row.try_get::<i64, _>("cached")? != 0,
+            duration_ms: row.try_get("duration_ms")?,
+            tokens: row.try_get("tokens")?,
+        });
+    }
+    Ok(calls)
+}
+
+/// The jobs created over `period`.
+pub async fn load_jobs(db: &crate::db::Db, period: &Period) -> Result<Vec<JobRow>, sqlx::Error> {
+    let (from, to) = text_bounds(period);
+    let rows = sqlx::query(
+        "SELECT status, created_at, processing_ms FROM jobs \
+         WHERE created_at >= $1 AND created_at < $2",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(db.pool())
+    .await?;
+    let mut jobs = Vec::with_capacity(rows.len());
+    for row in rows {
+        let created_at: String = row.try_get("created_at")?;
+        let Some(created_at) = parse_time(&created_at) else {
+            continue;
+        };
+        jobs.push(JobRow {
+            status: row.try_get("status")?,
+            created_at,
+            processing_ms: row.try_get("processing_ms")?,
+        });
+    }
+    Ok(jobs)
+}
+
+/// `GET /api/analytics`.
+async fn analytics(
+    State(state): State<AppState>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> EnvelopeResult<Analytics> {
+    let Query(query) = query.map_err(|e| EnvelopeError::bad_request(e.body_text()))?;
+    let period = Period::parse(&query, Utc::now()).map_err(EnvelopeError::bad_request)?;
+    // What was recorded before this request is in the table before it is read.
+    state.calls.flush().await;
+    let calls = load_calls(&state.db, &period).await?;
+    let jobs = load_jobs(&state.db, &period).await?;
+    Ok(Envelope(compute(&period, &calls, &jobs)))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+    use chrono::TimeZone;
+    use serde_json::Value;
+
+    use super::*;
+    use crate::api::test_support::{get, send, state, state_on};
+
+    fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, 0)
+            .single()
+            .expect("a valid time")
+    }
+
+    fn query(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_default_period_is_the_last_seven_days_by_day() {
+        let now = at(2025, 10, 8, 12, 30);
+        let period = Period::parse(&[], now).expect("valid");
+        assert_eq!(period.end, now);
+        assert_eq!(period.start, at(2025, 10, 1, 12, 30));
+        assert_eq!(period.granularity, Granularity::Day);
+        // Oct 1 (partial) .. Oct 8 (partial).
+        assert_eq!(period.bucket_count(), 8);
+    }
+
+    #[test]
+    fn dates_are_rfc3339_or_whole_days_and_a_bare_end_date_covers_its_day() {
+        let now = at(2030, 1, 1, 0, 0);
+        let period = Period::parse(
+            &query(&[
+                ("start_date", "2025-10-01"),
+                ("end_date", "2025-10-07"),
+                ("granularity", "day"),
+            ]),
+            now,
+        )
+        .expect("valid");
+        assert_eq!(
+            (period.start, period.end),
+            (at(2025, 10, 1, 0, 0), at(2025, 10, 8, 0, 0))
+        );
+        assert_eq!(period.bucket_count(), 7);
+        let period = Period::parse(
+            &query(&[
+                ("start_date", "2025-10-08T10:30:00+02:00"),
+                ("end_date", "2025-10-08T13:00:00Z"),
+                ("granularity", "hour"),
+            ]),
+            now,
+        )
+        .expect("valid");
+        assert_eq!(period.start, at(2025, 10, 8, 8, 30));
+        let buckets: Vec<String> = period
+            .buckets()
+            .iter()
+            .map(|b| crate::clock::format(*b))
+            .collect();
+        assert_eq!(
+            buckets,
+            [
+                "2025-10-08T08:00:00.000000Z",
+                "2025-10-08T09:00:00.000000Z",
+                "2025-10-08T10:00:00.000000Z",
+                "2025-10-08T11:00:00.000000Z",
+                "2025-10-08T12:00:00.000000Z",
+            ]
+        );
+        assert_eq!(
+            period.bucket_of(at(2025, 10, 8, 8, 29)),
+            None,
+            "before the start"
+        );
+        assert_eq!(period.bucket_of(at(2025, 10, 8, 8, 30)), Some(0));
+        assert_eq!(period.bucket_of(at(2025, 10, 8, 12, 59)), Some(4));
+        assert_eq!(
+            period.bucket_of(at(2025, 10, 8, 13, 0)),
+            None,
+            "the end is exclusive"
+        );
+    }
+
+    #[test]
+    fn bad_parameters_are_refused_naming_the_parameter() {
+        let now = at(2025, 10, 8, 0, 0);
+        for (pairs, needle) in [
+            (vec![("granularity", "week")], "granularity"),
+            (vec![("start_date", "yesterday")], "start_date"),
+            (vec![("end_date", "2025-13-01")], "end_date"),
+            (
+                vec![
+                    ("start_date", "2025-10-09"),
+                    ("end_date", "2025-10-08T00:00:00Z"),
+                ],
+                "before",
+            ),
+            (
+                vec![("start_date", "2020-01-01"), ("granularity", "hour")],
+                "buckets",
+            ),
+        ] {
+            let err = Period::parse(&query(&pairs), now).expect_err("refused");
+            assert!(err.contains(needle), "{pairs:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn percentiles_use_the_nearest_rank() {
+        let hundred: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&hundred, 50.0), Some(50.0));
+        assert_eq!(percentile(&hundred, 95.0), Some(95.0));
+        assert_eq!(percentile(&hundred, 99.0), Some(99.0));
+        assert_eq!(percentile(&[7.0], 99.0), Some(7.0));
+        assert_eq!(percentile(&[], 50.0), None);
+        let latency = Latency::of(vec![30.0, 10.0, 20.0, 1000.0]);
+        assert_eq!(latency.p50, Some(20.0));
+        assert_eq!(latency.p95, Some(1000.0));
+        assert_eq!(Latency::of(Vec::new()).p99, None);
+    }
+
+    fn call(
+        source: &str,
+        at: DateTime<Utc>,
+        plugin: &str,
+        kind: Option<&str>,
+        outcome: &str,
+    ) -> CallRow {
+        CallRow {
+            source: source.into(),
+            at,
+            plugin_id: Some(plugin.into()),
+            plugin_kind: kind.map(Into::into),
+            operation: if source == "chat" {
+                "chat".into()
+            } else {
+                "now".into()
+            },
+            route: (source == "chat").then(|| "mama-bear".to_string()),
+            outcome: outcome.into(),
+            cached: false,
+            duration_ms: 10.0,
+            tokens: (source == "chat").then_some(5),
+        }
+    }
+
+    #[test]
+    fn figures_count_each_call_once_and_every_bucket_is_present() {
+        let period = Period {
+            start: at(2025, 10, 1, 0, 0),
+            end: at(2025, 10, 4, 0, 0),
+            granularity: Granularity::Day,
+        };
+        let day1 = at(2025, 10, 1, 9, 0);
+        let day3 = at(2025, 10, 3, 23, 59);
+        let calls = vec![
+            call("chat", day1, "local", None, "ok"),
+            CallRow {
+                cached: true,
+                duration_ms: 0.5,
+                ..call("chat", day1, "local", None, "ok")
+            },
+            call("chat", day3, "gemini", None, "failed"),
+            // The provider's own call behind the first chat: a plugin call, not a request.
+            call("plugin", day1, "local", Some("ai-provider"), "ok"),
+            call("plugin", day3, "time", Some("mcp-server"), "ok"),
+            call("plugin", day3, "time", Some("mcp-server"), "timeout"),
+            // Outside the period.
+            call("chat", at(2025, 10, 4, 0, 0), "local", None, "ok"),
+        ];
+        let jobs = vec![
+            JobRow {
+                status: "completed".into(),
+                created_at: day1,
+                processing_ms: Some(1500),
+            },
+            JobRow {
+                status: "completed".into(),
+                created_at: day3,
+                processing_ms: Some(500),
+            },
+            JobRow {
+                status: "failed".into(),
+                created_at: day3,
+                processing_ms: None,
+            },
+        ];
+        let a = compute(&period, &calls, &jobs);
+        assert_eq!(a.totals.requests, 5);
+        assert_eq!(a.totals.failures, 2);
+        assert_eq!(a.totals.failure_rate, 0.4);
+        assert_eq!(a.totals.tokens, 10, "the cached answer spent none");
+        assert_eq!((a.chat.calls, a.chat.failures, a.chat.cached), (3, 1, 1));
+        assert_eq!(
+            a.chat.by_provider["local"].calls, 1,
+            "cached answers are not the provider's"
+        );
+        assert_eq!(a.chat.by_provider["gemini"].failures, 1);
+        assert_eq!(a.chat.by_route["mama-bear"].calls, 3);
+        assert_eq!(a.chat.by_route["mama-bear"].cached, 1);
+        assert_eq!((a.plugins.calls, a.plugins.errors), (3, 1));
+        let time = &a.plugins.by_plugin["time"];
+        assert_eq!(
+            (time.kind.as_str(), time.calls, time.errors, time.timeouts),
+            ("mcp-server", 2, 1, 1)
+        );
+        assert_eq!(time.operations["now"], 2);
+        assert_eq!(a.jobs.created, 3);
+        assert_eq!(a.jobs.by_status["completed"], 2);
+        assert_eq!(a.jobs.by_status["pending"], 0);
+        assert_eq!(a.jobs.avg_processing_time, Some(1.0));
+        let timeline: Vec<(&str, u64, u64, u64, u64, i64)> = a
+            .timeline
+            .iter()
+            .map(|b| {
+                (
+                    b.bucket.as_str(),
+                    b.chat_calls,
+                    b.plugin_calls,
+                    b.jobs_created,
+                    b.failures,
+                    b.tokens,
+                )
+            })
+            .collect();
+        assert_eq!(
+            timeline,
+            [
+                ("2025-10-01T00:00:00Z", 2, 1, 1, 0, 5),
+                ("2025-10-02T00:00:00Z", 0, 0, 0, 0, 0),
+                ("2025-10-03T00:00:00Z", 1, 2, 2, 2, 5),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_route_answers_recorded_calls_and_jobs_in_the_envelope_on_every_database() {
+        for db in crate::db::testing::all().await {
+            let (state, db, _dir) = state_on(db).await;
+            state.calls.plugin_call(crate::telemetry::PluginCall {
+                plugin: "time".into(),
+                kind: "mcp-server".into(),
+                operation: "current_time".into(),
+                outcome: crate::telemetry::Outcome::Trap,
+                error_code: Some("trap"),
+                duration: std::time::Duration::from_millis(8),
+            });
+            state.calls.chat_call(crate::telemetry::ChatCall {
+                route: "mama-bear".into(),
+                provider: Some("local".into()),
+                model: Some("local".into()),
+                ok: true,
+                cached: false,
+                error_code: None,
+                duration: std::time::Duration::from_millis(4),
+                tokens: Some(9),
+            });
+            // Jobs as the jobs module stores them (milliseconds and a `Z`), in final states
+            // so the job workers leave them alone.
+            let created = Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+            for (id, status, ms) in [
+                ("job-a", "completed", Some(2000_i64)),
+                ("job-b", "cancelled", None),
+            ] {
+                sqlx::query(
+                    "INSERT INTO jobs (job_id, status, prompt, route, processing_ms, created_at, updated_at) \
+                     VALUES ($1, $2, 'p', 'mama-bear', $3, $4, $4)",
+                )
+                .bind(id)
+                .bind(status)
+                .bind(ms)
+                .bind(&created)
+                .execute(db.pool())
+                .await
+                .expect("insert a job");
+            }
+            let (status, _, body) = send(
+                crate::app(state.clone()),
+                get("/api/analytics?granularity=hour"),
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{}: {body}", db.kind());
+            assert_eq!(body["success"], true);
+            let data = &body["data"];
+            assert_eq!(data["period"]["granularity"], "hour");
+            assert_eq!(data["totals"]["requests"], 2, "{}: {data}", db.kind());
+            assert_eq!(data["totals"]["failures"], 1);
+            assert_eq!(data["totals"]["tokens"], 9);
+            assert_eq!(data["totals"]["latency_ms"]["p99"], 8.0);
+            assert_eq!(data["chat"]["by_provider"]["local"]["calls"], 1);
+            assert_eq!(data["plugins"]["by_plugin"]["time"]["errors"], 1);
+            assert_eq!(
+                data["plugins"]["by_plugin"]["time"]["operations"]["current_time"],
+                1
+            );
+            assert_eq!(data["jobs"]["created"], 2);
+            assert_eq!(data["jobs"]["by_status"]["cancelled"], 1);
+            assert_eq!(data["jobs"]["by_status"]["pending"], 0);
+            assert_eq!(data["jobs"]["avg_processing_time"], 2.0);
+            let timeline = data["timeline"].as_array().expect("a timeline");
+            assert_eq!(
+                timeline.len(),
+                7 * 24 + 1,
+                "every hour of the week is present"
+            );
+            let sum = |field: &str| {
+                timeline
+                    .iter()
+                    .map(|b| b[field].as_u64().unwrap_or(0))
+                    .sum::<u64>()
+            };
+            assert_eq!(
+                (sum("chat_calls"), sum("plugin_calls"), sum("jobs_created")),
+                (1, 1, 2)
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn bad_parameters_are_a_400_in_the_envelope() {
+        let (state, _db, _dir) = state().await;
+        let app = crate::app(state);
+        for uri in [
+            "/api/analytics?granularity=minute",
+            "/api/analytics?start_date=not-a-date",
+            "/api/analytics?start_date=2025-10-09&end_date=2025-10-01",
+        ] {
+            let (status, _, body) = send(app.clone(), get(uri)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+            assert_eq!(body["success"], false);
+            assert_eq!(body["error"]["status"], 400);
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| !m.is_empty()),
+                "{body}"
+            );
+            assert_eq!(body.get("data"), None::<&Value>);
+        }
+        // Still serving.
+        let (status, _, body) = send(app, get("/api/analytics")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(body["data"]["timeline"].as_array().map(Vec::len), Some(8));
+    }
+}

@@ -1,0 +1,188 @@
+//! The two middleware layers of authentication.
+//!
+//! [`outer`] wraps the whole application (Socket.IO included, inside CORS): it resolves the
+//! request's credential once and keeps it in the request's extensions, then applies the
+//! rate limit, per credential when valid, else per client address; `/health` and
+//! `/metrics` are exempt. [`gate`] wraps the API routes (and so every request of a batch):
+//! with `[auth] open_read = false` a GET needs a valid credential, except `/`, `/health`,
+//! `/api/dev/ping` and the auth routes; with `open_chat = false` so do the chat routes.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::Method;
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use socketioxide::extract::SocketRef;
+
+use super::principal::{self, Resolved};
+use super::ratelimit::Limiter;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Paths no rate limit applies to: liveness and metrics scrapes.
+const UNLIMITED: [&str; 2] = ["/health", "/metrics"];
+
+/// GET paths open even when reading is closed.
+const ALWAYS_OPEN: [&str; 3] = ["/", "/health", "/api/dev/ping"];
+
+/// What [`outer`] works with.
+#[derive(Clone)]
+struct Outer {
+    state: AppState,
+    limiter: Option<Arc<Limiter>>,
+}
+
+/// `router` behind [`outer`], with a rate limiter built from the state's configuration.
+pub fn outer(router: Router, state: &AppState) -> Router {
+    let limiter = Limiter::new(&state.config.rate_limit).map(Arc::new);
+    if let Some(limiter) = &limiter {
+        tracing::info!(
+            per_second = limiter.per_second(),
+            burst = limiter.burst(),
+            "rate limits on"
+        );
+    }
+    router.layer(from_fn_with_state(
+        Outer {
+            state: state.clone(),
+            limiter,
+        },
+        resolve_and_limit,
+    ))
+}
+
+async fn resolve_and_limit(State(outer): State<Outer>, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let resolved = principal::resolve(&parts.headers, &outer.state).await;
+    if let Some(limiter) = &outer.limiter
+        && !UNLIMITED.contains(&parts.uri.path())
+    {
+        let bucket = match resolved.principal() {
+            Some(principal) => principal.bucket(),
+            None => limiter.address_bucket(&parts),
+        };
+        if let Err(wait) = limiter.check(&bucket) {
+            tracing::debug!(%bucket, path = parts.uri.path(), "rate limited");
+            return ApiError::too_many_requests(
+                format!(
+                    "Too many requests: at most {} a second (bursts of {}); retry after the time in Retry-After",
+                    limiter.per_second(),
+                    limiter.burst()
+                ),
+                wait,
+            )
+            .into_response();
+        }
+    }
+    parts.extensions.insert(resolved);
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// `routes` behind [`gate`]; nothing when reading and chat are both open.
+pub fn gate(routes: Router, state: &AppState) -> Router {
+    let auth = &state.config.auth;
+    if auth.open_read && auth.open_chat {
+        return routes;
+    }
+    routes.layer(from_fn_with_state(state.clone(), check_gate))
+}
+
+async fn check_gate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let auth = &state.config.auth;
+    let reading = matches!(*request.method(), Method::GET | Method::HEAD);
+    let needed = if !auth.open_chat && is_chat(path) {
+        Some("Chat needs a credential here ([auth] open_chat = false)")
+    } else if !auth.open_read && reading && !is_open(path) {
+        Some("Reading needs a credential here ([auth] open_read = false)")
+    } else {
+        None
+    };
+    let Some(needed) = needed else {
+        return next.run(request).await;
+    };
+    let (mut parts, body) = request.into_parts();
+    let resolved = principal::resolved(&mut parts, &state).await;
+    match resolved.require_any(needed) {
+        Ok(_) => next.run(Request::from_parts(parts, body)).await,
+        Err(err) => err.into_response(),
+    }
+}
+
+/// The chat routes: the seeds' chat and sessions, streaming, and the OpenAI-compatible
+/// completions.
+pub fn is_chat(path: &str) -> bool {
+    path.starts_with("/api/chat/") || path == "/v1/chat/completions"
+}
+
+/// GET paths that stay open when reading is closed: liveness, and the auth routes (which
+/// answer for themselves).
+fn is_open(path: &str) -> bool {
+    ALWAYS_OPEN.contains(&path)
+        || path.starts_with("/api/auth/")
+        || path.starts_with("/api/method/oropendola.auth.")
+}
+
+/// Reads a Socket.IO client's credential from its handshake request (the `sid` cookie or
+/// a bearer key) and keeps it with the socket. Anonymous clients stay connected.
+pub async fn identify_socket(socket: &SocketRef, state: &AppState) {
+    let resolved = principal::resolve(&socket.req_parts().headers, state).await;
+    match &resolved {
+        Resolved::Valid(principal) => {
+            tracing::info!(sid = %socket.id, who = %principal.describe(), "socket.io client authenticated");
+        }
+        Resolved::Invalid(why) => {
+            tracing::debug!(sid = %socket.id, why, "socket.io client sent a credential that is not valid");
+        }
+        Resolved::Anonymous | Resolved::Unavailable => {}
+    }
+    socket.extensions.insert(resolved);
+}
+
+/// Whether a Socket.IO client may chat: chat is open, or it connected with a valid
+/// credential. When it may not, it is told with `chat_error` (code `unauthorized`).
+pub fn socket_may_chat(socket: &SocketRef, state: &AppState) -> bool {
+    if state.config.auth.open_chat
+        || socket
+            .extensions
+            .get::<Resolved>()
+            .is_some_and(|resolved| resolved.principal().is_some())
+    {
+        return true;
+    }
+    let reply = serde_json::json!({
+        "error": "Chat needs a credential here ([auth] open_chat = false): connect with a `sid` session cookie or `Authorization: Bearer <key>`",
+        "session_id": null,
+        "code": "unauthorized",
+        "timestamp": crate::clock::timestamp(),
+    });
+    if let Err(err) = socket.emit("chat_error", &reply) {
+        tracing::debug!(sid = %socket.id, %err, "socket.io emit failed");
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_and_open_paths_are_recognised() {
+        for path in [
+            "/api/chat/mama-bear",
+            "/api/chat/vertex-garden/chat",
+            "/api/chat/sessions",
+            "/api/chat/stream",
+            "/v1/chat/completions",
+        ] {
+            assert!(is_chat(path), "{path}");
+        }
+        assert!(!is_chat("/api/chatter") && !is_chat("/v1/models"));
+        for path in ["/", "/health", "/api/dev/ping", "/api/auth/verify_session"] {
+            assert!(is_open(path), "{path}");
+        }
+        assert!(!is_open("/health/detailed") && !is_open("/api/plugins"));
+    }
+}

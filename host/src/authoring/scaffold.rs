@@ -1,0 +1,337 @@
+//! `sanctuary plugin new`: writes a plugin crate of one kind that builds out of the box:
+//! `Cargo.toml` (a `cdylib`, its own workspace, the SDK by path or git), `src/lib.rs` with
+//! a working example, a `manifest.json` the host accepts, the toolchain and target
+//! settings that make a plain `cargo build` produce a wasm32-wasip2 component, the
+//! dependency versions this host was tested with (`Cargo.lock`), and a README.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use clap::Args;
+use serde_json::json;
+
+use crate::manifest::{self, Kind, WIT_VERSION};
+
+/// The workspace's lock file: new crates start from the dependency versions the SDK was
+/// built and tested with (cargo drops the entries a crate does not use).
+const WORKSPACE_LOCK: &str = include_str!("../../../Cargo.lock");
+
+/// The workspace's toolchain file, for the channel new crates pin.
+const WORKSPACE_TOOLCHAIN: &str = include_str!("../../../rust-toolchain.toml");
+
+/// `sanctuary plugin new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The plugin kind: mcp-server, ai-provider, scout-check or health-probe.
+    #[arg(long)]
+    pub kind: Kind,
+    /// The plugin id (also the crate name): a-z, 0-9 and `-`, at most 64 characters.
+    pub name: String,
+    /// Directory to create [default: ./<name>]; must not exist or be empty.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Path of the plugin-api crate (the SDK) to depend on [default: the one this
+    /// `sanctuary` was built from, else the project's git repository].
+    #[arg(long, value_name = "PATH")]
+    pub sdk: Option<PathBuf>,
+}
+
+/// Creates the crate.
+pub fn run(args: &NewArgs) -> Result<()> {
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(&args.name));
+    let files = render(args.kind, &args.name, &sdk_dependency(args.sdk.as_deref())?)?;
+    ensure_empty(&dir)?;
+    for (name, text) in &files {
+        let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    eprintln!(
+        "created the {} plugin `{}` in {}",
+        args.kind,
+        args.name,
+        dir.display()
+    );
+    for (name, _) in &files {
+        eprintln!("  {name}");
+    }
+    eprintln!(
+        "next: sanctuary plugin build {0}, then sanctuary plugin check <component> --manifest {0}/manifest.json",
+        dir.display()
+    );
+    Ok(())
+}
+
+/// Refuses a directory that exists and is not empty (or is a file).
+fn ensure_empty(dir: &Path) -> Result<()> {
+    if dir.is_file() {
+        bail!("{} exists and is a file", dir.display());
+    }
+    if dir.is_dir() {
+        let mut entries =
+            std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+        if entries.next().is_some() {
+            bail!(
+                "{} exists and is not empty; choose another --dir or name",
+                dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The `sanctuary-plugin-api` dependency as a TOML inline table.
+fn sdk_dependency(sdk: Option<&Path>) -> Result<String> {
+    let path_dep = |path: &Path| -> Result<String> {
+        let path = path
+            .canonicalize()
+            .with_context(|| format!("the SDK path {}", path.display()))?;
+        if !path.join("Cargo.toml").is_file() {
+            bail!(
+                "{} has no Cargo.toml: not the plugin-api crate",
+                path.display()
+            );
+        }
+        Ok(format!(
+            "{{ path = {} }}",
+            toml::Value::String(path.display().to_string())
+        ))
+    };
+    if let Some(sdk) = sdk {
+        return path_dep(sdk);
+    }
+    let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin-api");
+    if built_from.join("Cargo.toml").is_file() {
+        return path_dep(&built_from);
+    }
+    Ok(format!(
+        "{{ git = {} }}",
+        toml::Value::String(env!("CARGO_PKG_REPOSITORY").to_string())
+    ))
+}
+
+/// The crate's files (path relative to its directory, contents).
+pub fn render(kind: Kind, id: &str, sdk: &str) -> Result<Vec<(&'static str, String)>> {
+    manifest::validate_id(id)?;
+    // Cargo refuses package names that start with a digit; plugin ids may.
+    let package = if id.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("plugin-{id}")
+    } else {
+        id.to_string()
+    };
+    let lib = package.replace('-', "_");
+    let title = title(id);
+    let fill = |template: &str| {
+        template
+            .replace("__ID__", id)
+            .replace("__TITLE__", &title)
+            .replace("__PACKAGE__", &package)
+            .replace("__LIB__", &lib)
+            .replace("__KIND__", kind.as_str())
+            .replace("__SDK__", sdk)
+            .replace("__CHANNEL__", &toolchain_channel())
+    };
+    let source = match kind {
+        Kind::McpServer => include_str!("templates/mcp-server.rs.tmpl"),
+        Kind::AiProvider => include_str!("templates/ai-provider.rs.tmpl"),
+        Kind::ScoutCheck => include_str!("templates/scout-check.rs.tmpl"),
+        Kind::HealthProbe => include_str!("templates/health-probe.rs.tmpl"),
+    };
+    let needs_serde = matches!(kind, Kind::McpServer | Kind::HealthProbe);
+    let cargo = fill(include_str!("templates/Cargo.toml.tmpl")).replace(
+        "__SERDE__",
+        if needs_serde {
+            "serde = { version = \"1\", features = [\"derive\"] }\nserde_json = \"1\"\n"
+        } else {
+            ""
+        },
+    );
+    let manifest = new_manifest(kind, id, &title, &lib);
+    Ok(vec![
+        ("Cargo.toml", cargo),
+        ("Cargo.lock", WORKSPACE_LOCK.to_string()),
+        ("src/lib.rs", fill(source)),
+        ("manifest.json", manifest),
+        (
+            "rust-toolchain.toml",
+            fill(include_str!("templates/rust-toolchain.toml.tmpl")),
+        ),
+        (
+            ".cargo/config.toml",
+            include_str!("templates/cargo-config.toml.tmpl").to_string(),
+        ),
+        ("README.md", fill(include_str!("templates/README.md.tmpl"))),
+        (".gitignore", "/target\n".to_string()),
+    ])
+}
+
+/// The new plugin's manifest: nothing granted beyond what its example needs.
+fn new_manifest(kind: Kind, id: &str, title: &str, lib: &str) -> String {
+    let description = match kind {
+        Kind::McpServer => "Greets people by name",
+        Kind::AiProvider => "Echoes the last message (an offline example provider)",
+        Kind::ScoutCheck => "Checks that a project has a README",
+        Kind::HealthProbe => "Reports the host's memory use",
+    };
+    let permissions = match kind {
+        // Reading the scouted project is the whole point of the example check.
+        Kind::ScoutCheck => json!({ "project_dir": true }),
+        _ => json!({}),
+    };
+    let value = json!({
+        "schema_version": manifest::SCHEMA_VERSION,
+        "id": id,
+        "name": title,
+        "kind": kind.as_str(),
+        "version": "0.1.0",
+        "api": format!("^{}.{}", WIT_VERSION.major, WIT_VERSION.minor),
+        "description": description,
+        "component": format!("{lib}.wasm"),
+        "permissions": permissions,
+    });
+    let mut text = super::manifest_file::render(&value, 0);
+    text.push('\n');
+    text
+}
+
+/// `hello-tools` → `Hello tools`.
+fn title(id: &str) -> String {
+    let words = id.replace('-', " ");
+    let mut chars = words.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// The toolchain channel this host was built with (from its `rust-toolchain.toml`).
+fn toolchain_channel() -> String {
+    WORKSPACE_TOOLCHAIN
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|t| {
+            t.get("toolchain")?
+                .get("channel")?
+                .as_str()
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "stable".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Manifest;
+
+    #[test]
+    fn every_kind_gets_a_manifest_the_host_accepts() {
+        for kind in Kind::ALL {
+            let files = render(kind, "my-plugin", "{ path = \"/sdk\" }").expect("renders");
+            let manifest = &files
+                .iter()
+                .find(|(n, _)| *n == "manifest.json")
+                .expect("a manifest")
+                .1;
+            let m = Manifest::from_json(manifest).unwrap_or_else(|e| panic!("{kind}: {e}"));
+            assert_eq!(m.id, "my-plugin");
+            assert_eq!(m.kind, kind);
+            m.check_api().expect("this host's API");
+            assert_eq!(m.component.as_deref(), Some("my_plugin.wasm"));
+            assert_eq!(m.permissions.project_dir, kind == Kind::ScoutCheck);
+            assert!(m.permissions.network.is_empty() && m.permissions.secrets.is_empty());
+        }
+    }
+
+    #[test]
+    fn the_crate_is_a_cdylib_in_its_own_workspace_using_the_kinds_export_macro() {
+        for kind in Kind::ALL {
+            let files = render(kind, "my-plugin", "{ path = \"/sdk\" }").expect("renders");
+            let file = |name: &str| {
+                files
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, t)| t.clone())
+                    .unwrap_or_else(|| panic!("{name} missing"))
+            };
+            let cargo: toml::Table = file("Cargo.toml").parse().expect("valid TOML");
+            assert_eq!(cargo["package"]["name"].as_str(), Some("my-plugin"));
+            assert_eq!(cargo["lib"]["crate-type"].as_array().map(Vec::len), Some(1));
+            assert!(
+                cargo["workspace"]
+                    .as_table()
+                    .is_some_and(toml::Table::is_empty)
+            );
+            assert_eq!(
+                cargo["dependencies"]["sanctuary-plugin-api"]["path"].as_str(),
+                Some("/sdk")
+            );
+            let macro_name = format!("export_{}!", kind.as_str().replace('-', "_"));
+            assert!(file("src/lib.rs").contains(&macro_name), "{kind}");
+            assert!(
+                !file("src/lib.rs").contains("__"),
+                "{kind}: a placeholder is left"
+            );
+            let config: toml::Table = file(".cargo/config.toml").parse().expect("TOML");
+            assert_eq!(config["build"]["target"].as_str(), Some("wasm32-wasip2"));
+            let toolchain: toml::Table = file("rust-toolchain.toml").parse().expect("TOML");
+            assert_eq!(
+                toolchain["toolchain"]["channel"].as_str(),
+                Some(toolchain_channel().as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_a_name_that_is_not_a_plugin_id() {
+        for bad in ["Hello", "../x", "a_b", "-x", ""] {
+            let err = render(Kind::McpServer, bad, "{}")
+                .expect_err(bad)
+                .to_string();
+            assert!(err.contains("`id`"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_name_starting_with_a_digit_gets_a_valid_package_name() {
+        let files = render(Kind::HealthProbe, "9lives", "{ path = \"/sdk\" }").expect("ok");
+        let cargo: toml::Table = files[0].1.parse().expect("TOML");
+        assert_eq!(cargo["package"]["name"].as_str(), Some("plugin-9lives"));
+    }
+
+    #[test]
+    fn refuses_an_existing_non_empty_directory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("keep.txt"), "mine").expect("write");
+        let args = NewArgs {
+            kind: Kind::HealthProbe,
+            name: "p".into(),
+            dir: Some(dir.path().to_path_buf()),
+            sdk: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin-api")),
+        };
+        let err = run(&args).expect_err("not empty").to_string();
+        assert!(err.contains("not empty"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("keep.txt")).expect("kept"),
+            "mine"
+        );
+        let empty = dir.path().join("fresh");
+        std::fs::create_dir(&empty).expect("mkdir");
+        run(&NewArgs {
+            dir: Some(empty.clone()),
+            ..args
+        })
+        .expect("an empty directory is fine");
+        assert!(empty.join("src/lib.rs").is_file());
+    }
+
+    #[test]
+    fn titles_read_as_words() {
+        assert_eq!(title("hello-tools"), "Hello tools");
+    }
+}

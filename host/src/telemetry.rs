@@ -1,0 +1,444 @@
+//! Call recording: every plugin call (from the runtime's one exit point,
+//! `Runtime::finish`) and every chat call (from [`crate::providers::serve`] and the response
+//! cache) becomes a row of the `calls` table, which `/api/analytics` reads.
+//!
+//! Recording never slows or fails a call: [`Recorder::plugin_call`] and
+//! [`Recorder::chat_call`] update the Prometheus counters and put the record on a bounded
+//! queue without waiting; a full queue drops the record and counts it. One background task
+//! drains the queue and writes what it holds in one transaction per batch.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::db::Db;
+use crate::metrics::Metrics;
+use crate::runtime::CallError;
+
+/// Records the queue holds before new ones are dropped.
+pub const QUEUE_CAPACITY: usize = 8192;
+/// Most records written in one transaction.
+const BATCH: usize = 512;
+
+/// How a plugin call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It answered.
+    Ok,
+    /// The plugin refused (its own typed error) or the call could not be set up.
+    Error,
+    /// Stopped at its time cap.
+    Timeout,
+    /// A WebAssembly trap (a panic, `unreachable`, ...).
+    Trap,
+    /// Stopped at its memory cap.
+    Memory,
+}
+
+impl Outcome {
+    /// The outcome of a call that returned `result`.
+    pub fn of<T>(result: &Result<T, CallError>) -> Outcome {
+        match result {
+            Ok(_) => Outcome::Ok,
+            Err(CallError::Timeout { .. }) => Outcome::Timeout,
+            Err(CallError::Trap { .. }) => Outcome::Trap,
+            Err(CallError::MemoryCap { .. }) => Outcome::Memory,
+            Err(CallError::Plugin { .. } | CallError::Setup { .. }) => Outcome::Error,
+        }
+    }
+
+    /// As the API, the table and the metrics spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Error => "error",
+            Outcome::Timeout => "timeout",
+            Outcome::Trap => "trap",
+            Outcome::Memory => "memory",
+        }
+    }
+}
+
+/// One plugin call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginCall {
+    /// Plugin id.
+    pub plugin: String,
+    /// Its kind (`mcp-server`, ...).
+    pub kind: String,
+    /// What was called: a tool name, `chat`, `probe`, ...
+    pub operation: String,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The failure's code, when it failed.
+    pub error_code: Option<&'static str>,
+    /// How long it took.
+    pub duration: Duration,
+}
+
+/// One chat call on a route.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatCall {
+    /// The route (or the model name asked for on `/v1`).
+    pub route: String,
+    /// The provider that answered, or failed last.
+    pub provider: Option<String>,
+    /// The model that answered.
+    pub model: Option<String>,
+    /// Whether a provider answered.
+    pub ok: bool,
+    /// Whether the answer came from the response cache.
+    pub cached: bool,
+    /// The failure's code, when none answered.
+    pub error_code: Option<&'static str>,
+    /// From the call to the answer, failovers included.
+    pub duration: Duration,
+    /// Prompt plus completion tokens.
+    pub tokens: Option<u64>,
+}
+
+/// A record as queued: what happened and when it finished.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    /// A plugin call.
+    Plugin(PluginCall, DateTime<Utc>),
+    /// A chat call.
+    Chat(ChatCall, DateTime<Utc>),
+}
+
+enum Message {
+    Record(Record),
+    Flush(oneshot::Sender<()>),
+}
+
+/// The handle calls are recorded through (cheap to clone). Dropping every handle stops
+/// the writer once it has written what is queued.
+#[derive(Clone)]
+pub struct Recorder {
+    tx: mpsc::Sender<Message>,
+    metrics: Arc<Metrics>,
+    counts: Arc<Counts>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    dropped: AtomicU64,
+    written: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// What the recorder has done so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct RecorderStats {
+    /// Records dropped because the queue was full.
+    pub dropped: u64,
+    /// Records written.
+    pub written: u64,
+    /// Records lost to a failed write.
+    pub failed: u64,
+}
+
+impl Recorder {
+    /// Starts the writer task on the current tokio runtime, writing to `db`.
+    pub fn start(db: Db, metrics: Arc<Metrics>) -> Recorder {
+        Recorder::with_capacity(db, metrics, QUEUE_CAPACITY)
+    }
+
+    /// [`Recorder::start`] with a queue of `capacity` records.
+    pub fn with_capacity(db: Db, metrics: Arc<Metrics>, capacity: usize) -> Recorder {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let counts = Arc::new(Counts::default());
+        tokio::spawn(write_loop(db, rx, counts.clone()));
+        Recorder {
+            tx,
+            metrics,
+            counts,
+        }
+    }
+
+    /// Records a plugin call (counted in the metrics at once, written later).
+    pub fn plugin_call(&self, call: PluginCall) {
+        self.metrics.plugin_call(
+            &call.plugin,
+            &call.kind,
+            call.outcome.as_str(),
+            call.duration,
+        );
+        self.enqueue(Record::Plugin(call, Utc::now()));
+    }
+
+    /// Records a chat call (counted in the metrics at once, written later).
+    pub fn chat_call(&self, call: ChatCall) {
+        let outcome = match (call.ok, call.cached) {
+            (true, true) => "cached",
+            (true, false) => "ok",
+            (false, _) => "failed",
+        };
+        self.metrics.chat_call(
+            &call.route,
+            call.provider.as_deref().unwrap_or_default(),
+            outcome,
+        );
+        self.enqueue(Record::Chat(call, Utc::now()));
+    }
+
+    fn enqueue(&self, record: Record) {
+        if self.tx.try_send(Message::Record(record)).is_err() {
+            self.counts.dropped.fetch_add(1, Ordering::Relaxed);
+            self.metrics.record_dropped();
+        }
+    }
+
+    /// Waits until every record queued before this call is written (or its write failed).
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Message::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+
+    /// What the recorder has done so far.
+    pub fn stats(&self) -> RecorderStats {
+        RecorderStats {
+            dropped: self.counts.dropped.load(Ordering::Relaxed),
+            written: self.counts.written.load(Ordering::Relaxed),
+            failed: self.counts.failed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+async fn write_loop(db: Db, mut rx: mpsc::Receiver<Message>, counts: Arc<Counts>) {
+    let mut messages = Vec::with_capacity(BATCH);
+    while rx.recv_many(&mut messages, BATCH).await > 0 {
+        let mut records = Vec::with_capacity(messages.len());
+        let mut flushes = Vec::new();
+        for message in messages.drain(..) {
+            match message {
+                Message::Record(record) => records.push(record),
+                Message::Flush(done) => flushes.push(done),
+            }
+        }
+        if !records.is_empty() {
+            match write(&db, &records).await {
+                Ok(()) => {
+                    counts
+                        .written
+                        .fetch_add(records.len() as u64, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    counts
+                        .failed
+                        .fetch_add(records.len() as u64, Ordering::Relaxed);
+                    tracing::warn!(cause = %e, lost = records.len(), "could not write call records");
+                }
+            }
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Writes `records` in one transaction.
+pub async fn write(db: &Db, records: &[Record]) -> Result<(), sqlx::Error> {
+    let mut tx = db.pool().begin().await?;
+    for record in records {
+        let query = sqlx::query(
+            "INSERT INTO calls (id, source, at, plugin_id, plugin_kind, operation, route, model, \
+             outcome, error_code, cached, duration_ms, tokens) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(uuid::Uuid::new_v4().to_string());
+        let query = match record {
+            Record::Plugin(call, at) => query
+                .bind("plugin")
+                .bind(crate::clock::format(*at))
+                .bind(call.plugin.clone())
+                .bind(call.kind.clone())
+                .bind(call.operation.clone())
+                .bind(None::<String>)
+                .bind(None::<String>)
+                .bind(call.outcome.as_str())
+                .bind(call.error_code)
+                .bind(0_i64)
+                .bind(millis(call.duration))
+                .bind(None::<i64>),
+            Record::Chat(call, at) => query
+                .bind("chat")
+                .bind(crate::clock::format(*at))
+                .bind(call.provider.clone())
+                .bind(None::<String>)
+                .bind("chat")
+                .bind(call.route.clone())
+                .bind(call.model.clone())
+                .bind(if call.ok { "ok" } else { "failed" })
+                .bind(call.error_code)
+                .bind(i64::from(call.cached))
+                .bind(millis(call.duration))
+                .bind(call.tokens.map(|t| i64::try_from(t).unwrap_or(i64::MAX))),
+        };
+        query.execute(&mut *tx).await?;
+    }
+    tx.commit().await
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Row;
+
+    use super::*;
+
+    fn tool_call(outcome: Outcome) -> PluginCall {
+        PluginCall {
+            plugin: "time".into(),
+            kind: "mcp-server".into(),
+            operation: "now".into(),
+            outcome,
+            error_code: (outcome != Outcome::Ok).then_some("timeout"),
+            duration: Duration::from_millis(12),
+        }
+    }
+
+    #[tokio::test]
+    async fn recorded_calls_are_written_by_the_time_flush_returns() {
+        for db in crate::db::testing::all().await {
+            let recorder = Recorder::start(db.db(), Arc::new(Metrics::new()));
+            recorder.plugin_call(tool_call(Outcome::Ok));
+            recorder.plugin_call(tool_call(Outcome::Timeout));
+            recorder.chat_call(ChatCall {
+                route: "mama-bear".into(),
+                provider: Some("local".into()),
+                model: Some("echo".into()),
+                ok: true,
+                cached: false,
+                error_code: None,
+                duration: Duration::from_millis(5),
+                tokens: Some(42),
+            });
+            recorder.flush().await;
+            let rows = sqlx::query(
+                "SELECT source, plugin_id, operation, route, outcome, cached, duration_ms, tokens \
+                 FROM calls ORDER BY source, outcome",
+            )
+            .fetch_all(db.pool())
+            .await
+            .expect("query");
+            // One line per row: source plugin operation route outcome cached ms tokens.
+            let seen: Vec<String> = rows
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} {} {} {:?} {} {} {} {:?}",
+                        r.get::<String, _>("source"),
+                        r.get::<String, _>("plugin_id"),
+                        r.get::<String, _>("operation"),
+                        r.get::<Option<String>, _>("route"),
+                        r.get::<String, _>("outcome"),
+                        r.get::<i64, _>("cached"),
+                        r.get::<f64, _>("duration_ms"),
+                        r.get::<Option<i64>, _>("tokens"),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                seen,
+                [
+                    r#"chat local chat Some("mama-bear") ok 0 5 Some(42)"#,
+                    "plugin time now None ok 0 12 None",
+                    "plugin time now None timeout 0 12 None",
+                ],
+                "{}",
+                db.kind()
+            );
+            assert_eq!(recorder.stats().written, 3);
+            assert_eq!(recorder.stats().dropped, 0);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_drops_and_counts_instead_of_waiting() {
+        let db = crate::db::testing::sqlite().await;
+        let metrics = Arc::new(Metrics::new());
+        // A current-thread test runtime: the writer cannot run until this test awaits,
+        // so the queue of one fills at once.
+        let recorder = Recorder::with_capacity(db.db(), metrics.clone(), 1);
+        for _ in 0..5 {
+            recorder.plugin_call(tool_call(Outcome::Ok));
+        }
+        assert_eq!(recorder.stats().dropped, 4);
+        assert!(
+            metrics
+                .encode()
+                .expect("encode")
+                .contains("sanctuary_call_records_dropped_total 4"),
+        );
+        // Every call still reached the counters.
+        assert!(metrics.encode().expect("encode").contains(
+            r#"sanctuary_plugin_calls_total{plugin="time",kind="mcp-server",outcome="ok"} 5"#
+        ));
+        recorder.flush().await;
+        assert_eq!(recorder.stats().written, 1);
+    }
+
+    #[test]
+    fn call_errors_map_to_the_recorded_outcomes() {
+        let plugin = || "p".to_string();
+        let cases: [(Result<(), CallError>, &str); 6] = [
+            (Ok(()), "ok"),
+            (
+                Err(CallError::Plugin {
+                    plugin: plugin(),
+                    code: "denied",
+                    message: String::new(),
+                }),
+                "error",
+            ),
+            (
+                Err(CallError::Setup {
+                    plugin: plugin(),
+                    message: String::new(),
+                }),
+                "error",
+            ),
+            (
+                Err(CallError::Timeout {
+                    plugin: plugin(),
+                    ms: 1,
+                }),
+                "timeout",
+            ),
+            (
+                Err(CallError::Trap {
+                    plugin: plugin(),
+                    message: String::new(),
+                }),
+                "trap",
+            ),
+            (
+                Err(CallError::MemoryCap {
+                    plugin: plugin(),
+                    mb: 1,
+                }),
+                "memory",
+            ),
+        ];
+        for (result, expected) in cases {
+            assert_eq!(Outcome::of(&result).as_str(), expected, "{result:?}");
+        }
+    }
+}

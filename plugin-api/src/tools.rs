@@ -1,0 +1,306 @@
+//! MCP tools written once: a documented function with `#[tool]`, its arguments a
+//! `#[derive(ToolArgs)]` struct, and [`mcp_tools!`](crate::mcp_tools) to answer
+//! `list_tools` and `call_tool` from those functions. The doc comments are the
+//! descriptions the host lists; the argument types are the JSON Schema it validates
+//! calls against. Re-exported from [`crate::mcp`]; the example is on [`ToolFn`].
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::PluginError;
+use crate::mcp::{Content, Tool};
+
+/// What `#[tool]` implements for a tool function (on a hidden struct of the same name):
+/// its name, its [`Tool`] record and how to call it.
+///
+/// ```
+/// use sanctuary_plugin_api::mcp::{Content, ToolArgs, ToolFn};
+/// use sanctuary_plugin_api::{PluginError, tool};
+/// use serde::Deserialize;
+///
+/// #[derive(Deserialize, ToolArgs)]
+/// #[serde(deny_unknown_fields)]
+/// struct GreetArgs {
+///     /// Who to greet.
+///     #[schema(min_length = 1)]
+///     name: String,
+///     /// How many exclamation marks (default 1).
+///     #[schema(maximum = 5)]
+///     excitement: Option<u8>,
+/// }
+///
+/// /// Greets someone by name.
+/// #[tool]
+/// fn greet(args: GreetArgs) -> Result<Vec<Content>, PluginError> {
+///     let marks = "!".repeat(args.excitement.unwrap_or(1).into());
+///     Ok(vec![Content::text(format!("Hello, {}{marks}", args.name))])
+/// }
+///
+/// let tool = greet::tool();
+/// assert_eq!(tool.name, "greet");
+/// assert_eq!(tool.description, "Greets someone by name.");
+/// let schema: serde_json::Value = serde_json::from_str(&tool.input_schema)?;
+/// assert_eq!(schema, serde_json::json!({
+///     "type": "object",
+///     "properties": {
+///         "name": { "type": "string", "minLength": 1, "description": "Who to greet." },
+///         "excitement": { "type": "integer", "minimum": 0, "maximum": 5,
+///                         "description": "How many exclamation marks (default 1)." }
+///     },
+///     "required": ["name"],
+///     "additionalProperties": false
+/// }));
+/// assert_eq!(greet::call(r#"{"name": "Ada"}"#)?, vec![Content::text("Hello, Ada!")]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// In the plugin's `impl mcp::Guest`, `sanctuary_plugin_api::mcp_tools!(greet);` then
+/// writes `list_tools` (every listed tool, in order) and `call_tool` (parse the
+/// arguments, call the function, or `unknown_tool`).
+pub trait ToolFn {
+    /// The tool's name: the function's, or `#[tool(name = "...")]`.
+    const NAME: &'static str;
+    /// The tool as `list_tools` lists it: name, the doc comment, the input schema.
+    fn tool() -> Tool;
+    /// Parses `arguments` (JSON object text) and calls the function.
+    fn call(arguments: &str) -> Result<Vec<Content>, PluginError>;
+}
+
+/// The arguments of a tool: an object type whose [`SchemaType::schema`] is the tool's
+/// input schema. Derive it with `#[derive(ToolArgs)]`.
+pub trait ToolArgs: SchemaType + DeserializeOwned {
+    /// The JSON Schema of the arguments object.
+    fn input_schema() -> Value {
+        Self::schema()
+    }
+}
+
+/// A type that has a JSON Schema: the argument types the derive understands. Implemented
+/// for strings, booleans, numbers, `Option`, `Vec`, string-keyed maps, `serde_json::Value`
+/// and every `#[derive(ToolArgs)]` struct (so arguments may nest).
+pub trait SchemaType {
+    /// The JSON Schema of a value of this type.
+    fn schema() -> Value;
+    /// Whether an argument of this type may be left out (`Option`).
+    const OPTIONAL: bool = false;
+}
+
+/// The arguments of a tool that takes none: `{}` and nothing else.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoArgs {}
+
+impl SchemaType for NoArgs {
+    fn schema() -> Value {
+        json!({ "type": "object", "properties": {}, "additionalProperties": false })
+    }
+}
+
+impl ToolArgs for NoArgs {}
+
+/// What a tool function may return: `Result<T, PluginError>` where `T` is a list of
+/// contents, one content, or text.
+pub trait IntoToolResult {
+    /// The contents of the answer, or the plugin's error.
+    fn into_tool_result(self) -> Result<Vec<Content>, PluginError>;
+}
+
+impl IntoToolResult for Result<Vec<Content>, PluginError> {
+    fn into_tool_result(self) -> Result<Vec<Content>, PluginError> {
+        self
+    }
+}
+
+impl IntoToolResult for Result<Content, PluginError> {
+    fn into_tool_result(self) -> Result<Vec<Content>, PluginError> {
+        self.map(|c| vec![c])
+    }
+}
+
+impl IntoToolResult for Result<String, PluginError> {
+    fn into_tool_result(self) -> Result<Vec<Content>, PluginError> {
+        self.map(|text| vec![Content::Text(text)])
+    }
+}
+
+impl SchemaType for String {
+    fn schema() -> Value {
+        json!({ "type": "string" })
+    }
+}
+
+impl SchemaType for bool {
+    fn schema() -> Value {
+        json!({ "type": "boolean" })
+    }
+}
+
+macro_rules! unsigned {
+    ($($t:ty),*) => {$(
+        impl SchemaType for $t {
+            fn schema() -> Value {
+                json!({ "type": "integer", "minimum": 0, "maximum": <$t>::MAX })
+            }
+        }
+    )*};
+}
+unsigned!(u8, u16, u32, u64);
+
+macro_rules! signed {
+    ($($t:ty),*) => {$(
+        impl SchemaType for $t {
+            fn schema() -> Value {
+                json!({ "type": "integer", "minimum": <$t>::MIN, "maximum": <$t>::MAX })
+            }
+        }
+    )*};
+}
+signed!(i8, i16, i32, i64);
+
+impl SchemaType for usize {
+    fn schema() -> Value {
+        json!({ "type": "integer", "minimum": 0 })
+    }
+}
+
+impl SchemaType for f32 {
+    fn schema() -> Value {
+        json!({ "type": "number" })
+    }
+}
+
+impl SchemaType for f64 {
+    fn schema() -> Value {
+        json!({ "type": "number" })
+    }
+}
+
+impl SchemaType for Value {
+    fn schema() -> Value {
+        json!({})
+    }
+}
+
+impl<T: SchemaType> SchemaType for Option<T> {
+    fn schema() -> Value {
+        T::schema()
+    }
+    const OPTIONAL: bool = true;
+}
+
+impl<T: SchemaType> SchemaType for Vec<T> {
+    fn schema() -> Value {
+        json!({ "type": "array", "items": T::schema() })
+    }
+}
+
+impl<T: SchemaType> SchemaType for BTreeMap<String, T> {
+    fn schema() -> Value {
+        json!({ "type": "object", "additionalProperties": T::schema() })
+    }
+}
+
+impl<T: SchemaType, S> SchemaType for HashMap<String, T, S> {
+    fn schema() -> Value {
+        json!({ "type": "object", "additionalProperties": T::schema() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tool;
+
+    /// Where to look.
+    #[derive(Debug, Deserialize, crate::mcp::ToolArgs)]
+    #[serde(rename_all = "camelCase")]
+    struct Nested {
+        /// Page size.
+        #[serde(default)]
+        page_size: u32,
+        /// Labels to match.
+        labels: Vec<String>,
+        /// Free-form filters.
+        #[schema(json = r#"{"examples": [{"kind": "x"}]}"#)]
+        filters: Option<BTreeMap<String, Value>>,
+    }
+
+    #[derive(Debug, Deserialize, crate::mcp::ToolArgs)]
+    #[serde(deny_unknown_fields)]
+    struct SearchArgs {
+        /// What to find.
+        #[serde(rename = "q")]
+        query: String,
+        /// Paging and filters.
+        options: Option<Nested>,
+    }
+
+    /// Searches things.
+    ///
+    /// Second paragraph.
+    #[tool(name = "search-things")]
+    fn search(args: SearchArgs) -> Result<String, PluginError> {
+        let options = args
+            .options
+            .map(|o| (o.page_size, o.labels, o.filters.map(|f| f.len())));
+        Ok(format!("{} {options:?}", args.query))
+    }
+
+    /// Says hi.
+    #[tool]
+    fn hello() -> Result<Content, PluginError> {
+        Ok(Content::text("hi"))
+    }
+
+    #[test]
+    fn a_tool_takes_its_description_from_its_doc_comment() {
+        let tool = search::tool();
+        assert_eq!(search::NAME, "search-things");
+        assert_eq!(tool.name, "search-things");
+        assert_eq!(tool.description, "Searches things.\n\nSecond paragraph.");
+    }
+
+    #[test]
+    fn the_input_schema_follows_the_types_docs_and_serde_names() {
+        let schema = SearchArgs::input_schema();
+        assert_eq!(schema["required"], json!(["q"]));
+        assert_eq!(schema["additionalProperties"], false);
+        assert_eq!(schema["properties"]["q"]["description"], "What to find.");
+        let nested = &schema["properties"]["options"];
+        assert_eq!(nested["description"], "Paging and filters.");
+        assert_eq!(nested["required"], json!(["labels"]));
+        assert!(nested.get("additionalProperties").is_none());
+        assert_eq!(
+            nested["properties"]["pageSize"],
+            json!({ "type": "integer", "minimum": 0, "maximum": u32::MAX, "description": "Page size." })
+        );
+        assert_eq!(
+            nested["properties"]["labels"]["items"],
+            json!({ "type": "string" })
+        );
+        assert_eq!(
+            nested["properties"]["filters"]["examples"],
+            json!([{ "kind": "x" }])
+        );
+    }
+
+    #[test]
+    fn calling_a_tool_parses_its_arguments() {
+        let out = search::call(r#"{"q": "cats", "options": {"labels": ["a"]}}"#).expect("ok");
+        assert_eq!(out, vec![Content::text(r#"cats Some((0, ["a"], None))"#)]);
+        let err = search::call(r#"{"query": "cats"}"#).expect_err("renamed");
+        assert_eq!(err.kind(), "invalid-input");
+    }
+
+    #[test]
+    fn a_tool_without_parameters_accepts_only_an_empty_object() {
+        assert_eq!(hello::call("{}").expect("ok"), vec![Content::text("hi")]);
+        assert_eq!(hello::call("").expect("ok"), vec![Content::text("hi")]);
+        assert!(hello::call(r#"{"x": 1}"#).is_err());
+        let schema: Value = serde_json::from_str(&hello::tool().input_schema).expect("json");
+        assert_eq!(schema["additionalProperties"], false);
+    }
+}
