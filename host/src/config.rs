@@ -195,6 +195,9 @@ pub struct AuthConfig {
     /// Whether chat (HTTP and Socket.IO `mama_bear_chat`) works without a credential
     /// (default true: the seeds' frontends send none).
     pub open_chat: bool,
+    /// Whether plugin tools may be called without a credential (default true, for MCP
+    /// clients and the terminal): the MCP endpoint `/mcp` and Socket.IO `terminal_input`.
+    pub open_tools: bool,
     /// How long a login session lasts, in hours (default 168, a week).
     pub session_hours: u64,
     /// Whether the `sid` cookie is marked `Secure` (HTTPS only; default false).
@@ -206,6 +209,7 @@ impl Default for AuthConfig {
         AuthConfig {
             open_read: true,
             open_chat: true,
+            open_tools: true,
             session_hours: 168,
             secure_cookies: false,
         }

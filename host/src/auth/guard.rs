@@ -5,7 +5,8 @@
 //! rate limit, per credential when valid, else per client address; `/health` and
 //! `/metrics` are exempt. [`gate`] wraps the API routes (and so every request of a batch):
 //! with `[auth] open_read = false` a GET needs a valid credential, except `/`, `/health`,
-//! `/api/dev/ping` and the auth routes; with `open_chat = false` so do the chat routes.
+//! `/api/dev/ping` and the auth routes; with `open_chat = false` so do the chat routes, and
+//! with `open_tools = false` the MCP endpoint (Socket.IO terminal commands check the same).
 
 use std::sync::Arc;
 
@@ -83,7 +84,7 @@ async fn resolve_and_limit(State(outer): State<Outer>, request: Request, next: N
 /// `routes` behind [`gate`]; nothing when reading and chat are both open.
 pub fn gate(routes: Router, state: &AppState) -> Router {
     let auth = &state.config.auth;
-    if auth.open_read && auth.open_chat {
+    if auth.open_read && auth.open_chat && auth.open_tools {
         return routes;
     }
     routes.layer(from_fn_with_state(state.clone(), check_gate))
@@ -95,6 +96,8 @@ async fn check_gate(State(state): State<AppState>, request: Request, next: Next)
     let reading = matches!(*request.method(), Method::GET | Method::HEAD);
     let needed = if !auth.open_chat && is_chat(path) {
         Some("Chat needs a credential here ([auth] open_chat = false)")
+    } else if !auth.open_tools && is_tools(path) {
+        Some("Calling plugin tools needs a credential here ([auth] open_tools = false)")
     } else if !auth.open_read && reading && !is_open(path) {
         Some("Reading needs a credential here ([auth] open_read = false)")
     } else {
@@ -115,6 +118,11 @@ async fn check_gate(State(state): State<AppState>, request: Request, next: Next)
 /// completions.
 pub fn is_chat(path: &str) -> bool {
     path.starts_with("/api/chat/") || path == "/v1/chat/completions"
+}
+
+/// The routes that call plugin tools: the MCP endpoint.
+pub fn is_tools(path: &str) -> bool {
+    path == "/mcp" || path.starts_with("/mcp/")
 }
 
 /// GET paths that stay open when reading is closed: liveness, and the auth routes (which
@@ -164,6 +172,17 @@ pub fn socket_may_chat(socket: &SocketRef, state: &AppState) -> bool {
     false
 }
 
+/// Whether a Socket.IO client may run terminal commands (plugin tool calls): tools are
+/// open, or it connected with a valid credential. When it may not, it is told with
+/// `terminal_output` carrying the reason, like any refused command.
+pub fn socket_may_use_tools(socket: &SocketRef, state: &AppState) -> bool {
+    state.config.auth.open_tools
+        || socket
+            .extensions
+            .get::<Resolved>()
+            .is_some_and(|resolved| resolved.principal().is_some())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,6 +199,7 @@ mod tests {
             assert!(is_chat(path), "{path}");
         }
         assert!(!is_chat("/api/chatter") && !is_chat("/v1/models"));
+        assert!(is_tools("/mcp") && is_tools("/mcp/") && !is_tools("/api/mcp/servers"));
         for path in ["/", "/health", "/api/dev/ping", "/api/auth/verify_session"] {
             assert!(is_open(path), "{path}");
         }

@@ -57,6 +57,16 @@ pub async fn input(ctx: &Ctx, data: Value) {
             return bad_payload(&ctx.socket, "terminal_input", EXPECTED, &err);
         }
     };
+    if !crate::auth::guard::socket_may_use_tools(&ctx.socket, &ctx.state) {
+        let refused = json!({
+            "session_id": session_id,
+            "command": command,
+            "output": "Terminal commands call plugin tools, which need a credential here ([auth] open_tools = false): connect with a `sid` session cookie or `Authorization: Bearer <key>`",
+            "success": false,
+            "timestamp": clock::timestamp(),
+        });
+        return super::emit(&ctx.socket, "terminal_output", &refused);
+    }
     let result = crate::terminal::run(&ctx.state.plugins, command).await;
     let output = json!({
         "session_id": session_id,

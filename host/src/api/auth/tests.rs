@@ -469,6 +469,49 @@ async fn closed_reading_needs_any_credential_except_on_liveness_routes() {
 }
 
 #[tokio::test]
+async fn closed_tools_make_the_mcp_endpoint_need_a_credential() {
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-03-26", "capabilities": {},
+                   "clientInfo": {"name": "test", "version": "1"}}
+    });
+    for (state, _guards) in states(|config| config.auth.open_tools = false).await {
+        let app = crate::app(state);
+        let (status, _, reply) = send(
+            app.clone(),
+            request("POST", "/mcp", Some(initialize.clone()), Auth::None),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(
+            reply["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("open_tools")),
+            "{reply}"
+        );
+        let (reader, _) = new_key(&app, &["read"]).await;
+        let (status, _, reply) = send(
+            app.clone(),
+            request("POST", "/mcp", Some(initialize.clone()), Auth::Key(&reader)),
+        )
+        .await;
+        assert_ne!(status, StatusCode::UNAUTHORIZED, "{reply}");
+        // Chat stays open.
+        let (status, _, _) = send(
+            app,
+            request(
+                "POST",
+                "/api/chat/mama-bear",
+                Some(json!({"message": "hi"})),
+                Auth::None,
+            ),
+        )
+        .await;
+        assert_ne!(status, StatusCode::UNAUTHORIZED);
+    }
+}
+
+#[tokio::test]
 async fn closed_chat_needs_a_credential_and_open_chat_none() {
     for (state, _guards) in states(|config| config.auth.open_chat = false).await {
         let app = crate::app(state);
