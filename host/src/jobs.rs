@@ -382,6 +382,10 @@ pub struct Jobs {
     running: Mutex<HashMap<String, (i64, CancellationToken)>>,
     /// Whether the workers were started.
     started: AtomicBool,
+    /// Held for writing while a new job is stored and announced, for reading while a
+    /// worker claims one: `job_created` always shows the job still `pending`, before any
+    /// worker here can claim it.
+    admission: tokio::sync::RwLock<()>,
 }
 
 impl Jobs {
@@ -394,6 +398,7 @@ impl Jobs {
             wake: Notify::new(),
             running: Mutex::new(HashMap::new()),
             started: AtomicBool::new(false),
+            admission: tokio::sync::RwLock::new(()),
         }
     }
 
@@ -462,10 +467,12 @@ impl Jobs {
         }
         let now = clock::timestamp();
         let job_id = format!("job-{}", uuid::Uuid::new_v4());
+        let admitted = self.admission.write().await;
         store::insert(&self.db, &job_id, &new, &now).await?;
         let job = self.get(&job_id).await?;
         tracing::info!(job = %job.job_id, route = %job.route, channels = job.channels.len(), "job created");
         self.emit(EventKind::JobCreated, &job);
+        drop(admitted);
         self.wake.notify_one();
         Ok(job)
     }
@@ -507,7 +514,9 @@ impl Jobs {
     /// Puts a `failed` or `cancelled` job back to `pending`, clearing its outcome.
     pub async fn retry(&self, job_id: &str) -> Result<Job> {
         let now = clock::timestamp();
+        let admitted = self.admission.write().await;
         if !store::retry(&self.db, job_id, &now).await? {
+            drop(admitted);
             return Err(self
                 .conflict(job_id, "failed or cancelled", "retried")
                 .await);
@@ -515,6 +524,7 @@ impl Jobs {
         let job = self.get(job_id).await?;
         tracing::info!(job = %job_id, attempts = job.attempts, "job retried");
         self.emit(EventKind::JobUpdate, &job);
+        drop(admitted);
         self.wake.notify_one();
         Ok(job)
     }

@@ -29,7 +29,11 @@ pub async fn work(state: AppState, worker: u32) {
     loop {
         // Registered before looking, so a job created in between still wakes us.
         let woken = jobs.wake.notified();
-        match store::claim_next(&jobs.db, &clock::timestamp()).await {
+        let claimed = {
+            let _admission = jobs.admission.read().await;
+            store::claim_next(&jobs.db, &clock::timestamp()).await
+        };
+        match claimed {
             Ok(Some(job)) => {
                 let span = info_span!("job", job = %job.job_id, attempt = job.attempts, worker);
                 run(&state, job).instrument(span).await;
