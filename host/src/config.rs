@@ -196,7 +196,8 @@ pub struct AuthConfig {
     /// (default true: the seeds' frontends send none).
     pub open_chat: bool,
     /// Whether plugin tools may be called without a credential (default true, for MCP
-    /// clients and the terminal): the MCP endpoint `/mcp` and Socket.IO `terminal_input`.
+    /// clients and the terminal): the MCP endpoint `/mcp`, the REST tool calls
+    /// `POST /api/mcp/servers/{name}/tools/{tool}` and Socket.IO `terminal_input`.
     pub open_tools: bool,
     /// How long a login session lasts, in hours (default 168, a week).
     pub session_hours: u64,

@@ -6,7 +6,8 @@
 //! `/metrics` are exempt. [`gate`] wraps the API routes (and so every request of a batch):
 //! with `[auth] open_read = false` a GET needs a valid credential, except `/`, `/health`,
 //! `/api/dev/ping` and the auth routes; with `open_chat = false` so do the chat routes, and
-//! with `open_tools = false` the MCP endpoint (Socket.IO terminal commands check the same).
+//! with `open_tools = false` the MCP endpoint and the REST tool calls (Socket.IO terminal
+//! commands check the same).
 
 use std::sync::Arc;
 
@@ -120,9 +121,15 @@ pub fn is_chat(path: &str) -> bool {
     path.starts_with("/api/chat/") || path == "/v1/chat/completions"
 }
 
-/// The routes that call plugin tools: the MCP endpoint.
+/// The routes that call plugin tools: the MCP endpoint and the REST tool call
+/// `/api/mcp/servers/{server_name}/tools/{tool}`.
 pub fn is_tools(path: &str) -> bool {
-    path == "/mcp" || path.starts_with("/mcp/")
+    if path == "/mcp" || path.starts_with("/mcp/") {
+        return true;
+    }
+    path.strip_prefix("/api/mcp/servers/")
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(_, rest)| rest.starts_with("tools/"))
 }
 
 /// GET paths that stay open when reading is closed: liveness, and the auth routes (which
@@ -200,6 +207,8 @@ mod tests {
         }
         assert!(!is_chat("/api/chatter") && !is_chat("/v1/models"));
         assert!(is_tools("/mcp") && is_tools("/mcp/") && !is_tools("/api/mcp/servers"));
+        assert!(is_tools("/api/mcp/servers/time/tools/current_time"));
+        assert!(!is_tools("/api/mcp/servers/time/install"));
         for path in ["/", "/health", "/api/dev/ping", "/api/auth/verify_session"] {
             assert!(is_open(path), "{path}");
         }

@@ -496,6 +496,17 @@ async fn closed_tools_make_the_mcp_endpoint_need_a_credential() {
         )
         .await;
         assert_ne!(status, StatusCode::UNAUTHORIZED, "{reply}");
+        let (status, _, reply) = send(
+            app.clone(),
+            request(
+                "POST",
+                "/api/mcp/servers/time/tools/current_time",
+                Some(json!({"timezone": "UTC"})),
+                Auth::None,
+            ),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{reply}");
         // Chat stays open.
         let (status, _, _) = send(
             app,
