@@ -44,6 +44,35 @@ pub struct ErrorBody {
     error_id: Option<String>,
 }
 
+/// The seed-001 failure body, as the jobs, analytics and cache routes answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnvelopeFailure {
+    /// Always `false`.
+    success: bool,
+    /// What went wrong.
+    error: EnvelopeFailureDetail,
+}
+
+/// The `error` of an [`EnvelopeFailure`].
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnvelopeFailureDetail {
+    /// What went wrong, for the client to act on.
+    message: String,
+    /// The HTTP status.
+    status: Option<u16>,
+    /// Specifics, e.g. `{field}` for a validation error.
+    #[schema(value_type = Option<Object>)]
+    details: Option<serde_json::Value>,
+}
+
+/// Whether the route at `path` answers in the seed-001 envelope rather than the seed-000
+/// body.
+fn answers_envelope(path: &str) -> bool {
+    ["/api/jobs", "/api/analytics", "/api/cache"]
+        .iter()
+        .any(|prefix| path == *prefix || path.starts_with(&format!("{prefix}/")))
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -69,7 +98,7 @@ pub struct ErrorBody {
         crate::api::openai::models,
         openapi_json,
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, EnvelopeFailure, EnvelopeFailureDetail)),
     tags(
         (name = "chat", description = "Chat with the AI provider plugins; sessions"),
         (name = "scout", description = "Projects as the scout-check plugins see them; machine figures"),
@@ -642,7 +671,17 @@ fn build() -> Document {
         for (status, description) in described.responses {
             let response = ResponseBuilder::new().description(*description);
             let response = if *status >= 400 {
-                response.content_ref("application/json", Ref::from_schema_name("ErrorBody"))
+                let schema = if answers_envelope(described.path) {
+                    "EnvelopeFailure"
+                } else {
+                    "ErrorBody"
+                };
+                // The media type holds a schema reference (not a reference to a
+                // media type, which `content_ref` would make).
+                response.content(
+                    "application/json",
+                    Content::new(Some(Ref::from_schema_name(schema))),
+                )
             } else {
                 response.content("application/json", Content::new(Some(Object::new())))
             };
@@ -861,6 +900,25 @@ mod tests {
         }
         let chat = &body["paths"]["/api/chat/mama-bear"]["post"];
         assert!(chat["responses"].get("400").is_some());
+        // Seed-001 routes document their envelope, the others the seed-000 body.
+        let schema_of = |path: &str, method: &str, status: &str| {
+            body["paths"][path][method]["responses"][status]["content"]["application/json"]
+                ["schema"]["$ref"]
+                .clone()
+        };
+        assert_eq!(
+            schema_of("/api/jobs", "post", "400"),
+            "#/components/schemas/EnvelopeFailure"
+        );
+        assert_eq!(
+            schema_of("/api/plugins/{id}", "get", "404"),
+            "#/components/schemas/ErrorBody"
+        );
+        assert!(
+            schemas["EnvelopeFailure"]["properties"]
+                .get("error")
+                .is_some()
+        );
         let plugin = &body["paths"]["/api/plugins/{id}"]["get"];
         assert_eq!(plugin["parameters"][0]["name"], "id");
         assert_eq!(plugin["parameters"][0]["in"], "path");
