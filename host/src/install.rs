@@ -270,7 +270,10 @@ impl Installer<'_> {
         self.stage_or_apply(manifest, bytes, "upload").await
     }
 
-    /// Refuses what the signature policy refuses.
+    /// Refuses what the signature policy refuses. The component is verified here, once:
+    /// the load that follows goes through [`PluginHost::load_bytes`], and the watcher does
+    /// not reload files the live set already serves; loads from disk otherwise (start,
+    /// watcher, enable) are checked by the plugin host with the same policy.
     fn check_signature(&self, manifest: &Manifest, bytes: &[u8], bundled: bool) -> Result<()> {
         let policy = crate::signing::Policy::from_config(self.signatures)?;
         let verdict = policy.check(manifest, &crate::signing::digest(bytes), bundled)?;

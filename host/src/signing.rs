@@ -2,8 +2,11 @@
 //! carried in its manifest (or registry entry) as
 //! `"signature": {"key": "<base64 public key>", "ed25519": "<base64 signature>"}`, and the
 //! host's policy (`[signatures]`): which public keys it trusts and whether it refuses
-//! unsigned plugins. Registry installs and uploads go through [`Policy::check`]; the
-//! first-party plugins built into the binary are trusted without a signature.
+//! unsigned plugins. Every way a plugin gets in goes through [`Policy::check`]: registry
+//! installs and uploads before anything is written, and every load from the plugins
+//! directory (at start, by the watcher, on enable) — so a plugin copied there by hand is
+//! held to the same policy. The first-party plugins built into the binary are trusted
+//! without a signature.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -29,23 +32,22 @@ pub struct Signature {
 pub struct SignaturesConfig {
     /// Public keys (base64 ed25519) whose signatures this host accepts.
     pub trusted_keys: Vec<String>,
-    /// Refuse registry installs and uploads that carry no signature.
+    /// Refuse plugins that carry no signature: registry installs, uploads, and plugins
+    /// found in the plugins directory (the bundled first-party plugins excepted).
     pub require_signed: bool,
 }
 
-/// Why a signature or key was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a signature or key was refused. Refusals of a plugin read
+/// "plugin `<id>`: <reason>", the same whether it is installed, uploaded or loaded from
+/// the plugins directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
     /// The plugin is unsigned and the host requires signatures.
-    #[error(
-        "plugin `{id}` is not signed and this host requires signed plugins ([signatures] require_signed)"
-    )]
     Unsigned {
         /// Plugin id.
         id: String,
     },
     /// Signed by a key the host does not trust.
-    #[error("plugin `{id}` is signed by an unknown key {key} (not in [signatures] trusted_keys)")]
     UnknownKey {
         /// Plugin id.
         id: String,
@@ -53,9 +55,6 @@ pub enum Error {
         key: String,
     },
     /// The signature does not match the component.
-    #[error(
-        "plugin `{id}`: bad signature: it does not verify against the component's sha256 with key {key}"
-    )]
     BadSignature {
         /// Plugin id.
         id: String,
@@ -63,7 +62,6 @@ pub enum Error {
         key: String,
     },
     /// A key or signature that is not valid base64 of the right length.
-    #[error("{what}: {reason}")]
     Malformed {
         /// Which value.
         what: String,
@@ -71,6 +69,45 @@ pub enum Error {
         reason: String,
     },
 }
+
+impl Error {
+    /// The plugin refused, when the error is about one.
+    pub fn plugin(&self) -> Option<&str> {
+        match self {
+            Error::Unsigned { id }
+            | Error::UnknownKey { id, .. }
+            | Error::BadSignature { id, .. } => Some(id),
+            Error::Malformed { .. } => None,
+        }
+    }
+
+    /// What is wrong, without the plugin's name.
+    pub fn reason(&self) -> String {
+        match self {
+            Error::Unsigned { .. } => "not signed, and this host requires signed plugins \
+                                       ([signatures] require_signed)"
+                .to_string(),
+            Error::UnknownKey { key, .. } => {
+                format!("signed by an unknown key {key} (not in [signatures] trusted_keys)")
+            }
+            Error::BadSignature { key, .. } => format!(
+                "bad signature: it does not verify against the component's sha256 with key {key}"
+            ),
+            Error::Malformed { what, reason } => format!("{what}: {reason}"),
+        }
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.plugin() {
+            Some(id) => write!(f, "plugin `{id}`: {}", self.reason()),
+            None => f.write_str(&self.reason()),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
 
 /// Result type of this module.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -132,6 +169,22 @@ impl Policy {
         verify(&manifest.id, signature, digest)?;
         Ok(Verdict::Trusted(signature.key.clone()))
     }
+
+    /// [`Policy::check`] of `manifest` and its `component` bytes as found on disk: the
+    /// component is bundled when [`is_bundled`] says so by its sha256.
+    pub fn check_component(&self, manifest: &Manifest, component: &[u8]) -> Result<Verdict> {
+        let digest = digest(component);
+        self.check(manifest, &digest, is_bundled(&digest))
+    }
+}
+
+/// Whether `digest` is the sha256 of one of the first-party components built into this
+/// binary (`crate::plugins::artifacts::BUNDLED`), which are trusted without a signature.
+pub fn is_bundled(digest: &[u8; 32]) -> bool {
+    let hex = hex::encode(digest);
+    crate::plugins::artifacts::BUNDLED
+        .iter()
+        .any(|bundled| bundled.sha256.eq_ignore_ascii_case(&hex))
 }
 
 /// Checks `signature` against `digest` with the key it names (trust is not checked).
@@ -305,6 +358,31 @@ mod tests {
             policy(&[], true).check(&m, &digest(COMPONENT), true),
             Ok(Verdict::Bundled)
         );
+    }
+
+    #[test]
+    fn a_component_built_into_the_binary_is_trusted_by_its_digest_alone() {
+        let bundled = crate::plugins::artifacts::BUNDLED
+            .first()
+            .expect("first-party plugins are bundled");
+        assert!(is_bundled(&digest(bundled.component)));
+        let strict = policy(&[], true);
+        assert_eq!(
+            strict.check_component(&manifest(None), bundled.component),
+            Ok(Verdict::Bundled)
+        );
+        // Any other bytes, even with a bundled plugin's manifest, are held to the policy.
+        assert!(!is_bundled(&digest(COMPONENT)));
+        let err = strict
+            .check_component(&manifest(None), COMPONENT)
+            .expect_err("unsigned");
+        assert_eq!(
+            err.to_string(),
+            "plugin `signed`: not signed, and this host requires signed plugins \
+             ([signatures] require_signed)"
+        );
+        assert_eq!(err.plugin(), Some("signed"));
+        assert!(err.to_string().ends_with(&err.reason()), "{err}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! while the host runs, picked up by the watcher. Real components (the `version-probe`
 //! fixtures answer `v1` or `v2`), the real app over SQLite, real Socket.IO clients.
 
+mod signatures;
 mod socket;
 mod support;
 
