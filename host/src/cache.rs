@@ -265,10 +265,7 @@ pub async fn chat(
     request: &ChatRequest,
     progress: Option<mpsc::UnboundedSender<String>>,
 ) -> Result<Served, ProviderError> {
-    let route = state
-        .providers
-        .route(route)
-        .ok_or_else(|| ProviderError::UnknownRoute(route.to_string()))?;
+    let route = providers::named_route(state, route)?;
     serve(
         state,
         &route,

@@ -357,6 +357,14 @@ pub fn loaded_provider(state: &AppState, id: &str) -> Option<Arc<LivePlugin>> {
         .filter(|live| live.plugin.kind() == Kind::AiProvider)
 }
 
+/// The route named `name`, or [`ProviderError::UnknownRoute`].
+pub fn named_route(state: &AppState, name: &str) -> Result<Route, ProviderError> {
+    state
+        .providers
+        .route(name)
+        .ok_or_else(|| ProviderError::UnknownRoute(name.to_string()))
+}
+
 /// Answers `request` on the route named `route`, failing over along its chain. When
 /// `progress` is given, the serving provider's chunks arrive there as it streams.
 pub async fn chat(
@@ -365,10 +373,7 @@ pub async fn chat(
     request: &ChatRequest,
     progress: Option<mpsc::UnboundedSender<String>>,
 ) -> Result<Served, ProviderError> {
-    let route = state
-        .providers
-        .route(route)
-        .ok_or_else(|| ProviderError::UnknownRoute(route.to_string()))?;
+    let route = named_route(state, route)?;
     serve(
         state,
         &route,
