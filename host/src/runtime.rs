@@ -21,7 +21,7 @@ pub mod state;
 pub mod v0_1_0;
 pub mod version;
 
-pub use version::{ComponentApi, InspectError, api_version_of};
+pub use version::{ComponentApi, InspectError, api_version_of, top_level_names};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -19,7 +19,8 @@ use socketioxide::SocketIo;
 use socketioxide::extract::{SocketRef, State, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::broadcast;
+use tokio_util::sync::{CancellationToken, DropGuard};
 use tower::layer::util::Stack;
 
 use crate::api::health;
@@ -62,20 +63,19 @@ pub fn layer(state: AppState) -> (Layer, SocketIo) {
         .with_state(workspaces.clone())
         .build_layer();
     io.ns("/", on_connect.with(register_handlers));
-    let (stop_tx, stop_rx) = oneshot::channel();
-    let (stop_jobs_tx, stop_jobs_rx) = oneshot::channel();
+    let stop = CancellationToken::new();
     match tokio::runtime::Handle::try_current() {
         Ok(runtime) => {
             runtime.spawn(forward_plugin_events(
                 io.clone(),
                 events,
                 workspaces,
-                stop_rx,
+                stop.clone(),
             ));
             runtime.spawn(crate::jobs::events::forward_to_socketio(
                 io.clone(),
                 job_events,
-                stop_jobs_rx,
+                stop.clone(),
             ));
         }
         Err(_) => tracing::warn!("no tokio runtime: plugin events are not sent to Socket.IO"),
@@ -84,18 +84,41 @@ pub fn layer(state: AppState) -> (Layer, SocketIo) {
     // app going away by itself; the guard lives in the router's services instead, and its
     // drop tells the forwarder to stop.
     let guard = Extension(Arc::new(ForwarderGuard {
-        _stop: stop_tx,
-        _stop_jobs: stop_jobs_tx,
+        _stop: stop.drop_guard(),
     }));
     (Stack::new(layer, guard), io)
 }
 
-/// Stops the plugin-event forwarder of one [`layer`] when dropped.
+/// Stops the event forwarders of one [`layer`] (plugin events, and
+/// [`crate::jobs::events::forward_to_socketio`]) when dropped.
 #[derive(Debug)]
 pub struct ForwarderGuard {
-    _stop: oneshot::Sender<()>,
-    /// Stops the job-event forwarder ([`crate::jobs::events::forward_to_socketio`]).
-    _stop_jobs: oneshot::Sender<()>,
+    _stop: DropGuard,
+}
+
+/// The next event from `events` for a forwarder, `None` once `stop` is cancelled or the
+/// channel closes. Events lost to lagging behind are skipped with a warning naming `what`.
+pub(crate) async fn next_event<T: Clone>(
+    events: &mut broadcast::Receiver<T>,
+    stop: &CancellationToken,
+    what: &str,
+) -> Option<T> {
+    loop {
+        let received = tokio::select! {
+            () = stop.cancelled() => return None,
+            received = events.recv() => received,
+        };
+        match received {
+            Ok(event) => return Some(event),
+            Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                tracing::warn!(
+                    skipped,
+                    "socket.io fell behind the {what}; some were not sent"
+                );
+            }
+            Err(broadcast::error::RecvError::Closed) => return None,
+        }
+    }
 }
 
 /// Emits every plugin event to all clients until `stop` fires or the channel closes; also
@@ -104,24 +127,9 @@ async fn forward_plugin_events(
     io: SocketIo,
     mut events: broadcast::Receiver<PluginEvent>,
     workspaces: Arc<Workspaces>,
-    mut stop: oneshot::Receiver<()>,
+    stop: CancellationToken,
 ) {
-    loop {
-        let received = tokio::select! {
-            _ = &mut stop => break,
-            received = events.recv() => received,
-        };
-        let event = match received {
-            Ok(event) => event,
-            Err(broadcast::error::RecvError::Lagged(skipped)) => {
-                tracing::warn!(
-                    skipped,
-                    "socket.io fell behind the plugin events; some were not sent"
-                );
-                continue;
-            }
-            Err(broadcast::error::RecvError::Closed) => break,
-        };
+    while let Some(event) = next_event(&mut events, &stop, "plugin events").await {
         let (name, payload) = plugin_event(&event);
         let Some(clients) = io.of("/") else { break };
         if let Err(err) = clients.emit(name, &payload).await {

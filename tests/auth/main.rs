@@ -3,6 +3,9 @@
 //! scopes allow until logout, and `SANCTUARY_RATE_LIMIT` answers 429 with `Retry-After`
 //! while `/health` stays reachable.
 
+// The e2e target's starter; this target uses only part of it.
+#[allow(dead_code)]
+#[path = "../e2e/server.rs"]
 mod server;
 
 use reqwest::Method;
@@ -73,7 +76,7 @@ const INSTALL_TIME: &str = "/api/mcp/servers/time/install";
 
 #[tokio::test]
 async fn changes_need_a_key_or_session_with_the_right_scope() {
-    let server = Server::start(&[("SANCTUARY_ADMIN_TOKEN", ADMIN)]).await;
+    let server = Server::start_with(&[("SANCTUARY_ADMIN_TOKEN", ADMIN)]).await;
 
     // Start from `time` not installed, so an install is visible.
     let (status, _, body) = call(
@@ -259,7 +262,7 @@ async fn changes_need_a_key_or_session_with_the_right_scope() {
 
 #[tokio::test]
 async fn a_burst_over_the_rate_limit_gets_429_and_health_still_answers() {
-    let server = Server::start(&[
+    let server = Server::start_with(&[
         ("SANCTUARY_ADMIN_TOKEN", ADMIN),
         ("SANCTUARY_RATE_LIMIT", "2"),
     ])

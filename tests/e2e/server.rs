@@ -23,17 +23,23 @@ impl Server {
     /// Starts `sanctuary --host 127.0.0.1 --port 0` on a fresh data directory and waits
     /// for the address it logs.
     pub async fn start() -> Server {
-        Server::launch(false).await
+        Server::launch(false, &[]).await
+    }
+
+    /// Like [`Server::start`], with the environment variables `env` set (an admin token,
+    /// a rate limit: none is inherited from the test's own environment).
+    pub async fn start_with(env: &[(&str, &str)]) -> Server {
+        Server::launch(false, env).await
     }
 
     /// Starts it exactly as `cargo run --release` does apart from the port: no data or
     /// cache directory given, so both are the relative defaults (`./data`, `./data/cache`)
     /// under a fresh working directory. Slower: nothing is compiled yet.
     pub async fn start_with_defaults() -> Server {
-        Server::launch(true).await
+        Server::launch(true, &[]).await
     }
 
-    async fn launch(defaults: bool) -> Server {
+    async fn launch(defaults: bool, env: &[(&str, &str)]) -> Server {
         let data = TempDir::new().expect("tempdir");
         let mut command = Command::new(env!("CARGO_BIN_EXE_sanctuary"));
         command.args(["--host", "127.0.0.1", "--port", "0"]);
@@ -47,18 +53,22 @@ impl Server {
                 concat!(env!("CARGO_TARGET_TMPDIR"), "/wasm-cache"),
             );
         }
-        let mut child = command
+        command
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "info")
             .env_remove("SANCTUARY_CONFIG")
             .env_remove("SANCTUARY_PORT")
             .env_remove("SANCTUARY_DATABASE_URL")
+            .env_remove("SANCTUARY_ADMIN_TOKEN")
+            .env_remove("SANCTUARY_RATE_LIMIT")
             .current_dir(data.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start the sanctuary binary");
+            .kill_on_drop(true);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("start the sanctuary binary");
 
         let stdout = child.stdout.take().expect("stdout");
         let stderr = child.stderr.take().expect("stderr");

@@ -156,12 +156,12 @@ pub async fn check(component: &Path, manifest_path: Option<&Path>) -> Result<Rep
         manifest: None,
         ok: false,
     };
-    match inspect(&bytes) {
-        Ok(names) => {
-            report.imports = names.imports;
-            report.exports = names.exports;
+    match crate::runtime::top_level_names(&bytes) {
+        Ok((imports, exports)) => {
+            report.imports = imports;
+            report.exports = exports;
         }
-        Err(reason) => report.problems.push(reason),
+        Err(reason) => report.problems.push(reason.to_string()),
     }
     if let Some((kind, version)) = detect(&report.exports) {
         report.kind = Some(kind);
@@ -217,48 +217,6 @@ pub async fn check(component: &Path, manifest_path: Option<&Path>) -> Result<Rep
     let manifest_ok = report.manifest.as_ref().is_none_or(|m| m.errors.is_empty());
     report.ok = report.loadable && manifest_ok;
     Ok(report)
-}
-
-/// Top-level import and export names of a component.
-struct Names {
-    imports: Vec<String>,
-    exports: Vec<String>,
-}
-
-/// Reads the top-level names; an error when the bytes are not a component.
-fn inspect(bytes: &[u8]) -> Result<Names, String> {
-    use wasmparser::{Encoding, Parser, Payload};
-    let mut names = Names {
-        imports: Vec::new(),
-        exports: Vec::new(),
-    };
-    let mut depth = 0usize;
-    for payload in Parser::new(0).parse_all(bytes) {
-        let payload = payload.map_err(|e| format!("not a valid WebAssembly file: {e}"))?;
-        match payload {
-            Payload::Version { encoding, .. } if depth == 0 && encoding != Encoding::Component => {
-                return Err("a core WebAssembly module, not a component: build for \
-                            wasm32-wasip2 (cargo build --target wasm32-wasip2)"
-                    .into());
-            }
-            Payload::ModuleSection { .. } | Payload::ComponentSection { .. } => depth += 1,
-            Payload::End(_) => depth = depth.saturating_sub(1),
-            Payload::ComponentImportSection(reader) if depth == 0 => {
-                for import in reader {
-                    let import = import.map_err(|e| format!("unreadable import: {e}"))?;
-                    names.imports.push(import.name.0.to_string());
-                }
-            }
-            Payload::ComponentExportSection(reader) if depth == 0 => {
-                for export in reader {
-                    let export = export.map_err(|e| format!("unreadable export: {e}"))?;
-                    names.exports.push(export.name.0.to_string());
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(names)
 }
 
 /// The kind and API version from export names like `sanctuary:plugin/mcp@0.1.0`.

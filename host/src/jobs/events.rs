@@ -15,7 +15,8 @@ use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
 use super::JobEvent;
 use crate::chat::json_type;
@@ -117,24 +118,9 @@ fn error(message: &str) -> Value {
 pub async fn forward_to_socketio(
     io: SocketIo,
     mut events: broadcast::Receiver<JobEvent>,
-    mut stop: oneshot::Receiver<()>,
+    stop: CancellationToken,
 ) {
-    loop {
-        let received = tokio::select! {
-            _ = &mut stop => break,
-            received = events.recv() => received,
-        };
-        let event = match received {
-            Ok(event) => event,
-            Err(broadcast::error::RecvError::Lagged(skipped)) => {
-                tracing::warn!(
-                    skipped,
-                    "socket.io fell behind the job events; some were not sent"
-                );
-                continue;
-            }
-            Err(broadcast::error::RecvError::Closed) => break,
-        };
+    while let Some(event) = crate::socket::next_event(&mut events, &stop, "job events").await {
         let Some(clients) = io.of("/") else { break };
         let name = event.kind.as_str();
         let payload = json!({ "job": event.job, "timestamp": event.timestamp });

@@ -31,8 +31,8 @@ pub struct ComponentApi {
 /// Why a component's API could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InspectError {
-    /// Not a WebAssembly component (a core module, or not WebAssembly at all).
-    #[error("not a WebAssembly component: {0}")]
+    /// Not a WebAssembly component (a core module, or not WebAssembly at all); the reason.
+    #[error("{0}")]
     NotAComponent(String),
     /// It neither imports nor exports any `sanctuary:plugin` interface.
     #[error("imports and exports no sanctuary:plugin interface")]
@@ -100,9 +100,11 @@ fn is_sanctuary(name: &str) -> bool {
 }
 
 /// The names of the component's own imports and exports (not those of the modules and
-/// components nested inside it).
-fn top_level_names(bytes: &[u8]) -> Result<(Vec<String>, Vec<String>), InspectError> {
-    let bad = |e: wasmparser::BinaryReaderError| InspectError::NotAComponent(e.to_string());
+/// components nested inside it), all of them: Sanctuary's and WASI's.
+pub fn top_level_names(bytes: &[u8]) -> Result<(Vec<String>, Vec<String>), InspectError> {
+    let bad = |e: wasmparser::BinaryReaderError| {
+        InspectError::NotAComponent(format!("not a valid WebAssembly file: {e}"))
+    };
     let mut imports = Vec::new();
     let mut exports = Vec::new();
     let mut depth = 0usize;
@@ -110,8 +112,8 @@ fn top_level_names(bytes: &[u8]) -> Result<(Vec<String>, Vec<String>), InspectEr
         match payload.map_err(bad)? {
             Payload::Version { encoding, .. } if depth == 0 && encoding != Encoding::Component => {
                 return Err(InspectError::NotAComponent(
-                    "a core WebAssembly module (build for wasm32-wasip2, or run \
-                     `wasm-tools component new`)"
+                    "a core WebAssembly module, not a component (build for wasm32-wasip2, \
+                     or run `wasm-tools component new`)"
                         .into(),
                 ));
             }
