@@ -28,6 +28,7 @@ impl Server {
 
     /// Like [`Server::start`], with the environment variables `env` set (an admin token,
     /// a rate limit: none is inherited from the test's own environment).
+    #[allow(dead_code)] // Used by the auth target, which shares this file.
     pub async fn start_with(env: &[(&str, &str)]) -> Server {
         Server::launch(false, env).await
     }
