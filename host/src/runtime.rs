@@ -47,7 +47,7 @@ pub use services::HostServices;
 use state::StoreState;
 
 /// How often the epoch ticks; time caps are enforced to this granularity.
-pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 
 /// Errors loading a plugin.
 #[derive(Debug, thiserror::Error)]

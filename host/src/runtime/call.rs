@@ -4,11 +4,14 @@
 //! turned into a result or a [`CallError`] naming the plugin, counted, recorded and, for
 //! refusals, audited.
 //!
-//! Guest code runs on a tokio runtime of its own ([`GuestExecutor`]). While it computes,
-//! the epoch callback yields to that executor every [`EPOCH_TICK`], so calls share its
-//! threads instead of holding them, and the call's time cap is checked at each tick: a
-//! cap holds within one tick plus the time the executor takes to come back to the call.
-//! While it awaits host functions (HTTP, the key-value store, a full chunk queue), the
+//! Guest code runs on a tokio runtime of its own ([`GuestExecutor`]). A call starts on the
+//! caller's thread and runs there until the first epoch tick (at most [`EPOCH_TICK`]) or
+//! its first wait on host I/O, whichever comes first; most calls are over by then and pay
+//! no hand-over between threads. A call still running at that point moves to the guest
+//! executor, where the epoch callback yields every tick, so long calls share its threads
+//! instead of holding any, and the call's time cap is checked at each tick: a cap holds
+//! within one tick plus the time the executor takes to come back to the call. While a
+//! call awaits host functions (HTTP, the key-value store, a full chunk queue), the
 //! wall-clock guard stops it two ticks after the cap.
 
 use std::future::Future;
@@ -177,7 +180,7 @@ impl Runtime {
             kind = %plugin.kind(),
             operation = %operation
         );
-        let task = self.guest.handle().spawn(
+        let mut execution = Box::pin(
             async move {
                 let _permit = permit;
                 setup.execute(opts, call).await
@@ -185,6 +188,13 @@ impl Runtime {
             .instrument(span)
             .with_current_subscriber(),
         );
+        // The first slice runs here: a call that finishes before its first epoch tick
+        // (almost every call) pays no hand-over. One that computes past it, or waits on
+        // host I/O, moves to the guest executor and finishes there.
+        if let std::task::Poll::Ready(result) = futures::poll!(execution.as_mut()) {
+            return result;
+        }
+        let task = self.guest.handle().spawn(execution);
         match AbortOnDrop(task).await {
             Ok(result) => result,
             Err(e) => Err(CallError::Trap {
