@@ -11,6 +11,8 @@
 //!   the rest of a swap is the debounce, the file writes and the polling.
 //! - `calls during swaps`: a client task probing in a tight loop (one live-set lookup, one
 //!   `Arc`, one fresh instance per call) while new builds are swapped in.
+//! - `swap latency, real time plugin`: the same as "new build" with the bundled `time`
+//!   component (what users swap), until a `current_time` call answers from the new build.
 //!
 //! Run: `cargo bench -p sanctuary --bench reload`. Prints a Markdown table.
 
@@ -29,6 +31,7 @@ const ID: &str = "version-probe";
 const SWAPS: usize = 30;
 const SWAPS_UNDER_LOAD: usize = 20;
 const LOADS: usize = 10;
+const TIME_SWAPS: usize = 15;
 const GIVE_UP: Duration = Duration::from_secs(30);
 /// Pause after each swap so the watcher is idle when the next one is written: a late
 /// batch of the previous swap's events would otherwise pick the next version up early
@@ -80,6 +83,7 @@ async fn run() -> anyhow::Result<()> {
     for i in 0..SWAPS {
         known.push(swap(&plugins, &dir, &versions[(i + 1) % 2], None).await?);
     }
+    let time = real_time_swaps(&plugins, &mut build).await?;
     let mut loads = Vec::new();
     for _ in 0..LOADS {
         build += 1;
@@ -140,6 +144,11 @@ async fn run() -> anyhow::Result<()> {
         &under_load,
     );
     row("client call latency during swaps", &tally.latencies);
+    row(
+        "swap latency, real `time` plugin, new build (write → a tool answers)",
+        &time.swaps,
+    );
+    row("load alone, real `time` plugin, new build", &time.loads);
     println!();
     println!(
         "client during {} swaps: {} calls in {:.1} s ({:.0}/s), {} failed, answer changed {} times (once per swap unless an old version answered after a new one)",
@@ -284,4 +293,67 @@ fn row(what: &str, samples: &[Duration]) {
         at(0.95),
         at(1.0)
     );
+}
+
+/// Swaps of the real `time` plugin.
+struct TimeSwaps {
+    swaps: Vec<Duration>,
+    loads: Vec<Duration>,
+}
+
+/// Swaps new builds of the bundled `time` component in (each with its own build number,
+/// so each is compiled afresh), timing write → `current_time` answers from it; then
+/// loads alone.
+async fn real_time_swaps(plugins: &PluginHost, build: &mut u32) -> anyhow::Result<TimeSwaps> {
+    let bundled = artifacts::BUNDLED
+        .iter()
+        .find(|p| p.dir == "time")
+        .context("the time plugin is bundled")?;
+    let manifest = Manifest::from_json(bundled.manifest)?;
+    let dir = plugins.plugins_dir().join("time");
+    let mut swaps = Vec::new();
+    for i in 0..=TIME_SWAPS {
+        *build += 1;
+        let bytes = with_build_number(bundled.component, *build);
+        let manifest = sealed(manifest.clone(), &bytes);
+        let sha256 = manifest.sha256.clone().unwrap_or_default();
+        let started = Instant::now();
+        write_plugin(&dir, &manifest, &bytes)?;
+        loop {
+            if let Some(live) = plugins.get("time")
+                && live.plugin.sha256 == sha256
+            {
+                plugins
+                    .runtime()
+                    .call_tool(&live.plugin, "current_time", "{}")
+                    .await?;
+                break;
+            }
+            if started.elapsed() > GIVE_UP {
+                bail!(
+                    "time not loaded after {GIVE_UP:?}: {:?}",
+                    plugins.failures()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // The first is the install, not a swap.
+        if i > 0 {
+            swaps.push(started.elapsed());
+        }
+        tokio::time::sleep(SETTLE).await;
+    }
+    let mut loads = Vec::new();
+    for _ in 0..LOADS {
+        *build += 1;
+        let bytes = with_build_number(bundled.component, *build);
+        let manifest = sealed(manifest.clone(), &bytes);
+        let started = Instant::now();
+        plugins
+            .load_bytes(manifest, bytes, &dir)
+            .await
+            .context("load the time plugin alone")?;
+        loads.push(started.elapsed());
+    }
+    Ok(TimeSwaps { swaps, loads })
 }

@@ -119,6 +119,12 @@ impl Server {
         }
     }
 
+    /// The server's process id (for its memory figures in benchmarks).
+    #[allow(dead_code)] // Used by the containment benchmark, which shares this file.
+    pub fn pid(&self) -> Option<u32> {
+        self._child.id()
+    }
+
     /// `http://<addr><path>`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
