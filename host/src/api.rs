@@ -34,6 +34,7 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
     let auth_state = state.clone();
+    let batch_deadline = std::time::Duration::from_secs(state.config.server.batch_timeout_secs);
     let routes = Router::new()
         .merge(root::routes())
         .merge(dev::routes())
@@ -57,7 +58,7 @@ pub fn router(state: AppState) -> Router {
     // pass it too.
     let routes = crate::auth::guard::gate(routes, &auth_state);
     // `POST /api/batch` runs its requests through every other route (not itself).
-    let batch = batch::routes(with_fallbacks(routes.clone()));
+    let batch = batch::routes(with_fallbacks(routes.clone()), batch_deadline);
     // Counted by matched route template; a layer on the router so `MatchedPath` is known.
     with_shared_layers(routes.merge(batch)).layer(axum::middleware::from_fn_with_state(
         metrics,
@@ -116,6 +117,53 @@ pub fn cors_layer(cors: &CorsConfig) -> CorsLayer {
         ])
         .allow_credentials(true)
         .max_age(std::time::Duration::from_secs(600))
+}
+
+/// Refuses, with 403 in the seeds' error body, a WebSocket upgrade (any path: `/socket.io/`,
+/// `/ws/jobs`, and any later one) or a Socket.IO polling request whose `Origin` is neither
+/// one of `[cors] origins` nor the server's own (the `Host` it was asked for). A request
+/// without `Origin` is not a browser's and passes. A page on another origin thus cannot
+/// ride a logged-in user's `sid` cookie over a transport CORS does not cover.
+pub fn origin_guard(router: Router, cors: &CorsConfig) -> Router {
+    let allowed: std::sync::Arc<[String]> = cors.origins.clone().into();
+    router.layer(axum::middleware::from_fn_with_state(allowed, check_origin))
+}
+
+async fn check_origin(
+    axum::extract::State(allowed): axum::extract::State<std::sync::Arc<[String]>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let headers = request.headers();
+    let upgrade = headers.contains_key(header::UPGRADE)
+        || headers.get(header::SEC_WEBSOCKET_KEY).is_some()
+        || request.method() == Method::CONNECT;
+    let socketio = request.uri().path().starts_with(crate::socket::PATH);
+    if (upgrade || socketio)
+        && let Some(origin) = headers.get(header::ORIGIN)
+        && !crate::mcp::http::origin_allowed(&allowed, Some(origin))
+        && !same_origin(origin, headers.get(header::HOST))
+    {
+        let shown = crate::logsafe::safe(origin.to_str().unwrap_or("(not text)"));
+        tracing::warn!(origin = %shown, path = %crate::logsafe::Safe(request.uri().path()), "cross-origin websocket or Socket.IO request refused");
+        return axum::response::IntoResponse::into_response(ApiError::forbidden(format!(
+            "origin `{shown}` may not open this connection: it is not one of the configured \
+             CORS origins ([cors] origins)"
+        )));
+    }
+    next.run(request).await
+}
+
+/// Whether `origin` is the server itself as the client addressed it (`Host`).
+fn same_origin(origin: &HeaderValue, host: Option<&HeaderValue>) -> bool {
+    let (Ok(origin), Some(Ok(host))) = (origin.to_str(), host.map(HeaderValue::to_str)) else {
+        return false;
+    };
+    ["http://", "https://"].iter().any(|scheme| {
+        origin
+            .strip_prefix(scheme)
+            .is_some_and(|rest| rest.eq_ignore_ascii_case(host))
+    })
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {
@@ -316,6 +364,65 @@ mod tests {
             .expect("request");
         let (_, headers, _) = send(crate::app(state), request).await;
         assert!(headers.get("access-control-allow-origin").is_none());
+    }
+
+    fn upgrade(path: &str, origin: Option<&str>) -> Request<Body> {
+        let mut request = Request::get(path)
+            .header("host", "sanctuary.example:5000")
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.body(Body::empty()).expect("request")
+    }
+
+    #[tokio::test]
+    async fn a_websocket_upgrade_from_a_foreign_origin_is_refused_with_403() {
+        let (state, _db, _dir) = state().await;
+        let app = crate::app(state);
+        for path in ["/socket.io/?EIO=4&transport=websocket", "/ws/jobs"] {
+            let (status, _, body) =
+                send(app.clone(), upgrade(path, Some("http://evil.example"))).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+            assert_eq!(body["success"], false);
+            assert!(
+                body["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("evil.example")),
+                "{body}"
+            );
+        }
+        let polling = Request::get("/socket.io/?EIO=4&transport=polling")
+            .header("origin", "http://evil.example")
+            .body(Body::empty())
+            .expect("request");
+        let (status, _, _) = send(app, polling).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "polling rides cookies too");
+    }
+
+    #[tokio::test]
+    async fn a_websocket_upgrade_without_origin_or_from_an_allowed_or_the_same_origin_passes_the_check()
+     {
+        let (state, _db, _dir) = state().await;
+        let app = crate::app(state);
+        for origin in [
+            None,
+            Some("http://localhost:3000"),
+            Some("http://sanctuary.example:5000"),
+        ] {
+            let polling = Request::get("/socket.io/?EIO=4&transport=polling")
+                .header("host", "sanctuary.example:5000");
+            let polling = match origin {
+                Some(origin) => polling.header("origin", origin),
+                None => polling,
+            };
+            let (status, _, _) =
+                send(app.clone(), polling.body(Body::empty()).expect("request")).await;
+            assert_eq!(status, StatusCode::OK, "{origin:?}");
+        }
     }
 
     #[tokio::test]
