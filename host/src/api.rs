@@ -57,6 +57,8 @@ pub fn router(state: AppState) -> Router {
     // Closes reading or chat when `[auth]` says so; on the routes, so a batch's requests
     // pass it too.
     let routes = crate::auth::guard::gate(routes, &auth_state);
+    // Rejections and library answers in plain text, reshaped to each route's error body.
+    let routes = routes.layer(axum::middleware::from_fn(crate::error::uniform_errors));
     // `POST /api/batch` runs its requests through every other route (not itself).
     let batch = batch::routes(with_fallbacks(routes.clone()), batch_deadline);
     // Counted by matched route template; a layer on the router so `MatchedPath` is known.
@@ -364,6 +366,75 @@ mod tests {
             .expect("request");
         let (_, headers, _) = send(crate::app(state), request).await;
         assert!(headers.get("access-control-allow-origin").is_none());
+    }
+
+    #[tokio::test]
+    async fn bad_query_strings_and_paths_answer_400_in_the_seed_body() {
+        let (state, _db, _dir) = state().await;
+        let app = crate::app(state);
+        for uri in ["/api/chat/sessions?limit=abc", "/api/chat/sessions/%FF%FE"] {
+            let (status, headers, body) = send(app.clone(), get(uri)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+            assert!(
+                headers["content-type"]
+                    .to_str()
+                    .is_ok_and(|t| t.contains("json")),
+                "{uri}"
+            );
+            assert_eq!(body["success"], false, "{uri}");
+            assert!(body["message"].is_string() && body["timestamp"].is_string());
+        }
+    }
+
+    fn big_post(uri: &str) -> Request<Body> {
+        let body = serde_json::json!({"message": "x".repeat(3 << 20), "model": "local"});
+        Request::post(uri)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("request")
+    }
+
+    #[tokio::test]
+    async fn an_over_size_body_is_a_413_in_each_surfaces_shape() {
+        let (state, _db, _dir) = state().await;
+        let app = crate::app(state);
+        let (status, _, body) = send(app.clone(), big_post("/api/chat/mama-bear")).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+        assert_eq!(body["success"], false);
+        let (status, _, body) = send(app.clone(), big_post("/v1/chat/completions")).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+        assert_eq!(body["error"]["type"], "invalid_request_error", "{body}");
+        let (status, _, body) =
+            send(app, big_post("/api/mcp/servers/time/tools/current_time")).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+        assert_eq!(body["success"], false, "{body}");
+    }
+
+    #[tokio::test]
+    async fn chat_parameters_out_of_range_are_refused_on_every_surface() {
+        let (state, _db, _dir) = state().await;
+        let app = crate::app(state);
+        for (uri, body) in [
+            (
+                "/api/chat/mama-bear",
+                serde_json::json!({"message": "hi", "max_tokens": -1}),
+            ),
+            (
+                "/api/chat/stream",
+                serde_json::json!({"message": "hi", "temperature": 1e308}),
+            ),
+            (
+                "/v1/chat/completions",
+                serde_json::json!({"model": "local", "messages": [{"role": "user", "content": "hi"}], "top_p": 2}),
+            ),
+        ] {
+            let request = Request::post(uri)
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .expect("request");
+            let (status, _, answer) = send(app.clone(), request).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {answer}");
+        }
     }
 
     fn upgrade(path: &str, origin: Option<&str>) -> Request<Body> {

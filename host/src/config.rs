@@ -250,6 +250,14 @@ pub struct ServerConfig {
     /// Seconds one `POST /api/batch` may run in all (default 30); requests past it answer
     /// 504 inside the batch.
     pub batch_timeout_secs: u64,
+    /// MCP sessions (`/mcp`, protocol revisions up to 2025-11-25) open at once (default
+    /// 1000); an `initialize` over it is answered 503 with a JSON-RPC error.
+    pub mcp_max_sessions: usize,
+    /// MCP sessions one client (API key, session or address) may hold (default 16); over
+    /// it, 429 with a JSON-RPC error.
+    pub mcp_max_sessions_per_client: usize,
+    /// Seconds an MCP session may stay unused before it is closed (default 300).
+    pub mcp_session_idle_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -260,6 +268,9 @@ impl Default for ServerConfig {
             idle_timeout_secs: 60,
             max_connections: 10_000,
             batch_timeout_secs: 30,
+            mcp_max_sessions: 1000,
+            mcp_max_sessions_per_client: 16,
+            mcp_session_idle_secs: 300,
         }
     }
 }
@@ -425,6 +436,7 @@ impl Config {
                     idle_timeout_secs: args.idle_timeout.unwrap_or(file.idle_timeout_secs),
                     max_connections: args.max_connections.unwrap_or(file.max_connections),
                     batch_timeout_secs: args.batch_timeout.unwrap_or(file.batch_timeout_secs),
+                    ..file
                 }
             },
         };
@@ -561,6 +573,12 @@ impl Config {
             ("body_timeout_secs", server.body_timeout_secs),
             ("idle_timeout_secs", server.idle_timeout_secs),
             ("batch_timeout_secs", server.batch_timeout_secs),
+            ("mcp_session_idle_secs", server.mcp_session_idle_secs),
+            ("mcp_max_sessions", server.mcp_max_sessions as u64),
+            (
+                "mcp_max_sessions_per_client",
+                server.mcp_max_sessions_per_client as u64,
+            ),
         ] {
             if value == 0 {
                 bail!("server.{name} must be at least 1");
