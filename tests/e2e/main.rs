@@ -4,6 +4,7 @@
 //! `connected` and `test_event`.
 
 mod hostile;
+mod openapi;
 mod server;
 
 use futures::{SinkExt, StreamExt};
