@@ -711,6 +711,24 @@ fn build() -> Document {
                     .schema(Some(Object::with_type(Type::String))),
             );
         }
+        for (_, name, kind, description) in QUERY_PARAMETERS
+            .iter()
+            .filter(|(path, ..)| *path == described.path)
+        {
+            let kind = if *kind == "integer" {
+                Type::Integer
+            } else {
+                Type::String
+            };
+            op = op.parameter(
+                ParameterBuilder::new()
+                    .name(*name)
+                    .parameter_in(ParameterIn::Query)
+                    .required(Required::False)
+                    .description(Some(*description))
+                    .schema(Some(Object::with_type(kind))),
+            );
+        }
         if described.body {
             op = op.request_body(Some(
                 RequestBodyBuilder::new()
@@ -756,6 +774,59 @@ fn any_value() -> Object {
         .schema_type(utoipa::openapi::schema::SchemaType::AnyValue)
         .build()
 }
+
+/// The query parameters of the routes in [`OTHER_ROUTES`]: path, name, type
+/// (`string` or `integer`), and what it does. All are optional.
+const QUERY_PARAMETERS: &[(&str, &str, &str, &str)] = &[
+    (
+        "/api/jobs",
+        "limit",
+        "integer",
+        "At most this many jobs (1 to 1000, default 50)",
+    ),
+    (
+        "/api/jobs",
+        "offset",
+        "integer",
+        "Skip this many (default 0)",
+    ),
+    (
+        "/api/jobs",
+        "status",
+        "string",
+        "Only jobs in this state: pending, in_progress, completed, failed, cancelled",
+    ),
+    (
+        "/api/analytics",
+        "start_date",
+        "string",
+        "Start of the period: RFC 3339 or YYYY-MM-DD (default 7 days ago)",
+    ),
+    (
+        "/api/analytics",
+        "end_date",
+        "string",
+        "End of the period: RFC 3339 or YYYY-MM-DD (default now)",
+    ),
+    (
+        "/api/analytics",
+        "granularity",
+        "string",
+        "Timeline buckets: hour or day (default day)",
+    ),
+    (
+        "/api/mcp/search",
+        "query",
+        "string",
+        "Words to find in a server's name, description or tools",
+    ),
+    (
+        "/api/mcp/search",
+        "category",
+        "string",
+        "Only servers of this category",
+    ),
+];
 
 /// Paths that answer without a credential whatever `[auth]` says.
 const ALWAYS_OPEN: [&str; 3] = ["/", "/health", "/api/dev/ping"];
@@ -1020,6 +1091,38 @@ mod tests {
             }
         }
         found
+    }
+
+    #[test]
+    fn query_parameters_are_documented_in_the_query_and_schemes_are_declared() {
+        let doc = serde_json::to_value(document()).expect("serializes");
+        for (path, name) in [
+            ("/api/chat/sessions", "limit"),
+            ("/api/chat/sessions", "user_id"),
+            ("/api/jobs", "status"),
+            ("/api/analytics", "granularity"),
+            ("/api/mcp/search", "query"),
+        ] {
+            let parameters = doc["paths"][path]["get"]["parameters"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{path} has parameters"));
+            let parameter = parameters
+                .iter()
+                .find(|p| p["name"] == name)
+                .unwrap_or_else(|| panic!("{path} documents {name}"));
+            assert_eq!(parameter["in"], "query", "{path} {name}");
+        }
+        let schemes = &doc["components"]["securitySchemes"];
+        assert_eq!(schemes["bearer"]["scheme"], "bearer");
+        assert_eq!(schemes["session"]["in"], "cookie");
+        let install = &doc["paths"]["/api/plugins/{id}/install"]["post"];
+        assert_eq!(install["security"][0]["bearer"][0], "plugins", "{install}");
+        assert!(install["responses"]["429"].is_object());
+        let completions = &doc["paths"]["/v1/chat/completions"]["post"]["responses"];
+        assert_eq!(
+            completions["413"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/OpenAiErrorBody"
+        );
     }
 
     #[test]
