@@ -83,6 +83,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         max_sessions: server.mcp_max_sessions,
         max_per_client: server.mcp_max_sessions_per_client,
         owners: Mutex::new(HashMap::new()),
+        opening: tokio::sync::Mutex::new(()),
     });
     Router::new()
         .route_service(PATH, service)
@@ -97,6 +98,9 @@ struct Guard {
     max_per_client: usize,
     /// The sessions each client opened (ids; those since closed are pruned when counted).
     owners: Mutex<HashMap<String, Vec<String>>>,
+    /// Held from the bound check until the new session exists, so concurrent
+    /// `initialize` calls cannot all pass the check at once.
+    opening: tokio::sync::Mutex<()>,
 }
 
 impl Guard {
@@ -230,9 +234,9 @@ fn client_of(request: &Request) -> String {
         )
 }
 
-/// Reads, checks and bounds a `POST /mcp` before the protocol sees it: the request rebuilt
-/// from its body, whether it opens a session, or the JSON-RPC refusal.
-async fn check_post(guard: &Guard, request: Request) -> Result<(Request, bool), Response> {
+/// Reads and checks a `POST /mcp` before the protocol sees it: the request rebuilt from
+/// its body, whether it opens a session, and its id; or the JSON-RPC refusal.
+async fn check_post(request: Request) -> Result<(Request, bool, Value), Response> {
     let json_body = request
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
@@ -285,11 +289,7 @@ async fn check_post(guard: &Guard, request: Request) -> Result<(Request, bool), 
         .map_err(|(code, why)| rpc_error(StatusCode::BAD_REQUEST, id.clone(), code, why))?;
     let opens = message.get("method").and_then(Value::as_str) == Some("initialize")
         && !parts.headers.contains_key("mcp-session-id");
-    let request = Request::from_parts(parts, Body::from(bytes));
-    if opens {
-        guard.admit(&client_of(&request), &id).await?;
-    }
-    Ok((request, opens))
+    Ok((Request::from_parts(parts, Body::from(bytes)), opens, id))
 }
 
 /// Whether a request with this `Origin` header (if any) may use the endpoint.
@@ -319,9 +319,20 @@ async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next) ->
         .into_response();
     }
     let delete = request.method() == Method::DELETE;
+    // Only `initialize` without a session takes it (see `check_post`); others pass.
+    let mut opening = None;
     let (request, opens) = if request.method() == Method::POST {
-        match check_post(&guard, request).await {
-            Ok(checked) => checked,
+        match check_post(request).await {
+            Ok((request, opens, id)) => {
+                if opens {
+                    let lock = guard.opening.lock().await;
+                    if let Err(refusal) = guard.admit(&client_of(&request), &id).await {
+                        return refusal;
+                    }
+                    opening = Some(lock);
+                }
+                (request, opens)
+            }
             Err(refusal) => return refusal,
         }
     } else {
@@ -340,6 +351,7 @@ async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next) ->
     {
         guard.opened(client, sid.to_string());
     }
+    drop(opening);
     response
 }
 
