@@ -1,7 +1,9 @@
 //! The HTTP API: one sub-router per group of `API.md` (`api/<group>.rs`, each exposing
 //! `routes()`), merged here with what every route shares: a JSON 404/405 in the seeds'
-//! error body and request tracing. The CORS policy ([`cors_layer`]) is added by
-//! [`crate::app`] outside the Socket.IO layer, so polling requests get it too.
+//! error body, plain-text rejections reshaped into each route's error body
+//! ([`crate::error::uniform_errors`]) and request tracing. The CORS policy ([`cors_layer`])
+//! and the cross-origin WebSocket check ([`origin_guard`]) are added by [`crate::app`]
+//! outside the Socket.IO layer, so polling requests get them too.
 
 pub mod analytics;
 pub mod auth;
