@@ -1,7 +1,9 @@
 //! The HTTP API: one sub-router per group of `API.md` (`api/<group>.rs`, each exposing
 //! `routes()`), merged here with what every route shares: a JSON 404/405 in the seeds'
-//! error body and request tracing. The CORS policy ([`cors_layer`]) is added by
-//! [`crate::app`] outside the Socket.IO layer, so polling requests get it too.
+//! error body, plain-text rejections reshaped into each route's error body
+//! ([`crate::error::uniform_errors`]) and request tracing. The CORS policy ([`cors_layer`])
+//! and the cross-origin WebSocket check ([`origin_guard`]) are added by [`crate::app`]
+//! outside the Socket.IO layer, so polling requests get them too.
 
 pub mod analytics;
 pub mod audit;
@@ -35,6 +37,7 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
     let auth_state = state.clone();
+    let batch_deadline = std::time::Duration::from_secs(state.config.server.batch_timeout_secs);
     let routes = Router::new()
         .merge(root::routes())
         .merge(dev::routes())
@@ -58,8 +61,10 @@ pub fn router(state: AppState) -> Router {
     // Closes reading or chat when `[auth]` says so; on the routes, so a batch's requests
     // pass it too.
     let routes = crate::auth::guard::gate(routes, &auth_state);
+    // Rejections and library answers in plain text, reshaped to each route's error body.
+    let routes = routes.layer(axum::middleware::from_fn(crate::error::uniform_errors));
     // `POST /api/batch` runs its requests through every other route (not itself).
-    let batch = batch::routes(with_fallbacks(routes.clone()));
+    let batch = batch::routes(with_fallbacks(routes.clone()), batch_deadline);
     // Counted by matched route template; a layer on the router so `MatchedPath` is known.
     with_shared_layers(routes.merge(batch)).layer(axum::middleware::from_fn_with_state(
         metrics,
@@ -118,6 +123,53 @@ pub fn cors_layer(cors: &CorsConfig) -> CorsLayer {
         ])
         .allow_credentials(true)
         .max_age(std::time::Duration::from_secs(600))
+}
+
+/// Refuses, with 403 in the seeds' error body, a WebSocket upgrade (any path: `/socket.io/`,
+/// `/ws/jobs`, and any later one) or a Socket.IO polling request whose `Origin` is neither
+/// one of `[cors] origins` nor the server's own (the `Host` it was asked for). A request
+/// without `Origin` is not a browser's and passes. A page on another origin thus cannot
+/// ride a logged-in user's `sid` cookie over a transport CORS does not cover.
+pub fn origin_guard(router: Router, cors: &CorsConfig) -> Router {
+    let allowed: std::sync::Arc<[String]> = cors.origins.clone().into();
+    router.layer(axum::middleware::from_fn_with_state(allowed, check_origin))
+}
+
+async fn check_origin(
+    axum::extract::State(allowed): axum::extract::State<std::sync::Arc<[String]>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let headers = request.headers();
+    let upgrade = headers.contains_key(header::UPGRADE)
+        || headers.get(header::SEC_WEBSOCKET_KEY).is_some()
+        || request.method() == Method::CONNECT;
+    let socketio = request.uri().path().starts_with(crate::socket::PATH);
+    if (upgrade || socketio)
+        && let Some(origin) = headers.get(header::ORIGIN)
+        && !crate::mcp::http::origin_allowed(&allowed, Some(origin))
+        && !same_origin(origin, headers.get(header::HOST))
+    {
+        let shown = crate::logsafe::safe(origin.to_str().unwrap_or("(not text)"));
+        tracing::warn!(origin = %shown, path = %crate::logsafe::Safe(request.uri().path()), "cross-origin websocket or Socket.IO request refused");
+        return axum::response::IntoResponse::into_response(ApiError::forbidden(format!(
+            "origin `{shown}` may not open this connection: it is not one of the configured \
+             CORS origins ([cors] origins)"
+        )));
+    }
+    next.run(request).await
+}
+
+/// Whether `origin` is the server itself as the client addressed it (`Host`).
+fn same_origin(origin: &HeaderValue, host: Option<&HeaderValue>) -> bool {
+    let (Ok(origin), Some(Ok(host))) = (origin.to_str(), host.map(HeaderValue::to_str)) else {
+        return false;
+    };
+    ["http://", "https://"].iter().any(|scheme| {
+        origin
+            .strip_prefix(scheme)
+            .is_some_and(|rest| rest.eq_ignore_ascii_case(host))
+    })
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {
@@ -318,6 +370,134 @@ mod tests {
             .expect("request");
         let (_, headers, _) = send(crate::app(state), request).await;
         assert!(headers.get("access-control-allow-origin").is_none());
+    }
+
+    #[tokio::test]
+    async fn bad_query_strings_and_paths_answer_400_in_the_seed_body() {
+        let (state, _db, _dir) = state().await;
+        let app = crate::app(state);
+        for uri in ["/api/chat/sessions?limit=abc", "/api/chat/sessions/%FF%FE"] {
+            let (status, headers, body) = send(app.clone(), get(uri)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+            assert!(
+                headers["content-type"]
+                    .to_str()
+                    .is_ok_and(|t| t.contains("json")),
+                "{uri}"
+            );
+            assert_eq!(body["success"], false, "{uri}");
+            assert!(body["message"].is_string() && body["timestamp"].is_string());
+        }
+    }
+
+    fn big_post(uri: &str) -> Request<Body> {
+        let body = serde_json::json!({"message": "x".repeat(3 << 20), "model": "local"});
+        Request::post(uri)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("request")
+    }
+
+    #[tokio::test]
+    async fn an_over_size_body_is_a_413_in_each_surfaces_shape() {
+        let (state, _db, _dir) = state().await;
+        let app = crate::app(state);
+        let (status, _, body) = send(app.clone(), big_post("/api/chat/mama-bear")).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+        assert_eq!(body["success"], false);
+        let (status, _, body) = send(app.clone(), big_post("/v1/chat/completions")).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+        assert_eq!(body["error"]["type"], "invalid_request_error", "{body}");
+        let (status, _, body) =
+            send(app, big_post("/api/mcp/servers/time/tools/current_time")).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+        assert_eq!(body["success"], false, "{body}");
+    }
+
+    #[tokio::test]
+    async fn chat_parameters_out_of_range_are_refused_on_every_surface() {
+        let (state, _db, _dir) = state().await;
+        let app = crate::app(state);
+        for (uri, body) in [
+            (
+                "/api/chat/mama-bear",
+                serde_json::json!({"message": "hi", "max_tokens": -1}),
+            ),
+            (
+                "/api/chat/stream",
+                serde_json::json!({"message": "hi", "temperature": 1e308}),
+            ),
+            (
+                "/v1/chat/completions",
+                serde_json::json!({"model": "local", "messages": [{"role": "user", "content": "hi"}], "top_p": 2}),
+            ),
+        ] {
+            let request = Request::post(uri)
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .expect("request");
+            let (status, _, answer) = send(app.clone(), request).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {answer}");
+        }
+    }
+
+    fn upgrade(path: &str, origin: Option<&str>) -> Request<Body> {
+        let mut request = Request::get(path)
+            .header("host", "sanctuary.example:5000")
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.body(Body::empty()).expect("request")
+    }
+
+    #[tokio::test]
+    async fn a_websocket_upgrade_from_a_foreign_origin_is_refused_with_403() {
+        let (state, _db, _dir) = state().await;
+        let app = crate::app(state);
+        for path in ["/socket.io/?EIO=4&transport=websocket", "/ws/jobs"] {
+            let (status, _, body) =
+                send(app.clone(), upgrade(path, Some("http://evil.example"))).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+            assert_eq!(body["success"], false);
+            assert!(
+                body["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("evil.example")),
+                "{body}"
+            );
+        }
+        let polling = Request::get("/socket.io/?EIO=4&transport=polling")
+            .header("origin", "http://evil.example")
+            .body(Body::empty())
+            .expect("request");
+        let (status, _, _) = send(app, polling).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "polling rides cookies too");
+    }
+
+    #[tokio::test]
+    async fn a_websocket_upgrade_without_origin_or_from_an_allowed_or_the_same_origin_passes_the_check()
+     {
+        let (state, _db, _dir) = state().await;
+        let app = crate::app(state);
+        for origin in [
+            None,
+            Some("http://localhost:3000"),
+            Some("http://sanctuary.example:5000"),
+        ] {
+            let polling = Request::get("/socket.io/?EIO=4&transport=polling")
+                .header("host", "sanctuary.example:5000");
+            let polling = match origin {
+                Some(origin) => polling.header("origin", origin),
+                None => polling,
+            };
+            let (status, _, _) =
+                send(app.clone(), polling.body(Body::empty()).expect("request")).await;
+            assert_eq!(status, StatusCode::OK, "{origin:?}");
+        }
     }
 
     #[tokio::test]

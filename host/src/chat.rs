@@ -7,6 +7,7 @@
 //! does not exist creates it under that id (once the provider has answered: a failed chat
 //! leaves no empty session behind).
 
+pub mod params;
 pub mod store;
 
 use serde::Serialize;
@@ -82,6 +83,8 @@ pub struct ChatInput {
     pub session_id: Option<String>,
     /// Extra context for the provider, any JSON.
     pub context: Option<Value>,
+    /// `max_tokens`, `temperature` and `top_p`, checked by [`params::sampling`].
+    pub sampling: params::Sampling,
 }
 
 /// The request body of the chat routes, for the API description.
@@ -122,11 +125,15 @@ impl ChatInput {
                 ));
             }
         };
+        let param = |e: params::ParamError| invalid(e.field, e.message);
+        params::message_text("message", "message", &message).map_err(param)?;
+        let sampling = params::sampling(&fields).map_err(param)?;
         Ok(ChatInput {
             message,
             user_id: optional_id(&mut fields, "user_id")?,
             session_id: optional_id(&mut fields, "session_id")?,
             context: fields.remove("context").filter(|c| !c.is_null()),
+            sampling,
         })
     }
 }
@@ -272,8 +279,8 @@ pub async fn send_with(
     let request = ChatRequest {
         model: None,
         messages,
-        max_tokens: None,
-        temperature: None,
+        max_tokens: input.sampling.max_tokens,
+        temperature: input.sampling.temperature,
         streaming: progress.is_some(),
         context: input.context.as_ref().map(Value::to_string),
     };
@@ -605,6 +612,7 @@ mod tests {
                 user_id: Some("nathan".into()),
                 session_id: Some("s-1".into()),
                 context: Some(json!({"page": "home"})),
+                sampling: params::Sampling::default(),
             }
         );
         let minimal = ChatInput::from_json(json!({"message": "x", "context": null})).expect("ok");

@@ -84,6 +84,31 @@ pub struct ServeArgs {
     /// twice that; 0 turns limits off [default: 0, or `[rate_limit] per_second`].
     #[arg(long, env = "SANCTUARY_RATE_LIMIT", value_name = "N")]
     pub rate_limit: Option<u32>,
+
+    /// Seconds a client has to send a request's head, from its first byte
+    /// [default: 15, or `[server] header_timeout_secs`].
+    #[arg(long, env = "SANCTUARY_HEADER_TIMEOUT", value_name = "SECS")]
+    pub header_timeout: Option<u64>,
+
+    /// Seconds a client has to send a request's body [default: 60, or `[server]
+    /// body_timeout_secs`].
+    #[arg(long, env = "SANCTUARY_BODY_TIMEOUT", value_name = "SECS")]
+    pub body_timeout: Option<u64>,
+
+    /// Seconds a kept-alive connection may wait for its next request [default: 60, or
+    /// `[server] idle_timeout_secs`].
+    #[arg(long, env = "SANCTUARY_IDLE_TIMEOUT", value_name = "SECS")]
+    pub idle_timeout: Option<u64>,
+
+    /// Connections open at once; more are answered 503 [default: 10000, or `[server]
+    /// max_connections`].
+    #[arg(long, env = "SANCTUARY_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+
+    /// Seconds one `POST /api/batch` may run in all [default: 30, or `[server]
+    /// batch_timeout_secs`].
+    #[arg(long, env = "SANCTUARY_BATCH_TIMEOUT", value_name = "SECS")]
+    pub batch_timeout: Option<u64>,
 }
 
 impl Cli {
@@ -165,6 +190,11 @@ mod tests {
             ("cache_dir", "SANCTUARY_CACHE_DIR"),
             ("secrets_file", "SANCTUARY_SECRETS_FILE"),
             ("rate_limit", "SANCTUARY_RATE_LIMIT"),
+            ("header_timeout", "SANCTUARY_HEADER_TIMEOUT"),
+            ("body_timeout", "SANCTUARY_BODY_TIMEOUT"),
+            ("idle_timeout", "SANCTUARY_IDLE_TIMEOUT"),
+            ("max_connections", "SANCTUARY_MAX_CONNECTIONS"),
+            ("batch_timeout", "SANCTUARY_BATCH_TIMEOUT"),
         ] {
             assert_eq!(env_of(id).as_deref(), Some(env), "flag {id}");
         }

@@ -70,6 +70,8 @@ pub struct Config {
     pub budgets: BudgetsConfig,
     /// The plugin runtime (`[runtime]`): threads that run guest code.
     pub runtime: RuntimeConfig,
+    /// Connection limits and the batch deadline (`[server]`).
+    pub server: ServerConfig,
 }
 
 /// Per-plugin budgets (`[budgets]`, see [`crate::runtime::budget`]). The keys at the top
@@ -279,6 +281,49 @@ pub struct RateLimitConfig {
     pub trust_forwarded: bool,
 }
 
+/// Connection limits and deadlines (`[server]`; flags `--header-timeout`,
+/// `--body-timeout`, `--idle-timeout`, `--max-connections`, `--batch-timeout`). Take effect
+/// at the next start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Seconds a client has to send a request's head, from its first byte (default 15).
+    pub header_timeout_secs: u64,
+    /// Seconds a client has to send a request's body, from the request's start (default 60).
+    pub body_timeout_secs: u64,
+    /// Seconds a kept-alive connection may wait for its next request (default 60).
+    pub idle_timeout_secs: u64,
+    /// Connections open at once (default 10000, lowered to fit the open-files limit); more
+    /// are answered 503 and closed.
+    pub max_connections: usize,
+    /// Seconds one `POST /api/batch` may run in all (default 30); requests past it answer
+    /// 504 inside the batch.
+    pub batch_timeout_secs: u64,
+    /// MCP sessions (`/mcp`, protocol revisions up to 2025-11-25) open at once (default
+    /// 1000); an `initialize` over it is answered 503 with a JSON-RPC error.
+    pub mcp_max_sessions: usize,
+    /// MCP sessions one client (API key, session or address) may hold (default 16); over
+    /// it, 429 with a JSON-RPC error.
+    pub mcp_max_sessions_per_client: usize,
+    /// Seconds an MCP session may stay unused before it is closed (default 300).
+    pub mcp_session_idle_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            header_timeout_secs: 15,
+            body_timeout_secs: 60,
+            idle_timeout_secs: 60,
+            max_connections: 10_000,
+            batch_timeout_secs: 30,
+            mcp_max_sessions: 1000,
+            mcp_max_sessions_per_client: 16,
+            mcp_session_idle_secs: 300,
+        }
+    }
+}
+
 /// Cross-origin policy (`[cors]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -329,6 +374,7 @@ struct FileConfig {
     jobs: Option<JobsConfig>,
     budgets: Option<BudgetsConfig>,
     runtime: Option<RuntimeConfig>,
+    server: Option<ServerConfig>,
 }
 
 /// The part of the config file that takes effect without a restart, as re-read by
@@ -435,6 +481,17 @@ impl Config {
             jobs: file.jobs.unwrap_or_default(),
             budgets: file.budgets.unwrap_or_default(),
             runtime: file.runtime.unwrap_or_default(),
+            server: {
+                let file = file.server.unwrap_or_default();
+                ServerConfig {
+                    header_timeout_secs: args.header_timeout.unwrap_or(file.header_timeout_secs),
+                    body_timeout_secs: args.body_timeout.unwrap_or(file.body_timeout_secs),
+                    idle_timeout_secs: args.idle_timeout.unwrap_or(file.idle_timeout_secs),
+                    max_connections: args.max_connections.unwrap_or(file.max_connections),
+                    batch_timeout_secs: args.batch_timeout.unwrap_or(file.batch_timeout_secs),
+                    ..file
+                }
+            },
         };
         config.validate()?;
         Ok(config)
@@ -484,6 +541,7 @@ impl Config {
             file.cache.as_ref().is_none_or(|c| *c == self.cache),
         );
         differs("jobs", file.jobs.is_none_or(|j| j == self.jobs));
+        differs("server", file.server.is_none_or(|s| s == self.server));
         differs(
             "budgets",
             file.budgets.as_ref().is_none_or(|b| *b == self.budgets),
@@ -567,6 +625,26 @@ impl Config {
         if self.jobs.max_attempts == 0 {
             bail!("jobs.max_attempts must be at least 1");
         }
+        let server = &self.server;
+        for (name, value) in [
+            ("header_timeout_secs", server.header_timeout_secs),
+            ("body_timeout_secs", server.body_timeout_secs),
+            ("idle_timeout_secs", server.idle_timeout_secs),
+            ("batch_timeout_secs", server.batch_timeout_secs),
+            ("mcp_session_idle_secs", server.mcp_session_idle_secs),
+            ("mcp_max_sessions", server.mcp_max_sessions as u64),
+            (
+                "mcp_max_sessions_per_client",
+                server.mcp_max_sessions_per_client as u64,
+            ),
+        ] {
+            if value == 0 {
+                bail!("server.{name} must be at least 1");
+            }
+        }
+        if server.max_connections == 0 {
+            bail!("server.max_connections must be at least 1");
+        }
         Ok(())
     }
 }
@@ -597,6 +675,7 @@ impl Default for Config {
             jobs: JobsConfig::default(),
             budgets: BudgetsConfig::default(),
             runtime: RuntimeConfig::default(),
+            server: ServerConfig::default(),
         }
     }
 }
@@ -627,6 +706,7 @@ impl fmt::Debug for Config {
             .field("signatures", &self.signatures)
             .field("cache", &self.cache)
             .field("jobs", &self.jobs)
+            .field("server", &self.server)
             .finish()
     }
 }
@@ -767,6 +847,34 @@ mod tests {
     }
 
     #[test]
+    fn server_limits_come_from_flags_over_the_file_over_the_defaults() {
+        let config = resolve(&ServeArgs::default(), "").expect("resolves");
+        assert_eq!(config.server, ServerConfig::default());
+        let args = ServeArgs {
+            idle_timeout: Some(5),
+            max_connections: Some(100),
+            ..ServeArgs::default()
+        };
+        let toml =
+            "[server]\nidle_timeout_secs = 9\nheader_timeout_secs = 3\nbatch_timeout_secs = 7\n";
+        let config = resolve(&args, toml).expect("resolves");
+        assert_eq!(config.server.idle_timeout_secs, 5, "the flag wins");
+        assert_eq!(
+            config.server.header_timeout_secs, 3,
+            "the file beats the default"
+        );
+        assert_eq!(config.server.batch_timeout_secs, 7);
+        assert_eq!(config.server.max_connections, 100);
+        assert_eq!(config.server.body_timeout_secs, 60, "the default");
+        let err = resolve(&ServeArgs::default(), "[server]\nbody_timeout_secs = 0\n")
+            .expect_err("zero is refused");
+        assert!(
+            format!("{err:#}").contains("server.body_timeout_secs"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
     fn flags_and_environment_override_the_file() {
         // clap puts a flag and its SANCTUARY_* variable in the same field, so this covers
         // both (the wiring of each variable is tested in `cli`).
@@ -780,6 +888,11 @@ mod tests {
             config: None,
             secrets_file: None,
             rate_limit: None,
+            header_timeout: None,
+            body_timeout: None,
+            idle_timeout: None,
+            max_connections: None,
+            batch_timeout: None,
         };
         let toml = r#"
             host = "127.0.0.1"

@@ -6,6 +6,13 @@
 //! Handlers return `Result<_, ApiError>`; `?` on any `anyhow`-compatible error makes it an
 //! internal one. Request bodies use [`ApiJson`], so malformed JSON is answered in the same
 //! body instead of axum's plain-text rejection.
+//!
+//! [`uniform_errors`] catches what no handler wrote: an error answered as plain text (or
+//! with no body) by an extractor's rejection (a query string or path that does not parse,
+//! a body over the size limit) or a library is rewritten into the shape of its route's
+//! surface: OpenAI's `{error:{message, type, param, code}}` on `/v1/`, a JSON-RPC error on
+//! `/mcp`, the seed-001 envelope on `/api/jobs`, `/api/analytics` and `/api/cache`, and the
+//! seeds' error body everywhere else. Its status is kept.
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -230,11 +237,116 @@ where
 
 // Not a `From` impl: the blanket `From<E: Into<anyhow::Error>>` would make it internal.
 fn json_rejection(rejection: JsonRejection) -> ApiError {
-    let status = match rejection {
-        JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+    let status = match rejection.status() {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
         _ => StatusCode::BAD_REQUEST,
     };
     ApiError::new(status, rejection.body_text())
+}
+
+/// Largest plain-text error body [`uniform_errors`] reads to reshape.
+const MAX_PLAIN_ERROR: usize = 64 << 10;
+
+/// The error surfaces of the API, by path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Surface {
+    /// The seeds' `{success:false, error, message, timestamp}`.
+    Seed,
+    /// Seed 001's envelope.
+    Envelope,
+    /// OpenAI's error object.
+    OpenAi,
+    /// A JSON-RPC error.
+    JsonRpc,
+}
+
+impl Surface {
+    fn of(path: &str) -> Surface {
+        let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
+        if under("/v1") {
+            Surface::OpenAi
+        } else if under("/mcp") {
+            Surface::JsonRpc
+        } else if under("/api/jobs") || under("/api/analytics") || under("/api/cache") {
+            Surface::Envelope
+        } else {
+            Surface::Seed
+        }
+    }
+}
+
+/// Middleware: rewrites a plain-text or empty error answer (an extractor's rejection, a
+/// library's) into its route's error shape, keeping the status and the headers that
+/// matter (`Allow`, `Retry-After`, `WWW-Authenticate`). JSON answers and streams pass.
+pub async fn uniform_errors(request: Request, next: axum::middleware::Next) -> Response {
+    let surface = Surface::of(request.uri().path());
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if content_type.contains("json") || content_type.contains("event-stream") {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_PLAIN_ERROR)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_string())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("Error").to_string()
+    } else {
+        text
+    };
+    // A library's 500 over a body it could not read is the client's doing (it stopped
+    // sending, or too slowly): a 400.
+    let status = if status == StatusCode::INTERNAL_SERVER_ERROR && message.contains("request body")
+    {
+        StatusCode::BAD_REQUEST
+    } else {
+        status
+    };
+    let mut reshaped = match surface {
+        Surface::Seed => ApiError::new(status, message).into_response(),
+        Surface::Envelope => EnvelopeError::new(status, message).into_response(),
+        Surface::OpenAi => {
+            let kind = if status.is_server_error() {
+                "server_error"
+            } else {
+                "invalid_request_error"
+            };
+            let body = serde_json::json!({
+                "error": {"message": message, "type": kind, "param": null, "code": null}
+            });
+            (status, axum::Json(body)).into_response()
+        }
+        Surface::JsonRpc => {
+            let code = if status.is_server_error() {
+                -32603
+            } else {
+                -32600
+            };
+            let body = serde_json::json!({
+                "jsonrpc": "2.0",
+                "id": null,
+                "error": {"code": code, "message": message},
+            });
+            (status, axum::Json(body)).into_response()
+        }
+    };
+    for name in [header::ALLOW, header::RETRY_AFTER, header::WWW_AUTHENTICATE] {
+        if let Some(value) = parts.headers.get(&name) {
+            reshaped.headers_mut().insert(name, value.clone());
+        }
+    }
+    reshaped
 }
 
 /// The seed-001 success body, `{success:true, data}`, used by the jobs, analytics and cache

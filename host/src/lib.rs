@@ -18,6 +18,8 @@ pub mod db;
 pub mod error;
 pub mod install;
 pub mod jobs;
+pub mod listener;
+pub mod logsafe;
 pub mod manifest;
 pub mod mcp;
 pub mod metrics;
@@ -56,7 +58,8 @@ pub fn app(state: AppState) -> Router {
     // Credentials and rate limits outside Socket.IO, so polling requests count too; inside
     // CORS, so a 401 or 429 still carries the CORS headers a browser needs to read it.
     let guarded = auth::guard::outer(Router::new().fallback_service(service), &auth_state);
-    guarded.layer(cors)
+    // Cross-origin WebSocket and Socket.IO requests are refused before they reach either.
+    api::origin_guard(guarded, &auth_state.config.cors).layer(cors)
 }
 
 /// Starts everything for `config` and serves until Ctrl-C or SIGTERM.
@@ -84,23 +87,21 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         database = state.db.kind(),
         "sanctuary listening on http://{local}"
     );
-    // Without TCP_NODELAY, a streamed answer (an MCP or chat event stream) written in two
-    // small pieces waits for the client's delayed ACK: ~40 ms per call.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(cause = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    // The peer address feeds per-client rate limits.
-    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            shutdown_signal().await;
-            // Open MCP streams would otherwise hold the shutdown until clients leave.
-            mcp::http::close_sessions();
-        })
-        .await
-        .context("serve")?;
+    // Connection limits (`[server]`); the peer address feeds per-client rate limits.
+    let limits = listener::Limits::from_config(&state.config.server);
+    info!(
+        max_connections = limits.max_connections,
+        header_timeout_secs = limits.header_timeout.as_secs(),
+        body_timeout_secs = limits.body_timeout.as_secs(),
+        idle_timeout_secs = limits.idle_timeout.as_secs(),
+        "connection limits"
+    );
+    listener::serve(listener, app(state), limits, async {
+        shutdown_signal().await;
+        // Open MCP streams would otherwise hold the shutdown until clients leave.
+        mcp::http::close_sessions();
+    })
+    .await;
     info!("sanctuary stopped");
     Ok(())
 }

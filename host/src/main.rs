@@ -6,6 +6,7 @@ use clap::Parser as _;
 use sanctuary::cli::{Cli, Command};
 use sanctuary::config::Config;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::field::MakeExt as _;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -41,7 +42,11 @@ fn init_tracing_for_commands() {
         .init();
 }
 
-/// Log filter from `SANCTUARY_LOG`, else `RUST_LOG`, else `info`.
+/// The default log filter: this host at `info`; libraries that log what clients send at
+/// `info` (rmcp logs a whole `initialize` request, `clientInfo` included) at `warn`.
+const DEFAULT_FILTER: &str = "info,rmcp=warn,socketioxide=warn,engineioxide=warn,hyper=warn,hyper_util=warn,h2=warn,sqlx=warn,tower_http=warn";
+
+/// Log filter from `SANCTUARY_LOG`, else `RUST_LOG`, else [`DEFAULT_FILTER`].
 fn init_tracing() {
     let filter = ["SANCTUARY_LOG", "RUST_LOG"]
         .into_iter()
@@ -51,6 +56,14 @@ fn init_tracing() {
                 .inspect_err(|err| eprintln!("ignoring {var}={value:?}: {err}"))
                 .ok()
         })
-        .unwrap_or_else(|| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+        .unwrap_or_else(|| EnvFilter::new(DEFAULT_FILTER));
+    // Every field escaped and capped: what a client sent cannot forge a line or flood it.
+    let fields = tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+        sanctuary::logsafe::write_field(writer, field.name(), value)
+    })
+    .delimited(" ");
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .fmt_fields(fields)
+        .init();
 }

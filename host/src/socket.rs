@@ -214,6 +214,9 @@ fn connected(sid: &str, services: Value) -> Value {
 }
 
 async fn on_test_event(socket: SocketRef, TryData(data): TryData<Value>) {
+    if !events::within_limit(&socket, "test_event") {
+        return;
+    }
     // Any payload is fine, none included.
     let data = data.unwrap_or(Value::Null);
     emit(&socket, "test_response", &test_response(data));
@@ -242,6 +245,9 @@ struct Pong {
 }
 
 async fn on_ping(socket: SocketRef, TryData(ping): TryData<Ping>) {
+    if !events::within_limit(&socket, "ping") {
+        return;
+    }
     match ping {
         Ok(Ping { timestamp }) => emit(
             &socket,

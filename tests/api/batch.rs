@@ -21,8 +21,9 @@ async fn a_batch_runs_each_request_through_the_real_routes() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["success"], false, "one request failed");
-    let results = body["results"].as_array().expect("results");
+    let results = body
+        .as_array()
+        .expect("a bare array of results, as seed 000 reads it");
     assert_eq!(results[0]["data"]["status"], "pong");
     assert_eq!(results[1]["success"], true);
     assert_eq!(results[1]["data"]["session_id"], "s-batch");

@@ -91,6 +91,58 @@ async fn two_clients_in_a_terminal_room_both_see_its_output() {
 }
 
 #[tokio::test]
+async fn a_client_outside_a_terminal_room_cannot_run_commands_in_it() {
+    let fx = start(|_| {}).await;
+    let mut member = fx.server.socket().await;
+    let mut stranger = fx.server.socket().await;
+    member
+        .emit("join_terminal", json!({"session_id": "t-private"}))
+        .await;
+    member.wait_for("terminal_joined").await;
+    stranger
+        .emit(
+            "terminal_input",
+            json!({"session_id": "t-private", "command": "plugins"}),
+        )
+        .await;
+    let error = stranger.wait_for("error").await;
+    assert_eq!(error["event"], "terminal_input", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("join_terminal")),
+        "{error}"
+    );
+    // The member's next output is its own command's, not the stranger's.
+    member
+        .emit(
+            "terminal_input",
+            json!({"session_id": "t-private", "command": "help"}),
+        )
+        .await;
+    let output = member.wait_for("terminal_output").await;
+    assert_eq!(output["command"], "help", "{output}");
+}
+
+#[tokio::test]
+async fn an_unknown_socket_io_event_gets_an_error_naming_it_and_the_socket_stays_up() {
+    let fx = start(|_| {}).await;
+    let mut client = fx.server.socket().await;
+    client.emit("no_such_event", json!({"x": 1})).await;
+    let error = client.wait_for("error").await;
+    assert_eq!(error["event"], "no_such_event", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("no_such_event")),
+        "{error}"
+    );
+    client.emit("test_event", json!({"still": "here"})).await;
+    let answer = client.wait_for("test_response").await;
+    assert_eq!(answer["data"]["still"], "here");
+}
+
+#[tokio::test]
 async fn a_workspace_naming_a_project_gets_file_and_plugin_updates() {
     let project_dir = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir(project_dir.path().join("src")).expect("mkdir");

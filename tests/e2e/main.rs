@@ -4,6 +4,8 @@
 //! `connected` and `test_event`.
 
 mod containment;
+mod hostile;
+mod openapi;
 mod server;
 
 use futures::{SinkExt, StreamExt};

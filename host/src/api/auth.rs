@@ -168,7 +168,7 @@ async fn create_user(
     let user = users::create(&state.db, body.username.trim(), &body.password, &scopes)
         .await
         .map_err(user_error)?;
-    tracing::info!(user = %user.username, scopes = %user.scopes, "user created");
+    tracing::info!(user = %crate::logsafe::Safe(&user.username), scopes = %user.scopes, "user created");
     Ok((
         StatusCode::CREATED,
         Json(json!({
@@ -231,7 +231,7 @@ async fn login(
         .await
         .map_err(user_error)?;
     let Some(user) = user else {
-        tracing::info!(user = %body.username.trim(), "login refused");
+        tracing::info!(user = %crate::logsafe::Safe(body.username.trim()), "login refused");
         return Err(ApiError::unauthorized(BAD_LOGIN));
     };
     let auth = &state.config.auth;
@@ -239,7 +239,7 @@ async fn login(
     let hours = i64::try_from(auth.session_hours.min(87_600)).unwrap_or(87_600);
     let ttl = Duration::hours(hours);
     let (session, token) = sessions::create(&state.db, &user, ttl).await?;
-    tracing::info!(user = %user.username, "logged in");
+    tracing::info!(user = %crate::logsafe::Safe(&user.username), "logged in");
     let body = json!({
         "success": true,
         "message": "Logged In",
@@ -265,7 +265,7 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<
     let message = match &session {
         Some(session) => {
             sessions::delete(&state.db, &session.id).await?;
-            tracing::info!(user = %session.user.username, "logged out");
+            tracing::info!(user = %crate::logsafe::Safe(&session.user.username), "logged out");
             "Logged Out"
         }
         None => "No session was open",

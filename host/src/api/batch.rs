@@ -1,13 +1,22 @@
 //! `POST /api/batch`: several API requests in one (the seeds' request batcher).
 //!
-//! `{requests: [{method?, path | url, body?, headers?}]}` → `{success, results: [{success,
-//! status, data | error}]}`, one result per request, in order. Each request runs through the
-//! same routes as if sent alone (`oneshot` on the API router without this route, so a batch
+//! `{requests: [{method?, path | url, body?, headers?}]}` → `[{success, status, data |
+//! error, details?}]`: a bare array, one result per request, in order (what seed 000's
+//! `RequestBatcher` reads with `results.forEach`). Each request runs through the same
+//! routes as if sent alone (`oneshot` on the API router without this route, so a batch
 //! cannot nest), one after the other so their effects happen in the order given. A request
 //! inherits the batch's `Authorization` and `Cookie` headers unless it sets its own.
 //! At most [`MAX_REQUESTS`] per batch.
+//!
+//! A batch is no amplifier: with rate limits on, every request in it is taken from the
+//! client's bucket (over the limit it answers 429 inside the batch), and the whole batch has
+//! a deadline (`[server] batch_timeout_secs`, default 30 s): the request running when it
+//! passes is cancelled and it and the rest answer 504.
 
 use axum::body::{Body, to_bytes};
+use std::time::Duration;
+
+use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri, header};
 use axum::routing::post;
@@ -18,6 +27,7 @@ use tower::ServiceExt;
 use utoipa::ToSchema;
 
 use crate::api::openapi::ErrorBody;
+use crate::auth::ratelimit::ClientLimit;
 use crate::chat::json_type;
 use crate::error::{ApiError, ApiJson, ApiResult};
 
@@ -30,9 +40,21 @@ pub const PATH: &str = "/api/batch";
 /// Headers of the batch request that its requests inherit.
 const INHERITED: [HeaderName; 2] = [header::AUTHORIZATION, header::COOKIE];
 
-/// The batch route, running its requests through `api` (a router without this route).
-pub fn routes(api: Router) -> Router {
-    Router::new().route(PATH, post(batch)).with_state(api)
+/// What the batch route works with.
+#[derive(Clone)]
+pub struct Batcher {
+    /// The API without this route.
+    api: Router,
+    /// How long one batch may run in all.
+    deadline: Duration,
+}
+
+/// The batch route, running its requests through `api` (a router without this route), each
+/// batch within `deadline`.
+pub fn routes(api: Router, deadline: Duration) -> Router {
+    Router::new()
+        .route(PATH, post(batch))
+        .with_state(Batcher { api, deadline })
 }
 
 /// A batch, as documented.
@@ -61,14 +83,8 @@ pub struct BatchItem {
     headers: Option<Map<String, Value>>,
 }
 
-/// The answer to a batch.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BatchReply {
-    /// `true` when every request succeeded.
-    pub success: bool,
-    /// One result per request, in order.
-    pub results: Vec<BatchResult>,
-}
+/// The answer to a batch: one result per request, in order.
+pub type BatchReply = Vec<BatchResult>;
 
 /// The outcome of one request.
 #[derive(Debug, Serialize, ToSchema)]
@@ -95,17 +111,28 @@ pub struct BatchResult {
     post, path = "/api/batch", tag = "batch",
     request_body = BatchBody,
     responses(
-        (status = 200, description = "One result per request", body = BatchReply),
+        (status = 200, description = "One result per request, in order", body = Vec<BatchResult>),
         (status = 400, description = "No `requests` array, or more than 50", body = ErrorBody),
     )
 )]
 pub async fn batch(
-    State(api): State<Router>,
+    State(batcher): State<Batcher>,
+    limit: Option<Extension<ClientLimit>>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Json<BatchReply>> {
     let requests = requests_of(body)?;
-    Ok(Json(run(&api, &headers, requests).await))
+    let limit = limit.map(|Extension(limit)| limit);
+    Ok(Json(
+        run(
+            &batcher.api,
+            &headers,
+            requests,
+            limit.as_ref(),
+            batcher.deadline,
+        )
+        .await,
+    ))
 }
 
 /// The `requests` array of a batch body.
@@ -126,25 +153,55 @@ fn requests_of(body: Value) -> ApiResult<Vec<Value>> {
     }
 }
 
-/// Runs `requests` through `api` in order; `inherited` are the batch's own headers.
-pub async fn run(api: &Router, inherited: &HeaderMap, requests: Vec<Value>) -> BatchReply {
+/// Runs `requests` through `api` in order, each taken from `limit` (when limits are on),
+/// all within `deadline`; `inherited` are the batch's own headers.
+pub async fn run(
+    api: &Router,
+    inherited: &HeaderMap,
+    requests: Vec<Value>,
+    limit: Option<&ClientLimit>,
+    deadline: Duration,
+) -> BatchReply {
+    let until = tokio::time::Instant::now() + deadline;
     let mut results = Vec::with_capacity(requests.len());
     for item in requests {
         let result = match build(item, inherited) {
-            Ok(request) => call(api, request).await,
-            Err(message) => BatchResult {
-                success: false,
-                status: 400,
-                data: None,
-                error: Some(message),
-                details: None,
+            Err(message) => failed(400, message, None),
+            Ok(request) => match limit.map(ClientLimit::check) {
+                Some(Err(wait)) => failed(
+                    429,
+                    limit.map(|l| l.limiter().refusal()).unwrap_or_default(),
+                    Some(serde_json::json!({
+                        "retry_after_ms": u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                    })),
+                ),
+                _ => match tokio::time::timeout_at(until, call(api, request)).await {
+                    Ok(result) if tokio::time::Instant::now() < until => result,
+                    _ => failed(
+                        504,
+                        format!(
+                            "the batch ran out of time: a batch may run {} s in all \
+                             ([server] batch_timeout_secs)",
+                            deadline.as_secs()
+                        ),
+                        None,
+                    ),
+                },
             },
         };
         results.push(result);
     }
-    BatchReply {
-        success: results.iter().all(|r| r.success),
-        results,
+    results
+}
+
+/// A request of the batch that did not run or did not finish.
+fn failed(status: u16, message: String, details: Option<Value>) -> BatchResult {
+    BatchResult {
+        success: false,
+        status,
+        data: None,
+        error: Some(message),
+        details,
     }
 }
 
@@ -297,8 +354,7 @@ mod tests {
         )
         .await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(body["success"], false);
-        let results = body["results"].as_array().expect("results");
+        let results = body.as_array().expect("a bare array of results");
         assert_eq!(results.len(), 7);
 
         assert_eq!(results[0]["success"], true);
@@ -341,7 +397,7 @@ mod tests {
         let (state, _db, _dir) = state().await;
         let (status, _, body) = send(crate::app(state), post_batch(json!({"requests": []}))).await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(body, json!({"success": true, "results": []}));
+        assert_eq!(body, json!([]));
     }
 
     #[tokio::test]
@@ -362,6 +418,80 @@ mod tests {
         let fifty: Vec<Value> = (0..50).map(|_| json!({"path": "/api/dev/ping"})).collect();
         let (status, _, answer) = send(app, post_batch(json!({"requests": fifty}))).await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(answer["results"].as_array().map(Vec::len), Some(50));
+        assert_eq!(answer.as_array().map(Vec::len), Some(50));
+    }
+
+    fn api() -> Router {
+        Router::new()
+            .route(
+                "/fast",
+                axum::routing::get(|| async { Json(json!({"ok": true})) }),
+            )
+            .route(
+                "/slow",
+                axum::routing::get(|| async {
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                    Json(json!({"ok": true}))
+                }),
+            )
+    }
+
+    #[tokio::test]
+    async fn every_request_of_a_batch_is_taken_from_the_clients_rate_limit() {
+        let limiter = std::sync::Arc::new(
+            crate::auth::ratelimit::Limiter::new(&crate::config::RateLimitConfig {
+                per_second: 1,
+                burst: Some(3),
+                trust_forwarded: false,
+            })
+            .expect("on"),
+        );
+        let limit = ClientLimit::new(limiter, "ip:192.0.2.1".into());
+        let requests = (0..5).map(|_| json!({"path": "/fast"})).collect();
+        let results = run(
+            &api(),
+            &HeaderMap::new(),
+            requests,
+            Some(&limit),
+            Duration::from_secs(30),
+        )
+        .await;
+        let statuses: Vec<u16> = results.iter().map(|r| r.status).collect();
+        assert_eq!(statuses, [200, 200, 200, 429, 429]);
+        assert!(
+            results[3]
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("at most 1 a second"))
+        );
+        assert!(
+            limit.check().is_err(),
+            "the batch used the client's bucket up"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_batch_past_its_deadline_answers_504_for_the_rest() {
+        let requests = vec![
+            json!({"path": "/fast"}),
+            json!({"path": "/slow"}),
+            json!({"path": "/fast"}),
+        ];
+        let results = run(
+            &api(),
+            &HeaderMap::new(),
+            requests,
+            None,
+            Duration::from_millis(300),
+        )
+        .await;
+        let statuses: Vec<u16> = results.iter().map(|r| r.status).collect();
+        assert_eq!(statuses, [200, 504, 504]);
+        assert!(
+            results[1]
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("batch_timeout_secs"))
+        );
     }
 }

@@ -85,6 +85,7 @@ async fn chat_on(state: &AppState, route: &str, body: Value) -> ApiResult<Json<C
 
 /// Query of `GET /api/chat/sessions`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SessionsQuery {
     /// Only this user's sessions.
     user_id: Option<String>,

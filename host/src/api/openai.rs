@@ -148,6 +148,7 @@ impl Completion {
                 Some("messages"),
             ));
         }
+        crate::chat::params::message_count(raw.len()).map_err(param_error)?;
         let messages = raw
             .iter()
             .enumerate()
@@ -168,38 +169,8 @@ impl Completion {
                 .get("stream_options")
                 .and_then(|o| o.get("include_usage")),
         )?;
-        let max_tokens = match fields
-            .get("max_completion_tokens")
-            .or_else(|| fields.get("max_tokens"))
-        {
-            None | Some(Value::Null) => None,
-            Some(value) => Some(
-                value
-                    .as_u64()
-                    .and_then(|n| u32::try_from(n).ok())
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| {
-                        OpenAiError::invalid(
-                            "`max_tokens` must be a positive integer",
-                            Some("max_tokens"),
-                        )
-                    })?,
-            ),
-        };
-        let temperature = match fields.get("temperature") {
-            None | Some(Value::Null) => None,
-            Some(value) => Some(
-                value
-                    .as_f64()
-                    .filter(|t| (0.0..=2.0).contains(t))
-                    .ok_or_else(|| {
-                        OpenAiError::invalid(
-                            "`temperature` must be a number from 0 to 2",
-                            Some("temperature"),
-                        )
-                    })? as f32,
-            ),
-        };
+        let sampling = crate::chat::params::sampling(&fields).map_err(param_error)?;
+        let (max_tokens, temperature) = (sampling.max_tokens, sampling.temperature);
         Ok(Completion {
             model,
             messages,
@@ -228,9 +199,9 @@ impl Completion {
 fn message(i: usize, value: &Value) -> Result<Message, OpenAiError> {
     let bad = |what: String| OpenAiError::invalid(what, Some("messages"));
     let role = match value.get("role").and_then(Value::as_str) {
-        Some("system" | "developer") => Role::System,
-        Some("user") => Role::User,
-        Some("assistant") => Role::Assistant,
+        Some(name) if crate::chat::params::role(name).is_some() => {
+            crate::chat::params::role(name).unwrap_or(Role::User)
+        }
         Some(other) => {
             return Err(bad(format!(
                 "messages[{i}].role `{other}` is not supported here (system, developer, user, assistant)"
@@ -264,7 +235,14 @@ fn message(i: usize, value: &Value) -> Result<Message, OpenAiError> {
             )));
         }
     };
+    crate::chat::params::message_text("messages", &format!("messages[{i}].content"), &content)
+        .map_err(param_error)?;
     Ok(Message { role, content })
+}
+
+/// A chat parameter refused by [`crate::chat::params`], in OpenAI's shape.
+fn param_error(err: crate::chat::params::ParamError) -> OpenAiError {
+    OpenAiError::invalid(err.message, Some(err.field))
 }
 
 /// What a model name selects.

@@ -65,10 +65,53 @@ pub struct EnvelopeFailureDetail {
     details: Option<serde_json::Value>,
 }
 
+/// OpenAI's error body, as `/v1/` answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenAiErrorBody {
+    /// The error.
+    error: OpenAiErrorDetail,
+}
+
+/// The `error` of an [`OpenAiErrorBody`].
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenAiErrorDetail {
+    /// What went wrong.
+    message: String,
+    /// `invalid_request_error` or `server_error`.
+    #[serde(rename = "type")]
+    kind: String,
+    /// The offending parameter, if one.
+    param: Option<String>,
+    /// A machine-readable code, if one.
+    code: Option<String>,
+}
+
+/// A JSON-RPC error, as `/mcp` answers a request it refuses.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JsonRpcErrorBody {
+    /// Always `2.0`.
+    jsonrpc: String,
+    /// The request's id, or `null` when it could not be read.
+    #[schema(value_type = Option<Object>)]
+    id: Option<serde_json::Value>,
+    /// The error.
+    error: JsonRpcErrorDetail,
+}
+
+/// The `error` of a [`JsonRpcErrorBody`].
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JsonRpcErrorDetail {
+    /// `-32700` parse error, `-32600` invalid request, `-32602` invalid params, `-32000`
+    /// a bound reached, `-32603` internal.
+    code: i64,
+    /// What went wrong, naming the field when one is at fault.
+    message: String,
+}
+
 /// Whether the route at `path` answers in the seed-001 envelope rather than the seed-000
 /// body.
 fn answers_envelope(path: &str) -> bool {
-    ["/api/jobs", "/api/analytics", "/api/cache"]
+    ["/api/jobs", "/api/analytics", "/api/cache", "/ws/jobs"]
         .iter()
         .any(|prefix| path == *prefix || path.starts_with(&format!("{prefix}/")))
 }
@@ -99,7 +142,15 @@ fn answers_envelope(path: &str) -> bool {
         crate::api::audit::audit,
         openapi_json,
     ),
-    components(schemas(ErrorBody, EnvelopeFailure, EnvelopeFailureDetail)),
+    components(schemas(
+        ErrorBody,
+        EnvelopeFailure,
+        EnvelopeFailureDetail,
+        OpenAiErrorBody,
+        OpenAiErrorDetail,
+        JsonRpcErrorBody,
+        JsonRpcErrorDetail
+    )),
     tags(
         (name = "chat", description = "Chat with the AI provider plugins; sessions"),
         (name = "scout", description = "Projects as the scout-check plugins see them; machine figures"),
@@ -661,6 +712,24 @@ fn build() -> Document {
                     .schema(Some(Object::with_type(Type::String))),
             );
         }
+        for (_, name, kind, description) in QUERY_PARAMETERS
+            .iter()
+            .filter(|(path, ..)| *path == described.path)
+        {
+            let kind = if *kind == "integer" {
+                Type::Integer
+            } else {
+                Type::String
+            };
+            op = op.parameter(
+                ParameterBuilder::new()
+                    .name(*name)
+                    .parameter_in(ParameterIn::Query)
+                    .required(Required::False)
+                    .description(Some(*description))
+                    .schema(Some(Object::with_type(kind))),
+            );
+        }
         if described.body {
             op = op.request_body(Some(
                 RequestBodyBuilder::new()
@@ -683,15 +752,213 @@ fn build() -> Document {
                     "application/json",
                     Content::new(Some(Ref::from_schema_name(schema))),
                 )
+            } else if described.path == "/metrics" {
+                response.content(
+                    "application/openmetrics-text",
+                    Content::new(Some(Object::with_type(Type::String))),
+                )
             } else {
-                response.content("application/json", Content::new(Some(Object::new())))
+                response.content("application/json", Content::new(Some(any_value())))
             };
             op = op.response(status.to_string(), response.build());
         }
         doc.paths
             .add_path_operation(described.path, vec![described.method.clone()], op.build());
     }
+    complete(&mut doc);
     doc
+}
+
+/// A schema any JSON value satisfies (an answer described in words, not yet typed).
+fn any_value() -> Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::AnyValue)
+        .build()
+}
+
+/// The query parameters of the routes in [`OTHER_ROUTES`]: path, name, type
+/// (`string` or `integer`), and what it does. All are optional.
+const QUERY_PARAMETERS: &[(&str, &str, &str, &str)] = &[
+    (
+        "/api/jobs",
+        "limit",
+        "integer",
+        "At most this many jobs (1 to 1000, default 50)",
+    ),
+    (
+        "/api/jobs",
+        "offset",
+        "integer",
+        "Skip this many (default 0)",
+    ),
+    (
+        "/api/jobs",
+        "status",
+        "string",
+        "Only jobs in this state: pending, in_progress, completed, failed, cancelled",
+    ),
+    (
+        "/api/analytics",
+        "start_date",
+        "string",
+        "Start of the period: RFC 3339 or YYYY-MM-DD (default 7 days ago)",
+    ),
+    (
+        "/api/analytics",
+        "end_date",
+        "string",
+        "End of the period: RFC 3339 or YYYY-MM-DD (default now)",
+    ),
+    (
+        "/api/analytics",
+        "granularity",
+        "string",
+        "Timeline buckets: hour or day (default day)",
+    ),
+    (
+        "/api/mcp/search",
+        "query",
+        "string",
+        "Words to find in a server's name, description or tools",
+    ),
+    (
+        "/api/mcp/search",
+        "category",
+        "string",
+        "Only servers of this category",
+    ),
+];
+
+/// Paths that answer without a credential whatever `[auth]` says.
+const ALWAYS_OPEN: [&str; 3] = ["/", "/health", "/api/dev/ping"];
+
+/// Adds what every route can answer besides its own statuses, in its surface's shape,
+/// and the security schemes with the scopes each route needs.
+fn complete(doc: &mut Document) {
+    use utoipa::openapi::security::{
+        ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme,
+    };
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+    );
+    components.add_security_scheme(
+        "session",
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("sid"))),
+    );
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let open = ALWAYS_OPEN.contains(&path.as_str());
+        let own_shape = if path == "/v1" || path.starts_with("/v1/") {
+            "OpenAiErrorBody"
+        } else if path == "/mcp" {
+            "JsonRpcErrorBody"
+        } else if answers_envelope(path) {
+            "EnvelopeFailure"
+        } else {
+            "ErrorBody"
+        };
+        for op in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let responses = &mut op.responses.responses;
+            // The scope named by a documented 403 ("lacks the `plugins` scope"), when a
+            // credential is always needed (a documented 401).
+            let required_scope = responses.contains_key("401").then(|| {
+                responses
+                    .get("403")
+                    .and_then(|r| match r {
+                        utoipa::openapi::RefOr::T(r) => Some(r.description.clone()),
+                        utoipa::openapi::RefOr::Ref(_) => None,
+                    })
+                    .and_then(|d| d.split('`').nth(1).map(str::to_string))
+            });
+            let mut extra: Vec<(u16, &str, &str)> = vec![(
+                429,
+                "Over the rate limit (when limits are on); retry after `Retry-After` seconds",
+                "ErrorBody",
+            )];
+            if op.request_body.is_some() {
+                extra.push((400, "A body that does not parse or is invalid", own_shape));
+                extra.push((413, "A body over the size limit", own_shape));
+                extra.push((415, "A body that is not `application/json`", own_shape));
+            }
+            if op.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
+                extra.push((
+                    400,
+                    "A path or query parameter that does not parse",
+                    own_shape,
+                ));
+            }
+            if !open {
+                extra.push((
+                    401,
+                    "A credential is needed here (`[auth]`) and none or an invalid one was sent",
+                    "ErrorBody",
+                ));
+                extra.push((
+                    403,
+                    "The credential lacks the scope this needs",
+                    "ErrorBody",
+                ));
+            }
+            if path == "/mcp" {
+                extra.push((
+                    400,
+                    "Not a valid JSON-RPC request, or no session id where one is needed",
+                    own_shape,
+                ));
+                extra.push((
+                    404,
+                    "An unknown or ended session (`Mcp-Session-Id`)",
+                    own_shape,
+                ));
+                extra.push((
+                    406,
+                    "`Accept` lacks `application/json` or `text/event-stream`",
+                    own_shape,
+                ));
+                extra.push((
+                    503,
+                    "Too many MCP sessions are open (`[server] mcp_max_sessions`)",
+                    own_shape,
+                ));
+            }
+            for (status, description, shape) in extra {
+                responses.entry(status.to_string()).or_insert_with(|| {
+                    ResponseBuilder::new()
+                        .description(description)
+                        .content(
+                            "application/json",
+                            Content::new(Some(Ref::from_schema_name(shape))),
+                        )
+                        .build()
+                        .into()
+                });
+            }
+            op.security = Some(match required_scope {
+                Some(scope) => {
+                    let scopes: Vec<String> = scope.into_iter().collect();
+                    vec![
+                        SecurityRequirement::new("bearer", scopes.clone()),
+                        SecurityRequirement::new("session", scopes),
+                    ]
+                }
+                None if open => vec![SecurityRequirement::default()],
+                None => vec![
+                    SecurityRequirement::default(),
+                    SecurityRequirement::new("bearer", Vec::<String>::new()),
+                    SecurityRequirement::new("session", Vec::<String>::new()),
+                ],
+            });
+        }
+    }
 }
 
 /// `get_api_plugins_id` for `GET /api/plugins/{id}`.
@@ -825,6 +1092,38 @@ mod tests {
             }
         }
         found
+    }
+
+    #[test]
+    fn query_parameters_are_documented_in_the_query_and_schemes_are_declared() {
+        let doc = serde_json::to_value(document()).expect("serializes");
+        for (path, name) in [
+            ("/api/chat/sessions", "limit"),
+            ("/api/chat/sessions", "user_id"),
+            ("/api/jobs", "status"),
+            ("/api/analytics", "granularity"),
+            ("/api/mcp/search", "query"),
+        ] {
+            let parameters = doc["paths"][path]["get"]["parameters"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{path} has parameters"));
+            let parameter = parameters
+                .iter()
+                .find(|p| p["name"] == name)
+                .unwrap_or_else(|| panic!("{path} documents {name}"));
+            assert_eq!(parameter["in"], "query", "{path} {name}");
+        }
+        let schemes = &doc["components"]["securitySchemes"];
+        assert_eq!(schemes["bearer"]["scheme"], "bearer");
+        assert_eq!(schemes["session"]["in"], "cookie");
+        let install = &doc["paths"]["/api/plugins/{id}/install"]["post"];
+        assert_eq!(install["security"][0]["bearer"][0], "plugins", "{install}");
+        assert!(install["responses"]["429"].is_object());
+        let completions = &doc["paths"]["/v1/chat/completions"]["post"]["responses"];
+        assert_eq!(
+            completions["413"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/OpenAiErrorBody"
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use socketioxide::extract::SocketRef;
 
 use super::principal::{self, Resolved};
-use super::ratelimit::Limiter;
+use super::ratelimit::{ClientLimit, Limiter};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -58,28 +58,35 @@ pub fn outer(router: Router, state: &AppState) -> Router {
 async fn resolve_and_limit(State(outer): State<Outer>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
     let resolved = principal::resolve(&parts.headers, &outer.state).await;
-    if let Some(limiter) = &outer.limiter
-        && !UNLIMITED.contains(&parts.uri.path())
-    {
+    if let Some(limiter) = &outer.limiter {
         let bucket = match resolved.principal() {
             Some(principal) => principal.bucket(),
             None => limiter.address_bucket(&parts),
         };
-        if let Err(wait) = limiter.check(&bucket) {
-            tracing::debug!(%bucket, path = parts.uri.path(), "rate limited");
-            return ApiError::too_many_requests(
-                format!(
-                    "Too many requests: at most {} a second (bursts of {}); retry after the time in Retry-After",
-                    limiter.per_second(),
-                    limiter.burst()
-                ),
-                wait,
-            )
-            .into_response();
+        if !UNLIMITED.contains(&parts.uri.path())
+            && !is_socketio_session(&parts)
+            && let Err(wait) = limiter.check(&bucket)
+        {
+            tracing::debug!(bucket = %crate::logsafe::Safe(&bucket), "rate limited");
+            return ApiError::too_many_requests(limiter.refusal(), wait).into_response();
         }
+        parts
+            .extensions
+            .insert(ClientLimit::new(limiter.clone(), bucket));
     }
     parts.extensions.insert(resolved);
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// A request of an open Engine.IO session (`/socket.io/?sid=…`): not counted itself,
+/// since each Socket.IO event it carries is (see [`crate::socket`]); the handshake that
+/// opens a session is.
+fn is_socketio_session(parts: &axum::http::request::Parts) -> bool {
+    parts.uri.path().starts_with(crate::socket::PATH)
+        && parts
+            .uri
+            .query()
+            .is_some_and(|query| query.split('&').any(|pair| pair.starts_with("sid=")))
 }
 
 /// `routes` behind [`gate`]; nothing when reading and chat are both open.

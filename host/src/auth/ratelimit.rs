@@ -5,9 +5,16 @@
 //! `X-Forwarded-For` address when `trust_forwarded` is set (behind a reverse proxy).
 //! Requests with neither (in-process tests) share one bucket. Over the limit: 429 with
 //! `Retry-After`.
+//!
+//! What a request fans out to costs too: every request of a `POST /api/batch`, and every
+//! Socket.IO event (websocket and polling alike, counted by the event handlers rather than
+//! per polling request), is taken from the same client's bucket through the
+//! [`ClientLimit`] the outer layer leaves in the request's extensions. One client has one
+//! bucket whatever the transport.
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -69,6 +76,14 @@ impl Limiter {
             .map_err(|not_until| not_until.wait_time_from(self.buckets.clock().now()))
     }
 
+    /// What a client over the limit is told.
+    pub fn refusal(&self) -> String {
+        format!(
+            "Too many requests: at most {} a second (bursts of {}); retry after the time in Retry-After",
+            self.per_second, self.burst
+        )
+    }
+
     /// The address bucket of a request without a valid credential.
     pub fn address_bucket(&self, parts: &Parts) -> String {
         let forwarded = self.trust_forwarded.then(|| forwarded_for(parts)).flatten();
@@ -80,6 +95,37 @@ impl Limiter {
             Some(ip) => format!("ip:{ip}"),
             None => "shared".to_owned(),
         }
+    }
+}
+
+/// One client's rate limit: the server's limiter and the client's bucket. Kept in a
+/// request's extensions (and so in a Socket.IO socket's handshake parts) when limits are on.
+#[derive(Clone)]
+pub struct ClientLimit {
+    limiter: Arc<Limiter>,
+    bucket: String,
+}
+
+impl ClientLimit {
+    /// The limit of `bucket` under `limiter`.
+    pub fn new(limiter: Arc<Limiter>, bucket: String) -> ClientLimit {
+        ClientLimit { limiter, bucket }
+    }
+
+    /// Takes one request (or event) from the client's allowance; when it has none, how long
+    /// until it has.
+    pub fn check(&self) -> Result<(), Duration> {
+        self.limiter.check(&self.bucket)
+    }
+
+    /// The client's bucket (`key:…`, `session:…`, `ip:…`).
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// The limiter itself.
+    pub fn limiter(&self) -> &Limiter {
+        &self.limiter
     }
 }
 
@@ -120,6 +166,19 @@ mod tests {
             "{wait:?}"
         );
         assert!(limiter.check("b").is_ok(), "buckets are per client");
+    }
+
+    #[test]
+    fn a_client_limit_draws_from_the_same_bucket_as_its_requests() {
+        let limiter = Arc::new(limiter(1, Some(2), false).expect("on"));
+        let limit = ClientLimit::new(limiter.clone(), "ip:1".into());
+        assert!(limiter.check("ip:1").is_ok());
+        assert!(limit.check().is_ok());
+        assert!(
+            limit.check().is_err(),
+            "the request and the event shared one burst"
+        );
+        assert!(limiter.refusal().contains("at most 1 a second"));
     }
 
     #[test]

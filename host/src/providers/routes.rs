@@ -203,8 +203,24 @@ pub fn validate_route(name: &str, route: &RouteConfig) -> Result<(), String> {
         if entry.provider.trim().is_empty() {
             return Err(format!("chain[{i}].provider must not be empty"));
         }
+        // A provider is a plugin: its id follows the plugin id rules.
+        crate::manifest::validate_id(&entry.provider).map_err(|e| {
+            format!(
+                "chain[{i}].provider: {}",
+                e.to_string().trim_start_matches("id: ")
+            )
+        })?;
         if entry.model.as_deref().is_some_and(|m| m.trim().is_empty()) {
             return Err(format!("chain[{i}].model must not be empty when given"));
+        }
+        if entry
+            .model
+            .as_deref()
+            .is_some_and(|m| m.len() > 200 || m.chars().any(char::is_control))
+        {
+            return Err(format!(
+                "chain[{i}].model must be at most 200 characters with no control characters"
+            ));
         }
     }
     if let Some(ms) = route.timeout_ms
@@ -351,5 +367,14 @@ mod tests {
             assert!(err.contains(expected), "{name:?}: {err}");
         }
         assert!(validate_route("vertex-garden", &chain(&["gemini"])).is_ok());
+    }
+
+    #[test]
+    fn a_provider_id_with_control_characters_or_capitals_is_refused() {
+        for provider in ["local\nforged", "Local", "../x", "a b"] {
+            let err = validate_route("r", &chain(&[provider])).expect_err("refused");
+            assert!(err.contains("chain[0].provider"), "{provider:?}: {err}");
+        }
+        assert!(validate_route("r", &chain(&["openai-compatible"])).is_ok());
     }
 }

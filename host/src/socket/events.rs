@@ -2,6 +2,11 @@
 //! of [`EVENTS`] is registered with the same thin handler, which hands the event to
 //! [`dispatch`]; `batch_events` hands each of its items to the same function, so an event
 //! in a batch is handled exactly as if it had been sent alone.
+//!
+//! Every event (each item of a batch included, over websocket and polling alike) is taken
+//! from the client's rate limit ([`within_limit`]); over it, the event is not handled and
+//! the client gets `error {message, event, limit, retry_after_ms}`, staying connected. An
+//! event with no handler gets `error` naming it.
 
 use std::sync::Arc;
 
@@ -45,6 +50,7 @@ pub fn register(socket: &SocketRef) {
     for event in EVENTS {
         socket.on(event, on_event);
     }
+    socket.on_fallback(on_unknown);
     socket.on_disconnect(workspaces::on_disconnect);
 }
 
@@ -66,6 +72,57 @@ async fn on_event(
     dispatch(&ctx, &event, data.unwrap_or(Value::Null)).await;
 }
 
+/// An event nobody handles: `error` naming it (counted like any other event).
+async fn on_unknown(socket: SocketRef, Event(event): Event) {
+    if !within_limit(&socket, &event) {
+        return;
+    }
+    let shown = crate::logsafe::safe(&event);
+    tracing::debug!(sid = %socket.id, event = %shown, "unknown socket.io event");
+    super::emit(
+        &socket,
+        "error",
+        &json!({
+            "message": format!("unknown event `{shown}`"),
+            "event": shown,
+            "events": EVENTS.iter().chain(["test_event", "ping"].iter()).collect::<Vec<_>>(),
+        }),
+    );
+}
+
+/// Takes one event from the client's rate limit (the same bucket as its HTTP requests);
+/// when none is left, tells the client with `error` naming the limit and returns `false`.
+pub fn within_limit(socket: &SocketRef, event: &str) -> bool {
+    let Some(limit) = socket
+        .req_parts()
+        .extensions
+        .get::<crate::auth::ratelimit::ClientLimit>()
+    else {
+        return true;
+    };
+    let Err(wait) = limit.check() else {
+        return true;
+    };
+    tracing::debug!(sid = %socket.id, event = %crate::logsafe::Safe(event), "socket.io event rate limited");
+    super::emit(
+        socket,
+        "error",
+        &json!({
+            "message": format!(
+                "rate limit: `{}` was not handled. {}",
+                crate::logsafe::safe(event),
+                limit.limiter().refusal().replace(" in Retry-After", " in retry_after_ms")
+            ),
+            "event": event,
+            "limit": "rate_limit",
+            "per_second": limit.limiter().per_second(),
+            "burst": limit.limiter().burst(),
+            "retry_after_ms": u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+        }),
+    );
+    false
+}
+
 /// Handles `event` with `data`.
 pub async fn dispatch(ctx: &Ctx, event: &str, data: Value) {
     if event == "batch_events" {
@@ -75,8 +132,11 @@ pub async fn dispatch(ctx: &Ctx, event: &str, data: Value) {
     }
 }
 
-/// Handles one event that is not a batch.
+/// Handles one event that is not a batch, if the client's rate limit allows.
 async fn single(ctx: &Ctx, event: &str, data: Value) {
+    if !within_limit(&ctx.socket, event) {
+        return;
+    }
     match event {
         "mama_bear_chat" if !crate::auth::guard::socket_may_chat(&ctx.socket, &ctx.state) => {}
         "mama_bear_chat" => chat::mama_bear_chat(ctx, data).await,

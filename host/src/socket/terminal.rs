@@ -1,10 +1,11 @@
 //! Terminal sessions: a terminal is the room `terminal:<session_id>`.
 //!
 //! - `join_terminal {session_id}` joins it and answers `terminal_joined`;
-//! - `terminal_input {session_id, command, timestamp}` runs the command
-//!   ([`crate::terminal`]: plugin tools, never a shell) and sends `terminal_output
-//!   {session_id, command, output, success, timestamp}` to everyone in the room (and to the
-//!   sender, should it not have joined);
+//! - `terminal_input {session_id, command, timestamp}` from a member of the room runs the
+//!   command ([`crate::terminal`]: plugin tools, never a shell) and sends `terminal_output
+//!   {session_id, command, output, success, timestamp}` to everyone in the room; from a
+//!   client that has not joined it, nothing runs and the sender gets `error {message,
+//!   event, session_id}`;
 //! - `leave_terminal {session_id}` leaves it and answers `terminal_left`.
 
 use serde_json::{Value, json};
@@ -57,6 +58,21 @@ pub async fn input(ctx: &Ctx, data: Value) {
             return bad_payload(&ctx.socket, "terminal_input", EXPECTED, &err);
         }
     };
+    let room = room(session_id);
+    if !ctx.socket.rooms().iter().any(|r| *r == room) {
+        return super::emit(
+            &ctx.socket,
+            "error",
+            &json!({
+                "message": format!(
+                    "not a member of terminal session `{}`: send `join_terminal` first",
+                    crate::logsafe::safe(session_id)
+                ),
+                "event": "terminal_input",
+                "session_id": session_id,
+            }),
+        );
+    }
     if !crate::auth::guard::socket_may_use_tools(&ctx.socket, &ctx.state) {
         let refused = json!({
             "session_id": session_id,
@@ -75,15 +91,10 @@ pub async fn input(ctx: &Ctx, data: Value) {
         "success": result.success,
         "timestamp": clock::timestamp(),
     });
-    let room = room(session_id);
-    let joined = ctx.socket.rooms().iter().any(|r| *r == room);
     if let Some(ns) = ctx.io.of("/")
         && let Err(err) = ns.within(room).emit("terminal_output", &output).await
     {
         tracing::debug!(%err, "terminal output did not reach every member");
-    }
-    if !joined {
-        super::emit(&ctx.socket, "terminal_output", &output);
     }
 }
 
