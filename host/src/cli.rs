@@ -84,6 +84,11 @@ pub struct ServeArgs {
     /// twice that; 0 turns limits off [default: 0, or `[rate_limit] per_second`].
     #[arg(long, env = "SANCTUARY_RATE_LIMIT", value_name = "N")]
     pub rate_limit: Option<u32>,
+
+    /// Deadline of each health probe in a `/health` run, in ms; a probe past it is
+    /// reported as `timeout` [default: 1000, or `[health] probe_timeout_ms`].
+    #[arg(long, env = "SANCTUARY_HEALTH_PROBE_TIMEOUT_MS", value_name = "MS")]
+    pub health_probe_timeout_ms: Option<u64>,
 }
 
 impl Cli {
@@ -165,6 +170,10 @@ mod tests {
             ("cache_dir", "SANCTUARY_CACHE_DIR"),
             ("secrets_file", "SANCTUARY_SECRETS_FILE"),
             ("rate_limit", "SANCTUARY_RATE_LIMIT"),
+            (
+                "health_probe_timeout_ms",
+                "SANCTUARY_HEALTH_PROBE_TIMEOUT_MS",
+            ),
         ] {
             assert_eq!(env_of(id).as_deref(), Some(env), "flag {id}");
         }
