@@ -193,9 +193,12 @@ pub async fn status(state: &AppState, name: &str) -> Result<ProjectStatus, Error
 /// A project's status and its dependencies' names, as one check run found them.
 type Checked = (ProjectStatus, Vec<String>);
 
-/// One slot per project: the latest run and when it began; its lock makes concurrent
-/// requests share one run (single-flight).
-type Slot = Arc<tokio::sync::Mutex<Option<(Instant, Checked)>>>;
+/// The scout checks a run used (id and load time): a run over another set is not shared.
+type CheckSet = Vec<(String, DateTime<Utc>)>;
+
+/// One slot per project: the latest run, when it began and over which checks; its lock
+/// makes concurrent requests share one run (single-flight).
+type Slot = Arc<tokio::sync::Mutex<Option<(Instant, CheckSet, Checked)>>>;
 
 /// Project statuses shared between requests for `[scout] status_ttl_ms`: within it, a
 /// request is answered from the run that began at most that long before it; concurrent
@@ -225,15 +228,22 @@ impl StatusCache {
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             slots.entry(project.name.clone()).or_default().clone()
         };
+        let checks: CheckSet = state
+            .plugins
+            .of_kind(Kind::ScoutCheck)
+            .iter()
+            .map(|live| (live.id().to_string(), live.loaded_at))
+            .collect();
         let mut slot = slot.lock().await;
-        if let Some((started, checked)) = slot.as_ref()
+        if let Some((started, ran, checked)) = slot.as_ref()
             && (*started >= arrived || arrived.duration_since(*started) <= self.ttl)
+            && *ran == checks
         {
             return checked.clone();
         }
         let started = Instant::now();
         let checked = check_project(state, project).await;
-        *slot = Some((started, checked.clone()));
+        *slot = Some((started, checks, checked.clone()));
         checked
     }
 }

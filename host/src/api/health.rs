@@ -34,6 +34,9 @@ use crate::state::AppState;
 /// The `service` name `/health` answers with (seed 002), as `/api/dev/ping` does.
 pub const SERVICE: &str = "podplay-sanctuary";
 
+/// The least time the database check is given, in ms, whatever the probe deadline.
+const DATABASE_DEADLINE_MS: u64 = 1000;
+
 /// Routes of this module.
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -48,6 +51,8 @@ pub fn routes() -> Router<AppState> {
 pub struct Snapshot {
     /// When the run began.
     started: Instant,
+    /// The probes it ran (id and load time): a run over another set is not shared.
+    ran: Vec<(String, DateTime<Utc>)>,
     /// When it ended, wall clock.
     checked_at: DateTime<Utc>,
     database_ok: bool,
@@ -92,6 +97,7 @@ impl Monitor {
         let mut latest = self.latest.lock().await;
         if let Some(snap) = latest.as_ref()
             && (snap.started >= arrived || arrived.duration_since(snap.started) <= ttl)
+            && snap.ran == probe_set(&state.plugins)
         {
             return snap.clone();
         }
@@ -102,9 +108,13 @@ impl Monitor {
 
     async fn run(&self, state: &AppState) -> Snapshot {
         let started = Instant::now();
+        let ran = probe_set(&state.plugins);
         let deadline = tokio::time::Instant::from_std(started)
             + Duration::from_millis(self.config.probe_timeout_ms);
-        let db = tokio::time::timeout_at(deadline, state.db.ping());
+        // The database gets at least a second: a busy pool is not an outage.
+        let db_deadline = tokio::time::Instant::from_std(started)
+            + Duration::from_millis(self.config.probe_timeout_ms.max(DATABASE_DEADLINE_MS));
+        let db = tokio::time::timeout_at(db_deadline, state.db.ping());
         let (db, probes) = tokio::join!(db, self.run_probes(&state.plugins, deadline));
         let (database_ok, database_latency_ms, database_error) = match db {
             Ok(Ok(latency)) => (true, Some(latency.as_secs_f64() * 1000.0), None),
@@ -114,13 +124,14 @@ impl Monitor {
                 None,
                 Some(format!(
                     "the database did not answer within {} ms",
-                    self.config.probe_timeout_ms
+                    self.config.probe_timeout_ms.max(DATABASE_DEADLINE_MS)
                 )),
             ),
         };
         let (status, pressure) = self.judge(database_ok, &probes);
         Snapshot {
             started,
+            ran,
             checked_at: Utc::now(),
             database_ok,
             database_latency_ms,
@@ -239,6 +250,15 @@ impl Monitor {
         };
         (status, pressure)
     }
+}
+
+/// The live probes by id and load time: a snapshot answers only for the set it ran.
+fn probe_set(plugins: &PluginHost) -> Vec<(String, DateTime<Utc>)> {
+    plugins
+        .of_kind(Kind::HealthProbe)
+        .iter()
+        .map(|live| (live.id().to_string(), live.loaded_at))
+        .collect()
 }
 
 /// Resource pressure, which counts only once it lasts: a probe over a threshold, or one

@@ -102,3 +102,169 @@ pub async fn prune(
     tx.commit().await?;
     Ok(Pruned { rows: deleted })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::api::analytics::{Granularity, Period, compute, load_calls};
+    use crate::telemetry::{ChatCall, Outcome, PluginCall, Record, write};
+
+    fn plugin(outcome: Outcome, ms: u64) -> PluginCall {
+        PluginCall {
+            plugin: "time".into(),
+            kind: "mcp-server".into(),
+            operation: "current_time".into(),
+            outcome,
+            error_code: (outcome != Outcome::Ok).then_some("timeout"),
+            duration: Duration::from_millis(ms),
+        }
+    }
+
+    fn chat(cached: bool) -> ChatCall {
+        ChatCall {
+            route: "mama-bear".into(),
+            provider: Some("local".into()),
+            model: Some("echo".into()),
+            ok: true,
+            cached,
+            error_code: None,
+            duration: Duration::from_millis(30),
+            tokens: Some(7),
+        }
+    }
+
+    /// Calls over three weeks before `now`, the same duration within each group so the
+    /// roll-up's means equal the calls' own durations.
+    fn history(now: DateTime<Utc>) -> Vec<Record> {
+        let mut records = Vec::new();
+        for day in 0..21 {
+            for minute in [5, 35, 95] {
+                let at = now - chrono::Duration::days(day) - chrono::Duration::minutes(minute);
+                records.push(Record::Plugin(plugin(Outcome::Ok, 10), at));
+                records.push(Record::Plugin(plugin(Outcome::Timeout, 500), at));
+                records.push(Record::Chat(chat(day % 2 == 0), at));
+            }
+        }
+        records
+    }
+
+    async fn count(db: &Db, sql: &'static str) -> i64 {
+        sqlx::query(sql)
+            .fetch_one(db.pool())
+            .await
+            .expect("count")
+            .get::<i64, _>(0)
+    }
+
+    #[tokio::test]
+    async fn pruned_calls_are_rolled_up_so_analytics_over_old_periods_keep_every_figure() {
+        for test_db in crate::db::testing::all().await {
+            let db = test_db.db();
+            let now = Utc
+                .with_ymd_and_hms(2026, 6, 15, 12, 0, 0)
+                .single()
+                .expect("a date");
+            let records = history(now);
+            write(&db, &records).await.expect("written");
+            let periods = [Granularity::Day, Granularity::Hour].map(|granularity| Period {
+                start: now - chrono::Duration::days(22),
+                end: now,
+                granularity,
+            });
+            let mut before = Vec::new();
+            for period in &periods {
+                before.push(compute(
+                    period,
+                    &load_calls(&db, period).await.expect("read"),
+                    &[],
+                ));
+            }
+
+            let config = TelemetryConfig {
+                retention_days: 7,
+                max_rows: 0,
+                prune_interval_secs: 60,
+            };
+            let pruned = prune(&db, config, now).await.expect("pruned");
+            // Days 0..=6 keep their rows (day 7 at 12:00 minus 5 minutes is older).
+            let kept = count(&db, "SELECT COUNT(*) FROM calls").await;
+            assert_eq!(
+                pruned.rows as i64 + kept,
+                records.len() as i64,
+                "{}",
+                db.kind()
+            );
+            assert_eq!(kept, 7 * 9, "{}", db.kind());
+            assert!(count(&db, "SELECT COUNT(*) FROM calls_rollup").await > 0);
+            let oldest: String = sqlx::query("SELECT MIN(at) FROM calls")
+                .fetch_one(db.pool())
+                .await
+                .expect("min")
+                .get(0);
+            assert!(oldest >= crate::clock::format(now - chrono::Duration::days(7)));
+
+            for (period, before) in periods.iter().zip(&before) {
+                let after = compute(period, &load_calls(&db, period).await.expect("read"), &[]);
+                assert_eq!(&after, before, "{} {:?}", db.kind(), period.granularity);
+            }
+            assert_eq!(before[0].plugins.calls, 21 * 3 * 2);
+            assert_eq!(before[0].chat.cached, 11 * 3);
+
+            // Pruning again finds nothing new; the figures still hold.
+            let again = prune(&db, config, now).await.expect("pruned");
+            assert_eq!(again.rows, 0);
+            let period = &periods[0];
+            let after = compute(period, &load_calls(&db, period).await.expect("read"), &[]);
+            assert_eq!(after, before[0]);
+        }
+    }
+
+    #[tokio::test]
+    async fn the_row_limit_keeps_about_the_newest_rows_and_rolls_up_the_rest() {
+        for test_db in crate::db::testing::all().await {
+            let db = test_db.db();
+            let now = Utc
+                .with_ymd_and_hms(2026, 6, 15, 12, 0, 0)
+                .single()
+                .expect("a date");
+            let records = history(now);
+            write(&db, &records).await.expect("written");
+            let period = Period {
+                start: now - chrono::Duration::days(22),
+                end: now,
+                granularity: Granularity::Day,
+            };
+            let before = compute(&period, &load_calls(&db, &period).await.expect("read"), &[]);
+            let config = TelemetryConfig {
+                retention_days: 0,
+                max_rows: 20,
+                prune_interval_secs: 60,
+            };
+            prune(&db, config, now).await.expect("pruned");
+            let kept = count(&db, "SELECT COUNT(*) FROM calls").await;
+            // Rows share their time three by three: the limit keeps whole instants.
+            assert!((20..=23).contains(&kept), "{} kept {kept}", db.kind());
+            let after = compute(&period, &load_calls(&db, &period).await.expect("read"), &[]);
+            assert_eq!(after, before, "{}", db.kind());
+        }
+    }
+
+    #[tokio::test]
+    async fn without_limits_nothing_is_pruned() {
+        let test_db = crate::db::testing::sqlite().await;
+        let db = test_db.db();
+        let now = Utc::now();
+        write(&db, &history(now)).await.expect("written");
+        let config = TelemetryConfig {
+            retention_days: 0,
+            max_rows: 0,
+            prune_interval_secs: 60,
+        };
+        assert_eq!(prune(&db, config, now).await.expect("pruned").rows, 0);
+        assert_eq!(count(&db, "SELECT COUNT(*) FROM calls").await, 21 * 9);
+    }
+}
