@@ -368,7 +368,17 @@ fn checks(state: &AppState, snap: &Snapshot, loading: &[String]) -> Value {
     })
 }
 
+/// While the start-up loading runs, waits for it up to the probe deadline: a warm start
+/// (compiled components cached) then answers complete, a cold one names what loads.
+async fn settle(state: &AppState) {
+    if state.plugins.is_starting() {
+        let limit = Duration::from_millis(state.config.health.probe_timeout_ms);
+        state.plugins.wait_started(limit).await;
+    }
+}
+
 async fn health(State(state): State<AppState>) -> Json<Value> {
+    settle(&state).await;
     let snap = state.health.snapshot(&state).await;
     let loading = state.plugins.loading();
     let services = all_services(&state, &snap);
@@ -399,6 +409,7 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
 }
 
 async fn detailed(State(state): State<AppState>) -> Json<Value> {
+    settle(&state).await;
     let snap = state.health.snapshot(&state).await;
     let loading = state.plugins.loading();
     let services = all_services(&state, &snap);
