@@ -160,7 +160,15 @@ impl PluginHost {
     pub fn new(config: &Config, db: Option<Db>) -> anyhow::Result<PluginHost> {
         let signatures = Policy::from_config(&config.signatures)?;
         let services = Arc::new(HostServices::new(db, Arc::new(Sampler::new())));
-        let runtime = Runtime::new(Some(&config.cache_dir), &config.data_dir, services)?;
+        let runtime = Runtime::with_options(
+            Some(&config.cache_dir),
+            &config.data_dir,
+            services,
+            crate::runtime::RuntimeOptions {
+                guest_threads: config.runtime.guest_threads,
+                budgets: config.budgets.clone(),
+            },
+        )?;
         let (events, _) = broadcast::channel(256);
         Ok(PluginHost {
             runtime,

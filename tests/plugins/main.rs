@@ -328,7 +328,8 @@ async fn local_provider_is_honest_streams_and_describes_installed_tools() {
     let info = local.provider.as_ref().expect("described at load");
     assert!(info.offline);
 
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    // Bounded like every chunk queue; large enough to read the chunks after the call.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
     let request = support::chat_request("Which plugins and tools are installed?", true);
     let answer = h
         .rt()
@@ -375,4 +376,61 @@ async fn local_provider_is_honest_streams_and_describes_installed_tools() {
         .await
         .expect_err("empty");
     assert!(err.is_invalid_input(), "{err:?}");
+}
+
+/// Reads every chunk of a streaming call as a slow listener would, returning how many
+/// bytes arrived.
+async fn drain_slowly(mut rx: tokio::sync::mpsc::Receiver<String>) -> usize {
+    let mut bytes = 0;
+    while let Some(chunk) = rx.recv().await {
+        bytes += chunk.len();
+        tokio::task::yield_now().await;
+    }
+    bytes
+}
+
+#[tokio::test]
+async fn a_provider_streaming_more_than_its_budget_is_stopped_and_the_host_holds_little() {
+    let h = Harness::new().await;
+    let plugin = h.load_fixture("hostile-stream").await;
+    let budget = plugin.manifest.permissions.memory_mb as usize * 1024 * 1024;
+    for (prompt, what) in [
+        ("big", "one chunk over the size limit"),
+        ("flood", "chunks past the budget"),
+    ] {
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let reader = tokio::spawn(drain_slowly(rx));
+        let request = support::chat_request(prompt, true);
+        let err = h
+            .rt()
+            .chat(&plugin, &request, Some(tx))
+            .await
+            .expect_err(what);
+        assert!(
+            matches!(err, CallError::MemoryCap { .. }),
+            "{what}: {err:?}"
+        );
+        assert!(err.to_string().contains("hostile-stream"), "{err}");
+        let received = reader.await.expect("reader");
+        assert!(
+            received <= budget,
+            "{what}: the listener got {received} bytes, more than the {budget}-byte budget"
+        );
+    }
+}
+
+#[tokio::test]
+async fn kv_writes_past_the_quota_stop_the_call_and_keep_what_was_written() {
+    let h = Harness::new().await;
+    let plugin = h.load_fixture("hostile-host").await;
+    let err = h
+        .rt()
+        .call_tool(&plugin, "kv_flood", "{}")
+        .await
+        .expect_err("the flood passes the 1 MiB quota");
+    assert!(matches!(err, CallError::Quota { .. }), "{err:?}");
+    assert!(err.to_string().contains("kv_bytes"), "{err}");
+    // What fitted is kept; the plugin still answers.
+    let echo = h.rt().call_tool(&plugin, "echo", "{}").await.expect("echo");
+    assert_eq!(support::contents_text(&echo), "echo");
 }

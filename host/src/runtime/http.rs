@@ -12,12 +12,21 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 pub struct HttpPolicy {
     plugin: Arc<str>,
     allowed: Arc<[String]>,
+    audit: Arc<crate::audit::Audit>,
 }
 
 impl HttpPolicy {
     /// A policy for `plugin` allowing `allowed` (`host`, `host:port` or `*.domain`).
-    pub fn new(plugin: Arc<str>, allowed: Arc<[String]>) -> HttpPolicy {
-        HttpPolicy { plugin, allowed }
+    pub fn new(
+        plugin: Arc<str>,
+        allowed: Arc<[String]>,
+        audit: Arc<crate::audit::Audit>,
+    ) -> HttpPolicy {
+        HttpPolicy {
+            plugin,
+            allowed,
+            audit,
+        }
     }
 }
 
@@ -75,6 +84,11 @@ impl WasiHttpHooks for HttpPolicy {
         let uri = request.uri().clone();
         if !is_allowed(&self.allowed, &uri) {
             warn!(plugin = %self.plugin, %uri, "outgoing HTTP refused: host not in the manifest's permissions.network");
+            self.audit.deny(
+                &self.plugin,
+                crate::audit::Kind::Host,
+                format!("outgoing HTTP to {uri}: host not in permissions.network"),
+            );
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
         debug!(plugin = %self.plugin, method = %request.method(), %uri, "outgoing HTTP");
