@@ -71,8 +71,12 @@ type ProbeRun = Shared<BoxFuture<'static, ProbeOutcome>>;
 /// remembers since when each probe has reported pressure.
 pub struct Monitor {
     config: HealthConfig,
-    latest: tokio::sync::Mutex<Option<Arc<Snapshot>>>,
-    /// Probe runs that outlived a deadline, by probe id: the next check waits for them.
+    /// Held while a run is under way: callers that miss the latest run wait here.
+    latest: tokio::sync::Mutex<()>,
+    /// The latest run.
+    current: std::sync::RwLock<Option<Arc<Snapshot>>>,
+    /// Probe runs that outlived a deadline, by probe version: the next check waits for
+    /// them rather than start another.
     running: std::sync::Mutex<HashMap<String, ProbeRun>>,
     /// Since when each probe has reported pressure.
     pressure_since: std::sync::Mutex<HashMap<String, (Instant, DateTime<Utc>)>>,
@@ -83,7 +87,8 @@ impl Monitor {
     pub fn new(config: HealthConfig) -> Monitor {
         Monitor {
             config,
-            latest: tokio::sync::Mutex::new(None),
+            latest: tokio::sync::Mutex::new(()),
+            current: std::sync::RwLock::new(None),
             running: std::sync::Mutex::new(HashMap::new()),
             pressure_since: std::sync::Mutex::new(HashMap::new()),
         }
@@ -93,17 +98,31 @@ impl Monitor {
     /// run. Concurrent callers share one run.
     pub async fn snapshot(&self, state: &AppState) -> Arc<Snapshot> {
         let arrived = Instant::now();
-        let ttl = Duration::from_millis(self.config.cache_ttl_ms);
-        let mut latest = self.latest.lock().await;
-        if let Some(snap) = latest.as_ref()
-            && (snap.started >= arrived || arrived.duration_since(snap.started) <= ttl)
-            && snap.ran == probe_set(&state.plugins)
-        {
-            return snap.clone();
+        if let Some(snap) = self.fresh(arrived, state) {
+            return snap;
+        }
+        let _single_flight = self.latest.lock().await;
+        if let Some(snap) = self.fresh(arrived, state) {
+            return snap;
         }
         let snap = Arc::new(self.run(state).await);
-        *latest = Some(snap.clone());
+        *self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(snap.clone());
         snap
+    }
+
+    /// The latest run, if it may answer a request that arrived at `arrived`.
+    fn fresh(&self, arrived: Instant, state: &AppState) -> Option<Arc<Snapshot>> {
+        let ttl = Duration::from_millis(self.config.cache_ttl_ms);
+        let current = self
+            .current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let snap = current.as_ref()?;
+        let recent = snap.started >= arrived || arrived.duration_since(snap.started) <= ttl;
+        (recent && snap.ran == probe_set(&state.plugins)).then(|| snap.clone())
     }
 
     async fn run(&self, state: &AppState) -> Snapshot {
@@ -151,12 +170,13 @@ impl Monitor {
         let probes = plugins.of_kind(Kind::HealthProbe);
         let runs = probes.into_iter().map(|live| {
             let id = live.id().to_string();
+            let key = run_key(&live);
             let name = live.plugin.manifest.name.clone();
             let run = self.probe_run(plugins, live);
             async move {
                 match tokio::time::timeout_at(deadline, run).await {
                     Ok(outcome) => {
-                        lock(&self.running).remove(&id);
+                        lock(&self.running).remove(&key);
                         outcome
                     }
                     Err(_) => ProbeOutcome {
@@ -184,7 +204,8 @@ impl Monitor {
         live: Arc<crate::plugins::LivePlugin>,
     ) -> ProbeRun {
         let mut running = lock(&self.running);
-        if let Some(run) = running.get(live.id()) {
+        let key = run_key(&live);
+        if let Some(run) = running.get(&key) {
             return run.clone();
         }
         let id = live.id().to_string();
@@ -207,7 +228,7 @@ impl Monitor {
         }
         .boxed()
         .shared();
-        running.insert(id, run.clone());
+        running.insert(key, run.clone());
         run
     }
 
@@ -250,6 +271,11 @@ impl Monitor {
         };
         (status, pressure)
     }
+}
+
+/// One version of a probe (a reloaded probe never waits on its old version's run).
+fn run_key(live: &crate::plugins::LivePlugin) -> String {
+    format!("{}@{}", live.id(), clock::format(live.loaded_at))
 }
 
 /// The live probes by id and load time: a snapshot answers only for the set it ran.
