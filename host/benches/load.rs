@@ -5,11 +5,18 @@
 //!    joined, answering pings), divided by the number opened;
 //! 2. `test_event` → `test_response` round trip with [`RTT_CLIENTS`] connected clients,
 //!    first one client at a time (the others idle), then every client at once;
-//! 3. HTTP throughput of `GET /api/dev/ping` against the plugin-backed
-//!    `POST /api/mcp/servers/time/tools/current_time`, [`HTTP_TASKS`] client tasks each
-//!    for [`HTTP_DURATION`].
+//! 3. HTTP throughput, side by side: `GET /api/dev/ping`, the plugin-backed
+//!    `POST /api/mcp/servers/time/tools/current_time`, `GET /health` and the scout status
+//!    `GET /api/v1/scout_agent/projects/{name}/status`, [`HTTP_TASKS`] client tasks each,
+//!    in [`ROUNDS`] interleaved rounds of [`ROUND_DURATION`]; the median rate of each and
+//!    its ratio to ping's;
+//! 4. call recording: `sanctuary_call_records_dropped_total` from `/metrics` after that;
+//! 5. server RSS after 100 k and after [`CALLS_ENV`] (default 1 M) plugin calls;
+//! 6. cold start: from exec to the first answer of `GET /health/live`, and to
+//!    `GET /health/ready` answering 200, on a fresh data and cache directory.
 //!
-//! Every loop is bounded in count and in time.
+//! Every loop is bounded in count and in time. `SANCTUARY_LOAD_SKIP_SOCKETIO=1` skips 1
+//! and 2 (the HTTP, recording, RSS and cold-start parts take a few minutes alone).
 //!
 //! `cargo bench -p sanctuary --bench load` (results go into BENCHMARKS.md by hand).
 
@@ -32,8 +39,12 @@ const RTT_BURST_ROUNDS: usize = 5;
 const CONNECT_CONCURRENCY: usize = 32;
 const CONNECT_BUDGET: Duration = Duration::from_secs(240);
 const HTTP_TASKS: usize = 64;
-const HTTP_DURATION: Duration = Duration::from_secs(5);
 const HTTP_WARMUP: Duration = Duration::from_secs(1);
+/// Interleaved rounds of the HTTP comparison; each route's median is reported.
+const ROUNDS: usize = 5;
+const ROUND_DURATION: Duration = Duration::from_secs(3);
+/// Plugin calls before the last RSS reading (environment variable, default 1 000 000).
+const CALLS_ENV: &str = "SANCTUARY_LOAD_CALLS";
 const PACKET_TIMEOUT: Duration = Duration::from_secs(20);
 /// Longer than the server's ping interval (Socket.IO's default 25 s), so every idle client
 /// answers at least one ping before the memory is read.
@@ -53,13 +64,15 @@ struct Server {
 impl Server {
     async fn start() -> Server {
         let data = tempfile::TempDir::new().expect("tempdir");
+        let cache = std::path::PathBuf::from(concat!(env!("CARGO_TARGET_TMPDIR"), "/wasm-cache"));
+        Server::start_in(data, &cache).await
+    }
+
+    async fn start_in(data: tempfile::TempDir, cache: &std::path::Path) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sanctuary"))
             .args(["--host", "127.0.0.1", "--port", "0", "--data-dir"])
             .arg(data.path())
-            .env(
-                "SANCTUARY_CACHE_DIR",
-                concat!(env!("CARGO_TARGET_TMPDIR"), "/wasm-cache"),
-            )
+            .env("SANCTUARY_CACHE_DIR", cache)
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "warn,sanctuary=info")
             .env_remove("SANCTUARY_CONFIG")
@@ -409,6 +422,77 @@ async fn run() {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
 
+    let skip_socketio = std::env::var("SANCTUARY_LOAD_SKIP_SOCKETIO").is_ok_and(|v| v == "1");
+    if !skip_socketio {
+        socketio(&server, &mut rows, &mut notes).await;
+    }
+
+    // 3. HTTP throughput, side by side.
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(HTTP_TASKS)
+        .tcp_nodelay(true)
+        .build()
+        .expect("client");
+    http_comparison(&server, &http, &mut rows, &mut notes).await;
+
+    // 4. Records dropped by the call recorder during all of that.
+    let dropped = dropped_records(&http, addr).await;
+
+    // 5. RSS over plugin calls.
+    let total_calls: usize = std::env::var(CALLS_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let tool = Target::Tool(format!(
+        "http://{addr}/api/mcp/servers/time/tools/current_time"
+    ));
+    let rss_start = server.rss_kib();
+    let mut made = 0;
+    let mut rss_marks = Vec::new();
+    for mark in [100_000usize.min(total_calls), total_calls] {
+        if mark > made {
+            made += calls(&http, tool.clone(), mark - made).await;
+        }
+        rss_marks.push((made, server.rss_kib()));
+    }
+    let dropped_after = dropped_records(&http, addr).await;
+
+    println!();
+    println!("| measurement | n | p50 | p95 | p99 | notes |");
+    println!("|---|---|---|---|---|---|");
+    for row in &rows {
+        println!(
+            "| {} | {} | {} | {} | {} | {} |",
+            row.name, row.n, row.p50, row.p95, row.p99, row.extra
+        );
+    }
+    println!();
+    println!(
+        "call records dropped (sanctuary_call_records_dropped_total): {dropped} after the comparison, {dropped_after} after the RSS run"
+    );
+    println!("server VmRSS: {rss_start} KiB before the RSS run");
+    for (calls, rss) in &rss_marks {
+        println!("server VmRSS after {calls} more plugin calls: {rss} KiB");
+    }
+    if let [(_, first), (_, last)] = rss_marks[..] {
+        println!(
+            "RSS growth from the first mark to the last: {:+.1}%",
+            (last as f64 / first as f64 - 1.0) * 100.0
+        );
+    }
+    for note in notes {
+        println!("note: {note}");
+    }
+    let mut child = server.child;
+    let _ = child.kill().await;
+
+    // 6. Cold start.
+    cold_start().await;
+}
+
+/// Sections 1 and 2: memory per idle Socket.IO connection, `test_event` round trips.
+async fn socketio(server: &Server, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
+    let addr = server.addr;
     // 1. Memory per idle connection.
     let rss_before = server.rss_kib();
     let fds_before = server.open_fds();
@@ -500,14 +584,17 @@ async fn run() {
     ));
     drop(clients);
     tokio::time::sleep(Duration::from_secs(1)).await;
+}
 
-    // 3. HTTP throughput.
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(HTTP_TASKS)
-        .tcp_nodelay(true)
-        .build()
-        .expect("client");
-    let ping_url = format!("http://{addr}/api/dev/ping");
+/// Interleaved rounds over the four routes; rows with each route's median rate and its
+/// ratio to ping's.
+async fn http_comparison(
+    server: &Server,
+    http: &reqwest::Client,
+    rows: &mut Vec<Row>,
+    notes: &mut Vec<String>,
+) {
+    let addr = server.addr;
     let tool_url = format!("http://{addr}/api/mcp/servers/time/tools/current_time");
     let check: Value = http
         .post(&tool_url)
@@ -519,55 +606,197 @@ async fn run() {
         .await
         .expect("tool JSON");
     assert_eq!(check["success"], true, "the time tool answers: {check}");
-    let mut rates = Vec::new();
-    for (name, target) in [
-        ("GET /api/dev/ping", Target::Ping(ping_url.clone())),
+    // The default scout project is the working directory, named after it.
+    let project = server
+        ._data
+        .path()
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .expect("a directory name");
+    let scout_url = format!("http://{addr}/api/v1/scout_agent/projects/{project}/status");
+    let scout = http.get(&scout_url).send().await.expect("scout answers");
+    assert_eq!(scout.status(), 200, "the scout status answers");
+    let targets = [
+        (
+            "GET /api/dev/ping",
+            Target::Get(format!("http://{addr}/api/dev/ping")),
+        ),
         (
             "POST /api/mcp/servers/time/tools/current_time",
-            Target::Tool(tool_url.clone()),
+            Target::Tool(tool_url),
         ),
-    ] {
-        http_load(&http, target.clone(), HTTP_WARMUP).await;
-        let (samples, errors, elapsed) = http_load(&http, target, HTTP_DURATION).await;
-        let rate = samples.len() as f64 / elapsed.as_secs_f64();
-        rates.push(rate);
-        rows.push(latency_row(
-            &format!("{name}, {HTTP_TASKS} tasks"),
-            samples,
-            format!("{rate:.0} req/s, {errors} failed"),
-        ));
+        ("GET /health", Target::Get(format!("http://{addr}/health"))),
+        (
+            "GET /api/v1/scout_agent/projects/{name}/status",
+            Target::Get(scout_url),
+        ),
+    ];
+    for (_, target) in &targets {
+        http_load(http, target.clone(), HTTP_WARMUP).await;
     }
-    let ratio = rates[1] / rates[0];
-
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); targets.len()];
+    let mut samples: Vec<Vec<u64>> = vec![Vec::new(); targets.len()];
+    let mut errors = vec![0; targets.len()];
+    for _ in 0..ROUNDS {
+        for (i, (_, target)) in targets.iter().enumerate() {
+            let (s, e, elapsed) = http_load(http, target.clone(), ROUND_DURATION).await;
+            rates[i].push(s.len() as f64 / elapsed.as_secs_f64());
+            samples[i].extend(s);
+            errors[i] += e;
+        }
+    }
+    let medians: Vec<f64> = rates
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.sort_by(f64::total_cmp);
+            r[r.len() / 2]
+        })
+        .collect();
     println!();
-    println!("| measurement | n | p50 | p95 | p99 | notes |");
-    println!("|---|---|---|---|---|---|");
-    for row in &rows {
+    println!(
+        "| route ({HTTP_TASKS} tasks, {ROUNDS} interleaved rounds of {} s) | median req/s | % of ping |",
+        ROUND_DURATION.as_secs()
+    );
+    println!("|---|---|---|");
+    for (i, (name, _)) in targets.iter().enumerate() {
         println!(
-            "| {} | {} | {} | {} | {} | {} |",
-            row.name, row.n, row.p50, row.p95, row.p99, row.extra
+            "| `{name}` | {:.0} | {:.1} % |",
+            medians[i],
+            medians[i] / medians[0] * 100.0
         );
     }
-    println!();
-    println!("plugin-backed / ping throughput: {:.0}%", ratio * 100.0);
-    for note in notes {
-        println!("note: {note}");
+    for (i, (name, _)) in targets.iter().enumerate() {
+        rows.push(latency_row(
+            &format!("{name}, {HTTP_TASKS} tasks"),
+            std::mem::take(&mut samples[i]),
+            format!(
+                "median {:.0} req/s over {ROUNDS} rounds, {} failed",
+                medians[i], errors[i]
+            ),
+        ));
+        if errors[i] > 0 {
+            notes.push(format!("{name}: {} requests failed", errors[i]));
+        }
     }
-    let mut child = server.child;
+}
+
+/// `sanctuary_call_records_dropped_total` from `/metrics`.
+async fn dropped_records(http: &reqwest::Client, addr: SocketAddr) -> u64 {
+    let text = http
+        .get(format!("http://{addr}/metrics"))
+        .send()
+        .await
+        .expect("/metrics answers")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix("sanctuary_call_records_dropped_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|v| v as u64)
+        .unwrap_or(0)
+}
+
+/// Sends `count` requests to `target` from [`HTTP_TASKS`] tasks; how many succeeded.
+async fn calls(http: &reqwest::Client, target: Target, count: usize) -> usize {
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..HTTP_TASKS)
+        .map(|_| {
+            let (http, target, next) = (http.clone(), target.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut ok = 0;
+                while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < count {
+                    if let Ok(Ok(r)) =
+                        tokio::time::timeout(PACKET_TIMEOUT, target.request(&http).send()).await
+                        && r.status().is_success()
+                        && r.bytes().await.is_ok()
+                    {
+                        ok += 1;
+                    }
+                }
+                ok
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for task in tasks {
+        ok += task.await.expect("call task");
+    }
+    ok
+}
+
+/// Exec to the first `GET /health/live` answer, and to `/health/ready` 200, with nothing
+/// compiled and no database yet.
+async fn cold_start() {
+    let data = tempfile::TempDir::new().expect("tempdir");
+    let cache = data.path().join("cache");
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        listener.local_addr().expect("address").port()
+    };
+    let exec = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sanctuary"))
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--data-dir",
+        ])
+        .arg(data.path())
+        .env("SANCTUARY_CACHE_DIR", &cache)
+        .env("RUST_LOG", "warn")
+        .env_remove("SANCTUARY_CONFIG")
+        .env_remove("SANCTUARY_DATABASE_URL")
+        .current_dir(data.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the sanctuary binary");
+    let http = reqwest::Client::new();
+    let live = format!("http://127.0.0.1:{port}/health/live");
+    let ready = format!("http://127.0.0.1:{port}/health/ready");
+    let mut first_answer = None;
+    let mut ready_at = None;
+    while exec.elapsed() < Duration::from_secs(180) && ready_at.is_none() {
+        if first_answer.is_none() {
+            if let Ok(r) = http.get(&live).send().await
+                && r.status().is_success()
+            {
+                first_answer = Some(exec.elapsed());
+            }
+        } else if let Ok(r) = http.get(&ready).send().await
+            && r.status().is_success()
+        {
+            ready_at = Some(exec.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let shown = |d: Option<Duration>| {
+        d.map(|d| format!("{:.0} ms", d.as_secs_f64() * 1000.0))
+            .unwrap_or_else(|| "not within 180 s".into())
+    };
+    println!(
+        "cold start (fresh data and cache directory): first answer of /health/live {} after exec; /health/ready 200 after {}",
+        shown(first_answer),
+        shown(ready_at)
+    );
     let _ = child.kill().await;
 }
 
 /// The routes under HTTP load.
 #[derive(Clone)]
 enum Target {
-    Ping(String),
+    Get(String),
     Tool(String),
 }
 
 impl Target {
     fn request(&self, http: &reqwest::Client) -> reqwest::RequestBuilder {
         match self {
-            Target::Ping(url) => http.get(url),
+            Target::Get(url) => http.get(url),
             Target::Tool(url) => http
                 .post(url)
                 .header("content-type", "application/json")

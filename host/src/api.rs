@@ -239,6 +239,10 @@ pub(crate) mod test_support {
                 db.db(),
                 crate::config::JobsConfig::default(),
             )),
+            health: Arc::new(crate::api::health::Monitor::new(
+                crate::config::HealthConfig::default(),
+            )),
+            scout: Arc::new(crate::scout::StatusCache::new(0)),
         };
         state.plugins.runtime().services().set_recorder(calls);
         (state, db, dir)

@@ -109,6 +109,10 @@ pub struct ServeArgs {
     /// batch_timeout_secs`].
     #[arg(long, env = "SANCTUARY_BATCH_TIMEOUT", value_name = "SECS")]
     pub batch_timeout: Option<u64>,
+    /// Deadline of each health probe in a `/health` run, in ms; a probe past it is
+    /// reported as `timeout` [default: 1000, or `[health] probe_timeout_ms`].
+    #[arg(long, env = "SANCTUARY_HEALTH_PROBE_TIMEOUT_MS", value_name = "MS")]
+    pub health_probe_timeout_ms: Option<u64>,
 }
 
 impl Cli {
@@ -195,6 +199,10 @@ mod tests {
             ("idle_timeout", "SANCTUARY_IDLE_TIMEOUT"),
             ("max_connections", "SANCTUARY_MAX_CONNECTIONS"),
             ("batch_timeout", "SANCTUARY_BATCH_TIMEOUT"),
+            (
+                "health_probe_timeout_ms",
+                "SANCTUARY_HEALTH_PROBE_TIMEOUT_MS",
+            ),
         ] {
             assert_eq!(env_of(id).as_deref(), Some(env), "flag {id}");
         }

@@ -66,6 +66,10 @@ pub struct Config {
     pub jobs: JobsConfig,
     /// Plugin signature policy (`[signatures]`): trusted keys, whether to require them.
     pub signatures: crate::signing::SignaturesConfig,
+    /// `/health`: probe deadline, result sharing, how long pressure must last (`[health]`).
+    pub health: HealthConfig,
+    /// Call recording retention and roll-up (`[telemetry]`).
+    pub telemetry: TelemetryConfig,
     /// Per-plugin budgets (`[budgets]`): the host's defaults and per-plugin overrides.
     pub budgets: BudgetsConfig,
     /// The plugin runtime (`[runtime]`): threads that run guest code.
@@ -338,6 +342,63 @@ pub struct CorsConfig {
 pub struct ScoutConfig {
     /// Projects to report on (`[[scout.projects]]`).
     pub projects: Vec<ProjectConfig>,
+    /// How long a project's status is shared between requests, in ms; 0 checks anew for
+    /// every request (concurrent requests still share one run).
+    pub status_ttl_ms: u64,
+}
+
+/// `/health` settings (`[health]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HealthConfig {
+    /// Deadline of each health probe per `/health` run, in ms; a probe past it is
+    /// reported as `timeout` (`--health-probe-timeout-ms`).
+    pub probe_timeout_ms: u64,
+    /// How long one run of the probes (and the database check) is shared between
+    /// `/health` requests, in ms; 0 runs anew for every request (concurrent requests
+    /// still share one run).
+    pub cache_ttl_ms: u64,
+    /// How long a probe must report `degraded` or `timeout` (resource pressure) before
+    /// the overall `status` says so, in seconds; 0: at once.
+    pub degraded_after_secs: u64,
+    /// How long a request that needs plugins waits for the start-up loading to finish
+    /// before it is answered 503, in ms.
+    pub startup_wait_ms: u64,
+}
+
+impl Default for HealthConfig {
+    fn default() -> HealthConfig {
+        HealthConfig {
+            probe_timeout_ms: 1000,
+            cache_ttl_ms: 1000,
+            degraded_after_secs: 30,
+            startup_wait_ms: 120_000,
+        }
+    }
+}
+
+/// Call recording settings (`[telemetry]`): how long the `calls` table keeps rows.
+/// Rows past either limit are rolled up per hour into `calls_rollup` and then deleted,
+/// so `/api/analytics` over old periods keeps its counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// Rows older than this many days are rolled up; 0: no age limit.
+    pub retention_days: u64,
+    /// At most about this many rows are kept; older ones are rolled up; 0: no limit.
+    pub max_rows: u64,
+    /// How often the limits are applied, in seconds.
+    pub prune_interval_secs: u64,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> TelemetryConfig {
+        TelemetryConfig {
+            retention_days: 30,
+            max_rows: 1_000_000,
+            prune_interval_secs: 60,
+        }
+    }
 }
 
 /// One project the scout agent reports on.
@@ -372,6 +433,8 @@ struct FileConfig {
     signatures: Option<crate::signing::SignaturesConfig>,
     cache: Option<CacheConfig>,
     jobs: Option<JobsConfig>,
+    health: Option<HealthConfig>,
+    telemetry: Option<TelemetryConfig>,
     budgets: Option<BudgetsConfig>,
     runtime: Option<RuntimeConfig>,
     server: Option<ServerConfig>,
@@ -479,6 +542,14 @@ impl Config {
             signatures: file.signatures.unwrap_or_default(),
             cache: file.cache.unwrap_or_default(),
             jobs: file.jobs.unwrap_or_default(),
+            health: {
+                let mut health = file.health.unwrap_or_default();
+                if let Some(ms) = args.health_probe_timeout_ms {
+                    health.probe_timeout_ms = ms;
+                }
+                health
+            },
+            telemetry: file.telemetry.unwrap_or_default(),
             budgets: file.budgets.unwrap_or_default(),
             runtime: file.runtime.unwrap_or_default(),
             server: {
@@ -558,6 +629,11 @@ impl Config {
             "rate_limit",
             file.rate_limit.is_none_or(|r| r == self.rate_limit),
         );
+        differs("health", file.health.is_none_or(|h| h == self.health));
+        differs(
+            "telemetry",
+            file.telemetry.is_none_or(|t| t == self.telemetry),
+        );
         let next = Config {
             routes: file.routes,
             breaker: file.breaker.unwrap_or_default(),
@@ -599,6 +675,12 @@ impl Config {
         for (name, route) in &self.routes {
             crate::providers::validate_route(name, route)
                 .map_err(|e| anyhow::anyhow!("routes.{name}: {e}"))?;
+        }
+        if self.health.probe_timeout_ms == 0 {
+            bail!("health.probe_timeout_ms must be at least 1");
+        }
+        if self.telemetry.prune_interval_secs == 0 {
+            bail!("telemetry.prune_interval_secs must be at least 1");
         }
         if self.breaker.failures == 0 {
             bail!("breaker.failures must be at least 1");
@@ -673,6 +755,8 @@ impl Default for Config {
             signatures: crate::signing::SignaturesConfig::default(),
             cache: CacheConfig::default(),
             jobs: JobsConfig::default(),
+            health: HealthConfig::default(),
+            telemetry: TelemetryConfig::default(),
             budgets: BudgetsConfig::default(),
             runtime: RuntimeConfig::default(),
             server: ServerConfig::default(),
@@ -707,6 +791,8 @@ impl fmt::Debug for Config {
             .field("cache", &self.cache)
             .field("jobs", &self.jobs)
             .field("server", &self.server)
+            .field("health", &self.health)
+            .field("telemetry", &self.telemetry)
             .finish()
     }
 }
@@ -740,6 +826,7 @@ impl Default for ScoutConfig {
                 name,
                 path: PathBuf::from("."),
             }],
+            status_ttl_ms: 2000,
         }
     }
 }
@@ -893,6 +980,7 @@ mod tests {
             idle_timeout: None,
             max_connections: None,
             batch_timeout: None,
+            health_probe_timeout_ms: Some(250),
         };
         let toml = r#"
             host = "127.0.0.1"
@@ -900,6 +988,9 @@ mod tests {
             data_dir = "/srv/file"
             database_url = "sqlite:///srv/file/other.db"
             cache_dir = "/srv/file/cache"
+            [health]
+            probe_timeout_ms = 5000
+            cache_ttl_ms = 0
         "#;
         let config = resolve(&args, toml).expect("resolves");
         assert_eq!(config.host, "::1");
@@ -907,6 +998,31 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("/tmp/flag"));
         assert_eq!(config.database_url, "postgres://db.example/sanctuary");
         assert_eq!(config.cache_dir, PathBuf::from("/tmp/cache"));
+        assert_eq!(config.health.probe_timeout_ms, 250, "the flag wins");
+        assert_eq!(config.health.cache_ttl_ms, 0, "the file's other keys stay");
+    }
+
+    #[test]
+    fn health_and_telemetry_keys_have_documented_defaults_and_are_checked() {
+        let config = resolve(&ServeArgs::default(), "").expect("resolves");
+        assert_eq!(config.health, HealthConfig::default());
+        assert_eq!(config.health.probe_timeout_ms, 1000);
+        assert_eq!(config.telemetry.retention_days, 30);
+        assert_eq!(config.telemetry.max_rows, 1_000_000);
+        assert_eq!(config.scout.status_ttl_ms, 2000);
+        let config = resolve(
+            &ServeArgs::default(),
+            "[telemetry]\nretention_days = 7\nmax_rows = 0\n[scout]\nstatus_ttl_ms = 0",
+        )
+        .expect("resolves");
+        assert_eq!(
+            (config.telemetry.retention_days, config.telemetry.max_rows),
+            (7, 0)
+        );
+        assert_eq!(config.scout.status_ttl_ms, 0);
+        let err =
+            resolve(&ServeArgs::default(), "[health]\nprobe_timeout_ms = 0").expect_err("refused");
+        assert!(format!("{err:#}").contains("probe_timeout_ms"), "{err:#}");
     }
 
     #[test]

@@ -58,14 +58,22 @@ pub fn app(state: AppState) -> Router {
     // Credentials and rate limits outside Socket.IO, so polling requests count too; inside
     // CORS, so a 401 or 429 still carries the CORS headers a browser needs to read it.
     let guarded = auth::guard::outer(Router::new().fallback_service(service), &auth_state);
+    // While the plugins load at start-up, requests that need them wait (bounded) rather
+    // than meet an incomplete set; inside CORS so a 503 is readable by a browser.
+    let cors_config = auth_state.config.cors.clone();
+    let gated = guarded.layer(axum::middleware::from_fn_with_state(
+        auth_state,
+        api::health::startup_gate,
+    ));
     // Cross-origin WebSocket and Socket.IO requests are refused before they reach either.
-    api::origin_guard(guarded, &auth_state.config.cors).layer(cors)
+    api::origin_guard(gated, &cors_config).layer(cors)
 }
 
 /// Starts everything for `config` and serves until Ctrl-C or SIGTERM.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let addr = format!("{}:{}", config.host, config.port);
-    let state = AppState::start(config).await?;
+    // Plugins load in the background: the port answers at once (`/health/ready`).
+    let state = AppState::start_serving(config).await?;
     // Hot reload for the server's life; without it (say, out of inotify watches) the
     // server still serves, and installs through the API still load.
     let _watcher = watch::spawn(state.plugins.clone())

@@ -40,6 +40,8 @@ pub mod artifacts {
     include!(concat!(env!("OUT_DIR"), "/artifacts.rs"));
 }
 
+mod startup;
+
 /// Name of the manifest file in a plugin's directory.
 pub const MANIFEST_FILE: &str = "manifest.json";
 
@@ -147,6 +149,9 @@ pub struct PluginHost {
     load_locks: std::sync::Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// The `[signatures]` policy every plugin loaded from the plugins directory must pass.
     signatures: Policy,
+    /// The start-up loading: which plugin directories are still loading, and whether it
+    /// is over (see [`PluginHost::start_in_background`]).
+    startup: startup::Startup,
 }
 
 impl PluginHost {
@@ -174,6 +179,7 @@ impl PluginHost {
             events,
             load_locks: std::sync::Mutex::new(BTreeMap::new()),
             signatures,
+            startup: startup::Startup::default(),
         })
     }
 
@@ -197,15 +203,7 @@ impl PluginHost {
         self.events.subscribe()
     }
 
-    /// Writes the embedded first-party plugins into the plugins directory where they are
-    /// missing or older (or a rebuilt same version), then loads every plugin there.
-    pub async fn start(&self) -> anyhow::Result<()> {
-        self.seed_bundled().await?;
-        self.load_all().await;
-        Ok(())
-    }
-
-    async fn seed_bundled(&self) -> anyhow::Result<()> {
+    pub(crate) async fn seed_bundled(&self) -> anyhow::Result<()> {
         std::fs::create_dir_all(&self.plugins_dir)?;
         for bundled in artifacts::BUNDLED {
             let mut manifest = Manifest::from_json(bundled.manifest).map_err(|e| {
@@ -240,11 +238,11 @@ impl PluginHost {
         Ok(())
     }
 
-    /// Loads every plugin directory under the plugins directory.
-    pub async fn load_all(&self) {
+    /// The plugin directories under the plugins directory (those with a manifest).
+    pub(crate) fn plugin_dirs(&self) -> Vec<PathBuf> {
         let Ok(entries) = std::fs::read_dir(&self.plugins_dir) else {
             warn!(dir = %self.plugins_dir.display(), "plugins directory is unreadable");
-            return;
+            return Vec::new();
         };
         let mut dirs: Vec<PathBuf> = entries
             .filter_map(|e| e.ok())
@@ -252,8 +250,20 @@ impl PluginHost {
             .filter(|p| p.join(MANIFEST_FILE).is_file())
             .collect();
         dirs.sort();
+        dirs
+    }
+
+    /// Loads every plugin directory under the plugins directory; each leaves the start-up
+    /// `loading` set when its load ends, whatever the outcome.
+    pub async fn load_all(&self) {
+        let dirs = self.plugin_dirs();
         // Failures are recorded, logged and announced by `load_dir` itself.
-        let loads = dirs.iter().map(|dir| self.load_dir(dir));
+        let loads = dirs.iter().map(|dir| async move {
+            let _ = self.load_dir(dir).await;
+            if let Some(name) = dir_name(dir) {
+                write(&self.startup.loading).remove(&name);
+            }
+        });
         futures::future::join_all(loads).await;
     }
 
@@ -557,7 +567,13 @@ impl PluginHost {
     }
 }
 
-fn probe_outcome(
+/// The directory name of a plugin directory (its plugin id when installed by the host).
+fn dir_name(dir: &Path) -> Option<String> {
+    dir.file_name().map(|n| n.to_string_lossy().into_owned())
+}
+
+/// A probe's report (or failure) as `/health` lists it.
+pub fn probe_outcome(
     live: &LivePlugin,
     result: Result<ProbeReport, CallError>,
     duration_ms: f64,

@@ -169,7 +169,7 @@ pub async fn projects(state: &AppState) -> Vec<ProjectSummary> {
         .scout
         .projects
         .iter()
-        .map(|project| check_project(state, project));
+        .map(|project| state.scout.get(state, project));
     futures::future::join_all(checks)
         .await
         .into_iter()
@@ -187,7 +187,65 @@ pub async fn projects(state: &AppState) -> Vec<ProjectSummary> {
 pub async fn status(state: &AppState, name: &str) -> Result<ProjectStatus, Error> {
     let project =
         project(&state.config, name).ok_or_else(|| Error::UnknownProject(name.to_string()))?;
-    Ok(check_project(state, project).await.0)
+    Ok(state.scout.get(state, project).await.0)
+}
+
+/// A project's status and its dependencies' names, as one check run found them.
+type Checked = (ProjectStatus, Vec<String>);
+
+/// The scout checks a run used (id and load time): a run over another set is not shared.
+type CheckSet = Vec<(String, DateTime<Utc>)>;
+
+/// One slot per project: the latest run, when it began and over which checks; its lock
+/// makes concurrent requests share one run (single-flight).
+type Slot = Arc<tokio::sync::Mutex<Option<(Instant, CheckSet, Checked)>>>;
+
+/// Project statuses shared between requests for `[scout] status_ttl_ms`: within it, a
+/// request is answered from the run that began at most that long before it; concurrent
+/// requests wait for the run in progress instead of starting their own. With a TTL of 0
+/// every request gets a run that began after it arrived.
+pub struct StatusCache {
+    ttl: std::time::Duration,
+    slots: std::sync::Mutex<BTreeMap<String, Slot>>,
+}
+
+impl StatusCache {
+    /// A cache keeping each run for `ttl_ms` milliseconds.
+    pub fn new(ttl_ms: u64) -> StatusCache {
+        StatusCache {
+            ttl: std::time::Duration::from_millis(ttl_ms),
+            slots: std::sync::Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The status of `project`: shared within the TTL, else checked now.
+    pub async fn get(&self, state: &AppState, project: &ProjectConfig) -> Checked {
+        let arrived = Instant::now();
+        let slot = {
+            let mut slots = self
+                .slots
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            slots.entry(project.name.clone()).or_default().clone()
+        };
+        let checks: CheckSet = state
+            .plugins
+            .of_kind(Kind::ScoutCheck)
+            .iter()
+            .map(|live| (live.id().to_string(), live.loaded_at))
+            .collect();
+        let mut slot = slot.lock().await;
+        if let Some((started, ran, checked)) = slot.as_ref()
+            && (*started >= arrived || arrived.duration_since(*started) <= self.ttl)
+            && *ran == checks
+        {
+            return checked.clone();
+        }
+        let started = Instant::now();
+        let checked = check_project(state, project).await;
+        *slot = Some((started, checks, checked.clone()));
+        checked
+    }
 }
 
 /// Runs every scout check on `project`; its status and its dependencies' names.

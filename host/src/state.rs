@@ -41,12 +41,28 @@ pub struct AppState {
     pub cache: Arc<crate::cache::ChatCache>,
     /// Background content-generation jobs and their workers (`[jobs]`).
     pub jobs: Arc<crate::jobs::Jobs>,
+    /// `/health`'s shared probe runs and sustained-pressure tracking (`[health]`).
+    pub health: Arc<crate::api::health::Monitor>,
+    /// Scout project statuses shared for `[scout] status_ttl_ms`.
+    pub scout: Arc<crate::scout::StatusCache>,
 }
 
 impl AppState {
     /// Connects the database, creates the plugin runtime, installs the bundled plugins
-    /// where missing and loads every installed plugin.
+    /// where missing and loads every installed plugin before it returns.
     pub async fn start(config: Config) -> anyhow::Result<AppState> {
+        AppState::start_with(config, false).await
+    }
+
+    /// [`AppState::start`] that returns before the plugins are loaded: they load (and
+    /// compile, on a fresh data directory) in the background while the server answers;
+    /// `/health/ready` says when they are done, and requests that need plugins wait for
+    /// them (see [`crate::api::health::startup_gate`]). Stored jobs resume after the load.
+    pub async fn start_serving(config: Config) -> anyhow::Result<AppState> {
+        AppState::start_with(config, true).await
+    }
+
+    async fn start_with(config: Config, background: bool) -> anyhow::Result<AppState> {
         use anyhow::Context as _;
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("create data directory {}", config.data_dir.display()))?;
@@ -73,17 +89,28 @@ impl AppState {
             tracing::info!(file = %file.display(), count = secrets.len(), "secrets loaded for plugins");
             plugins.runtime().services().set_secrets(secrets);
         }
-        plugins.start().await.context("load plugins")?;
+        let plugins = Arc::new(plugins);
+        if background {
+            plugins
+                .start_in_background()
+                .await
+                .context("install the bundled plugins")?;
+        } else {
+            plugins.start().await.context("load plugins")?;
+        }
         let providers = Providers::new(&config);
         providers
             .load_stored(&db)
             .await
             .context("read the chat routes bound through the API")?;
         let jobs = Arc::new(crate::jobs::Jobs::new(db.clone(), config.jobs));
+        crate::telemetry::retention::spawn(db.clone(), config.telemetry);
+        let health = Arc::new(crate::api::health::Monitor::new(config.health));
+        let scout = Arc::new(crate::scout::StatusCache::new(config.scout.status_ttl_ms));
         let state = AppState {
             config: Arc::new(config),
             db,
-            plugins: Arc::new(plugins),
+            plugins,
             providers: Arc::new(providers),
             registry: Arc::new(registry),
             admin: Arc::new(admin),
@@ -93,13 +120,26 @@ impl AppState {
             calls,
             cache,
             jobs,
+            health,
+            scout,
         };
-        // After the providers: resumed jobs may start running at once.
-        state
-            .jobs
-            .start(&state)
-            .await
-            .context("resume the stored jobs")?;
+        // After the providers: resumed jobs may start running at once, so they wait for
+        // the plugins they call.
+        if background {
+            let resumed = state.clone();
+            tokio::spawn(async move {
+                resumed.plugins.wait_started(std::time::Duration::MAX).await;
+                if let Err(e) = resumed.jobs.start(&resumed).await {
+                    tracing::error!(cause = %format!("{e:#}"), "could not resume the stored jobs");
+                }
+            });
+        } else {
+            state
+                .jobs
+                .start(&state)
+                .await
+                .context("resume the stored jobs")?;
+        }
         Ok(state)
     }
 

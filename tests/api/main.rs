@@ -7,6 +7,7 @@
 mod analytics;
 mod batch;
 mod chat;
+mod health;
 mod rooms;
 mod scout;
 mod support;

@@ -27,6 +27,8 @@ async fn a_real_git_repository_is_reported_with_every_check_merged() {
     let missing = dir.join("missing");
     let fx = start(move |config| {
         config.scout.projects = vec![project("demo", &path), project("gone", &missing)];
+        // Every request checks anew (the default shares a status for 2 s).
+        config.scout.status_ttl_ms = 0;
     })
     .await;
     let server = &fx.server;
@@ -123,4 +125,62 @@ async fn system_metrics_describe_this_machine() {
     );
     assert!(body["disk"].is_array() && body["network"].is_object());
     assert!(body["timestamp"].is_string());
+}
+
+#[tokio::test]
+async fn a_status_is_shared_within_the_ttl_and_checked_anew_after_a_plugin_change() {
+    let repo = tempfile::tempdir().expect("tempdir");
+    let dir = repo.path();
+    git(dir, &["init", "-q", "-b", "main"]);
+    std::fs::write(dir.join("README.md"), "demo\n").expect("write");
+    git(dir, &["add", "."]);
+    git(dir, &["commit", "-q", "-m", "first commit"]);
+    let path = dir.to_path_buf();
+    let fx = start(move |config| {
+        config.scout.projects = vec![project("demo", &path)];
+        config.scout.status_ttl_ms = 600_000;
+    })
+    .await;
+    let server = &fx.server;
+    let git_calls = || {
+        server
+            .state
+            .plugins
+            .get("git")
+            .expect("the git check is loaded")
+            .plugin
+            .stats
+            .snapshot()
+            .calls
+    };
+    let before = git_calls();
+    let answers = futures::future::join_all(
+        (0..20).map(|_| server.get("/api/v1/scout_agent/projects/demo/status")),
+    )
+    .await;
+    assert!(
+        answers
+            .iter()
+            .all(|(s, b)| *s == 200 && b["git"]["dirty"] == false)
+    );
+    assert_eq!(
+        git_calls(),
+        before + 1,
+        "one run for 20 concurrent requests"
+    );
+
+    // Within the TTL a change on disk is not seen yet (the documented trade)...
+    std::fs::write(dir.join("README.md"), "demo, changed\n").expect("write");
+    let (_, body) = server.get("/api/v1/scout_agent/projects/demo/status").await;
+    assert_eq!(body["git"]["dirty"], false, "{body}");
+    // ...but a reloaded check is never answered for by a run of the old one.
+    let git = server.state.plugins.get("git").expect("loaded");
+    server
+        .state
+        .plugins
+        .load_dir(&git.dir)
+        .await
+        .expect("the git check reloads");
+    let (_, body) = server.get("/api/v1/scout_agent/projects/demo/status").await;
+    assert_eq!(body["git"]["dirty"], true, "{body}");
 }

@@ -56,6 +56,9 @@ async fn serves_the_seed_routes_over_real_http() {
 async fn health_shows_the_probe_plugins_and_the_database() {
     // The embedded defaults, relative `./data` included, as `cargo run --release` runs.
     let server = Server::start_with_defaults().await;
+    // The plugins compile in the background on a fresh data directory; the probes are
+    // all listed once the server says it is ready.
+    server.wait_ready().await;
     let health: Value = server.get_json("/health").await;
     assert_eq!(health["backend_running"], true);
     assert!(health["uptime"].as_f64().is_some_and(|u| u >= 0.0));
@@ -101,6 +104,55 @@ async fn health_shows_the_probe_plugins_and_the_database() {
         .and_then(|p| p.iter().find(|p| p["id"] == "local"))
         .expect("the offline provider is listed");
     assert_eq!(local["offline"], true, "{local}");
+}
+
+#[tokio::test]
+async fn a_fresh_start_answers_at_once_says_what_is_loading_and_never_answers_wrongly() {
+    // Nothing compiled yet: every bundled component compiles after the port opens.
+    let server = Server::start_with_defaults().await;
+    let live: Value = server.get_json("/health/live").await;
+    assert_eq!(live["status"], "alive");
+    let ping: Value = server.get_json("/api/dev/ping").await;
+    assert_eq!(ping["status"], "pong");
+    // /health answers while plugins load, naming those still loading.
+    let health: Value = server.get_json("/health").await;
+    assert_eq!(health["service"], "podplay-sanctuary");
+    let loading = health["loading"]
+        .as_array()
+        .expect("loading listed")
+        .clone();
+    if !loading.is_empty() {
+        assert_eq!(health["checks"]["plugins"]["status"], "loading", "{health}");
+        assert_ne!(health["status"], "healthy", "{health}");
+    }
+
+    // A plugin route asked for during the load waits for it: the right answer, not a
+    // 404 for a plugin that is merely not loaded yet.
+    let (tool, ready) = tokio::join!(
+        server
+            .client
+            .post(server.url("/api/mcp/servers/time/tools/current_time"))
+            .json(&json!({ "timezone": "UTC" }))
+            .send(),
+        server.wait_ready(),
+    );
+    let tool = tool.expect("the tool route answers");
+    assert_eq!(tool.status(), 200, "waited for the time plugin");
+    let body: Value = tool.json().await.expect("JSON");
+    assert!(body.to_string().contains("UTC"), "{body}");
+    for answer in &ready {
+        assert_eq!(answer["ready"], false, "{answer}");
+        assert!(
+            answer["loading"].as_array().is_some_and(|l| !l.is_empty()),
+            "a 503 names what is loading: {answer}"
+        );
+    }
+
+    let ready: Value = server.get_json("/health/ready").await;
+    assert_eq!(ready["loading"], json!([]));
+    let health: Value = server.get_json("/health").await;
+    assert_eq!(health["loading"], json!([]));
+    assert!(health["services"]["system"].is_string(), "{health}");
 }
 
 #[tokio::test]

@@ -130,6 +130,35 @@ impl Server {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// Polls `GET /health/ready` until it answers 200 (every installed plugin loaded or
+    /// failed); the 503 answers seen on the way, in order. Panics after three minutes
+    /// (a hang, not a speed limit).
+    #[allow(dead_code)] // Used by the e2e target, not by the auth target sharing this file.
+    pub async fn wait_ready(&self) -> Vec<Value> {
+        let mut loading = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(180);
+        loop {
+            let response = self
+                .client
+                .get(self.url("/health/ready"))
+                .send()
+                .await
+                .expect("/health/ready answers");
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.expect("JSON body");
+            match status {
+                200 => return loading,
+                503 => loading.push(body),
+                other => panic!("/health/ready answered {other}: {body}"),
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not ready after three minutes: {loading:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// `GET path`, expecting 200 and JSON.
     pub async fn get_json(&self, path: &str) -> Value {
         let response = self

@@ -198,6 +198,32 @@ pub struct Latency {
 }
 
 impl Latency {
+    /// The percentiles of calls given as (duration, how many calls took it), any order:
+    /// a rolled-up row stands for `count` calls of its mean duration.
+    pub fn weighted(mut durations: Vec<(f64, u64)>) -> Latency {
+        if durations.iter().all(|(_, n)| *n == 1) {
+            return Latency::of(durations.into_iter().map(|(d, _)| d).collect());
+        }
+        durations.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let total: u64 = durations.iter().map(|(_, n)| n).sum();
+        let at = |p: f64| {
+            if total == 0 {
+                return None;
+            }
+            let rank = ((p / 100.0 * total as f64).ceil() as u64).clamp(1, total);
+            let mut seen = 0;
+            durations.iter().find_map(|(d, n)| {
+                seen += n;
+                (seen >= rank).then(|| round3(*d))
+            })
+        };
+        Latency {
+            p50: at(50.0),
+            p95: at(95.0),
+            p99: at(99.0),
+        }
+    }
+
     /// The percentiles of `durations` (any order).
     pub fn of(mut durations: Vec<f64>) -> Latency {
         durations.sort_by(f64::total_cmp);
@@ -233,10 +259,12 @@ pub struct CallRow {
     pub outcome: String,
     /// Answered from the response cache.
     pub cached: bool,
-    /// Duration.
+    /// Duration (for a rolled-up row, the mean of its calls).
     pub duration_ms: f64,
-    /// Tokens (chat).
+    /// Tokens (chat; for a rolled-up row, the sum over its calls).
     pub tokens: Option<i64>,
+    /// How many calls the row stands for: 1, or more for a row of `calls_rollup`.
+    pub count: u64,
 }
 
 impl CallRow {
@@ -442,17 +470,18 @@ pub fn compute(period: &Period, calls: &[CallRow], jobs: &[JobRow]) -> Analytics
         .collect();
 
     let requests: Vec<&&CallRow> = calls.iter().filter(|c| c.is_request()).collect();
-    let failures = requests.iter().filter(|c| !c.ok()).count() as u64;
+    let failures = weight(requests.iter().filter(|c| !c.ok()));
+    let request_count = weight(requests.iter());
     let totals = Totals {
-        requests: requests.len() as u64,
+        requests: request_count,
         failures,
-        failure_rate: if requests.is_empty() {
+        failure_rate: if request_count == 0 {
             0.0
         } else {
-            (failures as f64 / requests.len() as f64 * 10_000.0).round() / 10_000.0
+            (failures as f64 / request_count as f64 * 10_000.0).round() / 10_000.0
         },
         tokens: calls.iter().map(|c| c.spent_tokens()).sum(),
-        latency_ms: Latency::of(requests.iter().map(|c| c.duration_ms).collect()),
+        latency_ms: Latency::weighted(requests.iter().map(|c| (c.duration_ms, c.count)).collect()),
     };
 
     let chats: Vec<&&CallRow> = calls.iter().filter(|c| c.is_chat()).collect();
@@ -469,18 +498,20 @@ pub fn compute(period: &Period, calls: &[CallRow], jobs: &[JobRow]) -> Analytics
         route_rows.entry(route).or_default().push(call);
     }
     let chat = ChatFigures {
-        calls: chats.len() as u64,
-        failures: chats.iter().filter(|c| !c.ok()).count() as u64,
-        cached: chats.iter().filter(|c| c.cached).count() as u64,
+        calls: weight(chats.iter()),
+        failures: weight(chats.iter().filter(|c| !c.ok())),
+        cached: weight(chats.iter().filter(|c| c.cached)),
         tokens: chats.iter().map(|c| c.spent_tokens()).sum(),
         by_provider: provider_rows
             .into_iter()
             .map(|(id, rows)| {
                 let figures = ProviderFigures {
-                    calls: rows.len() as u64,
-                    failures: rows.iter().filter(|c| !c.ok()).count() as u64,
+                    calls: weight(rows.iter()),
+                    failures: weight(rows.iter().filter(|c| !c.ok())),
                     tokens: rows.iter().map(|c| c.spent_tokens()).sum(),
-                    latency_ms: Latency::of(rows.iter().map(|c| c.duration_ms).collect()),
+                    latency_ms: Latency::weighted(
+                        rows.iter().map(|c| (c.duration_ms, c.count)).collect(),
+                    ),
                 };
                 (id, figures)
             })
@@ -489,11 +520,13 @@ pub fn compute(period: &Period, calls: &[CallRow], jobs: &[JobRow]) -> Analytics
             .into_iter()
             .map(|(route, rows)| {
                 let figures = RouteFigures {
-                    calls: rows.len() as u64,
-                    failures: rows.iter().filter(|c| !c.ok()).count() as u64,
-                    cached: rows.iter().filter(|c| c.cached).count() as u64,
+                    calls: weight(rows.iter()),
+                    failures: weight(rows.iter().filter(|c| !c.ok())),
+                    cached: weight(rows.iter().filter(|c| c.cached)),
                     tokens: rows.iter().map(|c| c.spent_tokens()).sum(),
-                    latency_ms: Latency::of(rows.iter().map(|c| c.duration_ms).collect()),
+                    latency_ms: Latency::weighted(
+                        rows.iter().map(|c| (c.duration_ms, c.count)).collect(),
+                    ),
                 };
                 (route, figures)
             })
@@ -507,29 +540,31 @@ pub fn compute(period: &Period, calls: &[CallRow], jobs: &[JobRow]) -> Analytics
         by_plugin_rows.entry(id).or_default().push(call);
     }
     let plugins = PluginFigures {
-        calls: plugin_calls.len() as u64,
-        errors: plugin_calls.iter().filter(|c| !c.ok()).count() as u64,
+        calls: weight(plugin_calls.iter()),
+        errors: weight(plugin_calls.iter().filter(|c| !c.ok())),
         by_plugin: by_plugin_rows
             .into_iter()
             .map(|(id, rows)| {
                 let mut operations = BTreeMap::new();
                 for row in &rows {
-                    *operations.entry(row.operation.clone()).or_insert(0) += 1;
+                    *operations.entry(row.operation.clone()).or_insert(0) += row.count;
                 }
                 let figures = OnePlugin {
                     kind: rows
                         .first()
                         .and_then(|r| r.plugin_kind.clone())
                         .unwrap_or_default(),
-                    calls: rows.len() as u64,
-                    errors: rows.iter().filter(|c| !c.ok()).count() as u64,
-                    timeouts: rows.iter().filter(|c| c.outcome == "timeout").count() as u64,
-                    crashes: rows
-                        .iter()
-                        .filter(|c| c.outcome == "trap" || c.outcome == "memory")
-                        .count() as u64,
+                    calls: weight(rows.iter()),
+                    errors: weight(rows.iter().filter(|c| !c.ok())),
+                    timeouts: weight(rows.iter().filter(|c| c.outcome == "timeout")),
+                    crashes: weight(
+                        rows.iter()
+                            .filter(|c| c.outcome == "trap" || c.outcome == "memory"),
+                    ),
                     operations,
-                    latency_ms: Latency::of(rows.iter().map(|c| c.duration_ms).collect()),
+                    latency_ms: Latency::weighted(
+                        rows.iter().map(|c| (c.duration_ms, c.count)).collect(),
+                    ),
                 };
                 (id, figures)
             })
@@ -557,12 +592,12 @@ pub fn compute(period: &Period, calls: &[CallRow], jobs: &[JobRow]) -> Analytics
             continue;
         };
         if call.is_chat() {
-            bucket.chat_calls += 1;
+            bucket.chat_calls += call.count;
         } else {
-            bucket.plugin_calls += 1;
+            bucket.plugin_calls += call.count;
         }
         if call.is_request() && !call.ok() {
-            bucket.failures += 1;
+            bucket.failures += call.count;
         }
         bucket.tokens += call.spent_tokens();
     }
@@ -587,6 +622,28 @@ pub fn compute(period: &Period, calls: &[CallRow], jobs: &[JobRow]) -> Analytics
         jobs: jobs_figures,
         timeline,
     }
+}
+
+/// A call row, or a reference to one, by how many calls it stands for.
+trait Weighted {
+    fn weight(&self) -> u64;
+}
+
+impl Weighted for CallRow {
+    fn weight(&self) -> u64 {
+        self.count
+    }
+}
+
+impl<T: Weighted + ?Sized> Weighted for &T {
+    fn weight(&self) -> u64 {
+        (**self).weight()
+    }
+}
+
+/// How many calls `rows` stand for.
+fn weight<W: Weighted>(rows: impl Iterator<Item = W>) -> u64 {
+    rows.map(|r| r.weight()).sum()
 }
 
 /// Text bounds for a range query on RFC 3339 UTC columns that cover `period` whatever
@@ -634,9 +691,54 @@ pub async fn load_calls(db: &crate::db::Db, period: &Period) -> Result<Vec<CallR
             cached: row.try_get::<i64, _>("cached")? != 0,
             duration_ms: row.try_get("duration_ms")?,
             tokens: row.try_get("tokens")?,
+            count: 1,
         });
     }
+    load_rollup(db, period, &mut calls).await?;
     Ok(calls)
+}
+
+/// Adds the rolled-up hours of `period` (rows of `calls` pruned by the retention, see
+/// [`crate::telemetry::retention`]) to `calls`, one row per group standing for its calls.
+async fn load_rollup(
+    db: &crate::db::Db,
+    period: &Period,
+    calls: &mut Vec<CallRow>,
+) -> Result<(), sqlx::Error> {
+    let (from, to) = text_bounds(period);
+    let rows = sqlx::query(
+        "SELECT hour, source, plugin_id, plugin_kind, operation, route, outcome, cached, \
+         calls, duration_ms_sum, tokens FROM calls_rollup WHERE hour >= $1 AND hour < $2",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(db.pool())
+    .await?;
+    for row in rows {
+        let hour: String = row.try_get("hour")?;
+        let Some(at) = parse_time(&hour) else {
+            continue;
+        };
+        let count = u64::try_from(row.try_get::<i64, _>("calls")?).unwrap_or(0);
+        if count == 0 {
+            continue;
+        }
+        let sum: f64 = row.try_get("duration_ms_sum")?;
+        calls.push(CallRow {
+            source: row.try_get("source")?,
+            at,
+            plugin_id: row.try_get("plugin_id")?,
+            plugin_kind: row.try_get("plugin_kind")?,
+            operation: row.try_get("operation")?,
+            route: row.try_get("route")?,
+            outcome: row.try_get("outcome")?,
+            cached: row.try_get::<i64, _>("cached")? != 0,
+            duration_ms: sum / count as f64,
+            tokens: row.try_get("tokens")?,
+            count,
+        });
+    }
+    Ok(())
 }
 
 /// The jobs created over `period`.
@@ -828,6 +930,7 @@ mod tests {
             cached: false,
             duration_ms: 10.0,
             tokens: (source == "chat").then_some(5),
+            count: 1,
         }
     }
 

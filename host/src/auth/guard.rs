@@ -23,11 +23,17 @@ use super::ratelimit::{ClientLimit, Limiter};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Paths no rate limit applies to: liveness and metrics scrapes.
-const UNLIMITED: [&str; 2] = ["/health", "/metrics"];
+/// Paths no rate limit applies to: liveness, readiness and metrics scrapes.
+const UNLIMITED: [&str; 4] = ["/health", "/health/live", "/health/ready", "/metrics"];
 
-/// GET paths open even when reading is closed.
-const ALWAYS_OPEN: [&str; 3] = ["/", "/health", "/api/dev/ping"];
+/// GET paths open even when reading is closed (load balancers probe the last two).
+const ALWAYS_OPEN: [&str; 5] = [
+    "/",
+    "/health",
+    "/api/dev/ping",
+    "/health/live",
+    "/health/ready",
+];
 
 /// What [`outer`] works with.
 #[derive(Clone)]
@@ -216,7 +222,14 @@ mod tests {
         assert!(is_tools("/mcp") && is_tools("/mcp/") && !is_tools("/api/mcp/servers"));
         assert!(is_tools("/api/mcp/servers/time/tools/current_time"));
         assert!(!is_tools("/api/mcp/servers/time/install"));
-        for path in ["/", "/health", "/api/dev/ping", "/api/auth/verify_session"] {
+        for path in [
+            "/",
+            "/health",
+            "/api/dev/ping",
+            "/api/auth/verify_session",
+            "/health/live",
+            "/health/ready",
+        ] {
             assert!(is_open(path), "{path}");
         }
         assert!(!is_open("/health/detailed") && !is_open("/api/plugins"));
