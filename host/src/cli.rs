@@ -84,6 +84,11 @@ pub struct ServeArgs {
     /// twice that; 0 turns limits off [default: 0, or `[rate_limit] per_second`].
     #[arg(long, env = "SANCTUARY_RATE_LIMIT", value_name = "N")]
     pub rate_limit: Option<u32>,
+
+    /// Names (comma-separated) that plugins may never be granted as env vars or secrets,
+    /// beyond `SANCTUARY_*` which always is [default: none, or `[security] reserved_env`].
+    #[arg(long, env = "SANCTUARY_RESERVED_ENV", value_name = "NAMES")]
+    pub reserved_env: Option<String>,
 }
 
 impl Cli {
@@ -165,6 +170,7 @@ mod tests {
             ("cache_dir", "SANCTUARY_CACHE_DIR"),
             ("secrets_file", "SANCTUARY_SECRETS_FILE"),
             ("rate_limit", "SANCTUARY_RATE_LIMIT"),
+            ("reserved_env", "SANCTUARY_RESERVED_ENV"),
         ] {
             assert_eq!(env_of(id).as_deref(), Some(env), "flag {id}");
         }

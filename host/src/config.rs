@@ -66,6 +66,17 @@ pub struct Config {
     pub jobs: JobsConfig,
     /// Plugin signature policy (`[signatures]`): trusted keys, whether to require them.
     pub signatures: crate::signing::SignaturesConfig,
+    /// What plugins may never be granted (`[security]`, `--reserved-env`).
+    pub security: SecurityConfig,
+}
+
+/// What plugins may never be granted (`[security]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// Names (env vars and secrets) reserved for the host beyond `SANCTUARY_*`, which is
+    /// always reserved: a plugin asking for one is refused at install and at load.
+    pub reserved_env: Vec<String>,
 }
 
 /// One chat route (`[routes.<name>]`): providers tried in order until one answers.
@@ -276,6 +287,7 @@ struct FileConfig {
     rate_limit: Option<RateLimitConfig>,
     secrets_file: Option<PathBuf>,
     signatures: Option<crate::signing::SignaturesConfig>,
+    security: Option<SecurityConfig>,
     cache: Option<CacheConfig>,
     jobs: Option<JobsConfig>,
 }
@@ -380,6 +392,12 @@ impl Config {
                 ..file.rate_limit.unwrap_or_default()
             },
             signatures: file.signatures.unwrap_or_default(),
+            security: match &args.reserved_env {
+                Some(names) => SecurityConfig {
+                    reserved_env: split_names(names),
+                },
+                None => file.security.unwrap_or_default(),
+            },
             cache: file.cache.unwrap_or_default(),
             jobs: file.jobs.unwrap_or_default(),
         };
@@ -439,6 +457,10 @@ impl Config {
         );
         differs("auth", file.auth.as_ref().is_none_or(|a| *a == self.auth));
         differs(
+            "security",
+            file.security.as_ref().is_none_or(|s| *s == self.security),
+        );
+        differs(
             "rate_limit",
             file.rate_limit.is_none_or(|r| r == self.rate_limit),
         );
@@ -497,6 +519,11 @@ impl Config {
             bail!("rate_limit.burst must be at least 1");
         }
         crate::signing::Policy::from_config(&self.signatures)?;
+        for name in &self.security.reserved_env {
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                bail!("security.reserved_env: {name:?} must be letters, digits and `_`");
+            }
+        }
         if self.cache.ttl_secs == 0 {
             bail!("cache.ttl_secs must be at least 1");
         }
@@ -535,10 +562,21 @@ impl Default for Config {
             auth: AuthConfig::default(),
             rate_limit: RateLimitConfig::default(),
             signatures: crate::signing::SignaturesConfig::default(),
+            security: SecurityConfig::default(),
             cache: CacheConfig::default(),
             jobs: JobsConfig::default(),
         }
     }
+}
+
+/// Splits a comma-separated list of names (`--reserved-env A,B`), dropping blanks.
+fn split_names(names: &str) -> Vec<String> {
+    names
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 impl fmt::Debug for Config {
@@ -565,6 +603,7 @@ impl fmt::Debug for Config {
             .field("auth", &self.auth)
             .field("rate_limit", &self.rate_limit)
             .field("signatures", &self.signatures)
+            .field("security", &self.security)
             .field("cache", &self.cache)
             .field("jobs", &self.jobs)
             .finish()
@@ -720,6 +759,7 @@ mod tests {
             config: None,
             secrets_file: None,
             rate_limit: None,
+            reserved_env: None,
         };
         let toml = r#"
             host = "127.0.0.1"
