@@ -76,7 +76,12 @@ pub fn resolve_grant(path: &str, data_dir: &Path) -> Result<PathBuf, String> {
     let host = if asked.is_absolute() {
         asked.to_path_buf()
     } else {
-        let inside = files_base(data_dir).join(asked);
+        let mut inside = files_base(data_dir);
+        inside.extend(
+            asked
+                .components()
+                .filter(|c| matches!(c, Component::Normal(_))),
+        );
         if let Err(e) = std::fs::create_dir_all(&inside) {
             tracing::warn!(dir = %inside.display(), cause = %e, "cannot create a granted directory");
         }
@@ -219,7 +224,8 @@ mod tests {
         let data = root.path().join("data");
         std::fs::create_dir_all(&data).expect("mkdir");
         let dir = resolve_grant(".", &data).expect("the base itself");
-        assert_eq!(dir, files_base(&data).join("."));
+        assert_eq!(dir, files_base(&data));
+        assert!(dir.is_dir());
         let docs = resolve_grant("docs", &data).expect("a directory inside the base");
         assert!(docs.is_dir() && docs.starts_with(files_base(&data)));
     }
