@@ -4,6 +4,7 @@
 //! [`crate::app`] outside the Socket.IO layer, so polling requests get it too.
 
 pub mod analytics;
+pub mod audit;
 pub mod auth;
 pub mod batch;
 pub mod cache;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(dev::routes())
         .merge(health::routes())
         .merge(plugins::routes())
+        .merge(audit::routes())
         .merge(mcp::routes())
         .merge(chat::routes())
         .merge(stream::routes())

@@ -68,6 +68,10 @@ pub struct Config {
     pub signatures: crate::signing::SignaturesConfig,
     /// What plugins may never be granted (`[security]`, `--reserved-env`).
     pub security: SecurityConfig,
+    /// Per-plugin budgets (`[budgets]`): the host's defaults and per-plugin overrides.
+    pub budgets: BudgetsConfig,
+    /// The plugin runtime (`[runtime]`): threads that run guest code.
+    pub runtime: RuntimeConfig,
 }
 
 /// What plugins may never be granted (`[security]`).
@@ -77,6 +81,51 @@ pub struct SecurityConfig {
     /// Names (env vars and secrets) reserved for the host beyond `SANCTUARY_*`, which is
     /// always reserved: a plugin asking for one is refused at install and at load.
     pub reserved_env: Vec<String>,
+}
+
+/// Per-plugin budgets (`[budgets]`, see [`crate::runtime::budget`]). The keys at the top
+/// are the host's defaults; `[budgets.plugin.<id>]` overrides them for one plugin (an
+/// operator's value is not capped). Takes effect when a plugin is next loaded.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BudgetsConfig {
+    /// Calls of one plugin that may run at once (default 16).
+    pub max_concurrent: Option<u32>,
+    /// Calls that may wait for a slot before callers are told it is busy (default 64).
+    pub queue: Option<u32>,
+    /// Calls one plugin may start a minute (default 0: unlimited).
+    pub calls_per_minute: Option<u32>,
+    /// Log lines one plugin may write a minute (default 1200).
+    pub log_lines_per_minute: Option<u32>,
+    /// Bytes one plugin may keep in the key-value store (default 16 MiB).
+    pub kv_bytes: Option<u64>,
+    /// Keys one plugin may keep in the key-value store (default 10000).
+    pub kv_keys: Option<u64>,
+    /// Overrides for single plugins, by id.
+    pub plugin: BTreeMap<String, crate::runtime::budget::BudgetSpec>,
+}
+
+impl BudgetsConfig {
+    /// The host's default budget.
+    pub fn defaults(&self) -> crate::runtime::budget::Limits {
+        crate::runtime::budget::Limits::default().with(&crate::runtime::budget::BudgetSpec {
+            max_concurrent: self.max_concurrent,
+            queue: self.queue,
+            calls_per_minute: self.calls_per_minute,
+            log_lines_per_minute: self.log_lines_per_minute,
+            kv_bytes: self.kv_bytes,
+            kv_keys: self.kv_keys,
+        })
+    }
+}
+
+/// The plugin runtime (`[runtime]`). Takes effect at the next start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// Threads of the executor that runs guest code, apart from the threads that answer
+    /// requests (default: the number of CPUs, at least 2).
+    pub guest_threads: Option<usize>,
 }
 
 /// One chat route (`[routes.<name>]`): providers tried in order until one answers.
@@ -290,6 +339,8 @@ struct FileConfig {
     security: Option<SecurityConfig>,
     cache: Option<CacheConfig>,
     jobs: Option<JobsConfig>,
+    budgets: Option<BudgetsConfig>,
+    runtime: Option<RuntimeConfig>,
 }
 
 /// The part of the config file that takes effect without a restart, as re-read by
@@ -400,6 +451,8 @@ impl Config {
             },
             cache: file.cache.unwrap_or_default(),
             jobs: file.jobs.unwrap_or_default(),
+            budgets: file.budgets.unwrap_or_default(),
+            runtime: file.runtime.unwrap_or_default(),
         };
         config.validate()?;
         Ok(config)
@@ -449,6 +502,11 @@ impl Config {
             file.cache.as_ref().is_none_or(|c| *c == self.cache),
         );
         differs("jobs", file.jobs.is_none_or(|j| j == self.jobs));
+        differs(
+            "budgets",
+            file.budgets.as_ref().is_none_or(|b| *b == self.budgets),
+        );
+        differs("runtime", file.runtime.is_none_or(|r| r == self.runtime));
         differs(
             "signatures",
             file.signatures
@@ -565,6 +623,8 @@ impl Default for Config {
             security: SecurityConfig::default(),
             cache: CacheConfig::default(),
             jobs: JobsConfig::default(),
+            budgets: BudgetsConfig::default(),
+            runtime: RuntimeConfig::default(),
         }
     }
 }

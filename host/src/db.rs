@@ -212,6 +212,20 @@ impl Db {
         Ok(result.rows_affected() > 0)
     }
 
+    /// How many keys a plugin keeps, and their keys and values' length in characters.
+    pub async fn kv_usage(&self, plugin: &str) -> Result<(u64, u64)> {
+        let row = sqlx::query(
+            "SELECT COUNT(*), CAST(COALESCE(SUM(LENGTH(key) + LENGTH(value)), 0) AS BIGINT) \
+             FROM plugin_kv WHERE plugin_id = $1",
+        )
+        .bind(plugin)
+        .fetch_one(&self.pool)
+        .await?;
+        let keys: i64 = row.try_get(0)?;
+        let chars: i64 = row.try_get(1)?;
+        Ok((keys.max(0) as u64, chars.max(0) as u64))
+    }
+
     /// A plugin's keys starting with `prefix` (case-sensitive), sorted by code point.
     pub async fn kv_list(&self, plugin: &str, prefix: &str) -> Result<Vec<String>> {
         // `substr` rather than LIKE: LIKE is case-insensitive on SQLite and treats `%`/`_`

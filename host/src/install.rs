@@ -275,6 +275,12 @@ impl Installer<'_> {
     /// sha256, signature policy, permissions already granted). A manifest without a
     /// `sha256` gets the component's.
     pub async fn install_upload(&self, mut manifest: Manifest, bytes: &[u8]) -> Result<Installed> {
+        manifest::validate_id(&manifest.id).map_err(Error::Manifest)?;
+        // Before the other manifest rules, so what no plugin may have is refused (and
+        // audited) as such.
+        self.plugins
+            .check_permissions(&manifest.id, &manifest.permissions)
+            .map_err(Error::Permission)?;
         manifest.validate().map_err(Error::Manifest)?;
         manifest.check_api().map_err(Error::Incompatible)?;
         let _change = self.plugins.lock_changes(&manifest.id).await;

@@ -6,6 +6,7 @@
 //! [`app`] and drive it with `oneshot`, or start the real binary.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod authoring;
 pub mod cache;

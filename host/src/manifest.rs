@@ -403,6 +403,10 @@ pub struct Manifest {
     /// What the plugin may do.
     #[serde(default)]
     pub permissions: Permissions,
+    /// Per-plugin budgets it asks for (concurrent calls, calls and log lines a minute, kv
+    /// quota), each capped by the host; see [`crate::runtime::budget`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budgets: Option<crate::runtime::budget::BudgetSpec>,
 }
 
 impl Manifest {

@@ -59,6 +59,13 @@ struct PluginLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DenialLabels {
+    plugin: String,
+    /// What was denied: file, host, secret, env, cap, budget, quota.
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PluginIdLabels {
     plugin: String,
     kind: String,
@@ -99,6 +106,7 @@ pub struct Metrics {
     cache_hits: Family<RouteLabels, Counter>,
     cache_misses: Family<RouteLabels, Counter>,
     records_dropped: Counter,
+    plugin_denials: Family<DenialLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -171,6 +179,12 @@ impl Metrics {
             "Call records dropped because the recorder's queue was full",
             records_dropped.clone(),
         );
+        let plugin_denials = Family::<DenialLabels, Counter>::default();
+        registry.register(
+            "plugin_denials",
+            "Plugin accesses denied by the host, by plugin and what was denied (file, host, secret, env, cap, budget, quota)",
+            plugin_denials.clone(),
+        );
         Metrics {
             registry,
             http_requests,
@@ -183,6 +197,7 @@ impl Metrics {
             cache_hits,
             cache_misses,
             records_dropped,
+            plugin_denials,
         }
     }
 
@@ -241,6 +256,16 @@ impl Metrics {
         family
             .get_or_create(&RouteLabels {
                 route: route.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts one denial of `plugin` (see [`crate::audit`]).
+    pub fn plugin_denial(&self, plugin: &str, kind: &str) {
+        self.plugin_denials
+            .get_or_create(&DenialLabels {
+                plugin: plugin.to_string(),
+                kind: kind.to_string(),
             })
             .inc();
     }

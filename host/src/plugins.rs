@@ -170,7 +170,15 @@ impl PluginHost {
     pub fn new(config: &Config, db: Option<Db>) -> anyhow::Result<PluginHost> {
         let signatures = Policy::from_config(&config.signatures)?;
         let services = Arc::new(HostServices::new(db, Arc::new(Sampler::new())));
-        let runtime = Runtime::new(Some(&config.cache_dir), &config.data_dir, services)?;
+        let runtime = Runtime::with_options(
+            Some(&config.cache_dir),
+            &config.data_dir,
+            services,
+            crate::runtime::RuntimeOptions {
+                guest_threads: config.runtime.guest_threads,
+                budgets: config.budgets.clone(),
+            },
+        )?;
         let (events, _) = broadcast::channel(256);
         Ok(PluginHost {
             runtime,
@@ -425,16 +433,31 @@ impl PluginHost {
             id: id.to_string(),
             reason,
         };
+        let audit = self.runtime.services().audit();
         let reserved = crate::manifest::reserved_asked(permissions, &self.reserved);
         if !reserved.is_empty() {
+            for name in &reserved {
+                let kind = if name.starts_with("secret") {
+                    crate::audit::Kind::Secret
+                } else {
+                    crate::audit::Kind::Env
+                };
+                audit.deny(id, kind, format!("asked for reserved {name}"));
+            }
             return Err(refused(format!(
                 "asks for {}, reserved for the host; reserved names are never granted to plugins",
                 reserved.join(", ")
             )));
         }
         for file in &permissions.files {
-            crate::sandbox::resolve_grant(&file.path, &self.data_dir)
-                .map_err(|reason| refused(format!("file grant refused: {reason}")))?;
+            crate::sandbox::resolve_grant(&file.path, &self.data_dir).map_err(|reason| {
+                audit.deny(
+                    id,
+                    crate::audit::Kind::File,
+                    format!("file grant refused: {reason}"),
+                );
+                refused(format!("file grant refused: {reason}"))
+            })?;
         }
         Ok(())
     }

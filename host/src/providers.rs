@@ -289,10 +289,12 @@ impl ProviderError {
             ProviderError::InvalidInput { .. } => StatusCode::BAD_REQUEST,
             ProviderError::Exhausted { last, .. } => match last {
                 CallError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+                CallError::Busy { .. } if last.is_rate_limited() => StatusCode::TOO_MANY_REQUESTS,
                 CallError::Plugin {
                     code: "unavailable",
                     ..
                 }
+                | CallError::Busy { .. }
                 | CallError::Setup { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::BAD_GATEWAY,
             },
@@ -550,7 +552,8 @@ async fn walk(
                     return Err(ProviderError::InvalidInput { error, attempts });
                 }
                 Err(error) => {
-                    let counts = !matches!(error, CallError::Setup { .. });
+                    // A provider that could not be set up or whose budget is spent has not failed.
+                    let counts = !matches!(error, CallError::Setup { .. } | CallError::Busy { .. });
                     if counts {
                         permit.failed(error.code(), &error.to_string());
                     } else {
@@ -611,7 +614,8 @@ async fn attempt(
 ) -> (Result<ChatResponse, CallError>, bool) {
     let (tx, mut rx) = match progress {
         Some(_) => {
-            let (tx, rx) = mpsc::unbounded_channel::<String>();
+            // Bounded: a plugin that streams faster than the listener reads waits.
+            let (tx, rx) = mpsc::channel::<String>(crate::runtime::call::CHUNK_QUEUE);
             (Some(tx), Some(rx))
         }
         None => (None, None),
@@ -662,7 +666,10 @@ fn retryable(error: &CallError) -> bool {
     match error {
         CallError::Plugin { code, .. } => *code == "unavailable" || *code == "failed",
         CallError::Timeout { .. } | CallError::Trap { .. } => true,
-        CallError::MemoryCap { .. } | CallError::Setup { .. } => false,
+        CallError::MemoryCap { .. }
+        | CallError::Setup { .. }
+        | CallError::Busy { .. }
+        | CallError::Quota { .. } => false,
     }
 }
 

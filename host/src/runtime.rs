@@ -1,9 +1,11 @@
 //! The WebAssembly runtime: one wasmtime [`Engine`] per process (pooling allocator, epoch
 //! interruption, on-disk compile cache), one [`Linker`] holding WASI and the Sanctuary
 //! imports, and an `InstancePre` per loaded plugin. Each call gets a fresh store whose
-//! sandbox, memory cap and time cap come from the plugin's manifest; a trap, timeout or
-//! cap fails that call only. One submodule per plugin kind holds its `bindgen!` output and
-//! typed calls. Nothing outside this module touches wasmtime.
+//! sandbox, memory budget and time cap come from the plugin's manifest, admitted by the
+//! plugin's [`budget`] and run on the guest executor, never on the threads that answer
+//! requests ([`call`]); a trap, timeout, cap or spent budget fails that call only. One
+//! submodule per plugin kind holds its `bindgen!` output and typed calls. Nothing outside
+//! this module touches wasmtime.
 //!
 //! Several versions of the WIT package are served side by side. [`imports`] and the kind
 //! modules are the latest version ([`manifest::WIT_VERSION`]), the host's native API;
@@ -11,46 +13,41 @@
 //! forwards to the latest, and a linker of its own. [`version`] reads which version a
 //! component is built against, and the load picks that version's bindings.
 
+pub mod budget;
+pub mod call;
 pub mod http;
 pub mod imports;
 pub mod mcp;
 pub mod probe;
 pub mod provider;
 pub mod scout;
+pub mod services;
 pub mod state;
 pub mod v0_1_0;
 pub mod version;
 
 pub use version::{ComponentApi, InspectError, api_version_of, top_level_names};
 
-use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc;
 use tracing::{debug, warn};
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::PoolingAllocationConfig;
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy};
-use wasmtime::{PoolingAllocationConfig, Store, Trap};
 
-use crate::db::Db;
 use crate::manifest::{self, Kind, Manifest};
 use crate::sandbox::Sandbox;
-use crate::system::Sampler;
-use state::{HostContext, Limiter, StoreState};
+use budget::{Budget, Limits};
+pub(crate) use call::CallOptions;
+pub use services::HostServices;
+use state::StoreState;
 
 /// How often the epoch ticks; time caps are enforced to this granularity.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
-
-/// Slack given to a call beyond its time cap before the wall-clock guard fires (the epoch
-/// trap normally fires first; the guard covers time spent awaiting host functions).
-const WALL_CLOCK_GRACE: Duration = Duration::from_millis(250);
-
-/// Log lines one call may write through `host.log`.
-const LOG_BUDGET: u32 = 200;
 
 /// Errors loading a plugin.
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +141,26 @@ pub enum CallError {
         /// What the trap was.
         message: String,
     },
+    /// The plugin's budget refused the call before it ran: too many calls at once (and its
+    /// queue full), or too many calls this minute. Not the caller's fault, nor a crash.
+    #[error("plugin `{plugin}` is busy: {reason}")]
+    Busy {
+        /// Plugin id.
+        plugin: String,
+        /// Which budget: `max_concurrent` or `calls_per_minute`.
+        budget: &'static str,
+        /// What the budget allows, in words.
+        reason: String,
+    },
+    /// The plugin tried to keep more in the key-value store than its quota allows; the
+    /// write was refused and the call stopped.
+    #[error("plugin `{plugin}` exceeded its storage quota ({reason}) and was stopped")]
+    Quota {
+        /// Plugin id.
+        plugin: String,
+        /// Which quota, with the figures.
+        reason: String,
+    },
     /// The call could not be set up (sandbox, instantiation, pool exhausted).
     #[error("plugin `{plugin}` could not be started: {message}")]
     Setup {
@@ -162,6 +179,8 @@ impl CallError {
             CallError::Timeout { .. } => "timeout",
             CallError::MemoryCap { .. } => "memory_cap",
             CallError::Trap { .. } => "trap",
+            CallError::Busy { .. } => "busy",
+            CallError::Quota { .. } => "quota",
             CallError::Setup { .. } => "setup",
         }
     }
@@ -173,8 +192,22 @@ impl CallError {
             | CallError::Timeout { plugin, .. }
             | CallError::MemoryCap { plugin, .. }
             | CallError::Trap { plugin, .. }
+            | CallError::Busy { plugin, .. }
+            | CallError::Quota { plugin, .. }
             | CallError::Setup { plugin, .. } => plugin,
         }
+    }
+
+    /// Whether a budget refused the call because of its rate (HTTP 429) rather than its
+    /// concurrency (HTTP 503).
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(
+            self,
+            CallError::Busy {
+                budget: "calls_per_minute",
+                ..
+            }
+        )
     }
 
     /// Whether the plugin itself judged the caller's input bad.
@@ -204,152 +237,6 @@ pub struct PluginSummary {
     pub description: String,
     /// Tool names, for mcp-server plugins.
     pub tools: Vec<String>,
-}
-
-/// Services shared by every store: the database (plugin key-value store), system figures,
-/// and the directory of installed plugins.
-pub struct HostServices {
-    db: Option<Db>,
-    /// Machine figures for the `system` interface.
-    pub system: Arc<Sampler>,
-    directory: RwLock<Arc<Vec<PluginSummary>>>,
-    /// Key-value store used when no database is attached (benchmarks, unit tests).
-    memory_kv: tokio::sync::Mutex<BTreeMap<(String, String), String>>,
-    /// Secrets plugins may ask for, by name (host environment and secrets file).
-    secrets: RwLock<HashMap<String, String>>,
-    /// Where every call is recorded (`/api/analytics`, `/metrics`), once set.
-    recorder: std::sync::OnceLock<crate::telemetry::Recorder>,
-}
-
-impl HostServices {
-    /// Services backed by `db` (or an in-memory key-value store when `None`).
-    pub fn new(db: Option<Db>, system: Arc<Sampler>) -> HostServices {
-        HostServices {
-            db,
-            system,
-            directory: RwLock::new(Arc::new(Vec::new())),
-            memory_kv: tokio::sync::Mutex::new(BTreeMap::new()),
-            secrets: RwLock::new(HashMap::new()),
-            recorder: std::sync::OnceLock::new(),
-        }
-    }
-
-    /// Records every later plugin call through `recorder` (the first one set stays).
-    pub fn set_recorder(&self, recorder: crate::telemetry::Recorder) {
-        let _ = self.recorder.set(recorder);
-    }
-
-    /// The database, when attached.
-    pub fn db(&self) -> Option<&Db> {
-        self.db.as_ref()
-    }
-
-    /// The installed plugins as plugins see them.
-    pub fn directory(&self) -> Arc<Vec<PluginSummary>> {
-        match self.directory.read() {
-            Ok(d) => d.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
-    /// Replaces the directory (called whenever the live set changes).
-    pub fn set_directory(&self, plugins: Vec<PluginSummary>) {
-        let mut guard = match self.directory.write() {
-            Ok(d) => d,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        *guard = Arc::new(plugins);
-    }
-
-    /// Sets secrets available to plugins that declare them (in addition to the host's
-    /// environment).
-    pub fn set_secrets(&self, secrets: HashMap<String, String>) {
-        if let Ok(mut guard) = self.secrets.write() {
-            *guard = secrets;
-        }
-    }
-
-    /// The declared secrets that are set, from the secrets store or the environment.
-    fn resolve_secrets(&self, declared: &[String]) -> BTreeMap<String, String> {
-        let store = self.secrets.read().ok();
-        declared
-            .iter()
-            .filter_map(|name| {
-                let value = store
-                    .as_ref()
-                    .and_then(|s| s.get(name).cloned())
-                    .or_else(|| std::env::var(name).ok())?;
-                Some((name.clone(), value))
-            })
-            .collect()
-    }
-
-    async fn kv_get(&self, plugin: &str, key: &str) -> Option<String> {
-        match &self.db {
-            Some(db) => db
-                .kv_get(plugin, key)
-                .await
-                .inspect_err(|e| warn!(plugin, cause = %e, "kv get failed"))
-                .ok()
-                .flatten(),
-            None => self
-                .memory_kv
-                .lock()
-                .await
-                .get(&(plugin.to_string(), key.to_string()))
-                .cloned(),
-        }
-    }
-
-    async fn kv_set(&self, plugin: &str, key: &str, value: &str) {
-        match &self.db {
-            Some(db) => {
-                if let Err(e) = db.kv_set(plugin, key, value).await {
-                    warn!(plugin, cause = %e, "kv set failed");
-                }
-            }
-            None => {
-                self.memory_kv
-                    .lock()
-                    .await
-                    .insert((plugin.to_string(), key.to_string()), value.to_string());
-            }
-        }
-    }
-
-    async fn kv_delete(&self, plugin: &str, key: &str) -> bool {
-        match &self.db {
-            Some(db) => db
-                .kv_delete(plugin, key)
-                .await
-                .inspect_err(|e| warn!(plugin, cause = %e, "kv delete failed"))
-                .unwrap_or(false),
-            None => self
-                .memory_kv
-                .lock()
-                .await
-                .remove(&(plugin.to_string(), key.to_string()))
-                .is_some(),
-        }
-    }
-
-    async fn kv_list(&self, plugin: &str, prefix: &str) -> Vec<String> {
-        match &self.db {
-            Some(db) => db
-                .kv_list(plugin, prefix)
-                .await
-                .inspect_err(|e| warn!(plugin, cause = %e, "kv list failed"))
-                .unwrap_or_default(),
-            None => self
-                .memory_kv
-                .lock()
-                .await
-                .keys()
-                .filter(|(p, k)| p == plugin && k.starts_with(prefix))
-                .map(|(_, k)| k.clone())
-                .collect(),
-        }
-    }
 }
 
 /// Counters of one plugin's calls.
@@ -419,10 +306,24 @@ pub struct Plugin {
     /// The WIT version its component is built against (e.g. `0.1.0`).
     pub api_version: String,
     /// Call counters.
-    pub stats: CallStats,
+    pub stats: Arc<CallStats>,
     pub(crate) pre: Pre,
-    sandbox: Sandbox,
-    config_json: Arc<str>,
+    pub(crate) core: Arc<PluginCore>,
+}
+
+/// What every call of a plugin needs, shared with the calls running on the guest
+/// executor.
+pub(crate) struct PluginCore {
+    pub(crate) id: Arc<str>,
+    pub(crate) kind: Kind,
+    pub(crate) sandbox: Sandbox,
+    pub(crate) network: Arc<[String]>,
+    pub(crate) secrets: Arc<[String]>,
+    pub(crate) config_json: Arc<str>,
+    pub(crate) stats: Arc<CallStats>,
+    pub(crate) budget: Arc<Budget>,
+    pub(crate) timeout_ms: u64,
+    pub(crate) memory_mb: u32,
 }
 
 impl Plugin {
@@ -436,25 +337,19 @@ impl Plugin {
         self.manifest.kind
     }
 
-    /// Replaces the operator configuration handed to the plugin.
-    pub fn with_config(mut self, config: &serde_json::Value) -> Plugin {
-        self.config_json = config.to_string().into();
-        self
+    /// Its budget as resolved at load (host defaults, manifest, operator overrides).
+    pub fn budget(&self) -> &Budget {
+        &self.core.budget
     }
-}
-
-/// Per-call options.
-#[derive(Default)]
-pub(crate) struct CallOptions<'a> {
-    /// Project directory to mount at `/project` (scout checks).
-    pub project: Option<&'a Path>,
-    /// Where streamed chunks go.
-    pub progress: Option<mpsc::UnboundedSender<String>>,
 }
 
 /// The runtime: engine, one linker per served API version, shared services.
 pub struct Runtime {
     engine: Engine,
+    /// Runs guest code, apart from the threads that answer requests.
+    guest: call::GuestExecutor,
+    /// The host's default budget and the operator's per-plugin overrides.
+    budgets: crate::config::BudgetsConfig,
     /// WASI and the latest version's imports.
     linker: Linker<StoreState>,
     /// WASI and the 0.1.0 imports (which forward to the latest).
@@ -466,13 +361,46 @@ pub struct Runtime {
 /// Sizes of the instance pool: how many plugin calls may run at once.
 const POOL_INSTANCES: u32 = 1000;
 
+/// Linear memories, tables and core instances one component may contain: enough for
+/// every toolchain we know (componentize-py included), few enough that one instance
+/// cannot take a large share of the pool.
+const MEMORIES_PER_COMPONENT: u32 = 8;
+const TABLES_PER_COMPONENT: u32 = 32;
+const CORE_INSTANCES_PER_COMPONENT: u32 = 64;
+
+/// Bytes of each linear memory, table and async stack kept resident when a slot is freed:
+/// reset with `memset` instead of `madvise`, so the next call in that slot takes no page
+/// faults for them (see BENCHMARKS.md).
+const MEMORY_KEEP_RESIDENT: usize = 1 << 20;
+const TABLE_KEEP_RESIDENT: usize = 64 << 10;
+const STACK_KEEP_RESIDENT: usize = 128 << 10;
+
+/// How the runtime is set up.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeOptions {
+    /// Threads that run guest code (default: one per CPU, at least two).
+    pub guest_threads: Option<usize>,
+    /// The host's default budget and per-plugin overrides (`[budgets]`).
+    pub budgets: crate::config::BudgetsConfig,
+}
+
 impl Runtime {
     /// Creates the engine (compile cache in `cache_dir` when given) and the linker, and
-    /// starts the epoch ticker thread.
+    /// starts the epoch ticker thread and the guest executor, with default options.
     pub fn new(
         cache_dir: Option<&Path>,
         data_dir: &Path,
         services: Arc<HostServices>,
+    ) -> anyhow::Result<Runtime> {
+        Runtime::with_options(cache_dir, data_dir, services, RuntimeOptions::default())
+    }
+
+    /// [`Runtime::new`] with `options`.
+    pub fn with_options(
+        cache_dir: Option<&Path>,
+        data_dir: &Path,
+        services: Arc<HostServices>,
+        options: RuntimeOptions,
     ) -> anyhow::Result<Runtime> {
         let mut config = Config::new();
         config.epoch_interruption(true);
@@ -482,7 +410,13 @@ impl Runtime {
             .total_memories(POOL_INSTANCES * 2)
             .total_tables(POOL_INSTANCES * 4)
             .total_stacks(POOL_INSTANCES)
-            .max_memory_size((manifest::MAX_MEMORY_MB as usize) << 20);
+            .max_memory_size((manifest::MAX_MEMORY_MB as usize) << 20)
+            .max_memories_per_component(MEMORIES_PER_COMPONENT)
+            .max_tables_per_component(TABLES_PER_COMPONENT)
+            .max_core_instances_per_component(CORE_INSTANCES_PER_COMPONENT)
+            .linear_memory_keep_resident(MEMORY_KEEP_RESIDENT)
+            .table_keep_resident(TABLE_KEEP_RESIDENT)
+            .async_stack_keep_resident(STACK_KEEP_RESIDENT);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         if let Some(dir) = cache_dir {
             std::fs::create_dir_all(dir)?;
@@ -507,8 +441,15 @@ impl Runtime {
             .map_err(|e| anyhow::anyhow!("link 0.1.0 host imports: {e}"))?;
 
         start_epoch_ticker(&engine);
+        let guest = call::GuestExecutor::new(
+            options
+                .guest_threads
+                .unwrap_or_else(call::GuestExecutor::default_threads),
+        )?;
         Ok(Runtime {
             engine,
+            guest,
+            budgets: options.budgets,
             linker,
             linker_v0_1_0,
             services,
@@ -631,200 +572,32 @@ impl Runtime {
             )),
         };
         let sandbox = Sandbox::new(&manifest.permissions, &self.data_dir);
+        let limits = Limits::resolve(
+            self.budgets.defaults(),
+            manifest.budgets.as_ref(),
+            self.budgets.plugin.get(&manifest.id),
+        );
+        let stats = Arc::new(CallStats::default());
+        let core = Arc::new(PluginCore {
+            id: manifest.id.as_str().into(),
+            kind: manifest.kind,
+            sandbox,
+            network: manifest.permissions.network.clone().into(),
+            secrets: manifest.permissions.secrets.clone().into(),
+            config_json: config.to_string().into(),
+            stats: stats.clone(),
+            budget: Arc::new(Budget::new(limits)),
+            timeout_ms: manifest.permissions.timeout_ms,
+            memory_mb: manifest.permissions.memory_mb,
+        });
         Ok(Plugin {
             manifest,
             sha256,
             api_version: api.version.to_string(),
-            stats: CallStats::default(),
+            stats,
             pre,
-            sandbox,
-            config_json: config.to_string().into(),
+            core,
         })
-    }
-
-    /// A fresh store for one call of `plugin`, with its sandbox, caps and host context.
-    pub(crate) fn store(
-        &self,
-        plugin: &Plugin,
-        opts: CallOptions<'_>,
-    ) -> Result<Store<StoreState>, CallError> {
-        let (wasi, stderr) =
-            plugin
-                .sandbox
-                .wasi_ctx(opts.project)
-                .map_err(|e| CallError::Setup {
-                    plugin: plugin.id().to_string(),
-                    message: e.to_string(),
-                })?;
-        let state = StoreState {
-            wasi,
-            table: ResourceTable::new(),
-            http: wasmtime_wasi_http::WasiHttpCtx::new(),
-            http_policy: http::HttpPolicy::new(
-                plugin.id().into(),
-                plugin.manifest.permissions.network.clone().into(),
-            ),
-            limiter: Limiter {
-                memory_bytes: plugin.sandbox.memory_bytes(),
-                table_elements: 100_000,
-                hit_memory_cap: false,
-            },
-            host: HostContext {
-                plugin_id: plugin.id().into(),
-                kind: plugin.kind(),
-                config_json: plugin.config_json.clone(),
-                secrets: Arc::new(
-                    self.services
-                        .resolve_secrets(&plugin.manifest.permissions.secrets),
-                ),
-                progress: opts.progress,
-                services: self.services.clone(),
-                stderr,
-                log_budget: LOG_BUDGET,
-            },
-        };
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limiter);
-        store.epoch_deadline_trap();
-        self.rearm(plugin, &mut store);
-        Ok(store)
-    }
-
-    /// Starts a call's clock: the epoch deadline from the plugin's time cap, and the count.
-    pub(crate) fn rearm(&self, plugin: &Plugin, store: &mut Store<StoreState>) {
-        let ticks = plugin.sandbox.timeout().as_millis() / EPOCH_TICK.as_millis() + 1;
-        store.set_epoch_deadline(ticks as u64);
-        plugin.stats.calls.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Runs `call` (instantiate + one export call, borrowing the store) under the plugin's
-    /// wall-clock cap. `None` means the cap ran out.
-    pub(crate) async fn capped<F: Future>(plugin: &Plugin, call: F) -> Option<F::Output> {
-        tokio::time::timeout(plugin.sandbox.timeout() + WALL_CLOCK_GRACE, call)
-            .await
-            .ok()
-    }
-
-    /// [`Runtime::finish_as`] for the kind's main operation (`chat`, `probe`, `check`,
-    /// `call`).
-    pub(crate) fn finish<T>(
-        &self,
-        plugin: &Plugin,
-        store: Store<StoreState>,
-        started: Instant,
-        outcome: Option<wasmtime::Result<Result<T, imports::types::PluginError>>>,
-    ) -> Result<T, CallError> {
-        let operation = match plugin.kind() {
-            Kind::AiProvider => "chat",
-            Kind::HealthProbe => "probe",
-            Kind::ScoutCheck => "check",
-            Kind::McpServer => "call",
-        };
-        self.finish_as(operation, plugin, store, started, outcome)
-    }
-
-    /// Turns every way a call can fail into a [`CallError`] naming the plugin, logs guest
-    /// stderr, and counts and records the outcome under `operation` (a tool name, `chat`,
-    /// ...). Takes the store by value: after a trap its instance is dead and must not be
-    /// reused.
-    pub(crate) fn finish_as<T>(
-        &self,
-        operation: &str,
-        plugin: &Plugin,
-        store: Store<StoreState>,
-        started: Instant,
-        outcome: Option<wasmtime::Result<Result<T, imports::types::PluginError>>>,
-    ) -> Result<T, CallError> {
-        let id = plugin.id().to_string();
-        let stats = &plugin.stats;
-        stats
-            .busy_micros
-            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-
-        let stderr = store.data().host.stderr.contents();
-        if !stderr.is_empty() {
-            let text = String::from_utf8_lossy(&stderr);
-            warn!(plugin = %id, stderr = %text.trim_end(), "plugin wrote to stderr");
-        }
-
-        let result = match outcome {
-            None => Err(CallError::Timeout {
-                plugin: id.clone(),
-                ms: plugin.manifest.permissions.timeout_ms,
-            }),
-            Some(Ok(Ok(value))) => Ok(value),
-            Some(Ok(Err(plugin_error))) => {
-                let (code, message) = imports::plugin_error_parts(plugin_error);
-                Err(CallError::Plugin {
-                    plugin: id.clone(),
-                    code,
-                    message,
-                })
-            }
-            Some(Err(trap)) => Err(classify_trap(plugin, &store, trap)),
-        };
-        if let Err(e) = &result {
-            stats.errors.fetch_add(1, Ordering::Relaxed);
-            match e {
-                CallError::Timeout { .. } => {
-                    stats.timeouts.fetch_add(1, Ordering::Relaxed);
-                }
-                CallError::Trap { .. } | CallError::MemoryCap { .. } => {
-                    stats.crashes.fetch_add(1, Ordering::Relaxed);
-                }
-                _ => {}
-            }
-            match e {
-                CallError::Plugin { .. } => debug!(plugin = %id, cause = %e, "call refused"),
-                _ => warn!(plugin = %id, kind = %plugin.kind(), cause = %e, "call failed"),
-            }
-        }
-        if let Some(recorder) = self.services.recorder.get() {
-            recorder.plugin_call(crate::telemetry::PluginCall {
-                plugin: id,
-                kind: plugin.kind().to_string(),
-                operation: operation.to_string(),
-                outcome: crate::telemetry::Outcome::of(&result),
-                error_code: result.as_ref().err().map(CallError::code),
-                duration: started.elapsed(),
-            });
-        }
-        result
-    }
-}
-
-/// Turns a wasmtime error from a call into the failure it was.
-pub(crate) fn classify_trap(
-    plugin: &Plugin,
-    store: &Store<StoreState>,
-    error: wasmtime::Error,
-) -> CallError {
-    let id = plugin.id().to_string();
-    if store.data().limiter.hit_memory_cap {
-        return CallError::MemoryCap {
-            plugin: id,
-            mb: plugin.manifest.permissions.memory_mb,
-        };
-    }
-    if let Some(trap) = error.downcast_ref::<Trap>() {
-        if *trap == Trap::Interrupt {
-            return CallError::Timeout {
-                plugin: id,
-                ms: plugin.manifest.permissions.timeout_ms,
-            };
-        }
-        return CallError::Trap {
-            plugin: id,
-            message: trap.to_string(),
-        };
-    }
-    let message = format!("{error:#}");
-    // The first line is the cause; the backtrace that follows is for the log, not clients.
-    let headline = message.lines().next().unwrap_or("trap").to_string();
-    debug!(plugin = %id, detail = %message, "trap detail");
-    CallError::Trap {
-        plugin: id,
-        message: headline,
     }
 }
 

@@ -48,7 +48,12 @@ impl Outcome {
             Err(CallError::Timeout { .. }) => Outcome::Timeout,
             Err(CallError::Trap { .. }) => Outcome::Trap,
             Err(CallError::MemoryCap { .. }) => Outcome::Memory,
-            Err(CallError::Plugin { .. } | CallError::Setup { .. }) => Outcome::Error,
+            Err(
+                CallError::Plugin { .. }
+                | CallError::Setup { .. }
+                | CallError::Busy { .. }
+                | CallError::Quota { .. },
+            ) => Outcome::Error,
         }
     }
 

@@ -324,7 +324,8 @@ async fn local_provider_is_honest_streams_and_describes_installed_tools() {
     let info = local.provider.as_ref().expect("described at load");
     assert!(info.offline);
 
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    // Bounded like every chunk queue; large enough to read the chunks after the call.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
     let request = support::chat_request("Which plugins and tools are installed?", true);
     let answer = h
         .rt()

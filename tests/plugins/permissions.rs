@@ -53,6 +53,24 @@ async fn a_manifest_asking_for_the_admin_token_is_refused_at_upload_naming_it() 
         status == 404 || shown["plugin"]["installed"] == false,
         "{shown}"
     );
+    // Both refusals are in the plugin's audit (written in the background).
+    for kind in ["secret", "env"] {
+        let path = format!("/api/plugins/trivial-probe/audit?kind={kind}");
+        let mut page = Value::Null;
+        for _ in 0..200 {
+            page = h.send("GET", &path, Some(KEY), None).await.1;
+            if page["total"].as_u64().unwrap_or(0) > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        assert!(
+            page["entries"][0]["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("SANCTUARY_ADMIN_TOKEN")),
+            "{kind}: {page}"
+        );
+    }
 }
 
 #[tokio::test]

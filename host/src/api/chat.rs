@@ -184,6 +184,8 @@ fn provider_error(call: &CallError) -> ApiError {
         }
         | CallError::Setup { .. } => StatusCode::SERVICE_UNAVAILABLE,
         CallError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+        CallError::Busy { .. } if call.is_rate_limited() => StatusCode::TOO_MANY_REQUESTS,
+        CallError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_GATEWAY,
     };
     ApiError::new(status, call.to_string()).with_details(json!({ "code": call.code() }))

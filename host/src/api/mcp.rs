@@ -111,6 +111,16 @@ async fn call_tool(
             "timestamp": clock::timestamp(),
         }))),
         Err(e) if e.is_not_found() => Err(ApiError::not_found(e.to_string())),
+        // A spent budget is not the tool's answer: 429 (calls per minute) or 503 (busy).
+        Err(crate::mcp::Error::Call(busy @ crate::runtime::CallError::Busy { .. })) => {
+            let status = if busy.is_rate_limited() {
+                axum::http::StatusCode::TOO_MANY_REQUESTS
+            } else {
+                axum::http::StatusCode::SERVICE_UNAVAILABLE
+            };
+            Err(ApiError::new(status, busy.to_string())
+                .with_details(json!({ "code": busy.code(), "plugin": busy.plugin() })))
+        }
         Err(crate::mcp::Error::InvalidArguments { name, errors }) => Err(ApiError::unprocessable(
             crate::mcp::Error::InvalidArguments {
                 name,

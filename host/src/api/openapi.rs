@@ -96,6 +96,7 @@ fn answers_envelope(path: &str) -> bool {
         crate::api::providers::unbind_route,
         crate::api::openai::chat_completions,
         crate::api::openai::models,
+        crate::api::audit::audit,
         openapi_json,
     ),
     components(schemas(ErrorBody, EnvelopeFailure, EnvelopeFailureDetail)),

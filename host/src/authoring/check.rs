@@ -365,6 +365,7 @@ fn unreachable_manifest(kind: Kind) -> Manifest {
             project_dir: kind == Kind::ScoutCheck,
             ..Permissions::default()
         },
+        budgets: None,
     }
 }
 

@@ -23,12 +23,21 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 pub struct HttpPolicy {
     plugin: Arc<str>,
     allowed: Arc<[String]>,
+    audit: Arc<crate::audit::Audit>,
 }
 
 impl HttpPolicy {
     /// A policy for `plugin` allowing `allowed` (`host`, `host:port` or `*.domain`).
-    pub fn new(plugin: Arc<str>, allowed: Arc<[String]>) -> HttpPolicy {
-        HttpPolicy { plugin, allowed }
+    pub fn new(
+        plugin: Arc<str>,
+        allowed: Arc<[String]>,
+        audit: Arc<crate::audit::Audit>,
+    ) -> HttpPolicy {
+        HttpPolicy {
+            plugin,
+            allowed,
+            audit,
+        }
     }
 }
 
@@ -195,43 +204,64 @@ impl WasiHttpHooks for HttpPolicy {
         let uri = request.uri().clone();
         if !is_allowed(&self.allowed, &uri) {
             warn!(plugin = %self.plugin, %uri, "outgoing HTTP refused: host not in the manifest's permissions.network");
+            self.audit.deny(
+                &self.plugin,
+                crate::audit::Kind::Host,
+                format!("outgoing HTTP to {uri}: host not in permissions.network"),
+            );
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
         debug!(plugin = %self.plugin, method = %request.method(), %uri, "outgoing HTTP");
         let plugin = self.plugin.clone();
         let allowed = self.allowed.clone();
+        let audit = self.audit.clone();
         Box::new(async move {
             let Some((host, Some(port))) = uri_parts(&uri) else {
                 return Err(Error::HttpRequestUriInvalid);
             };
-            let addr = resolve(&plugin, &allowed, &host, port).await?;
+            let addr = resolve(&plugin, &allowed, &host, port)
+                .await
+                .inspect_err(|(_, reason)| {
+                    if let Some(reason) = reason {
+                        audit.deny(
+                            &plugin,
+                            crate::audit::Kind::Host,
+                            format!("outgoing HTTP to {uri}: {reason}"),
+                        );
+                    }
+                })
+                .map_err(|(e, _)| e)?;
             send_to(addr, &host, request, options).await
         })
     }
 }
 
 /// Resolves `host` (no lookup for an IP literal) and picks an address `allowed` lets the
-/// plugin reach; a refusal is logged and answered `destination-IP-prohibited`.
+/// plugin reach; a refusal is logged and answered `destination-IP-prohibited`, with the
+/// reason (for the audit of denials; `None` when the name did not resolve).
 async fn resolve(
     plugin: &str,
     allowed: &[String],
     host: &str,
     port: u16,
-) -> Result<SocketAddr, Error> {
+) -> Result<SocketAddr, (Error, Option<String>)> {
     let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
         Err(_) => tokio::net::lookup_host((host, port))
             .await
-            .map_err(|_| Error::DnsError {
-                rcode: None,
-                info_code: None,
-            })
-            .inspect_err(|_| debug!(plugin, host, "DNS lookup failed"))?
+            .map_err(|_| {
+                debug!(plugin, host, "DNS lookup failed");
+                let e = Error::DnsError {
+                    rcode: None,
+                    info_code: None,
+                };
+                (e, None)
+            })?
             .collect(),
     };
     pick_address(allowed, &addrs).map_err(|reason| {
         warn!(plugin, host, port, %reason, "outgoing HTTP refused: address not granted");
-        Error::DestinationIpProhibited
+        (Error::DestinationIpProhibited, Some(reason))
     })
 }
 
@@ -485,7 +515,7 @@ mod tests {
         for name in ["127.1", "2130706433", "0x7f000001"] {
             let err = resolve("t", &list(&[name]), name, port).await;
             assert!(
-                matches!(err, Err(Error::DestinationIpProhibited)),
+                matches!(&err, Err((Error::DestinationIpProhibited, Some(why))) if why.contains("loopback")),
                 "{name}: {err:?}"
             );
         }

@@ -8,7 +8,9 @@
 
 use tracing::{Level, debug, error, info, trace, warn};
 
-use super::state::StoreState;
+use super::call::MAX_CHUNK;
+use super::state::{Overrun, StoreState};
+use crate::audit::Kind as Denied;
 
 wasmtime::component::bindgen!({
     world: "host-imports",
@@ -70,12 +72,33 @@ impl StoreState {
     /// Writes one plugin log line (with its structured fields, when it has some),
     /// within the call's log budget.
     fn plugin_log(&mut self, level: types::LogLevel, mut message: String, fields: Option<String>) {
-        let ctx = &mut self.host;
-        if ctx.log_budget == 0 {
+        if self.host.log_lines == 0 {
             return;
         }
-        ctx.log_budget -= 1;
-        truncate(&mut message, MAX_LOG_LINE);
+        self.host.log_lines -= 1;
+        if !self.host.budget.log_line() {
+            // The minute's allowance is spent: this call writes no more lines, and the
+            // denial is audited once for it.
+            self.host.log_lines = 0;
+            self.host.services.audit().deny(
+                &self.host.plugin_id,
+                Denied::Budget,
+                format!(
+                    "log_lines_per_minute: {} lines a minute",
+                    self.host.budget.limits.log_lines_per_minute
+                ),
+            );
+            return;
+        }
+        // Control characters could forge log lines; they become spaces.
+        crate::audit::clip(&mut message, MAX_LOG_LINE);
+        if !self.charge(
+            message.len() + fields.as_ref().map_or(0, String::len),
+            "log lines",
+        ) {
+            return;
+        }
+        let ctx = &self.host;
         let plugin = &*ctx.plugin_id;
         let kind = ctx.kind.as_str();
         let level = match level {
@@ -118,6 +141,16 @@ impl host::Host for StoreState {
     }
 
     async fn secret(&mut self, name: String) -> Option<String> {
+        if !self.host.declared_secrets.iter().any(|d| *d == name) {
+            let mut name = name;
+            crate::audit::clip(&mut name, 128);
+            self.host.services.audit().deny(
+                &self.host.plugin_id,
+                Denied::Secret,
+                format!("secret `{name}` is not declared in permissions.secrets"),
+            );
+            return None;
+        }
         self.host.secrets.get(&name).cloned()
     }
 
@@ -187,9 +220,27 @@ impl system::Host for StoreState {
 
 impl progress::Host for StoreState {
     async fn emit_chunk(&mut self, text: String) {
+        if self.host.progress.is_none() {
+            return;
+        }
+        if text.len() > MAX_CHUNK {
+            if self.host.over_budget.is_none() {
+                self.host.over_budget = Some(Overrun::Memory(format!(
+                    "a streamed chunk of {} bytes (at most {MAX_CHUNK})",
+                    text.len()
+                )));
+            }
+            return;
+        }
+        // Listeners may keep what was streamed (a chat answer is assembled from it), so
+        // every chunk counts against the call's memory budget.
+        if !self.charge(text.len(), "streamed chunks") {
+            return;
+        }
         if let Some(sink) = &self.host.progress {
-            // The receiver going away (a client that disconnected) is not the plugin's fault.
-            let _ = sink.send(text);
+            // A full queue makes the plugin wait (its time cap still runs); the receiver
+            // going away (a client that disconnected) is not the plugin's fault.
+            let _ = sink.send(text).await;
         }
     }
 }
@@ -202,7 +253,17 @@ impl kv::Host for StoreState {
 
     async fn set(&mut self, key: String, value: String) {
         let plugin = self.host.plugin_id.clone();
-        self.host.services.kv_set(&plugin, &key, &value).await;
+        let limits = self.host.budget.limits;
+        if let Err(quota) = self
+            .host
+            .services
+            .kv_set(&plugin, &key, &value, limits.kv_keys, limits.kv_bytes)
+            .await
+        {
+            if self.host.over_budget.is_none() {
+                self.host.over_budget = Some(Overrun::Quota(quota));
+            }
+        }
     }
 
     async fn delete(&mut self, key: String) -> bool {

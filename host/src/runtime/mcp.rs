@@ -2,10 +2,9 @@
 //! prompts. The bindings here are the latest API version's; a component built against an
 //! older version is called through that version's module, which returns these types.
 
-use std::time::Instant;
-
 use wasmtime::Store;
 
+use super::call::GuestFuture;
 use super::state::StoreState;
 use super::{CallError, CallOptions, Plugin, Pre, Runtime, v0_1_0};
 
@@ -26,6 +25,7 @@ pub use exports::sanctuary::plugin::mcp::{
 };
 
 /// A pre-linked mcp-server component, by the API version it is built against.
+#[derive(Clone)]
 pub(crate) enum McpPre {
     /// The latest version.
     Latest(McpServerPre<StoreState>),
@@ -34,7 +34,7 @@ pub(crate) enum McpPre {
 }
 
 /// An instantiated mcp-server component; its calls take and return the latest types.
-enum Guest {
+pub(crate) enum Guest {
     Latest(McpServer),
     V0_1_0(v0_1_0::mcp::McpServer),
 }
@@ -120,31 +120,32 @@ impl Guest {
     }
 }
 
-/// Instantiates an mcp-server plugin and runs `$call` on its `mcp` export, with the
-/// store, cap and error handling every call shares; the call is recorded as `$op`.
-macro_rules! mcp_call {
-    ($rt:expr, $plugin:expr, $op:expr, |$guest:ident, $store:ident| $call:expr) => {{
-        let Pre::Mcp(pre) = &$plugin.pre else {
-            return Err(super::wrong_kind($plugin, "mcp-server"));
-        };
-        let mut $store = $rt.store($plugin, CallOptions::default())?;
-        let started = Instant::now();
-        let outcome = Runtime::capped($plugin, async {
-            let $guest = pre.instantiate(&mut $store).await?;
-            $call
-        })
-        .await;
-        $rt.finish_as($op, $plugin, $store, started, outcome)
-    }};
-}
-
 impl Runtime {
+    /// Runs `call` on a fresh instance of the mcp-server `plugin`, recorded as `operation`.
+    async fn mcp<T, F>(&self, plugin: &Plugin, operation: &str, call: F) -> Result<T, CallError>
+    where
+        T: Send + 'static,
+        F: for<'s> FnOnce(&'s mut Store<StoreState>, Guest) -> GuestFuture<'s, T> + Send + 'static,
+    {
+        let Pre::Mcp(pre) = &plugin.pre else {
+            return Err(super::wrong_kind(plugin, "mcp-server"));
+        };
+        let pre = pre.clone();
+        self.run(plugin, operation, CallOptions::default(), move |store| {
+            Box::pin(async move {
+                let guest = pre.instantiate(store).await?;
+                call(store, guest).await
+            })
+        })
+        .await
+    }
+
     /// The tools `plugin` offers.
     pub async fn list_tools(&self, plugin: &Plugin) -> Result<Vec<Tool>, CallError> {
-        mcp_call!(self, plugin, "tools/list", |guest, store| guest
-            .list_tools(&mut store)
-            .await
-            .map(Ok))
+        self.mcp(plugin, "tools/list", |store, guest| {
+            Box::pin(async move { guest.list_tools(store).await.map(Ok) })
+        })
+        .await
     }
 
     /// Calls tool `name` with `arguments` (a JSON object text).
@@ -154,32 +155,36 @@ impl Runtime {
         name: &str,
         arguments: &str,
     ) -> Result<Vec<Content>, CallError> {
-        mcp_call!(self, plugin, name, |guest, store| guest
-            .call_tool(&mut store, name, arguments)
-            .await)
+        let (tool, arguments) = (name.to_string(), arguments.to_string());
+        self.mcp(plugin, name, move |store, guest| {
+            Box::pin(async move { guest.call_tool(store, &tool, &arguments).await })
+        })
+        .await
     }
 
     /// The resources `plugin` offers.
     pub async fn list_resources(&self, plugin: &Plugin) -> Result<Vec<Resource>, CallError> {
-        mcp_call!(self, plugin, "resources/list", |guest, store| guest
-            .list_resources(&mut store)
-            .await
-            .map(Ok))
+        self.mcp(plugin, "resources/list", |store, guest| {
+            Box::pin(async move { guest.list_resources(store).await.map(Ok) })
+        })
+        .await
     }
 
     /// Reads resource `uri`.
     pub async fn read_resource(&self, plugin: &Plugin, uri: &str) -> Result<String, CallError> {
-        mcp_call!(self, plugin, "resources/read", |guest, store| guest
-            .read_resource(&mut store, uri)
-            .await)
+        let uri = uri.to_string();
+        self.mcp(plugin, "resources/read", move |store, guest| {
+            Box::pin(async move { guest.read_resource(store, &uri).await })
+        })
+        .await
     }
 
     /// The prompts `plugin` offers.
     pub async fn list_prompts(&self, plugin: &Plugin) -> Result<Vec<Prompt>, CallError> {
-        mcp_call!(self, plugin, "prompts/list", |guest, store| guest
-            .list_prompts(&mut store)
-            .await
-            .map(Ok))
+        self.mcp(plugin, "prompts/list", |store, guest| {
+            Box::pin(async move { guest.list_prompts(store).await.map(Ok) })
+        })
+        .await
     }
 
     /// Renders prompt `name` with `arguments` (a JSON object text).
@@ -189,8 +194,10 @@ impl Runtime {
         name: &str,
         arguments: &str,
     ) -> Result<Vec<PromptMessage>, CallError> {
-        mcp_call!(self, plugin, "prompts/get", |guest, store| guest
-            .get_prompt(&mut store, name, arguments)
-            .await)
+        let (prompt, arguments) = (name.to_string(), arguments.to_string());
+        self.mcp(plugin, "prompts/get", move |store, guest| {
+            Box::pin(async move { guest.get_prompt(store, &prompt, &arguments).await })
+        })
+        .await
     }
 }

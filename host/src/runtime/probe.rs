@@ -24,6 +24,7 @@ wasmtime::component::bindgen!({
 pub use exports::sanctuary::plugin::probe::{HealthStatus, ProbeReport};
 
 /// A pre-linked health-probe component, by the API version it is built against.
+#[derive(Clone)]
 pub(crate) enum ProbePre {
     /// The latest version.
     Latest(HealthProbePre<StoreState>),
@@ -75,22 +76,22 @@ impl Runtime {
         let Pre::Probe(pre) = &plugin.pre else {
             return Err(super::wrong_kind(plugin, "health-probe"));
         };
-        let mut store = self.store(plugin, CallOptions::default())?;
-        let started = Instant::now();
-        let outcome = Runtime::capped(plugin, async {
-            let guest = pre.instantiate(&mut store).await?;
-            guest.probe(&mut store).await
+        let pre = pre.clone();
+        self.run(plugin, "probe", CallOptions::default(), move |store| {
+            Box::pin(async move {
+                let guest = pre.instantiate(store).await?;
+                guest.probe(store).await
+            })
         })
-        .await;
-        self.finish(plugin, store, started, outcome)
+        .await
     }
 }
 
 /// A probe plugin kept instantiated between calls (one store, one instance), for callers
-/// that probe often and want to skip instantiation. A trap ends the session: the
-/// instance is dead afterwards and every later call fails.
+/// that probe often and want to skip instantiation (the runtime benchmark compares it
+/// with fresh instances). It runs on the caller's executor, outside the plugin's budget;
+/// a trap ends the session: the instance is dead afterwards and every later call fails.
 pub struct ProbeSession<'a> {
-    runtime: &'a Runtime,
     plugin: &'a Plugin,
     store: Store<StoreState>,
     guest: Guest,
@@ -105,7 +106,8 @@ impl Runtime {
         let Pre::Probe(pre) = &plugin.pre else {
             return Err(super::wrong_kind(plugin, "health-probe"));
         };
-        let mut store = self.store(plugin, CallOptions::default())?;
+        let mut store = self.setup(plugin, "probe").store(CallOptions::default())?;
+        super::call::arm(&mut store, Instant::now() + plugin.core.sandbox.timeout());
         let guest = pre
             .instantiate(&mut store)
             .await
@@ -114,7 +116,6 @@ impl Runtime {
                 message: format!("{e:#}"),
             })?;
         Ok(ProbeSession {
-            runtime: self,
             plugin,
             store,
             guest,
@@ -125,7 +126,10 @@ impl Runtime {
 impl ProbeSession<'_> {
     /// Runs the probe on the live instance.
     pub async fn probe(&mut self) -> Result<ProbeReport, CallError> {
-        self.runtime.rearm(self.plugin, &mut self.store);
+        super::call::arm(
+            &mut self.store,
+            Instant::now() + self.plugin.core.sandbox.timeout(),
+        );
         let result = self.guest.probe(&mut self.store).await;
         match result {
             Ok(Ok(report)) => Ok(report),
@@ -137,7 +141,11 @@ impl ProbeSession<'_> {
                     message,
                 })
             }
-            Err(trap) => Err(super::classify_trap(self.plugin, &self.store, trap)),
+            Err(trap) => Err(super::call::classify_trap(
+                &self.plugin.core,
+                &self.store,
+                trap,
+            )),
         }
     }
 }

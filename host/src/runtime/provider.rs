@@ -2,8 +2,6 @@
 //! stream chunks through the `progress` import to whoever is listening. The bindings
 //! here are the latest API version's; older versions are called through their modules.
 
-use std::time::Instant;
-
 use tokio::sync::mpsc;
 use wasmtime::Store;
 
@@ -27,6 +25,7 @@ pub use exports::sanctuary::plugin::provider::{
 };
 
 /// A pre-linked ai-provider component, by the API version it is built against.
+#[derive(Clone)]
 pub(crate) enum ProviderPre {
     /// The latest version.
     Latest(AiProviderPre<StoreState>),
@@ -79,38 +78,42 @@ impl Runtime {
         let Pre::Provider(pre) = &plugin.pre else {
             return Err(super::wrong_kind(plugin, "ai-provider"));
         };
-        let mut store = self.store(plugin, CallOptions::default())?;
-        let started = Instant::now();
-        let outcome = Runtime::capped(plugin, async {
-            let guest = pre.instantiate(&mut store).await?;
-            guest.describe(&mut store).await.map(Ok)
+        let pre = pre.clone();
+        self.run(plugin, "describe", CallOptions::default(), move |store| {
+            Box::pin(async move {
+                let guest = pre.instantiate(store).await?;
+                guest.describe(store).await.map(Ok)
+            })
         })
-        .await;
-        self.finish_as("describe", plugin, store, started, outcome)
+        .await
     }
 
     /// Sends `request` to `plugin`. When `progress` is given, chunks the plugin streams
-    /// arrive there while the call runs.
+    /// arrive there while the call runs (at most [`CHUNK_QUEUE`] waiting: a slow listener
+    /// makes the plugin wait).
+    ///
+    /// [`CHUNK_QUEUE`]: super::call::CHUNK_QUEUE
     pub async fn chat(
         &self,
         plugin: &Plugin,
         request: &ChatRequest,
-        progress: Option<mpsc::UnboundedSender<String>>,
+        progress: Option<mpsc::Sender<String>>,
     ) -> Result<ChatResponse, CallError> {
         let Pre::Provider(pre) = &plugin.pre else {
             return Err(super::wrong_kind(plugin, "ai-provider"));
         };
+        let pre = pre.clone();
+        let request = request.clone();
         let opts = CallOptions {
             progress,
             ..CallOptions::default()
         };
-        let mut store = self.store(plugin, opts)?;
-        let started = Instant::now();
-        let outcome = Runtime::capped(plugin, async {
-            let guest = pre.instantiate(&mut store).await?;
-            guest.chat(&mut store, request).await
+        self.run(plugin, "chat", opts, move |store| {
+            Box::pin(async move {
+                let guest = pre.instantiate(store).await?;
+                guest.chat(store, &request).await
+            })
         })
-        .await;
-        self.finish(plugin, store, started, outcome)
+        .await
     }
 }

@@ -4,7 +4,6 @@
 //! modules.
 
 use std::path::Path;
-use std::time::Instant;
 
 use wasmtime::Store;
 
@@ -27,6 +26,7 @@ pub use exports::sanctuary::plugin::scout::{
 };
 
 /// A pre-linked scout-check component, by the API version it is built against.
+#[derive(Clone)]
 pub(crate) enum ScoutPre {
     /// The latest version.
     Latest(ScoutCheckPre<StoreState>),
@@ -68,18 +68,18 @@ impl Runtime {
         let Pre::Scout(pre) = &plugin.pre else {
             return Err(super::wrong_kind(plugin, "scout-check"));
         };
+        let pre = pre.clone();
         let opts = CallOptions {
-            project: Some(dir),
+            project: Some(dir.to_path_buf()),
             ..CallOptions::default()
         };
-        let mut store = self.store(plugin, opts)?;
         let project = Project {
             name: name.to_string(),
             path: PROJECT_GUEST_PATH.to_string(),
         };
-        let started = Instant::now();
-        let outcome =
-            Runtime::capped(plugin, async { pre.check(&mut store, &project).await }).await;
-        self.finish(plugin, store, started, outcome)
+        self.run(plugin, "check", opts, move |store| {
+            Box::pin(async move { pre.check(store, &project).await })
+        })
+        .await
     }
 }
