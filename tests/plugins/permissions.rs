@@ -288,3 +288,92 @@ async fn an_uninstall_removes_the_plugins_data_unless_asked_to_keep_it() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["success"], false, "{body}");
 }
+
+/// A web server on 127.0.0.1 holding a secret, and one more redirecting to it.
+async fn local_servers() -> (std::net::SocketAddr, std::net::SocketAddr) {
+    use axum::response::Redirect;
+    use axum::routing::get;
+    let serve = |router: axum::Router| async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        addr
+    };
+    let secret = serve(axum::Router::new().route("/secret", get(|| async { "TOP SECRET" }))).await;
+    let target = format!("http://localhost:{}/secret", secret.port());
+    let hop = serve(axum::Router::new().route(
+        "/hop",
+        get(move || {
+            let target = target.clone();
+            async move { Redirect::temporary(&target) }
+        }),
+    ))
+    .await;
+    (secret, hop)
+}
+
+/// Grants `fetch` what its manifest asks for plus `network`, as an operator would.
+async fn grant_fetch(h: &Harness, network: &[String]) {
+    let (_, shown) = h.get("/api/plugins/fetch").await;
+    let mut granted = shown["plugin"]["granted"].clone();
+    let mut hosts: Vec<Value> = shown["plugin"]["permissions"]["network"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    hosts.extend(network.iter().map(|h| json!(h)));
+    granted["network"] = json!(hosts);
+    let (status, body) = h
+        .send(
+            "POST",
+            "/api/plugins/fetch/permissions",
+            Some(KEY),
+            Some(granted),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+async fn fetch(h: &Harness, url: String) -> Result<String, String> {
+    sanctuary::mcp::call_tool(&h.state().plugins, "fetch", "fetch", json!({ "url": url }))
+        .await
+        .map(|contents| format!("{contents:?}"))
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn a_granted_name_that_resolves_to_loopback_or_a_redirect_there_reaches_nothing() {
+    let h = app(|_| {}).await;
+    let (secret, hop) = local_servers().await;
+    let port = secret.port();
+    // Names the resolver reads as 127.0.0.1: granted as names, they open nothing.
+    grant_fetch(&h, &["127.1".into(), "2130706433".into()]).await;
+    for host in ["127.1", "2130706433"] {
+        let err = fetch(&h, format!("http://{host}:{port}/secret"))
+            .await
+            .expect_err("a name resolving to loopback");
+        assert!(
+            !err.contains("TOP SECRET")
+                && err.contains("does not allow connections to the address"),
+            "{host}: {err}"
+        );
+        let (status, _) = h.get("/api/dev/ping").await;
+        assert_eq!(status, 200, "the host's own routes answer");
+    }
+    // A granted address whose page redirects to an address that is not granted: the hop
+    // is a new request, checked again.
+    grant_fetch(&h, &[format!("127.0.0.1:{}", hop.port())]).await;
+    let err = fetch(&h, format!("http://127.0.0.1:{}/hop", hop.port()))
+        .await
+        .expect_err("the redirect leads to an address that is not granted");
+    assert!(!err.contains("TOP SECRET"), "{err}");
+    // Granted explicitly, the address is reachable.
+    grant_fetch(&h, &[format!("127.0.0.1:{port}")]).await;
+    let page = fetch(&h, format!("http://127.0.0.1:{port}/secret"))
+        .await
+        .expect("an explicitly granted address");
+    assert!(page.contains("TOP SECRET"), "{page}");
+}
