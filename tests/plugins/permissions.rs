@@ -377,3 +377,49 @@ async fn a_granted_name_that_resolves_to_loopback_or_a_redirect_there_reaches_no
         .expect("an explicitly granted address");
     assert!(page.contains("TOP SECRET"), "{page}");
 }
+
+#[tokio::test]
+async fn a_plugin_copied_in_asking_for_the_admin_token_is_listed_as_failed_naming_it() {
+    let h = app(|_| {}).await;
+    let plugins = &h.state().plugins;
+    let (mut manifest, bytes) = fixture("trivial-probe");
+    manifest.permissions.secrets = vec!["SANCTUARY_ADMIN_TOKEN".into()];
+    let dir = plugins.plugins_dir().join(&manifest.id);
+    sanctuary::plugins::write_plugin(&dir, &manifest, &bytes).expect("copy the plugin in");
+    let mut events = plugins.subscribe();
+    let err = plugins
+        .load_dir(&dir)
+        .await
+        .err()
+        .expect("refused at load")
+        .to_string();
+    assert!(
+        err.contains("SANCTUARY_ADMIN_TOKEN") && err.contains("reserved"),
+        "{err}"
+    );
+    match events.try_recv() {
+        Ok(sanctuary::plugins::PluginEvent::PluginError { id, error }) => {
+            assert_eq!(
+                (id.as_str(), error.as_str()),
+                ("trivial-probe", err.as_str())
+            );
+        }
+        other => panic!("expected a plugin_error, got {other:?}"),
+    }
+    let (_, list) = h.get("/api/plugins").await;
+    let listed = list["plugins"]
+        .as_array()
+        .expect("plugins")
+        .iter()
+        .find(|p| p["id"] == "trivial-probe")
+        .cloned()
+        .unwrap_or_else(|| panic!("not listed: {list}"));
+    assert_eq!(listed["state"], "failed", "{listed}");
+    assert_eq!(listed["kind"], "health-probe", "{listed}");
+    assert!(
+        listed["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("SANCTUARY_ADMIN_TOKEN")),
+        "{listed}"
+    );
+}

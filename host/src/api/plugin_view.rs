@@ -204,13 +204,35 @@ async fn view(state: &AppState, id: &str) -> Result<Option<PluginView>, ApiError
     }))
 }
 
-/// A registry entry skipped at start (see [`crate::registry::Registry::load`]), shown as
-/// `failed` with the reason.
+/// A plugin known only by a failure: a registry entry skipped at start (see
+/// [`crate::registry::Registry::load`]) or a plugin directory whose manifest does not
+/// validate (e.g. it asks for a reserved name). Shown as `failed` with the reason.
 fn rejected_view(state: &AppState, id: &str) -> Option<PluginView> {
-    let rejected = state.registry.rejected.iter().find(|r| r.id == id)?;
+    let (kind, error) = match state.registry.rejected.iter().find(|r| r.id == id) {
+        Some(rejected) => (
+            rejected.kind,
+            format!("registry entry skipped: {}", rejected.reason),
+        ),
+        None => {
+            let error = state.plugins.failures().remove(id)?;
+            let raw: Option<Value> = std::fs::read_to_string(
+                state
+                    .plugins
+                    .plugins_dir()
+                    .join(id)
+                    .join(crate::plugins::MANIFEST_FILE),
+            )
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok());
+            let kind = raw
+                .as_ref()
+                .and_then(|m| m.get("kind")?.as_str()?.parse().ok());
+            (kind, error)
+        }
+    };
     Some(PluginView {
-        id: rejected.id.clone(),
-        name: rejected.id.clone(),
+        id: id.to_string(),
+        name: id.to_string(),
         description: String::new(),
         version: String::new(),
         author: String::new(),
@@ -221,13 +243,13 @@ fn rejected_view(state: &AppState, id: &str) -> Option<PluginView> {
         last_updated: String::new(),
         repository_url: String::new(),
         documentation_url: String::new(),
-        kind: rejected.kind.unwrap_or(Kind::McpServer),
+        kind: kind.unwrap_or(Kind::McpServer),
         api: String::new(),
-        installed: false,
+        installed: state.plugins.plugins_dir().join(id).is_dir(),
         installed_version: None,
         enabled: None,
         state: "failed",
-        error: Some(format!("registry entry skipped: {}", rejected.reason)),
+        error: Some(error),
         update_available: false,
         permissions: Permissions::default(),
         granted: None,
