@@ -495,3 +495,30 @@ fn verify_sha256(manifest: &Manifest, bytes: &[u8]) -> Result<()> {
 pub fn pending_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("pending")
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::db::testing;
+
+    #[tokio::test]
+    async fn a_removal_deletes_the_plugins_data_unless_it_is_kept_on_every_backend() {
+        for db in testing::all().await {
+            for (keep, left) in [(false, None), (true, Some("v"))] {
+                db.kv_set("gone", "k", "v").await.expect("set");
+                db.kv_set("other", "k", "v").await.expect("set");
+                db.record_removal("gone", keep).await.expect("removal");
+                assert!(db.was_removed("gone").await.expect("read"));
+                assert_eq!(
+                    db.kv_get("gone", "k").await.expect("get").as_deref(),
+                    left,
+                    "keep_data={keep}"
+                );
+                assert_eq!(
+                    db.kv_get("other", "k").await.expect("get").as_deref(),
+                    Some("v"),
+                    "another plugin's data stays"
+                );
+            }
+        }
+    }
+}
