@@ -268,8 +268,11 @@ impl PluginHost {
             let existing = read_manifest(&dir).ok();
             if let Some(existing) = &existing {
                 let newer = manifest.version > existing.version;
+                // A rebuilt component, or a first-party manifest whose permissions changed
+                // (e.g. `fetch` no longer asking for loopback) under the same version.
                 let rebuilt = manifest.version == existing.version
-                    && existing.sha256.as_deref() != Some(bundled.sha256);
+                    && (existing.sha256.as_deref() != Some(bundled.sha256)
+                        || existing.permissions != manifest.permissions);
                 if !newer && !rebuilt {
                     continue;
                 }
