@@ -113,6 +113,10 @@ pub struct ServeArgs {
     /// reported as `timeout` [default: 1000, or `[health] probe_timeout_ms`].
     #[arg(long, env = "SANCTUARY_HEALTH_PROBE_TIMEOUT_MS", value_name = "MS")]
     pub health_probe_timeout_ms: Option<u64>,
+    /// Names (comma-separated) that plugins may never be granted as env vars or secrets,
+    /// beyond `SANCTUARY_*` which always is [default: none, or `[security] reserved_env`].
+    #[arg(long, env = "SANCTUARY_RESERVED_ENV", value_name = "NAMES")]
+    pub reserved_env: Option<String>,
 }
 
 impl Cli {
@@ -203,6 +207,7 @@ mod tests {
                 "health_probe_timeout_ms",
                 "SANCTUARY_HEALTH_PROBE_TIMEOUT_MS",
             ),
+            ("reserved_env", "SANCTUARY_RESERVED_ENV"),
         ] {
             assert_eq!(env_of(id).as_deref(), Some(env), "flag {id}");
         }

@@ -70,12 +70,23 @@ pub struct Config {
     pub health: HealthConfig,
     /// Call recording retention and roll-up (`[telemetry]`).
     pub telemetry: TelemetryConfig,
+    /// What plugins may never be granted (`[security]`, `--reserved-env`).
+    pub security: SecurityConfig,
     /// Per-plugin budgets (`[budgets]`): the host's defaults and per-plugin overrides.
     pub budgets: BudgetsConfig,
     /// The plugin runtime (`[runtime]`): threads that run guest code.
     pub runtime: RuntimeConfig,
     /// Connection limits and the batch deadline (`[server]`).
     pub server: ServerConfig,
+}
+
+/// What plugins may never be granted (`[security]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecurityConfig {
+    /// Names (env vars and secrets) reserved for the host beyond `SANCTUARY_*`, which is
+    /// always reserved: a plugin asking for one is refused at install and at load.
+    pub reserved_env: Vec<String>,
 }
 
 /// Per-plugin budgets (`[budgets]`, see [`crate::runtime::budget`]). The keys at the top
@@ -431,6 +442,7 @@ struct FileConfig {
     rate_limit: Option<RateLimitConfig>,
     secrets_file: Option<PathBuf>,
     signatures: Option<crate::signing::SignaturesConfig>,
+    security: Option<SecurityConfig>,
     cache: Option<CacheConfig>,
     jobs: Option<JobsConfig>,
     health: Option<HealthConfig>,
@@ -540,6 +552,12 @@ impl Config {
                 ..file.rate_limit.unwrap_or_default()
             },
             signatures: file.signatures.unwrap_or_default(),
+            security: match &args.reserved_env {
+                Some(names) => SecurityConfig {
+                    reserved_env: split_names(names),
+                },
+                None => file.security.unwrap_or_default(),
+            },
             cache: file.cache.unwrap_or_default(),
             jobs: file.jobs.unwrap_or_default(),
             health: {
@@ -626,6 +644,10 @@ impl Config {
         );
         differs("auth", file.auth.as_ref().is_none_or(|a| *a == self.auth));
         differs(
+            "security",
+            file.security.as_ref().is_none_or(|s| *s == self.security),
+        );
+        differs(
             "rate_limit",
             file.rate_limit.is_none_or(|r| r == self.rate_limit),
         );
@@ -695,6 +717,11 @@ impl Config {
             bail!("rate_limit.burst must be at least 1");
         }
         crate::signing::Policy::from_config(&self.signatures)?;
+        for name in &self.security.reserved_env {
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                bail!("security.reserved_env: {name:?} must be letters, digits and `_`");
+            }
+        }
         if self.cache.ttl_secs == 0 {
             bail!("cache.ttl_secs must be at least 1");
         }
@@ -753,6 +780,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             rate_limit: RateLimitConfig::default(),
             signatures: crate::signing::SignaturesConfig::default(),
+            security: SecurityConfig::default(),
             cache: CacheConfig::default(),
             jobs: JobsConfig::default(),
             health: HealthConfig::default(),
@@ -762,6 +790,16 @@ impl Default for Config {
             server: ServerConfig::default(),
         }
     }
+}
+
+/// Splits a comma-separated list of names (`--reserved-env A,B`), dropping blanks.
+fn split_names(names: &str) -> Vec<String> {
+    names
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 impl fmt::Debug for Config {
@@ -788,6 +826,7 @@ impl fmt::Debug for Config {
             .field("auth", &self.auth)
             .field("rate_limit", &self.rate_limit)
             .field("signatures", &self.signatures)
+            .field("security", &self.security)
             .field("cache", &self.cache)
             .field("jobs", &self.jobs)
             .field("server", &self.server)
@@ -981,6 +1020,7 @@ mod tests {
             max_connections: None,
             batch_timeout: None,
             health_probe_timeout_ms: Some(250),
+            reserved_env: None,
         };
         let toml = r#"
             host = "127.0.0.1"

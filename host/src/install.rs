@@ -71,6 +71,10 @@ pub enum Error {
         /// What it asks for beyond the grant.
         needs: Vec<String>,
     },
+    /// The manifest asks for a permission no plugin may have (a reserved env var or
+    /// secret, a file grant reaching the host's own files).
+    #[error(transparent)]
+    Permission(LoadError),
     /// Database failure.
     #[error(transparent)]
     Db(#[from] crate::db::Error),
@@ -184,20 +188,30 @@ impl Db {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Forgets `id`, remembering that it was removed so start-up does not reinstall it.
-    pub async fn record_removal(&self, id: &str) -> crate::db::Result<()> {
+    /// Forgets `id`, remembering that it was removed so start-up does not reinstall it,
+    /// and (unless `keep_data`) deletes its key-value data, so a plugin installed later
+    /// under the same id never reads it. One transaction: all of it or none.
+    pub async fn record_removal(&self, id: &str, keep_data: bool) -> crate::db::Result<()> {
+        let mut tx = self.pool().begin().await?;
         sqlx::query("DELETE FROM installed_plugins WHERE id = $1")
             .bind(id)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+        if !keep_data {
+            sqlx::query("DELETE FROM plugin_kv WHERE plugin_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query(
             "INSERT INTO plugin_removals (id, removed_at) VALUES ($1, $2) \
              ON CONFLICT (id) DO UPDATE SET removed_at = excluded.removed_at",
         )
         .bind(id)
         .bind(clock::timestamp())
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -240,6 +254,7 @@ impl Installer<'_> {
     /// Installs (or updates to) the registry's version of `id`.
     pub async fn install(&self, id: &str) -> Result<Installed> {
         manifest::validate_id(id).map_err(Error::BadId)?;
+        let _change = self.plugins.lock_changes(id).await;
         let entry = self
             .registry
             .get(id)
@@ -260,8 +275,15 @@ impl Installer<'_> {
     /// sha256, signature policy, permissions already granted). A manifest without a
     /// `sha256` gets the component's.
     pub async fn install_upload(&self, mut manifest: Manifest, bytes: &[u8]) -> Result<Installed> {
+        manifest::validate_id(&manifest.id).map_err(Error::Manifest)?;
+        // Before the other manifest rules, so what no plugin may have is refused (and
+        // audited) as such.
+        self.plugins
+            .check_permissions(&manifest.id, &manifest.permissions)
+            .map_err(Error::Permission)?;
         manifest.validate().map_err(Error::Manifest)?;
         manifest.check_api().map_err(Error::Incompatible)?;
+        let _change = self.plugins.lock_changes(&manifest.id).await;
         if manifest.sha256.is_none() {
             manifest.sha256 = Some(hex::encode(Sha256::digest(bytes)));
         }
@@ -292,6 +314,9 @@ impl Installer<'_> {
         source: &str,
     ) -> Result<Installed> {
         let id = manifest.id.as_str();
+        self.plugins
+            .check_permissions(id, &manifest.permissions)
+            .map_err(Error::Permission)?;
         let record = self.db.install_record(id).await?;
         if let Some(record) = &record {
             let needs = manifest.permissions.exceeds(&record.granted);
@@ -310,7 +335,10 @@ impl Installer<'_> {
     }
 
     /// Loads, writes and records `manifest` + `bytes`; the grant stays as it was, or is
-    /// what the manifest asks for on a first install.
+    /// what the manifest asks for on a first install. Crash-safe: the component and the
+    /// manifest are staged (fsynced) before the database commit, and the manifest is
+    /// renamed into place after it; start-up finishes or undoes a step a crash cut short
+    /// ([`PluginHost::recover`]).
     async fn apply(
         &self,
         manifest: Manifest,
@@ -320,14 +348,33 @@ impl Installer<'_> {
     ) -> Result<Installed> {
         let dir = self.plugins.plugins_dir().join(&manifest.id);
         let _serial = self.plugins.lock_plugin(&manifest.id).await;
+        let granted = granted.unwrap_or_else(|| manifest.permissions.clone());
         // Load before writing: a component that does not load never replaces a working one.
         let live = self
             .plugins
-            .load_bytes(manifest.clone(), bytes.to_vec(), &dir)
+            .load_granted(
+                manifest.clone(),
+                bytes.to_vec(),
+                &dir,
+                Some(granted.clone()),
+            )
             .await?;
-        let granted = granted.unwrap_or_else(|| manifest.permissions.clone());
-        self.db.record_install(&manifest, &granted, source).await?;
-        plugins::write_plugin(&dir, &manifest, bytes)?;
+        let staged = plugins::stage_plugin(&dir, &manifest, bytes);
+        let recorded = match staged {
+            Ok(()) => {
+                plugins::pause_at("staged");
+                self.db
+                    .record_install(&manifest, &granted, source)
+                    .await
+                    .map_err(Error::from)
+            }
+            Err(e) => Err(Error::from(e)),
+        };
+        if let Err(e) = recorded {
+            plugins::unstage_plugin(&dir);
+            return Err(e);
+        }
+        plugins::commit_plugin(&dir)?;
         let replaced = self.plugins.insert(live);
         let _ = std::fs::remove_dir_all(self.pending_dir.join(&manifest.id));
         info!(plugin = %manifest.id, version = %manifest.version, "plugin installed");
@@ -338,27 +385,44 @@ impl Installer<'_> {
         })
     }
 
-    /// Removes `id`: its files, its database row, and its place in the live set.
-    pub async fn uninstall(&self, id: &str) -> Result<()> {
+    /// Removes `id`: its files, its database row (and, unless `keep_data`, its key-value
+    /// data), and its place in the live set. Crash-safe: the directory is renamed out of
+    /// the way before the database forgets the plugin, and deleted after.
+    pub async fn uninstall(&self, id: &str, keep_data: bool) -> Result<()> {
         manifest::validate_id(id).map_err(Error::BadId)?;
+        let _change = self.plugins.lock_changes(id).await;
+        let _serial = self.plugins.lock_plugin(id).await;
         let dir = self.plugins.plugins_dir().join(id);
         let record = self.db.install_record(id).await?;
         if record.is_none() && !dir.exists() && self.plugins.get(id).is_none() {
             return Err(Error::NotFound(id.to_string()));
         }
         self.plugins.unload(id);
+        let trash = self.plugins.plugins_dir().join(format!(
+            "{}{id}-{}",
+            plugins::TRASH_PREFIX,
+            std::process::id()
+        ));
         if dir.exists() {
-            std::fs::remove_dir_all(&dir)?;
+            let _ = std::fs::remove_dir_all(&trash);
+            std::fs::rename(&dir, &trash)?;
+            plugins::sync_dir(self.plugins.plugins_dir())?;
         }
+        plugins::pause_at("trashed");
         let _ = std::fs::remove_dir_all(self.pending_dir.join(id));
-        self.db.record_removal(id).await?;
-        info!(plugin = %id, "plugin uninstalled");
+        self.db.record_removal(id, keep_data).await?;
+        plugins::pause_at("forgotten");
+        if trash.exists() {
+            std::fs::remove_dir_all(&trash)?;
+        }
+        info!(plugin = %id, keep_data, "plugin uninstalled");
         Ok(())
     }
 
     /// Enables or disables `id`. A disabled plugin stays installed but is not loaded.
     pub async fn set_enabled(&self, id: &str, enabled: bool) -> Result<()> {
         manifest::validate_id(id).map_err(Error::BadId)?;
+        let _change = self.plugins.lock_changes(id).await;
         if !self.db.set_enabled(id, enabled).await? {
             return Err(Error::NotFound(id.to_string()));
         }
@@ -372,15 +436,26 @@ impl Installer<'_> {
         Ok(())
     }
 
-    /// Grants `granted` to `id`; a staged update that the grant now covers is applied.
+    /// Grants `granted` to `id`; a staged update that the grant now covers is applied,
+    /// and otherwise the installed version is reloaded to run with the new grant. A grant
+    /// of something no plugin may have (a reserved name, a file grant reaching the host's
+    /// files) is refused.
     pub async fn grant(&self, id: &str, granted: Permissions) -> Result<Option<Installed>> {
         manifest::validate_id(id).map_err(Error::BadId)?;
-        if self.db.install_record(id).await?.is_none() {
+        let _change = self.plugins.lock_changes(id).await;
+        let Some(record) = self.db.install_record(id).await? else {
             return Err(Error::NotFound(id.to_string()));
-        }
+        };
+        self.plugins
+            .check_permissions(id, &granted)
+            .map_err(Error::Permission)?;
         self.db.record_grant(id, &granted).await?;
         let pending = self.pending_dir.join(id);
         let Ok(staged) = plugins::read_manifest(&pending) else {
+            let dir = self.plugins.plugins_dir().join(id);
+            if record.enabled && dir.join(plugins::MANIFEST_FILE).is_file() {
+                self.plugins.load_dir(&dir).await?;
+            }
             return Ok(None);
         };
         let needs = staged.permissions.exceeds(&granted);
@@ -419,4 +494,31 @@ fn verify_sha256(manifest: &Manifest, bytes: &[u8]) -> Result<()> {
 /// `<data-dir>/pending`.
 pub fn pending_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("pending")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::db::testing;
+
+    #[tokio::test]
+    async fn a_removal_deletes_the_plugins_data_unless_it_is_kept_on_every_backend() {
+        for db in testing::all().await {
+            for (keep, left) in [(false, None), (true, Some("v"))] {
+                db.kv_set("gone", "k", "v").await.expect("set");
+                db.kv_set("other", "k", "v").await.expect("set");
+                db.record_removal("gone", keep).await.expect("removal");
+                assert!(db.was_removed("gone").await.expect("read"));
+                assert_eq!(
+                    db.kv_get("gone", "k").await.expect("get").as_deref(),
+                    left,
+                    "keep_data={keep}"
+                );
+                assert_eq!(
+                    db.kv_get("other", "k").await.expect("get").as_deref(),
+                    Some("v"),
+                    "another plugin's data stays"
+                );
+            }
+        }
+    }
 }

@@ -152,11 +152,40 @@ impl FromStr for Kind {
     }
 }
 
+/// Prefix of the host's own environment variables and secrets: a name starting with it
+/// can never be granted to a plugin, as an env var or as a secret.
+pub const RESERVED_PREFIX: &str = "SANCTUARY_";
+
+/// Whether `name` is one of the host's own: starts with [`RESERVED_PREFIX`] (any case) or
+/// is listed in `extra` (`[security] reserved_env`).
+pub fn is_reserved(name: &str, extra: &[String]) -> bool {
+    name.to_ascii_uppercase().starts_with(RESERVED_PREFIX)
+        || extra.iter().any(|r| r.eq_ignore_ascii_case(name))
+}
+
+/// The reserved names `permissions` asks for (env vars and secrets), in words; empty when
+/// it asks for none.
+pub fn reserved_asked(permissions: &Permissions, extra: &[String]) -> Vec<String> {
+    let env = permissions
+        .env
+        .iter()
+        .filter(|n| is_reserved(n, extra))
+        .map(|n| format!("environment variable `{n}`"));
+    let secrets = permissions
+        .secrets
+        .iter()
+        .filter(|n| is_reserved(n, extra))
+        .map(|n| format!("secret `{n}`"));
+    env.chain(secrets).collect()
+}
+
 /// A directory a plugin may use, as the manifest asks for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileGrant {
-    /// Directory on the host. Relative paths are relative to the data directory.
+    /// Directory on the host: an absolute path, or a path relative to the files base
+    /// `<data-dir>/files/` (no `..`). Never the data directory, above it, or the host's
+    /// own files inside it (see [`crate::sandbox::resolve_grant`]).
     pub path: String,
     /// Where the plugin sees it; defaults to the same path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -220,6 +249,55 @@ impl Default for Permissions {
 }
 
 impl Permissions {
+    /// What `self` asks for that `granted` also allows: the permissions a plugin runs
+    /// with while part of what it asks for waits for the operator's grant.
+    pub fn restricted_to(&self, granted: &Permissions) -> Permissions {
+        let files = self
+            .files
+            .iter()
+            .filter_map(|f| {
+                let g = granted.files.iter().find(|g| g.path == f.path)?;
+                Some(FileGrant {
+                    write: f.write && g.write,
+                    ..f.clone()
+                })
+            })
+            .collect();
+        Permissions {
+            network: keep(&self.network, &granted.network),
+            files,
+            env: keep(&self.env, &granted.env),
+            secrets: keep(&self.secrets, &granted.secrets),
+            project_dir: self.project_dir && granted.project_dir,
+            memory_mb: self.memory_mb.min(granted.memory_mb),
+            timeout_ms: self.timeout_ms.min(granted.timeout_ms),
+        }
+    }
+
+    /// What a plugin asking for `self` runs with under the operator's `granted`: what it
+    /// asks for that was granted ([`Permissions::restricted_to`]), plus network hosts the
+    /// operator granted beyond what it asks for (the operator may widen a plugin's reach,
+    /// e.g. let `fetch` read an internal host).
+    pub fn effective(&self, granted: &Permissions) -> Permissions {
+        let mut effective = self.restricted_to(granted);
+        for host in &granted.network {
+            if !effective.network.contains(host) {
+                effective.network.push(host.clone());
+            }
+        }
+        effective
+    }
+
+    /// `self` without any capability (network, files, env, secrets, project directory);
+    /// the memory and time caps are kept.
+    pub fn without_capabilities(&self) -> Permissions {
+        Permissions {
+            memory_mb: self.memory_mb,
+            timeout_ms: self.timeout_ms,
+            ..Permissions::default()
+        }
+    }
+
     /// What `self` asks for beyond `granted`, in words; empty when `granted` covers it.
     pub fn exceeds(&self, granted: &Permissions) -> Vec<String> {
         let mut more = Vec::new();
@@ -259,6 +337,14 @@ impl Permissions {
         }
         more
     }
+}
+
+fn keep(asked: &[String], granted: &[String]) -> Vec<String> {
+    asked
+        .iter()
+        .filter(|a| granted.contains(a))
+        .cloned()
+        .collect()
 }
 
 /// A plugin's manifest (`manifest.json` beside its component).
@@ -395,10 +481,17 @@ impl Manifest {
                 ));
             }
         }
+        if let Some(name) = reserved_asked(p, &[]).into_iter().next() {
+            return Err(field(
+                "permissions.env/secrets",
+                format!(
+                    "{name} is reserved for the host ({RESERVED_PREFIX}* names are never granted to plugins)"
+                ),
+            ));
+        }
         for file in &p.files {
-            if file.path.is_empty() {
-                return Err(field("permissions.files", "a path must not be empty"));
-            }
+            crate::sandbox::check_grant_shape(&file.path)
+                .map_err(|reason| field("permissions.files", reason))?;
         }
         Ok(())
     }
@@ -579,6 +672,66 @@ mod tests {
         let mut v = good();
         v["component"] = "../../etc/x.wasm".into();
         assert!(parse(v).is_err());
+    }
+
+    #[test]
+    fn refuses_the_hosts_own_variables_as_env_or_secret_naming_them() {
+        for (key, name) in [
+            ("env", "SANCTUARY_ADMIN_TOKEN"),
+            ("secrets", "SANCTUARY_ADMIN_TOKEN"),
+            ("secrets", "sanctuary_database_url"),
+        ] {
+            let mut v = good();
+            v["permissions"][key] = serde_json::json!([name]);
+            let err = parse(v).expect_err(name).to_string();
+            assert!(err.contains(name) && err.contains("reserved"), "{err}");
+        }
+        assert!(is_reserved("DATABASE_URL", &["database_url".into()]));
+        assert!(!is_reserved("OPENAI_API_KEY", &["DATABASE_URL".into()]));
+    }
+
+    #[test]
+    fn refuses_file_grants_that_climb_out_of_the_files_base() {
+        for path in ["../..", "files/../../x", "/srv/../etc", ""] {
+            let mut v = good();
+            v["permissions"]["files"] = serde_json::json!([{ "path": path }]);
+            let err = parse(v).expect_err(path).to_string();
+            assert!(err.contains("permissions.files"), "{path}: {err}");
+        }
+        let mut v = good();
+        v["permissions"]["files"] = serde_json::json!([{ "path": "." }, { "path": "/srv/docs" }]);
+        parse(v).expect("plain grants");
+    }
+
+    #[test]
+    fn a_restricted_grant_keeps_only_what_was_granted() {
+        let asked = Permissions {
+            network: vec!["a.example".into(), "b.example".into()],
+            files: vec![FileGrant {
+                path: "docs".into(),
+                guest_path: None,
+                write: true,
+            }],
+            secrets: vec!["KEY".into()],
+            ..Permissions::default()
+        };
+        assert_eq!(
+            asked.restricted_to(&asked.without_capabilities()),
+            asked.without_capabilities()
+        );
+        let granted = Permissions {
+            network: vec!["b.example".into()],
+            files: vec![FileGrant {
+                path: "docs".into(),
+                guest_path: None,
+                write: false,
+            }],
+            ..Permissions::default()
+        };
+        let effective = asked.restricted_to(&granted);
+        assert_eq!(effective.network, ["b.example"]);
+        assert!(!effective.files[0].write);
+        assert!(effective.secrets.is_empty());
     }
 
     #[test]

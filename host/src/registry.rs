@@ -60,7 +60,7 @@ struct RegistryFile {
     schema_version: u32,
     #[serde(default)]
     name: String,
-    plugins: Vec<Manifest>,
+    plugins: Vec<serde_json::Value>,
 }
 
 /// Where an entry's component comes from.
@@ -106,63 +106,129 @@ pub struct Registry {
     pub name: String,
     /// Entries, sorted by id.
     pub entries: Vec<Entry>,
+    /// Entries skipped because they break the rules (see [`Registry::load`]), with why.
+    pub rejected: Vec<Rejected>,
+}
+
+/// A registry entry that was skipped.
+#[derive(Debug, Clone)]
+pub struct Rejected {
+    /// Its id, or `entry-<n>` when it has none.
+    pub id: String,
+    /// Its kind, when it names a valid one.
+    pub kind: Option<Kind>,
+    /// What is wrong with it.
+    pub reason: String,
 }
 
 impl Registry {
-    /// The registry from `path`, or the embedded one.
+    /// The registry from `path`, or the embedded one. A file that is not a registry (not
+    /// JSON, another `schema_version`) is an error; an entry that breaks the rules
+    /// (invalid manifest, component path outside the registry's directory, missing
+    /// component file, no sha256, duplicate id) is logged, listed in
+    /// [`Registry::rejected`] and skipped, so the others stay installable.
     pub fn load(path: Option<&Path>) -> Result<Registry> {
-        match path {
-            None => Registry::parse(EMBEDDED, None),
+        let registry = match path {
+            None => Registry::parse_with(EMBEDDED, None, false)?,
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
                     path: path.display().to_string(),
                     reason: e.to_string(),
                 })?;
-                Registry::parse(&text, path.parent())
+                Registry::parse_with(&text, path.parent(), false)?
             }
+        };
+        for rejected in &registry.rejected {
+            tracing::warn!(plugin = %rejected.id, reason = %rejected.reason, "registry entry skipped");
         }
+        Ok(registry)
     }
 
-    /// Parses registry text; components of file entries are looked up in `dir`.
+    /// Parses registry text strictly (the first bad entry is the error); components of
+    /// file entries are looked up in `dir`.
     pub fn parse(text: &str, dir: Option<&Path>) -> Result<Registry> {
+        Registry::parse_with(text, dir, true)
+    }
+
+    fn parse_with(text: &str, dir: Option<&Path>, strict: bool) -> Result<Registry> {
         let file: RegistryFile = serde_json::from_str(text)?;
         if file.schema_version != SCHEMA_VERSION {
             return Err(Error::Schema(file.schema_version));
         }
         let mut entries = Vec::with_capacity(file.plugins.len());
-        for mut manifest in file.plugins {
-            let id = manifest.id.clone();
-            manifest.validate().map_err(|source| Error::Entry {
-                id: id.clone(),
-                source,
-            })?;
-            if entries.iter().any(|e: &Entry| e.manifest.id == id) {
-                return Err(Error::Duplicate(id));
+        let mut rejected = Vec::new();
+        for (n, value) in file.plugins.into_iter().enumerate() {
+            let id = value
+                .get("id")
+                .and_then(|v| v.as_str())
+                .map_or_else(|| format!("entry-{n}"), str::to_owned);
+            let kind = value
+                .get("kind")
+                .and_then(|v| v.as_str())
+                .and_then(|k| k.parse().ok());
+            match Registry::entry(value, &id, dir, strict, &entries) {
+                Ok(entry) => entries.push(entry),
+                Err(e) if strict => return Err(e),
+                Err(e) => rejected.push(Rejected {
+                    id,
+                    kind,
+                    reason: e.to_string(),
+                }),
             }
-            let source = match &manifest.sha256 {
-                Some(_) => {
-                    let file = manifest.component_file();
-                    let dir = dir.map(Path::to_path_buf).unwrap_or_default();
-                    Source::File(dir.join(file))
-                }
-                None => {
-                    let bundled = artifacts::BUNDLED
-                        .iter()
-                        .find(|b| b.dir == id)
-                        .ok_or_else(|| Error::Unverifiable(id.clone()))?;
-                    manifest.sha256 = Some(bundled.sha256.to_string());
-                    manifest.component =
-                        Some(crate::plugins::component_file_name(&id, bundled.sha256));
-                    Source::Bundled(bundled.component)
-                }
-            };
-            entries.push(Entry { manifest, source });
         }
         entries.sort_by(|a, b| a.manifest.id.cmp(&b.manifest.id));
         Ok(Registry {
             name: file.name,
             entries,
+            rejected,
         })
+    }
+
+    /// One entry of the file, checked; `entries` are those accepted before it. Outside
+    /// `strict` mode, a file entry's component must exist.
+    fn entry(
+        value: serde_json::Value,
+        id: &str,
+        dir: Option<&Path>,
+        strict: bool,
+        entries: &[Entry],
+    ) -> Result<Entry> {
+        let mut manifest: Manifest = serde_json::from_value(value).map_err(|e| Error::Entry {
+            id: id.to_string(),
+            source: manifest::Error::Parse(e),
+        })?;
+        let id = manifest.id.clone();
+        manifest.validate().map_err(|source| Error::Entry {
+            id: id.clone(),
+            source,
+        })?;
+        if entries.iter().any(|e: &Entry| e.manifest.id == id) {
+            return Err(Error::Duplicate(id));
+        }
+        let source = match &manifest.sha256 {
+            Some(_) => {
+                let file = manifest.component_file();
+                let dir = dir.map(Path::to_path_buf).unwrap_or_default();
+                let path = dir.join(file);
+                if !strict && !path.is_file() {
+                    return Err(Error::Io {
+                        path: path.display().to_string(),
+                        reason: format!("the component of registry entry `{id}` is missing"),
+                    });
+                }
+                Source::File(path)
+            }
+            None => {
+                let bundled = artifacts::BUNDLED
+                    .iter()
+                    .find(|b| b.dir == id)
+                    .ok_or_else(|| Error::Unverifiable(id.clone()))?;
+                manifest.sha256 = Some(bundled.sha256.to_string());
+                manifest.component = Some(crate::plugins::component_file_name(&id, bundled.sha256));
+                Source::Bundled(bundled.component)
+            }
+        };
+        Ok(Entry { manifest, source })
     }
 
     /// The entry `id`.
@@ -351,6 +417,49 @@ mod golden {
                 path.display()
             );
         }
+    }
+
+    #[test]
+    fn a_bad_entry_is_skipped_with_its_reason_and_the_others_load() {
+        let root = tempfile::tempdir().expect("tempdir");
+        std::fs::write(root.path().join("good.wasm"), b"component").expect("write");
+        let sha = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        let entry = |id: &str, component: &str| {
+            serde_json::json!({ "schema_version": 1, "id": id, "name": id,
+                "kind": "mcp-server", "version": "1.0.0", "api": "^0.2",
+                "component": component, "sha256": sha })
+        };
+        let text = serde_json::json!({ "schema_version": 1, "plugins": [
+            entry("good", "good.wasm"),
+            entry("outside", "../outside.wasm"),
+            entry("missing", "missing.wasm"),
+            { "schema_version": 1, "id": "shapeless", "kind": "health-probe" },
+        ] })
+        .to_string();
+        let path = root.path().join("registry.json");
+        std::fs::write(&path, text).expect("write");
+        let registry = Registry::load(Some(&path)).expect("the registry loads");
+        let ids: Vec<&str> = registry
+            .entries
+            .iter()
+            .map(|e| e.manifest.id.as_str())
+            .collect();
+        assert_eq!(ids, ["good"]);
+        let rejected: Vec<(&str, &str)> = registry
+            .rejected
+            .iter()
+            .map(|r| (r.id.as_str(), r.reason.as_str()))
+            .collect();
+        assert_eq!(rejected.len(), 3, "{rejected:?}");
+        assert!(
+            rejected[0].0 == "outside" && rejected[0].1.contains("component"),
+            "{rejected:?}"
+        );
+        assert!(
+            rejected[1].0 == "missing" && rejected[1].1.contains("missing"),
+            "{rejected:?}"
+        );
+        assert_eq!(registry.rejected[2].kind, Some(Kind::HealthProbe));
     }
 
     #[test]

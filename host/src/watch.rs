@@ -219,6 +219,7 @@ fn rescan(plugins: &PluginHost, root: &Path) -> Vec<String> {
         .flatten()
         .filter(|entry| entry.path().is_dir())
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with('.'))
         .collect();
     names.extend(
         plugins
@@ -232,8 +233,8 @@ fn rescan(plugins: &PluginHost, root: &Path) -> Vec<String> {
 }
 
 /// The plugin directory (its name under `root`) that a change to `path` concerns; `None`
-/// for the root itself, temporary files of a writer (`*.tmp-*`), and loose files directly
-/// in the root.
+/// for the root itself, temporary files of a writer (`*.tmp-*`), directories whose name
+/// starts with `.` (an uninstall's `.trash-*`), and loose files directly in the root.
 fn plugin_dir_name(root: &Path, path: &Path) -> Option<String> {
     let relative = path.strip_prefix(root).ok()?;
     let mut components = relative.components();
@@ -241,7 +242,7 @@ fn plugin_dir_name(root: &Path, path: &Path) -> Option<String> {
         return None;
     };
     let name = path.file_name()?.to_string_lossy();
-    if name.contains(".tmp-") {
+    if name.contains(".tmp-") || first.to_string_lossy().starts_with('.') {
         return None;
     }
     if components.next().is_none() && path.is_file() {
@@ -402,6 +403,8 @@ mod tests {
         for ignored in [
             "/data/plugins/time/manifest.tmp-4242",
             "/data/plugins/time/time-0123456789ab.tmp-4242",
+            "/data/plugins/.trash-time-4242/manifest.json",
+            "/data/plugins/.trash-time-4242",
             "/data/plugins",
             "/elsewhere/time/manifest.json",
         ] {

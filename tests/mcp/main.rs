@@ -13,7 +13,10 @@ use sanctuary::runtime::mcp::Content;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use support::{ADMIN_KEY, ClockRegistry, PAGE, bundled, fixture, serve, start, web_server};
+use support::{
+    ADMIN_KEY, ClockRegistry, PAGE, bundled, fixture, grant_fetch_loopback, serve, start,
+    web_server,
+};
 
 /// All text of a tool result.
 fn text(contents: &[Content]) -> String {
@@ -65,6 +68,7 @@ async fn the_python_sdk_uses_every_first_party_tool_and_follows_installs() {
     let registry = ClockRegistry::new();
     let registry_path = registry.path();
     let state = start(data.path(), |c| c.registry = Some(registry_path)).await;
+    grant_fetch_loopback(&state).await;
     let addr = serve(state).await;
     let web = web_server().await;
     let report = support::run_python_client(&[
@@ -370,6 +374,18 @@ async fn fetch_reads_a_local_page_and_names_a_host_it_may_not_reach() {
     let data = tempfile::tempdir().expect("tempdir");
     let state = start(data.path(), |_| {}).await;
     let web = web_server().await;
+    // Out of the box, fetch may not reach a loopback address.
+    let refused = mcp::call_tool(
+        &state.plugins,
+        "fetch",
+        "fetch",
+        json!({ "url": format!("http://{web}/page") }),
+    )
+    .await
+    .expect_err("loopback is not granted");
+    let (code, message) = refusal(refused);
+    assert_eq!(code, "denied", "{message}");
+    grant_fetch_loopback(&state).await;
     let fetch =
         |url: String| mcp::call_tool(&state.plugins, "fetch", "fetch", json!({ "url": url }));
     let page = text(&fetch(format!("http://{web}/page")).await.expect("fetched"));

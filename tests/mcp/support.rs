@@ -31,6 +31,25 @@ pub async fn start(data: &Path, edit: impl FnOnce(&mut Config)) -> AppState {
     AppState::start(config).await.expect("the app starts")
 }
 
+/// Grants the bundled `fetch` plugin loopback (`127.0.0.1`), as an operator would with
+/// `POST /api/plugins/fetch/permissions`: its manifest grants no loopback or private
+/// address, and the tests' web server listens on 127.0.0.1.
+pub async fn grant_fetch_loopback(state: &AppState) {
+    let record = state
+        .db
+        .install_record("fetch")
+        .await
+        .expect("read the install record")
+        .expect("fetch is installed");
+    let mut granted = record.granted;
+    granted.network.push("127.0.0.1".into());
+    state
+        .installer()
+        .grant("fetch", granted)
+        .await
+        .expect("the grant is accepted");
+}
+
 /// Serves `state` on a free port of 127.0.0.1 until the test's runtime ends.
 pub async fn serve(state: AppState) -> SocketAddr {
     serve_router(sanctuary::app(state)).await

@@ -3,7 +3,9 @@
 //! hostile plugin must fail its own call only, with an error naming it, and leave the host
 //! answering `/health`.
 
+mod crash;
 mod install;
+mod permissions;
 mod support;
 mod versions;
 
@@ -84,21 +86,15 @@ async fn hides_environment_variables_the_manifest_did_not_declare() {
     // SAFETY: these two names are unique to this test; no other thread reads or writes
     // them, so setting them cannot race with a reader.
     unsafe {
-        std::env::set_var("SANCTUARY_FIXTURE_ALLOWED", "visible");
-        std::env::set_var("SANCTUARY_FIXTURE_SECRET", "must-not-leak");
+        std::env::set_var("FIXTURE_ENV_ALLOWED", "visible");
+        std::env::set_var("FIXTURE_ENV_SECRET", "must-not-leak");
     }
     let h = Harness::new().await;
     let plugin = h.load_fixture("hostile-env").await;
     let report = h.rt().probe(&plugin).await.expect("reading env is allowed");
     let seen: Value = serde_json::from_str(&report.detail).expect("the fixture reports JSON");
-    assert_eq!(
-        seen["SANCTUARY_FIXTURE_ALLOWED"], "visible",
-        "declared: {seen}"
-    );
-    assert!(
-        seen.get("SANCTUARY_FIXTURE_SECRET").is_none(),
-        "leaked: {seen}"
-    );
+    assert_eq!(seen["FIXTURE_ENV_ALLOWED"], "visible", "declared: {seen}");
+    assert!(seen.get("FIXTURE_ENV_SECRET").is_none(), "leaked: {seen}");
     assert!(
         seen.get("PATH").is_none() && seen.get("HOME").is_none(),
         "leaked: {seen}"

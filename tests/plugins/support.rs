@@ -115,6 +115,40 @@ impl Harness {
         })
     }
 
+    /// `method path` through the app's router, with `key` as the bearer token and `body`
+    /// as JSON; answers the status and the JSON body (`null` when not JSON).
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(key) = key {
+            request = request.header("authorization", format!("Bearer {key}"));
+        }
+        let request = match body {
+            Some(body) => request
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        }
+        .expect("request");
+        let response = sanctuary::app(self.state().clone())
+            .oneshot(request)
+            .await
+            .expect("router answers");
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), 200 << 20)
+            .await
+            .expect("body");
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
     /// `GET path` through the app's router.
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let response = sanctuary::app(self.state().clone())

@@ -460,7 +460,7 @@ pub const OTHER_ROUTES: &[Described] = &[
         HttpMethod::Delete,
         "/api/plugins/{id}",
         "plugins",
-        "Uninstalls a plugin (admin)",
+        "Uninstalls a plugin and deletes its key-value data unless `?keep_data=true` (admin)",
         false,
         ADMIN,
     ),

@@ -57,6 +57,10 @@ pub struct PluginView {
     pub permissions: Permissions,
     /// What the operator granted.
     pub granted: Option<Permissions>,
+    /// What the installed version asks for beyond what was granted, in words: it runs
+    /// without these until `POST /api/plugins/{id}/permissions` grants them (a plugin
+    /// copied into the plugins directory by hand starts with everything pending).
+    pub pending_permissions: Vec<String>,
     /// An update waiting for a permission grant.
     pub pending_update: Option<Value>,
     /// Where it came from: `bundled`, `registry` or `disk`.
@@ -77,6 +81,7 @@ pub async fn all(state: &AppState, kind: Option<Kind>) -> Result<Vec<PluginView>
         .collect();
     ids.extend(state.plugins.list().iter().map(|p| p.id().to_string()));
     ids.extend(state.plugins.failures().into_keys());
+    ids.extend(state.registry.rejected.iter().map(|r| r.id.clone()));
     let mut views = Vec::with_capacity(ids.len());
     for id in ids {
         if let Some(view) = view(state, &id).await?
@@ -112,7 +117,16 @@ async fn view(state: &AppState, id: &str) -> Result<Option<PluginView>, ApiError
         .map(|e| e.manifest.clone())
         .or_else(|| installed_manifest.clone())
     else {
-        return Ok(None);
+        return Ok(rejected_view(state, id));
+    };
+    // What the installed version asks for (a live plugin's manifest holds what it runs with).
+    let requested = live
+        .as_ref()
+        .map(|l| l.requested.clone())
+        .or_else(|| installed_manifest.as_ref().map(|m| m.permissions.clone()));
+    let pending_permissions = match (&requested, &record) {
+        (Some(asked), Some(record)) => asked.exceeds(&record.granted),
+        _ => Vec::new(),
     };
     let failure = state.plugins.failures().remove(id);
     let installed = record.is_some() || installed_manifest.is_some();
@@ -177,11 +191,72 @@ async fn view(state: &AppState, id: &str) -> Result<Option<PluginView>, ApiError
         state: plugin_state,
         error: failure,
         update_available,
-        permissions: manifest.permissions.clone(),
+        permissions: match entry {
+            Some(_) => manifest.permissions.clone(),
+            None => requested.unwrap_or_else(|| manifest.permissions.clone()),
+        },
         granted: record.as_ref().map(|r| r.granted.clone()),
+        pending_permissions,
         pending_update,
         source: record.map(|r| r.source),
         tools,
         stats,
     }))
+}
+
+/// A plugin known only by a failure: a registry entry skipped at start (see
+/// [`crate::registry::Registry::load`]) or a plugin directory whose manifest does not
+/// validate (e.g. it asks for a reserved name). Shown as `failed` with the reason.
+fn rejected_view(state: &AppState, id: &str) -> Option<PluginView> {
+    let (kind, error) = match state.registry.rejected.iter().find(|r| r.id == id) {
+        Some(rejected) => (
+            rejected.kind,
+            format!("registry entry skipped: {}", rejected.reason),
+        ),
+        None => {
+            let error = state.plugins.failures().remove(id)?;
+            let raw: Option<Value> = std::fs::read_to_string(
+                state
+                    .plugins
+                    .plugins_dir()
+                    .join(id)
+                    .join(crate::plugins::MANIFEST_FILE),
+            )
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok());
+            let kind = raw
+                .as_ref()
+                .and_then(|m| m.get("kind")?.as_str()?.parse().ok());
+            (kind, error)
+        }
+    };
+    Some(PluginView {
+        id: id.to_string(),
+        name: id.to_string(),
+        description: String::new(),
+        version: String::new(),
+        author: String::new(),
+        category: String::new(),
+        tags: Vec::new(),
+        download_count: 0,
+        rating: 0.0,
+        last_updated: String::new(),
+        repository_url: String::new(),
+        documentation_url: String::new(),
+        kind: kind.unwrap_or(Kind::McpServer),
+        api: String::new(),
+        installed: state.plugins.plugins_dir().join(id).is_dir(),
+        installed_version: None,
+        enabled: None,
+        state: "failed",
+        error: Some(error),
+        update_available: false,
+        permissions: Permissions::default(),
+        granted: None,
+        pending_permissions: Vec::new(),
+        pending_update: None,
+        source: None,
+        tools: Vec::new(),
+        stats: None,
+    })
 }

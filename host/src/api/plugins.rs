@@ -3,7 +3,7 @@
 //! `plugins` scope (or `admin`). `POST /api/plugins/upload` installs a component that is not in the registry
 //! (what `sanctuary plugin install` sends), through the same checks as a registry install.
 
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -77,19 +77,36 @@ async fn install(
     install_plugin(&state, &id).await
 }
 
+/// Query of `DELETE /api/plugins/{id}`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UninstallQuery {
+    /// Keep the plugin's key-value data (deleted by default, so a plugin installed later
+    /// under the same id never reads it).
+    #[serde(default)]
+    keep_data: bool,
+}
+
 async fn uninstall(
     _auth: Require<scope::Plugins>,
     State(state): State<AppState>,
     Path(id): Path<String>,
+    query: Result<Query<UninstallQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     state
         .installer()
-        .uninstall(&id)
+        .uninstall(&id, query.keep_data)
         .await
         .map_err(install_error)?;
+    let kept = if query.keep_data {
+        " (its data is kept)"
+    } else {
+        ""
+    };
     Ok(Json(json!({
         "success": true,
-        "message": format!("Uninstalled {id}"),
+        "message": format!("Uninstalled {id}{kept}"),
         "timestamp": clock::timestamp(),
     })))
 }
@@ -225,6 +242,7 @@ pub fn install_error(e: install::Error) -> ApiError {
         E::Load(_) => ApiError::unprocessable(message).with_error("Plugin failed to load"),
         E::Signature(_) => ApiError::unprocessable(message).with_error("Signature refused"),
         E::Manifest(_) => ApiError::unprocessable(message).with_error("Invalid manifest"),
+        E::Permission(_) => ApiError::unprocessable(message).with_error("Permission refused"),
         E::NeedsGrant { id, version, needs } => ApiError::conflict(message)
             .with_error("Permissions not granted")
             .with_details(json!({ "id": id, "pending_version": version, "needs": needs })),

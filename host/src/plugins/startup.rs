@@ -30,6 +30,7 @@ impl PluginHost {
     /// Writes the embedded first-party plugins into the plugins directory where they are
     /// missing or older (or a rebuilt same version), then loads every plugin there.
     pub async fn start(&self) -> anyhow::Result<()> {
+        self.recover().await;
         self.seed_bundled().await?;
         self.mark_loading();
         self.load_all().await;
@@ -42,6 +43,7 @@ impl PluginHost {
     /// [`PluginHost::loading`] names those not loaded yet; [`PluginHost::wait_started`]
     /// waits for the end.
     pub async fn start_in_background(self: &Arc<Self>) -> anyhow::Result<()> {
+        self.recover().await;
         self.seed_bundled().await?;
         self.mark_loading();
         let host = self.clone();
