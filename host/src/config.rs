@@ -13,6 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::ServeArgs;
 
+mod seeds;
+
+pub use seeds::{OropendolaConfig, PlanConfig, SocketIoConfig, SubscriptionsConfig};
+
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "sanctuary.toml";
 /// The environment variable holding the admin token (never read from the file).
@@ -66,6 +70,14 @@ pub struct Config {
     pub jobs: JobsConfig,
     /// Plugin signature policy (`[signatures]`): trusted keys, whether to require them.
     pub signatures: crate::signing::SignaturesConfig,
+    /// Socket.IO engine limits (`[socketio]`).
+    pub socketio: SocketIoConfig,
+    /// Subscription plans (`[[plans]]`).
+    pub plans: Vec<PlanConfig>,
+    /// Which user has which plan (`[subscriptions]`).
+    pub subscriptions: SubscriptionsConfig,
+    /// Oropendola workspace and file bounds (`[oropendola]`).
+    pub oropendola: OropendolaConfig,
 }
 
 /// One chat route (`[routes.<name>]`): providers tried in order until one answers.
@@ -234,7 +246,8 @@ pub struct RateLimitConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CorsConfig {
-    /// Origins allowed to call the API with credentials; `*` is not allowed.
+    /// Origins allowed to call the API with credentials; `*` is not allowed, but an app
+    /// scheme may be allowed whole with `<scheme>://*` (e.g. `vscode-webview://*`).
     pub origins: Vec<String>,
 }
 
@@ -278,6 +291,10 @@ struct FileConfig {
     signatures: Option<crate::signing::SignaturesConfig>,
     cache: Option<CacheConfig>,
     jobs: Option<JobsConfig>,
+    socketio: Option<SocketIoConfig>,
+    plans: Option<Vec<PlanConfig>>,
+    subscriptions: Option<SubscriptionsConfig>,
+    oropendola: Option<OropendolaConfig>,
 }
 
 /// The part of the config file that takes effect without a restart, as re-read by
@@ -382,6 +399,10 @@ impl Config {
             signatures: file.signatures.unwrap_or_default(),
             cache: file.cache.unwrap_or_default(),
             jobs: file.jobs.unwrap_or_default(),
+            socketio: file.socketio.unwrap_or_default(),
+            plans: file.plans.unwrap_or_default(),
+            subscriptions: file.subscriptions.unwrap_or_default(),
+            oropendola: file.oropendola.unwrap_or_default(),
         };
         config.validate()?;
         Ok(config)
@@ -438,6 +459,23 @@ impl Config {
                 .is_none_or(|s| *s == self.signatures),
         );
         differs("auth", file.auth.as_ref().is_none_or(|a| *a == self.auth));
+        differs("socketio", file.socketio.is_none_or(|c| c == self.socketio));
+        differs(
+            "plans",
+            file.plans.as_ref().is_none_or(|p| *p == self.plans),
+        );
+        differs(
+            "subscriptions",
+            file.subscriptions
+                .as_ref()
+                .is_none_or(|s| *s == self.subscriptions),
+        );
+        differs(
+            "oropendola",
+            file.oropendola
+                .as_ref()
+                .is_none_or(|o| *o == self.oropendola),
+        );
         differs(
             "rate_limit",
             file.rate_limit.is_none_or(|r| r == self.rate_limit),
@@ -466,6 +504,13 @@ impl Config {
         for origin in &self.cors.origins {
             if origin.trim() == "*" {
                 bail!("cors.origins: \"*\" cannot be combined with credentials; list the origins");
+            }
+            if let Some(scheme) = origin.strip_suffix("://*")
+                && matches!(scheme, "http" | "https" | "")
+            {
+                bail!(
+                    "cors.origins: {origin:?} would allow every web site; a `<scheme>://*` wildcard is for app schemes such as vscode-webview://*"
+                );
             }
             if http::HeaderValue::from_str(origin).is_err() {
                 bail!("cors.origins: {origin:?} is not a valid origin");
@@ -509,6 +554,7 @@ impl Config {
         if self.jobs.max_attempts == 0 {
             bail!("jobs.max_attempts must be at least 1");
         }
+        seeds::validate(&self.socketio, &self.plans, &self.subscriptions)?;
         Ok(())
     }
 }
@@ -537,6 +583,10 @@ impl Default for Config {
             signatures: crate::signing::SignaturesConfig::default(),
             cache: CacheConfig::default(),
             jobs: JobsConfig::default(),
+            socketio: SocketIoConfig::default(),
+            plans: Vec::new(),
+            subscriptions: SubscriptionsConfig::default(),
+            oropendola: OropendolaConfig::default(),
         }
     }
 }
@@ -567,6 +617,10 @@ impl fmt::Debug for Config {
             .field("signatures", &self.signatures)
             .field("cache", &self.cache)
             .field("jobs", &self.jobs)
+            .field("socketio", &self.socketio)
+            .field("plans", &self.plans)
+            .field("subscriptions", &self.subscriptions)
+            .field("oropendola", &self.oropendola)
             .finish()
     }
 }
