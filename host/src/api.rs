@@ -10,6 +10,7 @@ pub mod cache;
 pub mod chat;
 pub mod dev;
 pub mod health;
+pub mod hybrid;
 pub mod jobs;
 pub mod mcp;
 pub mod openai;
@@ -53,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::metrics::routes())
         .merge(auth::routes())
         .merge(oropendola::routes(&state))
+        .merge(hybrid::routes())
         .merge(crate::mcp::http::routes(&state))
         .with_state(state);
     // Closes reading or chat when `[auth]` says so; on the routes, so a batch's requests

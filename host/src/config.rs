@@ -15,7 +15,7 @@ use crate::cli::ServeArgs;
 
 mod seeds;
 
-pub use seeds::{OropendolaConfig, PlanConfig, SocketIoConfig, SubscriptionsConfig};
+pub use seeds::{JwtConfig, OropendolaConfig, PlanConfig, SocketIoConfig, SubscriptionsConfig};
 
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "sanctuary.toml";
@@ -78,6 +78,8 @@ pub struct Config {
     pub subscriptions: SubscriptionsConfig,
     /// Oropendola workspace and file bounds (`[oropendola]`).
     pub oropendola: OropendolaConfig,
+    /// Bearer JWTs of the hybrid backend's API (`[jwt]`).
+    pub jwt: JwtConfig,
 }
 
 /// One chat route (`[routes.<name>]`): providers tried in order until one answers.
@@ -295,6 +297,7 @@ struct FileConfig {
     plans: Option<Vec<PlanConfig>>,
     subscriptions: Option<SubscriptionsConfig>,
     oropendola: Option<OropendolaConfig>,
+    jwt: Option<JwtConfig>,
 }
 
 /// The part of the config file that takes effect without a restart, as re-read by
@@ -403,6 +406,7 @@ impl Config {
             plans: file.plans.unwrap_or_default(),
             subscriptions: file.subscriptions.unwrap_or_default(),
             oropendola: file.oropendola.unwrap_or_default(),
+            jwt: file.jwt.unwrap_or_default(),
         };
         config.validate()?;
         Ok(config)
@@ -470,6 +474,7 @@ impl Config {
                 .as_ref()
                 .is_none_or(|s| *s == self.subscriptions),
         );
+        differs("jwt", file.jwt.as_ref().is_none_or(|j| *j == self.jwt));
         differs(
             "oropendola",
             file.oropendola
@@ -587,6 +592,7 @@ impl Default for Config {
             plans: Vec::new(),
             subscriptions: SubscriptionsConfig::default(),
             oropendola: OropendolaConfig::default(),
+            jwt: JwtConfig::default(),
         }
     }
 }
@@ -621,6 +627,7 @@ impl fmt::Debug for Config {
             .field("plans", &self.plans)
             .field("subscriptions", &self.subscriptions)
             .field("oropendola", &self.oropendola)
+            .field("jwt", &self.jwt)
             .finish()
     }
 }

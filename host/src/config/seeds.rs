@@ -124,3 +124,19 @@ pub fn validate(
     }
     Ok(())
 }
+
+/// Bearer JWTs accepted on the hybrid backend's API (`[jwt]`, seed 003's Supabase
+/// frontend). With neither key set, JWTs are refused (sessions and API keys still work).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JwtConfig {
+    /// Environment variable holding the HS256 secret (Supabase's JWT secret); default
+    /// `SANCTUARY_JWT_SECRET`. The secret itself is never read from this file.
+    pub secret_env: Option<String>,
+    /// A PEM file with the RS256 public key tokens are signed with.
+    pub public_key_file: Option<std::path::PathBuf>,
+    /// The `aud` tokens must carry (Supabase: `authenticated`); not checked when unset.
+    pub audience: Option<String>,
+    /// The `iss` tokens must carry; not checked when unset.
+    pub issuer: Option<String>,
+}
