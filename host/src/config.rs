@@ -840,6 +840,35 @@ mod tests {
     }
 
     #[test]
+    fn an_app_scheme_wildcard_is_allowed_but_not_for_web_schemes() {
+        let config = resolve(
+            &ServeArgs::default(),
+            "[cors]\norigins = [\"vscode-webview://*\"]",
+        )
+        .expect("an app scheme may be allowed whole");
+        assert_eq!(config.cors.origins, ["vscode-webview://*"]);
+        for origin in ["https://*", "http://*"] {
+            let text = format!("[cors]\norigins = [\"{origin}\"]");
+            let err = resolve(&ServeArgs::default(), &text).expect_err("refused");
+            assert!(format!("{err:#}").contains("every web site"), "{err:#}");
+        }
+    }
+
+    #[test]
+    fn seed_settings_default_to_the_seeds_socket_io_limits_and_plans_must_exist() {
+        let config = resolve(&ServeArgs::default(), "").expect("defaults");
+        assert_eq!(config.socketio.max_payload, 1_000_000);
+        assert_eq!(config.socketio.ping_timeout_ms, 60_000);
+        assert_eq!(config.socketio.ping_interval_ms, 25_000);
+        let err = resolve(
+            &ServeArgs::default(),
+            "[[plans]]\nname = \"free\"\n[subscriptions]\nusers = { ada = \"gold\" }",
+        )
+        .expect_err("an unknown plan");
+        assert!(format!("{err:#}").contains("gold"), "{err:#}");
+    }
+
+    #[test]
     fn a_wildcard_cors_origin_is_refused() {
         let err = resolve(&ServeArgs::default(), "[cors]\norigins = [\"*\"]").expect_err("refused");
         assert!(format!("{err:#}").contains("cors.origins"), "{err:#}");
