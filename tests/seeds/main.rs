@@ -3,6 +3,7 @@
 //! the seed's curl flow (`oropendola.rs`), seed 003's hybrid-backend API behind bearer
 //! JWTs (`hybrid.rs`).
 
+mod calendar;
 mod hybrid;
 mod oropendola;
 mod server;

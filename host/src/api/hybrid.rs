@@ -20,6 +20,7 @@ use crate::config::JwtConfig;
 use crate::error::EnvelopeError;
 use crate::state::AppState;
 
+pub mod calendar;
 pub mod records;
 
 /// Default environment variable of the HS256 secret.
@@ -27,7 +28,7 @@ pub const JWT_SECRET_ENV: &str = "SANCTUARY_JWT_SECRET";
 
 /// Routes of this module.
 pub fn routes() -> Router<AppState> {
-    records::routes()
+    records::routes().merge(calendar::routes())
 }
 
 /// Who calls the hybrid API: a stable id the records are kept under, and a name.
