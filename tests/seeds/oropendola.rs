@@ -77,7 +77,7 @@ async fn login(server: &Server, username: &str, password: &str) -> String {
         .await
         .expect("answer");
     assert_eq!(response.status(), 200);
-    let sid = response
+    response
         .headers()
         .get_all(SET_COOKIE)
         .iter()
@@ -85,8 +85,7 @@ async fn login(server: &Server, username: &str, password: &str) -> String {
         .find_map(|v| v.strip_prefix("sid="))
         .and_then(|v| v.split(';').next())
         .expect("a sid cookie")
-        .to_owned();
-    sid
+        .to_owned()
 }
 
 fn urlencode(text: &str) -> String {
@@ -222,8 +221,8 @@ async fn the_seeds_curl_flow_logs_in_with_a_cookie_jar_and_verifies_the_session(
 async fn chat_user_and_subscription_methods_answer_under_message() {
     let server = Server::start(CONFIG, &[]).await;
     create_user(&server, "ada@example.com", "correct horse").await;
-    let sid = login(&server, "ada@example.com", "correct horse").await;
-    let sid = Some(sid.as_str());
+    let sid_value = login(&server, "ada@example.com", "correct horse").await;
+    let sid = Some(sid_value.as_str());
 
     let (status, sent) = method(
         &server,
@@ -273,7 +272,7 @@ async fn chat_user_and_subscription_methods_answer_under_message() {
     let response = server
         .client
         .post(server.url("/api/method/oropendola.user.update_settings"))
-        .header(COOKIE, format!("sid={}", sid.unwrap_or_default()))
+        .header(COOKIE, format!("sid={sid_value}"))
         .form(&[("settings", r#"{"font_size": null, "language": "en"}"#)])
         .send()
         .await

@@ -15,7 +15,7 @@ use axum::body::{Body, to_bytes};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Map, Value, json};
 
@@ -356,9 +356,4 @@ pub fn caller_of(principal: &Principal) -> Caller {
         is_user,
         scopes: principal.scopes.clone(),
     }
-}
-
-/// An [`ApiError`] as a response (for handlers that build responses by hand).
-pub fn error_response(err: ApiError) -> Response {
-    err.into_response()
 }

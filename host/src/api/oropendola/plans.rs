@@ -44,9 +44,12 @@ struct Inner {
     users: HashMap<String, usize>,
     default: Option<usize>,
     /// What was left of each caller's allowances at its last request / chat call.
-    left: Mutex<HashMap<String, (Option<u32>, Option<u32>)>>,
+    left: Mutex<HashMap<String, Left>>,
     clock: DefaultClock,
 }
+
+/// What is left of a caller's requests this minute and chat calls today, when known.
+type Left = (Option<u32>, Option<u32>);
 
 /// Which methods are chat calls (counted against `chat_calls_per_day`).
 const CHAT_METHODS: [&str; 3] = ["chat.send_message", "chat.stream", "files.analyze"];
