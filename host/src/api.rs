@@ -13,10 +13,12 @@ pub mod cache;
 pub mod chat;
 pub mod dev;
 pub mod health;
+pub mod hybrid;
 pub mod jobs;
 pub mod mcp;
 pub mod openai;
 pub mod openapi;
+pub mod oropendola;
 pub mod plugin_view;
 pub mod plugins;
 pub mod providers;
@@ -56,6 +58,8 @@ pub fn router(state: AppState) -> Router {
         .merge(jobs::routes())
         .merge(crate::metrics::routes())
         .merge(auth::routes())
+        .merge(oropendola::routes(&state))
+        .merge(hybrid::routes())
         .merge(crate::mcp::http::routes(&state))
         .with_state(state);
     // Closes reading or chat when `[auth]` says so; on the routes, so a batch's requests
@@ -86,18 +90,40 @@ fn with_fallbacks(routes: Router) -> Router {
 
 /// The seeds' CORS policy for the configured origins. Origins were validated when the
 /// configuration was loaded; one that still fails to parse is skipped with a warning.
+/// An origin written `<scheme>://*` (e.g. `vscode-webview://*`, whose host part is a
+/// random id per installation) allows every origin of that scheme.
 pub fn cors_layer(cors: &CorsConfig) -> CorsLayer {
-    let origins: Vec<HeaderValue> = cors
+    let (patterns, exact): (Vec<&String>, Vec<&String>) = cors
         .origins
         .iter()
+        .partition(|origin| origin.ends_with("://*"));
+    let origins: Vec<HeaderValue> = exact
+        .into_iter()
         .filter_map(|origin| {
             HeaderValue::from_str(origin)
                 .inspect_err(|_| tracing::warn!(%origin, "ignoring an invalid CORS origin"))
                 .ok()
         })
         .collect();
+    let schemes: Vec<String> = patterns
+        .into_iter()
+        .map(|origin| origin.trim_end_matches('*').to_owned())
+        .collect();
+    let allow = if schemes.is_empty() {
+        AllowOrigin::list(origins)
+    } else {
+        AllowOrigin::predicate(move |origin: &HeaderValue, _| {
+            origins.contains(origin)
+                || origin.to_str().is_ok_and(|text| {
+                    schemes.iter().any(|scheme| {
+                        text.strip_prefix(scheme.as_str())
+                            .is_some_and(|host| !host.is_empty() && !host.contains('/'))
+                    })
+                })
+        })
+    };
     CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
+        .allow_origin(allow)
         .allow_methods([
             Method::GET,
             Method::POST,

@@ -13,6 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::ServeArgs;
 
+mod seeds;
+
+pub use seeds::{JwtConfig, OropendolaConfig, PlanConfig, SocketIoConfig, SubscriptionsConfig};
+
 /// The file read when `--config` is not given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "sanctuary.toml";
 /// The environment variable holding the admin token (never read from the file).
@@ -78,6 +82,16 @@ pub struct Config {
     pub runtime: RuntimeConfig,
     /// Connection limits and the batch deadline (`[server]`).
     pub server: ServerConfig,
+    /// Socket.IO engine limits (`[socketio]`).
+    pub socketio: SocketIoConfig,
+    /// Subscription plans (`[[plans]]`).
+    pub plans: Vec<PlanConfig>,
+    /// Which user has which plan (`[subscriptions]`).
+    pub subscriptions: SubscriptionsConfig,
+    /// Oropendola workspace and file bounds (`[oropendola]`).
+    pub oropendola: OropendolaConfig,
+    /// Bearer JWTs of the hybrid backend's API (`[jwt]`).
+    pub jwt: JwtConfig,
 }
 
 /// What plugins may never be granted (`[security]`).
@@ -343,7 +357,8 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CorsConfig {
-    /// Origins allowed to call the API with credentials; `*` is not allowed.
+    /// Origins allowed to call the API with credentials; `*` is not allowed, but an app
+    /// scheme may be allowed whole with `<scheme>://*` (e.g. `vscode-webview://*`).
     pub origins: Vec<String>,
 }
 
@@ -450,6 +465,11 @@ struct FileConfig {
     budgets: Option<BudgetsConfig>,
     runtime: Option<RuntimeConfig>,
     server: Option<ServerConfig>,
+    socketio: Option<SocketIoConfig>,
+    plans: Option<Vec<PlanConfig>>,
+    subscriptions: Option<SubscriptionsConfig>,
+    oropendola: Option<OropendolaConfig>,
+    jwt: Option<JwtConfig>,
 }
 
 /// The part of the config file that takes effect without a restart, as re-read by
@@ -581,6 +601,11 @@ impl Config {
                     ..file
                 }
             },
+            socketio: file.socketio.unwrap_or_default(),
+            plans: file.plans.unwrap_or_default(),
+            subscriptions: file.subscriptions.unwrap_or_default(),
+            oropendola: file.oropendola.unwrap_or_default(),
+            jwt: file.jwt.unwrap_or_default(),
         };
         config.validate()?;
         Ok(config)
@@ -643,6 +668,24 @@ impl Config {
                 .is_none_or(|s| *s == self.signatures),
         );
         differs("auth", file.auth.as_ref().is_none_or(|a| *a == self.auth));
+        differs("socketio", file.socketio.is_none_or(|c| c == self.socketio));
+        differs(
+            "plans",
+            file.plans.as_ref().is_none_or(|p| *p == self.plans),
+        );
+        differs(
+            "subscriptions",
+            file.subscriptions
+                .as_ref()
+                .is_none_or(|s| *s == self.subscriptions),
+        );
+        differs("jwt", file.jwt.as_ref().is_none_or(|j| *j == self.jwt));
+        differs(
+            "oropendola",
+            file.oropendola
+                .as_ref()
+                .is_none_or(|o| *o == self.oropendola),
+        );
         differs(
             "security",
             file.security.as_ref().is_none_or(|s| *s == self.security),
@@ -680,6 +723,13 @@ impl Config {
         for origin in &self.cors.origins {
             if origin.trim() == "*" {
                 bail!("cors.origins: \"*\" cannot be combined with credentials; list the origins");
+            }
+            if let Some(scheme) = origin.strip_suffix("://*")
+                && matches!(scheme, "http" | "https" | "")
+            {
+                bail!(
+                    "cors.origins: {origin:?} would allow every web site; a `<scheme>://*` wildcard is for app schemes such as vscode-webview://*"
+                );
             }
             if http::HeaderValue::from_str(origin).is_err() {
                 bail!("cors.origins: {origin:?} is not a valid origin");
@@ -754,6 +804,7 @@ impl Config {
         if server.max_connections == 0 {
             bail!("server.max_connections must be at least 1");
         }
+        seeds::validate(&self.socketio, &self.plans, &self.subscriptions)?;
         Ok(())
     }
 }
@@ -788,6 +839,11 @@ impl Default for Config {
             budgets: BudgetsConfig::default(),
             runtime: RuntimeConfig::default(),
             server: ServerConfig::default(),
+            socketio: SocketIoConfig::default(),
+            plans: Vec::new(),
+            subscriptions: SubscriptionsConfig::default(),
+            oropendola: OropendolaConfig::default(),
+            jwt: JwtConfig::default(),
         }
     }
 }
@@ -832,6 +888,11 @@ impl fmt::Debug for Config {
             .field("server", &self.server)
             .field("health", &self.health)
             .field("telemetry", &self.telemetry)
+            .field("socketio", &self.socketio)
+            .field("plans", &self.plans)
+            .field("subscriptions", &self.subscriptions)
+            .field("oropendola", &self.oropendola)
+            .field("jwt", &self.jwt)
             .finish()
     }
 }
@@ -1105,6 +1166,35 @@ mod tests {
     fn a_value_of_the_wrong_type_is_an_error_naming_the_key() {
         let err = resolve(&ServeArgs::default(), "port = \"http\"").expect_err("refused");
         assert!(format!("{err:#}").contains("port"), "{err:#}");
+    }
+
+    #[test]
+    fn an_app_scheme_wildcard_is_allowed_but_not_for_web_schemes() {
+        let config = resolve(
+            &ServeArgs::default(),
+            "[cors]\norigins = [\"vscode-webview://*\"]",
+        )
+        .expect("an app scheme may be allowed whole");
+        assert_eq!(config.cors.origins, ["vscode-webview://*"]);
+        for origin in ["https://*", "http://*"] {
+            let text = format!("[cors]\norigins = [\"{origin}\"]");
+            let err = resolve(&ServeArgs::default(), &text).expect_err("refused");
+            assert!(format!("{err:#}").contains("every web site"), "{err:#}");
+        }
+    }
+
+    #[test]
+    fn seed_settings_default_to_the_seeds_socket_io_limits_and_plans_must_exist() {
+        let config = resolve(&ServeArgs::default(), "").expect("defaults");
+        assert_eq!(config.socketio.max_payload, 1_000_000);
+        assert_eq!(config.socketio.ping_timeout_ms, 60_000);
+        assert_eq!(config.socketio.ping_interval_ms, 25_000);
+        let err = resolve(
+            &ServeArgs::default(),
+            "[[plans]]\nname = \"free\"\n[subscriptions]\nusers = { ada = \"gold\" }",
+        )
+        .expect_err("an unknown plan");
+        assert!(format!("{err:#}").contains("gold"), "{err:#}");
     }
 
     #[test]

@@ -53,12 +53,17 @@ pub fn layer(state: AppState) -> (Layer, SocketIo) {
     let events = state.plugins.subscribe();
     let job_events = state.jobs.subscribe();
     let workspaces = Arc::new(Workspaces::new());
+    let limits = state.config.socketio;
     let (layer, io) = SocketIo::builder()
         .req_path(PATH)
         // A streamed answer is many small `ai_progress` packets; a long-polling client
         // collects them between polls, so the per-connection buffer must hold a whole
         // answer (socketioxide's default of 128 drops the rest, and the final response).
-        .max_buffer_size(SOCKET_BUFFER_PACKETS)
+        // `[socketio]`; the defaults are the seeds' (1 MB messages, 60 s / 25 s pings).
+        .max_buffer_size(limits.max_buffer_size)
+        .max_payload(limits.max_payload)
+        .ping_timeout(std::time::Duration::from_millis(limits.ping_timeout_ms))
+        .ping_interval(std::time::Duration::from_millis(limits.ping_interval_ms))
         .with_state(state)
         .with_state(workspaces.clone())
         .build_layer();

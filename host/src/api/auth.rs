@@ -5,8 +5,10 @@
 //! Users: `POST /api/auth/users {username, password, scopes}`, `GET`, `DELETE .../{id}`.
 //! Sessions: `POST /api/auth/login` with `{usr, pwd}` (Frappe) or `{username, password}`
 //! sets the `sid` cookie; `POST /api/auth/logout` ends it; `GET /api/auth/verify_session`
-//! says whether it is live. The seed's Frappe paths (`/api/method/oropendola.auth.login`,
-//! `.logout`, `.verify_session`) are the same handlers.
+//! says whether it is live. Login takes a JSON or a form-encoded body and also sets a
+//! readable `user_id` cookie (Frappe's). The seed's Frappe paths
+//! (`/api/method/oropendola.auth.login`, `.logout`, `.verify_session`) are the same
+//! handlers, registered by [`super::oropendola`] with Frappe's error shape.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -40,12 +42,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/auth/login", post(login))
         .route("/api/auth/logout", post(logout))
         .route("/api/auth/verify_session", get(verify_session))
-        .route("/api/method/oropendola.auth.login", post(login))
-        .route("/api/method/oropendola.auth.logout", post(logout))
-        .route(
-            "/api/method/oropendola.auth.verify_session",
-            get(verify_session),
-        )
 }
 
 /// Body of `POST /api/auth/keys`.
@@ -206,13 +202,60 @@ async fn delete_user(
     })))
 }
 
-/// Body of a login: Frappe's `{usr, pwd}` or `{username, password}`.
-#[derive(Debug, Deserialize)]
+/// Body of a login: Frappe's `{usr, pwd}` or `{username, password}`, as JSON or as a
+/// form-encoded body.
+#[derive(Debug)]
 struct Login {
-    #[serde(alias = "usr")]
     username: String,
-    #[serde(alias = "pwd")]
     password: String,
+}
+
+impl Login {
+    fn from_args(args: &super::oropendola::Args) -> ApiResult<Login> {
+        let field = |names: [&str; 2]| -> ApiResult<String> {
+            for name in names {
+                match args.0.get(name) {
+                    None | Some(Value::Null) => {}
+                    Some(Value::String(text)) => return Ok(text.clone()),
+                    Some(_) => {
+                        return Err(ApiError::bad_request(format!("{name} must be a string"))
+                            .with_details(json!({ "field": name })));
+                    }
+                }
+            }
+            Err(
+                ApiError::bad_request(format!("{} (or {}) is required", names[0], names[1]))
+                    .with_details(json!({ "field": names[0] })),
+            )
+        };
+        Ok(Login {
+            username: field(["usr", "username"])?,
+            password: field(["pwd", "password"])?,
+        })
+    }
+}
+
+/// `Set-Cookie` for Frappe's `user_id` cookie (readable by scripts, like Frappe's).
+fn user_id_cookie(
+    username: &str,
+    ttl: Option<Duration>,
+    secure: bool,
+) -> Option<header::HeaderValue> {
+    let value: String = username
+        .chars()
+        .filter(|c| c.is_ascii_graphic() && !matches!(c, ';' | ',' | '"' | '\\'))
+        .collect();
+    let secure = if secure { "; Secure" } else { "" };
+    let text = match ttl {
+        Some(ttl) => format!(
+            "user_id={value}; SameSite=Lax; Path=/; Max-Age={}{secure}",
+            ttl.num_seconds()
+        ),
+        None => format!(
+            "user_id=; SameSite=Lax; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT{secure}"
+        ),
+    };
+    header::HeaderValue::from_str(&text).ok()
 }
 
 fn user_view(session: &Session) -> UserView {
@@ -223,10 +266,11 @@ fn user_view(session: &Session) -> UserView {
     }
 }
 
-async fn login(
+pub(crate) async fn login(
     State(state): State<AppState>,
-    ApiJson(body): ApiJson<Login>,
+    args: super::oropendola::Args,
 ) -> ApiResult<Response> {
+    let body = Login::from_args(&args)?;
     let user = users::check_password(&state.db, body.username.trim(), &body.password)
         .await
         .map_err(user_error)?;
@@ -244,12 +288,18 @@ async fn login(
         "success": true,
         "message": "Logged In",
         "full_name": user.username,
+        "home_page": "/",
+        "user_id": user.username,
         "user": user_view(&session),
         "expires_at": session.expires_at,
         "timestamp": clock::timestamp(),
     });
     let cookie = sessions::set_cookie(&token, ttl, auth.secure_cookies);
-    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+    let mut response = ([(header::SET_COOKIE, cookie)], Json(body)).into_response();
+    if let Some(user_id) = user_id_cookie(&user.username, Some(ttl), auth.secure_cookies) {
+        response.headers_mut().append(header::SET_COOKIE, user_id);
+    }
+    Ok(response)
 }
 
 /// The live session of the request's `sid` cookie.
@@ -260,7 +310,10 @@ async fn session_of(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<S
     }
 }
 
-async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     let session = session_of(&state, &headers).await?;
     let message = match &session {
         Some(session) => {
@@ -272,10 +325,14 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<
     };
     let cookie = sessions::clear_cookie(state.config.auth.secure_cookies);
     let body = json!({ "success": true, "message": message, "timestamp": clock::timestamp() });
-    Ok(([(header::SET_COOKIE, cookie)], Json(body)).into_response())
+    let mut response = ([(header::SET_COOKIE, cookie)], Json(body)).into_response();
+    if let Some(user_id) = user_id_cookie("", None, state.config.auth.secure_cookies) {
+        response.headers_mut().append(header::SET_COOKIE, user_id);
+    }
+    Ok(response)
 }
 
-async fn verify_session(
+pub(crate) async fn verify_session(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {

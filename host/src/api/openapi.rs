@@ -21,6 +21,8 @@ use utoipa::{OpenApi, ToSchema};
 
 use crate::state::AppState;
 
+mod seeds;
+
 /// Routes of this module.
 pub fn routes() -> Router<AppState> {
     Router::new().route("/api/openapi.json", get(openapi_json))
@@ -111,9 +113,17 @@ pub struct JsonRpcErrorDetail {
 /// Whether the route at `path` answers in the seed-001 envelope rather than the seed-000
 /// body.
 fn answers_envelope(path: &str) -> bool {
-    ["/api/jobs", "/api/analytics", "/api/cache", "/ws/jobs"]
-        .iter()
-        .any(|prefix| path == *prefix || path.starts_with(&format!("{prefix}/")))
+    [
+        "/api/jobs",
+        "/api/analytics",
+        "/api/cache",
+        "/api/v1/documents",
+        "/api/v1/projects",
+        "/api/v1/calendar",
+        "/ws/jobs",
+    ]
+    .iter()
+    .any(|prefix| path == *prefix || path.starts_with(&format!("{prefix}/")))
 }
 
 #[derive(OpenApi)]
@@ -714,7 +724,7 @@ pub fn document() -> &'static Document {
 fn build() -> Document {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_string();
-    for described in OTHER_ROUTES {
+    for described in OTHER_ROUTES.iter().chain(seeds::ROUTES) {
         let mut op = OperationBuilder::new()
             .tag(described.tag)
             .summary(Some(described.summary))

@@ -180,8 +180,10 @@ pub fn socket_may_chat(socket: &SocketRef, state: &AppState) -> bool {
     {
         return true;
     }
+    let text = "Chat needs a credential here ([auth] open_chat = false): connect with a `sid` session cookie or `Authorization: Bearer <key>`";
     let reply = serde_json::json!({
-        "error": "Chat needs a credential here ([auth] open_chat = false): connect with a `sid` session cookie or `Authorization: Bearer <key>`",
+        "error": text,
+        "message": text,
         "session_id": null,
         "code": "unauthorized",
         "timestamp": crate::clock::timestamp(),

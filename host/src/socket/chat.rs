@@ -1,8 +1,10 @@
 //! `mama_bear_chat` `{message, session_id, user_id, timestamp}`: the same chat as
 //! `POST /api/chat/mama-bear` ([`crate::chat::send`]), streamed. Pieces of the answer go
 //! out as `ai_progress` `{session_id, chunk, index}` while the provider works, then the
-//! whole answer as `mama_bear_response` `{message, response, session_id, user_id,
-//! timestamp, metadata}`; a failure is `chat_error` `{error, session_id, code}`.
+//! whole answer as `mama_bear_response` `{message, response, user_message, session_id,
+//! user_id, timestamp, metadata}` (`message` and `response` are both the assistant's
+//! answer: the seed's ChatService renders `data.message || data.response`; the user's
+//! input is `user_message`); a failure is `chat_error` `{error, message, session_id, code}`.
 
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -98,8 +100,9 @@ pub async fn mama_bear_chat(ctx: &Ctx, data: Value) {
             &ctx.socket,
             "mama_bear_response",
             &json!({
-                "message": message,
+                "message": reply.response,
                 "response": reply.response,
+                "user_message": message,
                 "session_id": reply.session_id,
                 "user_id": reply.user_id,
                 "timestamp": reply.timestamp,
@@ -127,7 +130,8 @@ fn progress(ctx: &Ctx, session_id: &str, chunk: String, index: &mut u64) {
     *index += 1;
 }
 
-/// `chat_error {error, session_id, code, timestamp}`.
+/// `chat_error {error, message, session_id, code, timestamp}`; `message` is what the
+/// seed's ChatService shows (`Error: ${error.message}`).
 fn chat_error(ctx: &Ctx, err: &chat::Error, session_id: Option<&str>) {
     let code = match err {
         chat::Error::Invalid { .. } => "invalid_request",
@@ -136,11 +140,13 @@ fn chat_error(ctx: &Ctx, err: &chat::Error, session_id: Option<&str>) {
         chat::Error::UnknownSession(_) => "unknown_session",
         chat::Error::Storage(_) => "storage",
     };
+    let text = err.to_string();
     super::emit(
         &ctx.socket,
         "chat_error",
         &json!({
-            "error": err.to_string(),
+            "message": text,
+            "error": text,
             "session_id": session_id,
             "code": code,
             "timestamp": clock::timestamp(),

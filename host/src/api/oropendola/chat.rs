@@ -1,0 +1,179 @@
+//! `chat.send_message`, `chat.stream` and `chat.get_history`: the chat routes
+//! ([`crate::chat`]) under Frappe's conventions. The chat route is the `route` argument
+//! (default `mama-bear`); the conversation is `session_id` (or `conversation_id`); the
+//! chatting user is the caller.
+//!
+//! `chat.stream` is a GET a browser `EventSource` can open: each piece of the answer is an
+//! unnamed event (so `onmessage` sees it) carrying the same `{session_id, chunk, index}` as
+//! Socket.IO's `ai_progress`; then `event: done` with the whole answer, or `event: error`
+//! `{exc_type, message}`. The client closes the `EventSource` on either.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::Stream;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::{Args, Caller, answer};
+use crate::api::chat::chat_error;
+use crate::chat::{self, ChatInput};
+use crate::error::{ApiError, ApiResult};
+use crate::providers::{self, MAMA_BEAR};
+use crate::state::AppState;
+
+/// The chat input of a method's arguments, and the route it goes to.
+async fn input_of(
+    state: &AppState,
+    caller: &Caller,
+    args: &Args,
+) -> ApiResult<(String, ChatInput)> {
+    let route = args.text("route")?.unwrap_or_else(|| MAMA_BEAR.to_owned());
+    if state.providers.route(&route).is_none() {
+        return Err(
+            ApiError::not_found(format!("No chat route is named {route}"))
+                .with_details(json!({ "field": "route" })),
+        );
+    }
+    let session = match args.text("session_id")? {
+        Some(id) => Some(id),
+        None => args.text("conversation_id")?,
+    };
+    let mut body = json!({
+        "message": args.0.get("message").cloned().unwrap_or(Value::Null),
+        "user_id": caller.name,
+        "session_id": session,
+    });
+    if let Some(context) = args.json("context")? {
+        body["context"] = context;
+    }
+    let input = ChatInput::from_json(body).map_err(chat_error)?;
+    Ok((route, input))
+}
+
+/// `chat.send_message {message, route?, session_id?, context?}`: the answer
+/// (the seeds' ChatResponse, plus `conversation_id`).
+pub async fn send_message(
+    State(state): State<AppState>,
+    caller: Caller,
+    args: Args,
+) -> ApiResult<axum::Json<Value>> {
+    let (route, input) = input_of(&state, &caller, &args).await?;
+    let reply = chat::send(&state, &route, input, None)
+        .await
+        .map_err(chat_error)?;
+    let mut value = serde_json::to_value(&reply).map_err(|e| ApiError::internal(e.into()))?;
+    value["conversation_id"] = json!(reply.session_id);
+    value["route"] = json!(route);
+    Ok(answer(value))
+}
+
+/// What the chat task reports to the stream.
+enum Message {
+    Chunk(String),
+    Done(Box<chat::Result<chat::ChatReply>>),
+}
+
+/// `chat.stream?message=…&route=…&session_id=…`: the answer as server-sent events.
+pub async fn stream(
+    State(state): State<AppState>,
+    caller: Caller,
+    args: Args,
+) -> ApiResult<Response> {
+    let (route, mut input) = input_of(&state, &caller, &args).await?;
+    if providers::provider_for_route(&state, &route).is_none() {
+        return Err(chat_error(chat::Error::NoProvider { route }));
+    }
+    let session_id = input
+        .session_id
+        .get_or_insert_with(chat::new_session_id)
+        .clone();
+    let (tx, rx) = mpsc::unbounded_channel();
+    // On its own task: a client that goes away does not cut the provider off, and the
+    // turn is still stored.
+    tokio::spawn(async move {
+        let (chunks_tx, mut chunks) = mpsc::unbounded_channel::<String>();
+        let send = chat::send(&state, &route, input, Some(chunks_tx));
+        tokio::pin!(send);
+        let result = loop {
+            tokio::select! {
+                biased;
+                Some(chunk) = chunks.recv() => { let _ = tx.send(Message::Chunk(chunk)); }
+                result = &mut send => break result,
+            }
+        };
+        while let Ok(chunk) = chunks.try_recv() {
+            let _ = tx.send(Message::Chunk(chunk));
+        }
+        let _ = tx.send(Message::Done(Box::new(result)));
+    });
+    Ok(Sse::new(events(rx, session_id))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
+}
+
+fn events(
+    rx: mpsc::UnboundedReceiver<Message>,
+    session_id: String,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    futures::stream::unfold(
+        (rx, 0_u64, false, session_id),
+        |(mut rx, index, finished, session_id)| async move {
+            if finished {
+                return None;
+            }
+            let event = match rx.recv().await? {
+                Message::Chunk(chunk) => {
+                    let data = json!({ "session_id": session_id, "chunk": chunk, "index": index });
+                    let event = Event::default().data(data.to_string());
+                    return Some((Ok(event), (rx, index + 1, false, session_id)));
+                }
+                Message::Done(result) => match *result {
+                    Ok(reply) => Event::default()
+                        .event("done")
+                        .data(json!({ "message": reply }).to_string()),
+                    Err(err) => {
+                        let message = err.to_string();
+                        let status = chat_error(err).status();
+                        let body = super::frappe_error_body(status, &message);
+                        Event::default().event("error").data(body.to_string())
+                    }
+                },
+            };
+            Some((Ok(event), (rx, index, true, session_id)))
+        },
+    )
+}
+
+/// `chat.get_history {session_id, limit?}`: the conversation's messages, oldest first.
+/// Without `session_id`: the caller's conversations, most recent first.
+pub async fn get_history(
+    State(state): State<AppState>,
+    caller: Caller,
+    args: Args,
+) -> ApiResult<axum::Json<Value>> {
+    let session = match args.text("session_id")? {
+        Some(id) => Some(id),
+        None => args.text("conversation_id")?,
+    };
+    let Some(session) = session else {
+        let limit = args.number("limit", 50, 1, 1000)?;
+        let sessions = chat::sessions(&state, Some(&caller.name), limit as i64)
+            .await
+            .map_err(chat_error)?;
+        return Ok(answer(json!({ "sessions": sessions })));
+    };
+    let detail = chat::session_detail(&state, &session)
+        .await
+        .map_err(chat_error)?;
+    if detail.session.user_id != caller.name && caller.is_user {
+        // Another user's conversation is as good as unknown.
+        return Err(chat_error(chat::Error::UnknownSession(session)));
+    }
+    Ok(answer(
+        serde_json::to_value(&detail).map_err(|e| ApiError::internal(e.into()))?,
+    ))
+}
