@@ -39,6 +39,9 @@ pub async fn mama_bear_chat(ctx: &Ctx, data: Value) {
         .get_or_insert_with(chat::new_session_id)
         .clone();
     let message = input.message.clone();
+    // Like an HTTP request, a chat sent while the plugins load at start-up waits for them
+    // (bounded) instead of meeting an incomplete set.
+    super::events::wait_for_plugins(ctx).await;
 
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     // Streamed, but a cached answer (`[cache]`) may still serve it, as one chunk.

@@ -199,6 +199,13 @@ async fn batch(ctx: &Ctx, data: Value) {
     }
 }
 
+/// Waits while the plugins load at start-up, at most `[health] startup_wait_ms`, so an
+/// event that calls plugins meets the whole set, as an HTTP request does.
+pub async fn wait_for_plugins(ctx: &Ctx) {
+    let limit = std::time::Duration::from_millis(ctx.state.config.health.startup_wait_ms);
+    ctx.state.plugins.wait_started(limit).await;
+}
+
 /// Answers a payload of the wrong shape with `error {message, event}`; the socket stays
 /// connected.
 pub fn bad_payload(socket: &SocketRef, event: &str, expected: &str, err: &dyn std::fmt::Display) {

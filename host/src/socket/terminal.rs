@@ -73,6 +73,8 @@ pub async fn input(ctx: &Ctx, data: Value) {
             }),
         );
     }
+    // A command sent while the plugins load at start-up waits for them (bounded).
+    super::events::wait_for_plugins(ctx).await;
     if !crate::auth::guard::socket_may_use_tools(&ctx.socket, &ctx.state) {
         let refused = json!({
             "session_id": session_id,
