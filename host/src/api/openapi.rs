@@ -521,7 +521,16 @@ pub const OTHER_ROUTES: &[Described] = &[
         "plugins",
         "Grants a plugin permissions (admin)",
         true,
-        ADMIN,
+        &[
+            (200, "Done"),
+            (401, "No credential, or one that is not valid"),
+            (403, "The credential lacks the `plugins` scope"),
+            (404, "No such plugin"),
+            (
+                422,
+                "A refused grant (a reserved name, a file grant into the host's files), or a plugin that still does not load with what was granted",
+            ),
+        ],
     ),
     route(
         HttpMethod::Get,
