@@ -13,7 +13,7 @@ use std::process::Command;
 
 use server::Server;
 
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/clients");
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/clients");
 
 /// Whether a client is installed; under CI a missing client is a failure.
 fn available(what: &str, probe: &mut Command) -> bool {

@@ -173,7 +173,7 @@ pub fn python_with_mcp() -> bool {
 
 /// Runs `tests/mcp/client.py` with `args`; returns its JSON report.
 pub async fn run_python_client(args: &[String]) -> Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/mcp/client.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/mcp/client.py");
     let run = tokio::process::Command::new("python3")
         .arg(script)
         .args(args)

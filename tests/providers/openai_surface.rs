@@ -257,7 +257,7 @@ async fn the_official_openai_python_sdk_gets_plain_and_streamed_completions() {
     let (server, _openai, anthropic, _gemini) = server().await;
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../tests/providers/openai_client.py"
+        "/../../tests/providers/openai_client.py"
     );
     let base_url = server.url("/v1");
     let output = tokio::task::spawn_blocking(move || {

@@ -25,8 +25,9 @@ const STARTUP: Duration = Duration::from_secs(600);
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("host/ has a parent")
+        .ancestors()
+        .nth(2)
+        .expect("host/server/ sits two levels under the root")
         .to_path_buf()
 }
 

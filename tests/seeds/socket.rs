@@ -7,7 +7,7 @@ use std::process::Command;
 
 use crate::server::Server;
 
-const CLIENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/clients");
+const CLIENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/clients");
 
 /// Whether `socket.io-client` is installed; under CI a missing client is a failure.
 fn node_client_available() -> bool {

@@ -1,5 +1,5 @@
 //! The host's database: one sqlx `AnyPool`, SQLite by default and PostgreSQL when the URL
-//! says `postgres://`. Migrations live in `host/migrations/` and are written to run on both
+//! says `postgres://`. Migrations live in `host/server/migrations/` and are written to run on both
 //! (see the note at the top of the first one). Besides connection figures for the health
 //! and dev routes, it holds the plugin key-value store that plugins reach through the host.
 

@@ -14,10 +14,10 @@ use crate::manifest::{self, Kind, WIT_VERSION};
 
 /// The workspace's lock file: new crates start from the dependency versions the SDK was
 /// built and tested with (cargo drops the entries a crate does not use).
-const WORKSPACE_LOCK: &str = include_str!("../../../Cargo.lock");
+const WORKSPACE_LOCK: &str = include_str!("../../../../Cargo.lock");
 
 /// The workspace's toolchain file, for the channel new crates pin.
-const WORKSPACE_TOOLCHAIN: &str = include_str!("../../../rust-toolchain.toml");
+const WORKSPACE_TOOLCHAIN: &str = include_str!("../../../../rust-toolchain.toml");
 
 /// `sanctuary plugin new`.
 #[derive(Debug, Args)]
@@ -106,7 +106,7 @@ fn sdk_dependency(sdk: Option<&Path>) -> Result<String> {
     if let Some(sdk) = sdk {
         return path_dep(sdk);
     }
-    let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin-api");
+    let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugin-api");
     if built_from.join("Cargo.toml").is_file() {
         return path_dep(&built_from);
     }
@@ -312,7 +312,7 @@ mod tests {
             kind: Kind::HealthProbe,
             name: "p".into(),
             dir: Some(dir.path().to_path_buf()),
-            sdk: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugin-api")),
+            sdk: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugin-api")),
         };
         let err = run(&args).expect_err("not empty").to_string();
         assert!(err.contains("not empty"), "{err}");

@@ -17,7 +17,7 @@
 //! Sequential calls, one at a time, after a warm-up. Run:
 //! `cargo bench -p sanctuary --bench providers`. Prints a Markdown table.
 
-#[path = "../../tests/providers/mocks.rs"]
+#[path = "../../../tests/providers/mocks.rs"]
 #[allow(dead_code)]
 mod mocks;
 

@@ -1458,7 +1458,7 @@ mod tests {
 
     #[test]
     fn the_example_config_at_the_repository_root_is_valid() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sanctuary.example.toml");
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sanctuary.example.toml");
         let text = std::fs::read_to_string(&path).expect("sanctuary.example.toml exists");
         let config = resolve(&ServeArgs::default(), &text).expect("the example resolves");
         assert!(config.plugins.contains_key("system"));

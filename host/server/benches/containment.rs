@@ -13,7 +13,7 @@
 
 // The e2e tests' starter; not all of it is used here.
 #[allow(dead_code)]
-#[path = "../../tests/e2e/server.rs"]
+#[path = "../../../tests/e2e/server.rs"]
 mod server;
 
 use std::collections::BTreeMap;

@@ -25,7 +25,7 @@ use super::state::StoreState;
 pub mod imports {
     wasmtime::component::bindgen!({
         world: "host-imports",
-        path: "../wit/v0.1.0",
+        path: "../../wit/v0.1.0",
         imports: { default: async },
     });
 
@@ -36,7 +36,7 @@ pub mod imports {
 pub mod mcp {
     wasmtime::component::bindgen!({
         world: "mcp-server",
-        path: "../wit/v0.1.0",
+        path: "../../wit/v0.1.0",
         imports: { default: async },
         exports: { default: async },
         with: {
@@ -55,7 +55,7 @@ pub mod mcp {
 pub mod provider {
     wasmtime::component::bindgen!({
         world: "ai-provider",
-        path: "../wit/v0.1.0",
+        path: "../../wit/v0.1.0",
         imports: { default: async },
         exports: { default: async },
         with: {
@@ -74,7 +74,7 @@ pub mod provider {
 pub mod scout {
     wasmtime::component::bindgen!({
         world: "scout-check",
-        path: "../wit/v0.1.0",
+        path: "../../wit/v0.1.0",
         imports: { default: async },
         exports: { default: async },
         with: {
@@ -92,7 +92,7 @@ pub mod scout {
 pub mod probe {
     wasmtime::component::bindgen!({
         world: "health-probe",
-        path: "../wit/v0.1.0",
+        path: "../../wit/v0.1.0",
         imports: { default: async },
         exports: { default: async },
         with: {
@@ -584,7 +584,7 @@ mod tests {
 
     #[test]
     fn the_released_wit_is_unchanged() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit/v0.1.0");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../wit/v0.1.0");
         let mut names: Vec<_> = std::fs::read_dir(&dir)
             .expect("wit/v0.1.0")
             .map(|e| e.expect("entry").file_name())

@@ -14,7 +14,7 @@ use crate::audit::Kind as Denied;
 
 wasmtime::component::bindgen!({
     world: "host-imports",
-    path: "../wit",
+    path: "../../wit",
     imports: { default: async },
 });
 

@@ -12,7 +12,7 @@ use crate::manifest::{self, Kind, Manifest};
 use crate::plugins::artifacts;
 
 /// The registry built into the binary (`registry/registry.json`).
-pub const EMBEDDED: &str = include_str!("../../registry/registry.json");
+pub const EMBEDDED: &str = include_str!("../../../registry/registry.json");
 
 /// The registry format version this host reads.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -325,7 +325,7 @@ mod golden {
 
     fn dir(sub: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../registry")
+            .join("../../registry")
             .join(sub)
     }
 

@@ -669,7 +669,7 @@ mod tests {
     async fn a_component_built_against_the_older_api_is_loadable_and_its_manifest_judged_by_it() {
         let component = fixture("api-v0-1");
         let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/fixtures/api-v0-1/manifest.json");
+            .join("../../tests/fixtures/api-v0-1/manifest.json");
         let report = check(&component, Some(&manifest)).await.expect("checks");
         assert_eq!(report.api_version.as_deref(), Some("0.1.0"));
         assert!(report.loadable, "{report:#?}");
