@@ -270,7 +270,11 @@ pub(crate) mod test_support {
             )),
             scout: Arc::new(crate::scout::StatusCache::new(0)),
         };
-        state.plugins.runtime().services().set_recorder(calls);
+        state
+            .plugins
+            .runtime()
+            .services()
+            .set_recorder(Arc::new(calls));
         (state, db, dir)
     }
 

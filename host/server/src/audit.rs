@@ -36,53 +36,11 @@ const MEMORY_ROWS: usize = 1000;
 /// How long audit rows are kept.
 const RETENTION: chrono::TimeDelta = chrono::TimeDelta::days(30);
 
-/// What was denied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// A file or directory outside its grants.
-    File,
-    /// An outgoing connection to a host (or address) it was not granted.
-    Host,
-    /// A secret it may not read.
-    Secret,
-    /// An environment variable it may not read.
-    Env,
-    /// A per-call cap: time, memory, resources, output, logs.
-    Cap,
-    /// A per-plugin budget: concurrent calls, calls per minute, log lines per minute.
-    Budget,
-    /// A storage quota: kv bytes or keys.
-    Quota,
-}
+pub use sanctuary_runtime::audit::{Kind, clip};
 
-impl Kind {
-    /// The name used in the API, the database and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::File => "file",
-            Kind::Host => "host",
-            Kind::Secret => "secret",
-            Kind::Env => "env",
-            Kind::Cap => "cap",
-            Kind::Budget => "budget",
-            Kind::Quota => "quota",
-        }
-    }
-
-    /// The kind named `name`, if any.
-    pub fn parse(name: &str) -> Option<Kind> {
-        [
-            Kind::File,
-            Kind::Host,
-            Kind::Secret,
-            Kind::Env,
-            Kind::Cap,
-            Kind::Budget,
-            Kind::Quota,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == name)
+impl sanctuary_runtime::audit::Denials for Audit {
+    fn deny(&self, plugin: &str, kind: Kind, detail: String) {
+        Audit::deny(self, plugin, kind, detail);
     }
 }
 
@@ -192,7 +150,7 @@ impl Audit {
             std::mem::take(&mut window.suppressed)
         };
         let mut detail = detail.into();
-        crate::audit::clip(&mut detail, 1024);
+        clip(&mut detail, 1024);
         if suppressed > 0 {
             detail.push_str(&format!(
                 " (after {suppressed} similar denials not recorded)"
@@ -306,25 +264,6 @@ impl Audit {
             .unwrap_or_else(|p| p.into_inner())
             .retain(|e| e.plugin != plugin);
         Ok(())
-    }
-}
-
-/// Cuts `text` to at most `max` bytes on a character boundary and replaces control
-/// characters, so a plugin's or client's text cannot forge log lines or audit rows.
-pub fn clip(text: &mut String, max: usize) {
-    if text.chars().any(char::is_control) {
-        *text = text
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .collect();
-    }
-    if text.len() > max {
-        let mut cut = max;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
-        text.push('…');
     }
 }
 

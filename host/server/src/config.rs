@@ -94,6 +94,9 @@ pub struct Config {
     pub jwt: JwtConfig,
 }
 
+/// Per-plugin budgets (`[budgets]`): defined beside the budgets they configure.
+pub use sanctuary_runtime::budget::BudgetsConfig;
+
 /// What plugins may never be granted (`[security]`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -101,42 +104,6 @@ pub struct SecurityConfig {
     /// Names (env vars and secrets) reserved for the host beyond `SANCTUARY_*`, which is
     /// always reserved: a plugin asking for one is refused at install and at load.
     pub reserved_env: Vec<String>,
-}
-
-/// Per-plugin budgets (`[budgets]`, see [`crate::runtime::budget`]). The keys at the top
-/// are the host's defaults; `[budgets.plugin.<id>]` overrides them for one plugin (an
-/// operator's value is not capped). Takes effect when a plugin is next loaded.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct BudgetsConfig {
-    /// Calls of one plugin that may run at once (default 16).
-    pub max_concurrent: Option<u32>,
-    /// Calls that may wait for a slot before callers are told it is busy (default 64).
-    pub queue: Option<u32>,
-    /// Calls one plugin may start a minute (default 0: unlimited).
-    pub calls_per_minute: Option<u32>,
-    /// Log lines one plugin may write a minute (default 1200).
-    pub log_lines_per_minute: Option<u32>,
-    /// Bytes one plugin may keep in the key-value store (default 16 MiB).
-    pub kv_bytes: Option<u64>,
-    /// Keys one plugin may keep in the key-value store (default 10000).
-    pub kv_keys: Option<u64>,
-    /// Overrides for single plugins, by id.
-    pub plugin: BTreeMap<String, crate::runtime::budget::BudgetSpec>,
-}
-
-impl BudgetsConfig {
-    /// The host's default budget.
-    pub fn defaults(&self) -> crate::runtime::budget::Limits {
-        crate::runtime::budget::Limits::default().with(&crate::runtime::budget::BudgetSpec {
-            max_concurrent: self.max_concurrent,
-            queue: self.queue,
-            calls_per_minute: self.calls_per_minute,
-            log_lines_per_minute: self.log_lines_per_minute,
-            kv_bytes: self.kv_bytes,
-            kv_keys: self.kv_keys,
-        })
-    }
 }
 
 /// The plugin runtime (`[runtime]`). Takes effect at the next start.

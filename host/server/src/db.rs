@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use futures::future::BoxFuture;
 use serde::Serialize;
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
@@ -453,6 +454,42 @@ pub mod testing {
         .join()
         .ok()
         .flatten()
+    }
+}
+
+/// The plugins' key-value store is the `plugin_kv` table.
+impl sanctuary_runtime::kv::KvStore for Db {
+    fn get<'a>(
+        &'a self,
+        plugin: &'a str,
+        key: &'a str,
+    ) -> BoxFuture<'a, anyhow::Result<Option<String>>> {
+        Box::pin(async move { Ok(self.kv_get(plugin, key).await?) })
+    }
+
+    fn set<'a>(
+        &'a self,
+        plugin: &'a str,
+        key: &'a str,
+        value: &'a str,
+    ) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move { Ok(self.kv_set(plugin, key, value).await?) })
+    }
+
+    fn delete<'a>(&'a self, plugin: &'a str, key: &'a str) -> BoxFuture<'a, anyhow::Result<bool>> {
+        Box::pin(async move { Ok(self.kv_delete(plugin, key).await?) })
+    }
+
+    fn list<'a>(
+        &'a self,
+        plugin: &'a str,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, anyhow::Result<Vec<String>>> {
+        Box::pin(async move { Ok(self.kv_list(plugin, prefix).await?) })
+    }
+
+    fn usage<'a>(&'a self, plugin: &'a str) -> BoxFuture<'a, anyhow::Result<(u64, u64)>> {
+        Box::pin(async move { Ok(self.kv_usage(plugin).await?) })
     }
 }
 

@@ -20,16 +20,12 @@ pub mod install;
 pub mod jobs;
 pub mod listener;
 pub mod logsafe;
-pub mod manifest;
 pub mod mcp;
 pub mod metrics;
 pub mod plugins;
 pub mod providers;
 pub mod registry;
-pub mod runtime;
-pub mod sandbox;
 pub mod scout;
-pub mod signing;
 pub mod socket;
 pub mod state;
 pub mod system;
@@ -37,6 +33,11 @@ pub mod telemetry;
 pub mod terminal;
 pub mod watch;
 pub mod workspace;
+
+// The plugin runtime is its own crate (`host/runtime`); these paths keep naming its
+// modules as the server always has.
+pub use sanctuary_runtime as runtime;
+pub use sanctuary_runtime::{manifest, sandbox, signing};
 
 use anyhow::Context as _;
 use axum::Router;

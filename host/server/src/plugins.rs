@@ -22,8 +22,11 @@ use crate::runtime::{CallError, HostServices, LoadError, Plugin, PluginSummary, 
 use crate::signing::{Policy, Verdict};
 use crate::system::Sampler;
 
+mod bundled;
 mod files;
 pub mod tools;
+
+pub use bundled::is_bundled;
 
 pub use files::{
     NEXT_MANIFEST_FILE, TRASH_PREFIX, commit_plugin, pause_at, stage_plugin, sync_dir,
@@ -193,6 +196,12 @@ pub struct PluginHost {
     data_dir: PathBuf,
     /// Names reserved beyond `SANCTUARY_*` (`[security] reserved_env`).
     reserved: Vec<String>,
+    /// The installation records and the plugins' key-value store, when attached.
+    db: Option<Db>,
+    /// Where every denial is recorded (the runtime reports to it too).
+    audit: Arc<crate::audit::Audit>,
+    /// Machine figures (the runtime's `system` interface reads them too).
+    system: Arc<Sampler>,
 }
 
 impl PluginHost {
@@ -200,7 +209,12 @@ impl PluginHost {
     /// plugins' key-value store.
     pub fn new(config: &Config, db: Option<Db>) -> anyhow::Result<PluginHost> {
         let signatures = Policy::from_config(&config.signatures)?;
-        let services = Arc::new(HostServices::new(db, Arc::new(Sampler::new())));
+        let system = Arc::new(Sampler::new());
+        let audit = Arc::new(crate::audit::Audit::new(db.clone()));
+        let kv = db
+            .clone()
+            .map(|db| Arc::new(db) as Arc<dyn sanctuary_runtime::kv::KvStore>);
+        let services = Arc::new(HostServices::new(kv, system.clone()).with_denials(audit.clone()));
         let runtime = Runtime::with_options(
             Some(&config.cache_dir),
             &config.data_dir,
@@ -224,7 +238,20 @@ impl PluginHost {
             change_locks: std::sync::Mutex::new(BTreeMap::new()),
             data_dir: config.data_dir.clone(),
             reserved: config.security.reserved_env.clone(),
+            db,
+            audit,
+            system,
         })
+    }
+
+    /// The audit of denied access.
+    pub fn audit(&self) -> &Arc<crate::audit::Audit> {
+        &self.audit
+    }
+
+    /// The machine figures.
+    pub fn system(&self) -> &Arc<Sampler> {
+        &self.system
     }
 
     /// The signature policy plugins loaded from the plugins directory are held to.
@@ -255,7 +282,7 @@ impl PluginHost {
             let mut manifest = Manifest::from_json(bundled.manifest).map_err(|e| {
                 anyhow::anyhow!("bundled plugin `{}` has a bad manifest: {e}", bundled.dir)
             })?;
-            if let Some(db) = self.runtime.services().db()
+            if let Some(db) = self.db.as_ref()
                 && db.was_removed(&manifest.id).await?
             {
                 continue;
@@ -276,7 +303,7 @@ impl PluginHost {
                 }
             }
             stage_plugin(&dir, &manifest, bundled.component)?;
-            if let Some(db) = self.runtime.services().db() {
+            if let Some(db) = self.db.as_ref() {
                 let granted = match db.install_record(&manifest.id).await? {
                     Some(record) => bundled_grant(&manifest, existing.as_ref(), record.granted),
                     None => manifest.permissions.clone(),
@@ -372,7 +399,7 @@ impl PluginHost {
     /// whether the component is vouched for: first-party (its sha256 is built into the
     /// binary) or signed by a trusted key.
     fn check_signature(&self, manifest: &Manifest, bytes: &[u8]) -> Result<bool, LoadError> {
-        match self.signatures.check_component(manifest, bytes) {
+        match bundled::check_component(&self.signatures, manifest, bytes) {
             Ok(Verdict::Trusted(key)) => {
                 info!(plugin = %manifest.id, key = %key, "signature verified");
                 Ok(true)
@@ -399,7 +426,7 @@ impl PluginHost {
             id: id.to_string(),
             reason,
         };
-        let audit = self.runtime.services().audit();
+        let audit = &self.audit;
         let reserved = crate::manifest::reserved_asked(permissions, &self.reserved);
         if !reserved.is_empty() {
             for name in &reserved {
@@ -434,7 +461,7 @@ impl PluginHost {
         &self,
         manifest: &Manifest,
     ) -> Result<Option<crate::install::InstallRecord>, LoadError> {
-        let Some(db) = self.runtime.services().db() else {
+        let Some(db) = self.db.as_ref() else {
             return Ok(None);
         };
         match db.install_record(&manifest.id).await {
@@ -459,7 +486,7 @@ impl PluginHost {
         record: Option<crate::install::InstallRecord>,
         vouched: bool,
     ) -> Result<Option<crate::manifest::Permissions>, LoadError> {
-        let Some(db) = self.runtime.services().db() else {
+        let Some(db) = self.db.as_ref() else {
             return Ok(None);
         };
         let refused = |reason: String| LoadError::Refused {

@@ -77,12 +77,11 @@ impl AppState {
         let plugins = PluginHost::new(&config, Some(db.clone())).context("start plugin runtime")?;
         let metrics = Arc::new(crate::metrics::Metrics::new());
         let calls = crate::telemetry::Recorder::start(db.clone(), metrics.clone());
-        plugins.runtime().services().set_recorder(calls.clone());
         plugins
             .runtime()
             .services()
-            .audit()
-            .set_metrics(metrics.clone());
+            .set_recorder(Arc::new(calls.clone()));
+        plugins.audit().set_metrics(metrics.clone());
         let cache = Arc::new(crate::cache::ChatCache::new(&config.cache));
         if let Some(file) = &config.secrets_file {
             let secrets = crate::providers::secrets::read(file)?;

@@ -7,55 +7,12 @@
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use sysinfo::{Disks, Networks, Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 
 /// How often the background thread samples the machine.
 pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(1000);
 
-/// Processor figures.
-#[derive(Debug, Clone, Serialize)]
-pub struct Cpu {
-    /// Busy share of all cores since the previous sample, 0-100.
-    pub usage_percent: f32,
-    /// Logical cores.
-    pub cores: u32,
-    /// 1, 5, 15 minute load averages.
-    pub load_average: (f64, f64, f64),
-}
-
-/// Memory figures in bytes.
-#[derive(Debug, Clone, Serialize)]
-pub struct Memory {
-    /// Installed.
-    pub total_bytes: u64,
-    /// In use.
-    pub used_bytes: u64,
-    /// Available for new allocations.
-    pub available_bytes: u64,
-    /// Resident memory of this process.
-    pub host_process_bytes: u64,
-}
-
-/// One mounted filesystem.
-#[derive(Debug, Clone, Serialize)]
-pub struct Disk {
-    /// Mount point.
-    pub mount_point: String,
-    /// Size in bytes.
-    pub total_bytes: u64,
-    /// Available bytes.
-    pub available_bytes: u64,
-}
-
-/// Network counters since boot.
-#[derive(Debug, Clone, Serialize)]
-pub struct Network {
-    /// Bytes received.
-    pub received_bytes: u64,
-    /// Bytes sent.
-    pub transmitted_bytes: u64,
-}
+pub use sanctuary_runtime::system::{Cpu, Disk, Memory, Network, SystemFigures};
 
 /// The latest figures, replaced whole by each sample.
 #[derive(Debug, Clone)]
@@ -239,6 +196,24 @@ impl Sampler {
     /// Seconds since this sampler (the host) started.
     pub fn uptime_seconds(&self) -> f64 {
         self.started.elapsed().as_secs_f64()
+    }
+}
+
+impl SystemFigures for Sampler {
+    fn cpu(&self) -> Cpu {
+        Sampler::cpu(self)
+    }
+    fn memory(&self) -> Memory {
+        Sampler::memory(self)
+    }
+    fn disks(&self) -> Vec<Disk> {
+        Sampler::disks(self)
+    }
+    fn network(&self) -> Network {
+        Sampler::network(self)
+    }
+    fn uptime_seconds(&self) -> f64 {
+        Sampler::uptime_seconds(self)
     }
 }
 

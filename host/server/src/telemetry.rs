@@ -16,7 +16,6 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::db::Db;
 use crate::metrics::Metrics;
-use crate::runtime::CallError;
 
 pub mod retention;
 
@@ -27,66 +26,7 @@ const BATCH: usize = 1024;
 /// How long the writer gathers records before writing a batch that is not full.
 const GATHER: Duration = Duration::from_millis(100);
 
-/// How a plugin call ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// It answered.
-    Ok,
-    /// The plugin refused (its own typed error) or the call could not be set up.
-    Error,
-    /// Stopped at its time cap.
-    Timeout,
-    /// A WebAssembly trap (a panic, `unreachable`, ...).
-    Trap,
-    /// Stopped at its memory cap.
-    Memory,
-}
-
-impl Outcome {
-    /// The outcome of a call that returned `result`.
-    pub fn of<T>(result: &Result<T, CallError>) -> Outcome {
-        match result {
-            Ok(_) => Outcome::Ok,
-            Err(CallError::Timeout { .. }) => Outcome::Timeout,
-            Err(CallError::Trap { .. }) => Outcome::Trap,
-            Err(CallError::MemoryCap { .. }) => Outcome::Memory,
-            Err(
-                CallError::Plugin { .. }
-                | CallError::Setup { .. }
-                | CallError::Busy { .. }
-                | CallError::Quota { .. },
-            ) => Outcome::Error,
-        }
-    }
-
-    /// As the API, the table and the metrics spell it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Ok => "ok",
-            Outcome::Error => "error",
-            Outcome::Timeout => "timeout",
-            Outcome::Trap => "trap",
-            Outcome::Memory => "memory",
-        }
-    }
-}
-
-/// One plugin call.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PluginCall {
-    /// Plugin id.
-    pub plugin: String,
-    /// Its kind (`mcp-server`, ...).
-    pub kind: String,
-    /// What was called: a tool name, `chat`, `probe`, ...
-    pub operation: String,
-    /// How it ended.
-    pub outcome: Outcome,
-    /// The failure's code, when it failed.
-    pub error_code: Option<&'static str>,
-    /// How long it took.
-    pub duration: Duration,
-}
+pub use sanctuary_runtime::observe::{Outcome, PluginCall};
 
 /// One chat call on a route.
 #[derive(Debug, Clone, PartialEq)]
@@ -346,8 +286,15 @@ fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
+impl sanctuary_runtime::observe::CallObserver for Recorder {
+    fn plugin_call(&self, call: PluginCall) {
+        Recorder::plugin_call(self, call);
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use crate::runtime::CallError;
     use sqlx::Row;
 
     use super::*;

@@ -71,8 +71,6 @@ pub(crate) async fn audit(
     };
     let page = state
         .plugins
-        .runtime()
-        .services()
         .audit()
         .page(&id, kind, limit, query.offset.unwrap_or(0))
         .await

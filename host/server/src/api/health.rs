@@ -439,7 +439,7 @@ async fn detailed(State(state): State<AppState>) -> Json<Value> {
     let snap = state.health.snapshot(&state).await;
     let loading = state.plugins.loading();
     let services = all_services(&state, &snap);
-    let system = &state.plugins.runtime().services().system;
+    let system = state.plugins.system();
     let memory = system.memory();
     let plugins: Vec<Value> = state
         .plugins

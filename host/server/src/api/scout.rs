@@ -57,7 +57,7 @@ pub async fn project_status(
     responses((status = 200, description = "Machine figures", body = SystemMetrics))
 )]
 pub async fn system_metrics(State(state): State<AppState>) -> ApiResult<Json<SystemMetrics>> {
-    let sampler = state.plugins.runtime().services().system.clone();
+    let sampler = state.plugins.system().clone();
     Ok(Json(scout::system_metrics(sampler).await?))
 }
 

@@ -24,7 +24,7 @@ impl PluginHost {
         let Ok(entries) = std::fs::read_dir(&self.plugins_dir) else {
             return;
         };
-        let db = self.runtime.services().db();
+        let db = self.db.as_ref();
         let recorded_sha = |id: String| async move {
             match db {
                 Some(db) => db

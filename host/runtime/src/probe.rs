@@ -11,7 +11,7 @@ use super::{CallError, CallOptions, Plugin, Pre, Runtime, v0_1_0};
 
 wasmtime::component::bindgen!({
     world: "health-probe",
-    path: "../../wit",
+    path: "../../wit/v0.2.0",
     imports: { default: async },
     exports: { default: async },
     with: {

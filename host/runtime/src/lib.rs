@@ -1,17 +1,32 @@
-//! The WebAssembly runtime: one wasmtime [`Engine`] per process (pooling allocator, epoch
-//! interruption, on-disk compile cache), one [`Linker`] holding WASI and the Sanctuary
-//! imports, and an `InstancePre` per loaded plugin. Each call gets a fresh store whose
-//! sandbox, memory budget and time cap come from the plugin's manifest, admitted by the
-//! plugin's [`budget`] and run on the guest executor, never on the threads that answer
-//! requests ([`call`]); a trap, timeout, cap or spent budget fails that call only. One
-//! submodule per plugin kind holds its `bindgen!` output and typed calls. Nothing outside
-//! this module touches wasmtime.
+//! Sanctuary's plugin runtime: wasmtime, the sandbox, manifests and their validation,
+//! and the WIT versions it serves. It depends on no database, HTTP server or Socket.IO
+//! crate: what it needs from the host that embeds it comes through small traits in
+//! [`HostServices`] — a key-value store ([`kv::KvStore`]), system figures
+//! ([`system::SystemFigures`]), a call observer ([`observe::CallObserver`]) and where
+//! denials go ([`audit::Denials`]).
+//!
+//! One wasmtime [`Engine`] per process (pooling allocator, epoch interruption, on-disk
+//! compile cache), one [`Linker`] holding WASI and the Sanctuary imports, and an
+//! `InstancePre` per loaded plugin. Each call gets a fresh store whose sandbox, memory
+//! budget and time cap come from the plugin's manifest, admitted by the plugin's
+//! [`budget`] and run on the guest executor, never on the threads that answer requests
+//! ([`call`]); a trap, timeout, cap or spent budget fails that call only. One submodule
+//! per plugin kind holds its `bindgen!` output and typed calls.
 //!
 //! Several versions of the WIT package are served side by side. [`imports`] and the kind
 //! modules are the latest version ([`manifest::WIT_VERSION`]), the host's native API;
 //! each older version has a module (`v0_1_0`) with its own bindings that converts and
 //! forwards to the latest, and a linker of its own. [`version`] reads which version a
 //! component is built against, and the load picks that version's bindings.
+
+pub mod audit;
+pub mod kv;
+pub mod manifest;
+pub mod observe;
+pub mod sandbox;
+pub mod signing;
+pub mod system;
+pub mod wit;
 
 pub mod budget;
 pub mod call;
@@ -39,7 +54,7 @@ use wasmtime::PoolingAllocationConfig;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy};
 
-use crate::manifest::{self, Kind, Manifest};
+use crate::manifest::{Kind, Manifest};
 use crate::sandbox::Sandbox;
 use budget::{Budget, Limits};
 pub(crate) use call::CallOptions;
@@ -349,7 +364,7 @@ pub struct Runtime {
     /// Runs guest code, apart from the threads that answer requests.
     guest: call::GuestExecutor,
     /// The host's default budget and the operator's per-plugin overrides.
-    budgets: crate::config::BudgetsConfig,
+    budgets: budget::BudgetsConfig,
     /// WASI and the latest version's imports.
     linker: Linker<StoreState>,
     /// WASI and the 0.1.0 imports (which forward to the latest).
@@ -381,7 +396,7 @@ pub struct RuntimeOptions {
     /// Threads that run guest code (default: one per CPU, at least two).
     pub guest_threads: Option<usize>,
     /// The host's default budget and per-plugin overrides (`[budgets]`).
-    pub budgets: crate::config::BudgetsConfig,
+    pub budgets: budget::BudgetsConfig,
 }
 
 impl Runtime {

@@ -10,6 +10,7 @@
 //!
 //! [`CallError::Busy`]: super::CallError::Busy
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -271,6 +272,42 @@ struct Leave<'a>(&'a AtomicUsize);
 impl Drop for Leave<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Per-plugin budgets (`[budgets]`, see [`crate::budget`]). The keys at the top
+/// are the host's defaults; `[budgets.plugin.<id>]` overrides them for one plugin (an
+/// operator's value is not capped). Takes effect when a plugin is next loaded.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BudgetsConfig {
+    /// Calls of one plugin that may run at once (default 16).
+    pub max_concurrent: Option<u32>,
+    /// Calls that may wait for a slot before callers are told it is busy (default 64).
+    pub queue: Option<u32>,
+    /// Calls one plugin may start a minute (default 0: unlimited).
+    pub calls_per_minute: Option<u32>,
+    /// Log lines one plugin may write a minute (default 1200).
+    pub log_lines_per_minute: Option<u32>,
+    /// Bytes one plugin may keep in the key-value store (default 16 MiB).
+    pub kv_bytes: Option<u64>,
+    /// Keys one plugin may keep in the key-value store (default 10000).
+    pub kv_keys: Option<u64>,
+    /// Overrides for single plugins, by id.
+    pub plugin: BTreeMap<String, BudgetSpec>,
+}
+
+impl BudgetsConfig {
+    /// The host's default budget.
+    pub fn defaults(&self) -> Limits {
+        Limits::default().with(&BudgetSpec {
+            max_concurrent: self.max_concurrent,
+            queue: self.queue,
+            calls_per_minute: self.calls_per_minute,
+            log_lines_per_minute: self.log_lines_per_minute,
+            kv_bytes: self.kv_bytes,
+            kv_keys: self.kv_keys,
+        })
     }
 }
 

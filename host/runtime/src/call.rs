@@ -266,7 +266,7 @@ impl CallSetup {
             http_policy: http::HttpPolicy::new(
                 plugin.id.clone(),
                 plugin.network.clone(),
-                self.services.audit().clone(),
+                self.services.denials().clone(),
             ),
             limiter: Limiter::new(memory_bytes),
             host: HostContext {
@@ -336,7 +336,7 @@ impl CallSetup {
         if let Err(e) = &result {
             let stats = &plugin.stats;
             stats.errors.fetch_add(1, Ordering::Relaxed);
-            let audit = self.services.audit();
+            let audit = self.services.denials();
             match e {
                 CallError::Timeout { ms, .. } => {
                     stats.timeouts.fetch_add(1, Ordering::Relaxed);
@@ -376,11 +376,11 @@ impl CallSetup {
             }
         }
         if let Some(recorder) = self.services.recorder.get() {
-            recorder.plugin_call(crate::telemetry::PluginCall {
+            recorder.plugin_call(crate::observe::PluginCall {
                 plugin: id.to_string(),
                 kind: plugin.kind.to_string(),
                 operation: self.operation.clone(),
-                outcome: crate::telemetry::Outcome::of(&result),
+                outcome: crate::observe::Outcome::of(&result),
                 error_code: result.as_ref().err().map(CallError::code),
                 duration: started.elapsed(),
             });

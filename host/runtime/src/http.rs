@@ -23,7 +23,7 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 pub struct HttpPolicy {
     plugin: Arc<str>,
     allowed: Arc<[String]>,
-    audit: Arc<crate::audit::Audit>,
+    audit: Arc<dyn crate::audit::Denials>,
 }
 
 impl HttpPolicy {
@@ -31,7 +31,7 @@ impl HttpPolicy {
     pub fn new(
         plugin: Arc<str>,
         allowed: Arc<[String]>,
-        audit: Arc<crate::audit::Audit>,
+        audit: Arc<dyn crate::audit::Denials>,
     ) -> HttpPolicy {
         HttpPolicy {
             plugin,

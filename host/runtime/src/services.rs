@@ -1,68 +1,69 @@
-//! Services shared by every store: the database (the plugins' key-value store, with its
-//! quotas), system figures, the directory of installed plugins, the secrets plugins may
-//! be given, the call recorder and the audit of denials.
+//! Services shared by every store: the plugins' key-value store (with its quotas), system
+//! figures, the directory of installed plugins, the secrets plugins may be given, and
+//! where calls and denials are reported. Each comes from the host through a small trait
+//! ([`KvStore`], [`SystemFigures`], [`CallObserver`], [`Denials`]), so the runtime
+//! depends on no database, HTTP server or metrics crate.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use tracing::warn;
 
 use super::PluginSummary;
-use crate::db::Db;
-use crate::system::Sampler;
+use crate::audit::{Denials, Kind, LogDenials};
+use crate::kv::{KvStore, MemoryKv};
+use crate::observe::CallObserver;
+use crate::system::SystemFigures;
 
 /// Environment variables and secrets no plugin may be given, whatever its manifest says:
 /// the host's own settings and credentials.
 pub const RESERVED_PREFIX: &str = "SANCTUARY_";
 
-/// Services shared by every store: the database (plugin key-value store), system figures,
-/// and the directory of installed plugins.
+/// Services shared by every store.
 pub struct HostServices {
-    db: Option<Db>,
+    kv: Arc<dyn KvStore>,
     /// Machine figures for the `system` interface.
-    pub system: Arc<Sampler>,
+    pub system: Arc<dyn SystemFigures>,
     directory: RwLock<Arc<Vec<PluginSummary>>>,
-    /// Key-value store used when no database is attached (benchmarks, unit tests).
-    memory_kv: tokio::sync::Mutex<BTreeMap<(String, String), String>>,
     /// Secrets plugins may ask for, by name (host environment and secrets file).
     secrets: RwLock<HashMap<String, String>>,
-    /// Where every call is recorded (`/api/analytics`, `/metrics`), once set.
-    pub(crate) recorder: std::sync::OnceLock<crate::telemetry::Recorder>,
-    /// Where every denial is recorded (`GET /api/plugins/{id}/audit`).
-    audit: Arc<crate::audit::Audit>,
+    /// Where every call is reported (`/api/analytics`, `/metrics`), once set.
+    pub(crate) recorder: OnceLock<Arc<dyn CallObserver>>,
+    /// Where every denial is reported (`GET /api/plugins/{id}/audit`).
+    denials: Arc<dyn Denials>,
     /// One lock per plugin: its kv writes (quota check and write) happen one at a time.
     kv_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl HostServices {
-    /// Services backed by `db` (or an in-memory key-value store when `None`).
-    pub fn new(db: Option<Db>, system: Arc<Sampler>) -> HostServices {
-        let db_for_audit = db.clone();
+    /// Services over `kv` (an in-memory store when `None`) and `system`; denials go to
+    /// the log until [`HostServices::with_denials`] names where they go.
+    pub fn new(kv: Option<Arc<dyn KvStore>>, system: Arc<dyn SystemFigures>) -> HostServices {
         HostServices {
-            db,
+            kv: kv.unwrap_or_else(|| Arc::new(MemoryKv::default())),
             system,
             directory: RwLock::new(Arc::new(Vec::new())),
-            memory_kv: tokio::sync::Mutex::new(BTreeMap::new()),
             secrets: RwLock::new(HashMap::new()),
-            recorder: std::sync::OnceLock::new(),
-            audit: Arc::new(crate::audit::Audit::new(db_for_audit)),
+            recorder: OnceLock::new(),
+            denials: Arc::new(LogDenials),
             kv_locks: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The audit of denied access.
-    pub fn audit(&self) -> &Arc<crate::audit::Audit> {
-        &self.audit
+    /// These services reporting every denial to `denials`.
+    pub fn with_denials(mut self, denials: Arc<dyn Denials>) -> HostServices {
+        self.denials = denials;
+        self
     }
 
-    /// Records every later plugin call through `recorder` (the first one set stays).
-    pub fn set_recorder(&self, recorder: crate::telemetry::Recorder) {
+    /// Where denials are reported.
+    pub fn denials(&self) -> &Arc<dyn Denials> {
+        &self.denials
+    }
+
+    /// Reports every later plugin call to `recorder` (the first one set stays).
+    pub fn set_recorder(&self, recorder: Arc<dyn CallObserver>) {
         let _ = self.recorder.set(recorder);
-    }
-
-    /// The database, when attached.
-    pub fn db(&self) -> Option<&Db> {
-        self.db.as_ref()
     }
 
     /// The installed plugins as plugins see them.
@@ -108,25 +109,17 @@ impl HostServices {
     }
 
     pub(crate) async fn kv_get(&self, plugin: &str, key: &str) -> Option<String> {
-        match &self.db {
-            Some(db) => db
-                .kv_get(plugin, key)
-                .await
-                .inspect_err(|e| warn!(plugin, cause = %e, "kv get failed"))
-                .ok()
-                .flatten(),
-            None => self
-                .memory_kv
-                .lock()
-                .await
-                .get(&(plugin.to_string(), key.to_string()))
-                .cloned(),
-        }
+        self.kv
+            .get(plugin, key)
+            .await
+            .inspect_err(|e| warn!(plugin, cause = %e, "kv get failed"))
+            .ok()
+            .flatten()
     }
 
     /// Sets `key` to `value` unless that takes the plugin past `max_keys` keys or
     /// `max_chars` characters of keys and values; then nothing is written and the error
-    /// says which quota (and the refusal is audited).
+    /// says which quota (and the refusal is reported).
     pub(crate) async fn kv_set(
         &self,
         plugin: &str,
@@ -141,7 +134,12 @@ impl HostServices {
         };
         let _one_at_a_time = lock.lock().await;
         let old = self.kv_get(plugin, key).await;
-        let (keys, chars) = self.kv_usage(plugin).await;
+        let (keys, chars) = self
+            .kv
+            .usage(plugin)
+            .await
+            .inspect_err(|e| warn!(plugin, cause = %e, "kv usage failed"))
+            .unwrap_or((0, 0));
         let chars_of = |k: &str, v: &str| (k.chars().count() + v.chars().count()) as u64;
         let keys_after = keys + u64::from(old.is_none());
         let chars_after = chars - old.as_deref().map_or(0, |v| chars_of(key, v)).min(chars)
@@ -156,77 +154,29 @@ impl HostServices {
             None
         };
         if let Some(reason) = refusal {
-            self.audit
-                .deny(plugin, crate::audit::Kind::Quota, reason.clone());
+            self.denials.deny(plugin, Kind::Quota, reason.clone());
             return Err(reason);
         }
-        match &self.db {
-            Some(db) => {
-                if let Err(e) = db.kv_set(plugin, key, value).await {
-                    warn!(plugin, cause = %e, "kv set failed");
-                }
-            }
-            None => {
-                self.memory_kv
-                    .lock()
-                    .await
-                    .insert((plugin.to_string(), key.to_string()), value.to_string());
-            }
+        if let Err(e) = self.kv.set(plugin, key, value).await {
+            warn!(plugin, cause = %e, "kv set failed");
         }
         Ok(())
     }
 
-    /// How many keys `plugin` keeps and how many characters they and their values hold.
-    async fn kv_usage(&self, plugin: &str) -> (u64, u64) {
-        match &self.db {
-            Some(db) => db
-                .kv_usage(plugin)
-                .await
-                .inspect_err(|e| warn!(plugin, cause = %e, "kv usage failed"))
-                .unwrap_or((0, 0)),
-            None => {
-                let kv = self.memory_kv.lock().await;
-                kv.iter()
-                    .filter(|((p, _), _)| p == plugin)
-                    .fold((0, 0), |(n, c), ((_, k), v)| {
-                        (n + 1, c + (k.chars().count() + v.chars().count()) as u64)
-                    })
-            }
-        }
-    }
-
     pub(crate) async fn kv_delete(&self, plugin: &str, key: &str) -> bool {
-        match &self.db {
-            Some(db) => db
-                .kv_delete(plugin, key)
-                .await
-                .inspect_err(|e| warn!(plugin, cause = %e, "kv delete failed"))
-                .unwrap_or(false),
-            None => self
-                .memory_kv
-                .lock()
-                .await
-                .remove(&(plugin.to_string(), key.to_string()))
-                .is_some(),
-        }
+        self.kv
+            .delete(plugin, key)
+            .await
+            .inspect_err(|e| warn!(plugin, cause = %e, "kv delete failed"))
+            .unwrap_or(false)
     }
 
     pub(crate) async fn kv_list(&self, plugin: &str, prefix: &str) -> Vec<String> {
-        match &self.db {
-            Some(db) => db
-                .kv_list(plugin, prefix)
-                .await
-                .inspect_err(|e| warn!(plugin, cause = %e, "kv list failed"))
-                .unwrap_or_default(),
-            None => self
-                .memory_kv
-                .lock()
-                .await
-                .keys()
-                .filter(|(p, k)| p == plugin && k.starts_with(prefix))
-                .map(|(_, k)| k.clone())
-                .collect(),
-        }
+        self.kv
+            .list(plugin, prefix)
+            .await
+            .inspect_err(|e| warn!(plugin, cause = %e, "kv list failed"))
+            .unwrap_or_default()
     }
 }
 
@@ -239,10 +189,57 @@ pub fn is_reserved(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::system::{Cpu, Disk, Memory, Network};
+
+    /// Figures of an idle machine, for tests.
+    struct Idle;
+
+    impl SystemFigures for Idle {
+        fn cpu(&self) -> Cpu {
+            Cpu {
+                usage_percent: 0.0,
+                cores: 1,
+                load_average: (0.0, 0.0, 0.0),
+            }
+        }
+        fn memory(&self) -> Memory {
+            Memory {
+                total_bytes: 1,
+                used_bytes: 0,
+                available_bytes: 1,
+                host_process_bytes: 0,
+            }
+        }
+        fn disks(&self) -> Vec<Disk> {
+            Vec::new()
+        }
+        fn network(&self) -> Network {
+            Network {
+                received_bytes: 0,
+                transmitted_bytes: 0,
+            }
+        }
+        fn uptime_seconds(&self) -> f64 {
+            0.0
+        }
+    }
+
+    /// Denials kept in memory, for tests.
+    #[derive(Default)]
+    struct Kept(Mutex<Vec<(String, Kind)>>);
+
+    impl Denials for Kept {
+        fn deny(&self, plugin: &str, kind: Kind, _detail: String) {
+            self.0
+                .lock()
+                .expect("lock")
+                .push((plugin.to_string(), kind));
+        }
+    }
 
     #[tokio::test]
     async fn the_hosts_own_secrets_are_never_resolved() {
-        let services = HostServices::new(None, Arc::new(Sampler::new()));
+        let services = HostServices::new(None, Arc::new(Idle));
         services.set_secrets(HashMap::from([
             ("SANCTUARY_ADMIN_TOKEN".to_string(), "root".to_string()),
             ("API_KEY".to_string(), "k".to_string()),
@@ -257,7 +254,8 @@ mod tests {
 
     #[tokio::test]
     async fn kv_writes_past_a_quota_are_refused_and_audited() {
-        let services = HostServices::new(None, Arc::new(Sampler::new()));
+        let kept = Arc::new(Kept::default());
+        let services = HostServices::new(None, Arc::new(Idle)).with_denials(kept.clone());
         assert!(services.kv_set("p", "a", "1234", 2, 100).await.is_ok());
         assert!(services.kv_set("p", "b", "1234", 2, 100).await.is_ok());
         // Replacing a value is not a new key.
@@ -275,11 +273,7 @@ mod tests {
         assert_eq!(services.kv_get("p", "a").await.as_deref(), Some("12345678"));
         // Another plugin has its own quota.
         assert!(services.kv_set("q", "c", "1", 2, 100).await.is_ok());
-        let page = services
-            .audit()
-            .page("p", Some(crate::audit::Kind::Quota), 10, 0)
-            .await
-            .expect("page");
-        assert_eq!(page.total, 2);
+        let kept = kept.0.lock().expect("lock");
+        assert_eq!(*kept, vec![("p".to_string(), Kind::Quota); 2]);
     }
 }

@@ -14,7 +14,7 @@ use crate::audit::Kind as Denied;
 
 wasmtime::component::bindgen!({
     world: "host-imports",
-    path: "../../wit",
+    path: "../../wit/v0.2.0",
     imports: { default: async },
 });
 
@@ -80,7 +80,7 @@ impl StoreState {
             // The minute's allowance is spent: this call writes no more lines, and the
             // denial is audited once for it.
             self.host.log_lines = 0;
-            self.host.services.audit().deny(
+            self.host.services.denials().deny(
                 &self.host.plugin_id,
                 Denied::Budget,
                 format!(
@@ -144,7 +144,7 @@ impl host::Host for StoreState {
         if !self.host.declared_secrets.iter().any(|d| *d == name) {
             let mut name = name;
             crate::audit::clip(&mut name, 128);
-            self.host.services.audit().deny(
+            self.host.services.denials().deny(
                 &self.host.plugin_id,
                 Denied::Secret,
                 format!("secret `{name}` is not declared in permissions.secrets"),

@@ -404,9 +404,9 @@ pub struct Manifest {
     #[serde(default)]
     pub permissions: Permissions,
     /// Per-plugin budgets it asks for (concurrent calls, calls and log lines a minute, kv
-    /// quota), each capped by the host; see [`crate::runtime::budget`].
+    /// quota), each capped by the host; see [`crate::budget`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub budgets: Option<crate::runtime::budget::BudgetSpec>,
+    pub budgets: Option<crate::budget::BudgetSpec>,
 }
 
 impl Manifest {

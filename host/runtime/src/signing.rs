@@ -169,22 +169,6 @@ impl Policy {
         verify(&manifest.id, signature, digest)?;
         Ok(Verdict::Trusted(signature.key.clone()))
     }
-
-    /// [`Policy::check`] of `manifest` and its `component` bytes as found on disk: the
-    /// component is bundled when [`is_bundled`] says so by its sha256.
-    pub fn check_component(&self, manifest: &Manifest, component: &[u8]) -> Result<Verdict> {
-        let digest = digest(component);
-        self.check(manifest, &digest, is_bundled(&digest))
-    }
-}
-
-/// Whether `digest` is the sha256 of one of the first-party components built into this
-/// binary (`crate::plugins::artifacts::BUNDLED`), which are trusted without a signature.
-pub fn is_bundled(digest: &[u8; 32]) -> bool {
-    let hex = hex::encode(digest);
-    crate::plugins::artifacts::BUNDLED
-        .iter()
-        .any(|bundled| bundled.sha256.eq_ignore_ascii_case(&hex))
 }
 
 /// Checks `signature` against `digest` with the key it names (trust is not checked).
@@ -358,31 +342,6 @@ mod tests {
             policy(&[], true).check(&m, &digest(COMPONENT), true),
             Ok(Verdict::Bundled)
         );
-    }
-
-    #[test]
-    fn a_component_built_into_the_binary_is_trusted_by_its_digest_alone() {
-        let bundled = crate::plugins::artifacts::BUNDLED
-            .first()
-            .expect("first-party plugins are bundled");
-        assert!(is_bundled(&digest(bundled.component)));
-        let strict = policy(&[], true);
-        assert_eq!(
-            strict.check_component(&manifest(None), bundled.component),
-            Ok(Verdict::Bundled)
-        );
-        // Any other bytes, even with a bundled plugin's manifest, are held to the policy.
-        assert!(!is_bundled(&digest(COMPONENT)));
-        let err = strict
-            .check_component(&manifest(None), COMPONENT)
-            .expect_err("unsigned");
-        assert_eq!(
-            err.to_string(),
-            "plugin `signed`: not signed, and this host requires signed plugins \
-             ([signatures] require_signed)"
-        );
-        assert_eq!(err.plugin(), Some("signed"));
-        assert!(err.to_string().ends_with(&err.reason()), "{err}");
     }
 
     #[test]
