@@ -545,23 +545,11 @@ fn field(field: &'static str, reason: impl Into<String>) -> Error {
     }
 }
 
-/// Checks a plugin id: `[a-z0-9][a-z0-9-]*`, at most 64 characters. Ids become file and
-/// directory names, so anything else (`..`, `/`, upper case) is refused.
+/// Checks a plugin id by [`crate::ids`]' rules for plugins: `[a-z0-9][a-z0-9-]*`, at most 64
+/// characters. Ids become file and directory names, so anything else (`..`, `/`, upper case)
+/// is refused.
 pub fn validate_id(id: &str) -> Result<()> {
-    let ok = !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !id.starts_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(field(
-            "id",
-            format!("`{id}` must be 1-64 characters of a-z, 0-9 and `-`, not starting with `-`"),
-        ))
-    }
+    crate::ids::check(crate::ids::Kind::Plugin, id).map_err(|e| field("id", e.to_string()))
 }
 
 fn is_plain_file_name(name: &str) -> bool {

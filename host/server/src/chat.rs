@@ -19,6 +19,7 @@ use crate::clock;
 use crate::db;
 use crate::providers;
 use crate::runtime::CallError;
+use crate::runtime::ids::{self, Kind};
 use crate::runtime::provider::{ChatRequest, Message, Role};
 use crate::state::AppState;
 use store::{MessageRow, NewMessage, SessionRow};
@@ -27,8 +28,6 @@ use store::{MessageRow, NewMessage, SessionRow};
 pub const HISTORY_LIMIT: i64 = 50;
 /// The `user_id` of chats that name none.
 pub const ANONYMOUS: &str = "anonymous";
-/// Longest accepted `session_id` / `user_id`.
-const MAX_ID_LEN: usize = 200;
 /// Longest title taken from a first message, in characters.
 const TITLE_LEN: usize = 60;
 /// Most messages shown for one session.
@@ -130,25 +129,29 @@ impl ChatInput {
         let sampling = params::sampling(&fields).map_err(param)?;
         Ok(ChatInput {
             message,
-            user_id: optional_id(&mut fields, "user_id")?,
-            session_id: optional_id(&mut fields, "session_id")?,
+            user_id: optional_id(&mut fields, "user_id", Kind::User)?,
+            session_id: optional_id(&mut fields, "session_id", Kind::Session)?,
             context: fields.remove("context").filter(|c| !c.is_null()),
             sampling,
         })
     }
 }
 
-fn optional_id(fields: &mut Map<String, Value>, field: &'static str) -> Result<Option<String>> {
+/// Reads an optional id field, checked by [`crate::runtime::ids`]' rules for `kind`.
+fn optional_id(
+    fields: &mut Map<String, Value>,
+    field: &'static str,
+    kind: Kind,
+) -> Result<Option<String>> {
     match fields.remove(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(id)) if id.trim().is_empty() => {
             Err(invalid(field, format!("{field} must not be empty")))
         }
-        Some(Value::String(id)) if id.len() > MAX_ID_LEN => Err(invalid(
-            field,
-            format!("{field} is longer than {MAX_ID_LEN} bytes"),
-        )),
-        Some(Value::String(id)) => Ok(Some(id)),
+        Some(Value::String(id)) => match ids::check(kind, &id) {
+            Ok(()) => Ok(Some(id)),
+            Err(err) => Err(invalid(field, err.to_string())),
+        },
         Some(other) => Err(invalid(
             field,
             format!("{field} must be a string, not {}", json_type(&other)),
@@ -495,7 +498,7 @@ impl NewSession {
                 ));
             }
         };
-        let user_id = optional_id(&mut fields, "user_id")?;
+        let user_id = optional_id(&mut fields, "user_id", Kind::User)?;
         let title = match fields.remove("title") {
             None | Some(Value::Null) => None,
             Some(Value::String(title)) => Some(title),

@@ -29,10 +29,12 @@ use tokio_util::sync::CancellationToken;
 use utoipa::ToSchema;
 
 use crate::chat::json_type;
+use crate::chat::params::{self, Sampling};
 use crate::clock;
 use crate::config::JobsConfig;
 use crate::db::{self, Db};
 use crate::providers::Providers;
+use crate::runtime::ids::{self, Kind};
 use crate::state::AppState;
 
 /// The route a job runs on when it names none.
@@ -42,7 +44,6 @@ pub const MAX_PROMPT_LEN: usize = 100_000;
 /// Most channels one job may ask for.
 pub const MAX_CHANNELS: usize = 20;
 /// Longest accepted channel name, `document_id` or route name, in bytes.
-const MAX_NAME_LEN: usize = 200;
 /// Events buffered for a slow listener before it misses some.
 const EVENT_BUFFER: usize = 1024;
 
@@ -128,6 +129,10 @@ pub struct Job {
     pub tokens_used: Option<i64>,
     /// Seconds the successful run took.
     pub processing_time: Option<f64>,
+    /// The sampling parameters the job was created with (none: the provider's defaults).
+    #[serde(skip_serializing_if = "Sampling::is_unset")]
+    #[schema(value_type = Option<Object>)]
+    pub sampling: Sampling,
 }
 
 /// What a job event says happened.
@@ -220,6 +225,8 @@ pub struct NewJob {
     pub document_id: Option<String>,
     /// Channels, distinct, in the order given.
     pub channels: Vec<String>,
+    /// `max_tokens`, `temperature`, `top_p`, checked as on every chat surface.
+    pub sampling: Sampling,
 }
 
 /// The request body of `POST /api/jobs`, for the API description.
@@ -234,6 +241,12 @@ pub struct NewJobBody {
     document_id: Option<String>,
     /// Channels to write for, one piece of content each (e.g. `["email", "website"]`).
     channels: Option<Vec<String>>,
+    /// Longest answer per piece, in tokens: 1 to 1,000,000 (`max_completion_tokens` too).
+    max_tokens: Option<u32>,
+    /// Sampling temperature, 0 to 2.
+    temperature: Option<f32>,
+    /// Nucleus sampling, 0 to 1.
+    top_p: Option<f32>,
 }
 
 impl NewJob {
@@ -251,6 +264,7 @@ impl NewJob {
                 ),
             ));
         };
+        let sampling = params::sampling(&fields).map_err(|e| invalid(e.field, e.message))?;
         let prompt = match fields.remove("prompt") {
             None | Some(Value::Null) => return Err(invalid("prompt", "prompt is required")),
             Some(Value::String(text)) if text.trim().is_empty() => {
@@ -262,7 +276,11 @@ impl NewJob {
                     format!("prompt is longer than {MAX_PROMPT_LEN} bytes"),
                 ));
             }
-            Some(Value::String(text)) => text,
+            Some(Value::String(text)) => {
+                params::message_text("prompt", "prompt", &text)
+                    .map_err(|e| invalid(e.field, e.message))?;
+                text
+            }
             Some(other) => {
                 return Err(invalid(
                     "prompt",
@@ -270,8 +288,9 @@ impl NewJob {
                 ));
             }
         };
-        let route = optional_name(&mut fields, "route")?.unwrap_or_else(|| DEFAULT_ROUTE.into());
-        let document_id = optional_name(&mut fields, "document_id")?;
+        let route = optional_name(&mut fields, "route", Kind::Route)?
+            .unwrap_or_else(|| DEFAULT_ROUTE.into());
+        let document_id = optional_name(&mut fields, "document_id", Kind::Document)?;
         let channels = match fields.remove("channels") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(items)) => channels(items)?,
@@ -290,21 +309,26 @@ impl NewJob {
             route,
             document_id,
             channels,
+            sampling,
         })
     }
 }
 
-fn optional_name(fields: &mut Map<String, Value>, field: &'static str) -> Result<Option<String>> {
+/// Reads an optional id field, checked by [`crate::runtime::ids`]' rules for `kind`.
+fn optional_name(
+    fields: &mut Map<String, Value>,
+    field: &'static str,
+    kind: Kind,
+) -> Result<Option<String>> {
     match fields.remove(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) if text.trim().is_empty() => {
             Err(invalid(field, format!("{field} must not be empty")))
         }
-        Some(Value::String(text)) if text.len() > MAX_NAME_LEN => Err(invalid(
-            field,
-            format!("{field} is longer than {MAX_NAME_LEN} bytes"),
-        )),
-        Some(Value::String(text)) => Ok(Some(text)),
+        Some(Value::String(text)) => match ids::check(kind, &text) {
+            Ok(()) => Ok(Some(text)),
+            Err(err) => Err(invalid(field, err.to_string())),
+        },
         Some(other) => Err(invalid(
             field,
             format!("{field} must be a string, not {}", json_type(&other)),
@@ -322,14 +346,11 @@ fn channels(items: Vec<Value>) -> Result<Vec<String>> {
     let mut names: Vec<String> = Vec::with_capacity(items.len());
     for item in items {
         let name = match item {
-            Value::String(name) if !name.trim().is_empty() && name.len() <= MAX_NAME_LEN => {
-                name.trim().to_string()
-            }
-            Value::String(_) => {
-                return Err(invalid(
-                    "channels",
-                    format!("a channel name must be 1 to {MAX_NAME_LEN} bytes, not blank"),
-                ));
+            Value::String(name) => {
+                let name = name.trim().to_string();
+                ids::check(Kind::Channel, &name)
+                    .map_err(|err| invalid("channels", err.to_string()))?;
+                name
             }
             other => {
                 return Err(invalid(

@@ -43,14 +43,24 @@ fn bad(field: &'static str, message: impl Into<String>) -> ParamError {
 }
 
 /// The sampling parameters of a request.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Sampling {
     /// Longest answer, in tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
     /// Sampling temperature, 0 to 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f32>,
     /// Nucleus sampling, 0 to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f32>,
+}
+
+impl Sampling {
+    /// Whether no parameter is set.
+    pub fn is_unset(&self) -> bool {
+        *self == Sampling::default()
+    }
 }
 
 /// Reads `max_tokens` (or `max_completion_tokens`), `temperature` and `top_p` from a

@@ -234,8 +234,8 @@ fn request(job: &Job, channel: Option<&str>) -> ChatRequest {
                 content: job.prompt.clone(),
             },
         ],
-        max_tokens: None,
-        temperature: None,
+        max_tokens: job.sampling.max_tokens,
+        temperature: job.sampling.temperature,
         streaming: false,
         context: Some(context.to_string()),
     }
@@ -264,6 +264,7 @@ mod tests {
             model: None,
             tokens_used: None,
             processing_time: None,
+            sampling: Default::default(),
         }
     }
 

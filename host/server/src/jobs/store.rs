@@ -12,7 +12,7 @@ use crate::db::{Db, Result};
 
 const COLUMNS: &str = "job_id, status, prompt, route, document_id, channels, results, error, \
      attempts, provider, model, tokens_used, processing_ms, created_at, started_at, \
-     completed_at, updated_at";
+     completed_at, updated_at, sampling";
 
 /// What a successful run produced.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,9 +32,13 @@ pub struct Outcome {
 /// Stores a new `pending` job.
 pub async fn insert(db: &Db, job_id: &str, new: &NewJob, now: &str) -> Result<()> {
     let channels = serde_json::to_string(&new.channels).unwrap_or_else(|_| "[]".into());
+    let sampling = (!new.sampling.is_unset())
+        .then(|| serde_json::to_string(&new.sampling).ok())
+        .flatten();
     sqlx::query(
         "INSERT INTO jobs (job_id, status, prompt, route, document_id, channels, attempts, \
-         created_at, updated_at, queued_at) VALUES ($1, 'pending', $2, $3, $4, $5, 0, $6, $6, $6)",
+         created_at, updated_at, queued_at, sampling) \
+         VALUES ($1, 'pending', $2, $3, $4, $5, 0, $6, $6, $6, $7)",
     )
     .bind(job_id)
     .bind(&new.prompt)
@@ -42,6 +46,7 @@ pub async fn insert(db: &Db, job_id: &str, new: &NewJob, now: &str) -> Result<()
     .bind(new.document_id.as_deref())
     .bind(channels)
     .bind(now)
+    .bind(sampling)
     .execute(db.pool())
     .await?;
     Ok(())
@@ -257,6 +262,7 @@ fn job(row: &AnyRow) -> Result<Job, sqlx::Error> {
     let channels: String = row.try_get("channels")?;
     let results: Option<String> = row.try_get("results")?;
     let processing_ms: Option<i64> = row.try_get("processing_ms")?;
+    let sampling: Option<String> = row.try_get("sampling")?;
     Ok(Job {
         job_id: row.try_get("job_id")?,
         document_id: row.try_get("document_id")?,
@@ -276,5 +282,9 @@ fn job(row: &AnyRow) -> Result<Job, sqlx::Error> {
         model: row.try_get("model")?,
         tokens_used: row.try_get("tokens_used")?,
         processing_time: processing_ms.map(|ms| ms as f64 / 1000.0),
+        // Written by this module as a JSON object; anything else reads as unset.
+        sampling: sampling
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default(),
     })
 }

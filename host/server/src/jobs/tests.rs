@@ -117,7 +117,32 @@ fn a_bad_job_request_names_the_field_and_what_is_wrong() {
         (
             json!({"prompt": "x", "channels": [""]}),
             "channels",
-            "blank",
+            "empty",
+        ),
+        (
+            json!({"prompt": "x", "channels": ["e\nmail"]}),
+            "channels",
+            "may only contain",
+        ),
+        (
+            json!({"prompt": "x", "route": "mama-bear\nINFO forged"}),
+            "route",
+            "route name",
+        ),
+        (
+            json!({"prompt": "x", "document_id": "../etc"}),
+            "document_id",
+            "start with a letter",
+        ),
+        (
+            json!({"prompt": "x", "max_tokens": -1}),
+            "max_tokens",
+            "1 to",
+        ),
+        (
+            json!({"prompt": "x", "temperature": 1e308}),
+            "temperature",
+            "temperature",
         ),
         (
             json!({"prompt": "x".repeat(MAX_PROMPT_LEN + 1)}),
@@ -138,6 +163,44 @@ fn a_bad_job_request_names_the_field_and_what_is_wrong() {
     }
     let many: Vec<String> = (0..=MAX_CHANNELS).map(|i| format!("c{i}")).collect();
     assert!(NewJob::from_json(json!({"prompt": "x", "channels": many})).is_err());
+}
+
+#[tokio::test]
+async fn a_job_keeps_its_sampling_parameters_and_its_request_carries_them() {
+    let new = NewJob::from_json(json!({
+        "prompt": "Announce the sale",
+        "max_tokens": 64,
+        "temperature": 0.5,
+    }))
+    .expect("valid");
+    assert_eq!(new.sampling.max_tokens, Some(64));
+    for db in testing::all().await {
+        store::insert(&db, "job-s", &new, &crate::clock::timestamp())
+            .await
+            .expect("insert");
+        let job = store::get(&db, "job-s")
+            .await
+            .expect("get")
+            .expect("stored");
+        assert_eq!(job.sampling, new.sampling);
+        let shown = serde_json::to_value(&job).expect("json");
+        assert_eq!(shown["sampling"]["max_tokens"], 64);
+        let plain = NewJob::from_json(json!({"prompt": "x"})).expect("valid");
+        store::insert(&db, "job-p", &plain, &crate::clock::timestamp())
+            .await
+            .expect("insert");
+        let job = store::get(&db, "job-p")
+            .await
+            .expect("get")
+            .expect("stored");
+        assert!(job.sampling.is_unset());
+        assert!(
+            serde_json::to_value(&job)
+                .expect("json")
+                .get("sampling")
+                .is_none()
+        );
+    }
 }
 
 #[tokio::test]

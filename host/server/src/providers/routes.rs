@@ -28,7 +28,6 @@ const MAX_TIMEOUT_MS: u64 = 600_000;
 const MAX_RETRIES: u32 = 10;
 const MAX_BACKOFF_MS: u64 = 60_000;
 const MAX_CHAIN: usize = 16;
-const MAX_NAME: usize = 64;
 
 /// Where a route's definition came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -204,12 +203,8 @@ pub fn validate_route(name: &str, route: &RouteConfig) -> Result<(), String> {
             return Err(format!("chain[{i}].provider must not be empty"));
         }
         // A provider is a plugin: its id follows the plugin id rules.
-        crate::manifest::validate_id(&entry.provider).map_err(|e| {
-            format!(
-                "chain[{i}].provider: {}",
-                e.to_string().trim_start_matches("id: ")
-            )
-        })?;
+        crate::runtime::ids::check(crate::runtime::ids::Kind::Provider, &entry.provider)
+            .map_err(|e| format!("chain[{i}].provider: {e}"))?;
         if entry.model.as_deref().is_some_and(|m| m.trim().is_empty()) {
             return Err(format!("chain[{i}].model must not be empty when given"));
         }
@@ -245,19 +240,7 @@ pub fn validate_route(name: &str, route: &RouteConfig) -> Result<(), String> {
 
 /// A route name: 1-64 of `a-z 0-9 - _ .`, starting with a letter or digit.
 pub fn validate_name(name: &str) -> Result<(), String> {
-    let valid = !name.is_empty()
-        && name.len() <= MAX_NAME
-        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
-    if valid {
-        Ok(())
-    } else {
-        Err(format!(
-            "route name {name:?} must be 1-{MAX_NAME} characters of a-z, 0-9, `-`, `_`, `.`, starting with a letter or digit"
-        ))
-    }
+    crate::runtime::ids::check(crate::runtime::ids::Kind::Route, name).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

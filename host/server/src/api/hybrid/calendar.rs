@@ -389,6 +389,7 @@ async fn advance_bot(state: &AppState, user_id: &str, id: &str) -> Result<bool, 
                         route: route.unwrap_or_else(|| crate::jobs::DEFAULT_ROUTE.to_owned()),
                         document_id: Some(format!("meeting:{id}")),
                         channels: Vec::new(),
+                        sampling: Default::default(),
                     },
                 )
                 .await
