@@ -21,6 +21,7 @@ pub mod jobs;
 pub mod listener;
 pub mod logsafe;
 pub mod mcp;
+pub mod memory;
 pub mod metrics;
 pub mod plugins;
 pub mod providers;
@@ -75,6 +76,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let addr = format!("{}:{}", config.host, config.port);
     // Plugins load in the background: the port answers at once (`/health/ready`).
     let state = AppState::start_serving(config).await?;
+    // Memory freed after a burst (expired MCP sessions, big bodies) goes back to the system.
+    memory::spawn_trimmer();
     // Hot reload for the server's life; without it (say, out of inotify watches) the
     // server still serves, and installs through the API still load.
     let _watcher = watch::spawn(state.plugins.clone())
