@@ -46,6 +46,7 @@ async fn metrics_text(server: &Server) -> String {
     let response = server
         .client
         .get(server.url("/metrics"))
+        .header("accept", "application/openmetrics-text;version=1.0.0")
         .send()
         .await
         .expect("the server answers");

@@ -117,6 +117,14 @@ pub struct ServeArgs {
     /// beyond `SANCTUARY_*` which always is [default: none, or `[security] reserved_env`].
     #[arg(long, env = "SANCTUARY_RESERVED_ENV", value_name = "NAMES")]
     pub reserved_env: Option<String>,
+    /// Log line format: `pretty` (coloured only on a terminal) or `json` (one object per
+    /// line) [default: pretty, or `[log] format`].
+    #[arg(long, env = "SANCTUARY_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<crate::config::LogFormat>,
+    /// One `info` line per HTTP request (method, route, status, latency, client, request
+    /// id): `true` or `false` [default: true, or `[log] access`].
+    #[arg(long, env = "SANCTUARY_ACCESS_LOG", value_name = "BOOL")]
+    pub access_log: Option<bool>,
 }
 
 impl Cli {
@@ -208,6 +216,8 @@ mod tests {
                 "SANCTUARY_HEALTH_PROBE_TIMEOUT_MS",
             ),
             ("reserved_env", "SANCTUARY_RESERVED_ENV"),
+            ("log_format", "SANCTUARY_LOG_FORMAT"),
+            ("access_log", "SANCTUARY_ACCESS_LOG"),
         ] {
             assert_eq!(env_of(id).as_deref(), Some(env), "flag {id}");
         }

@@ -13,8 +13,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::ServeArgs;
 
+mod log;
 mod seeds;
 
+pub use log::{LogConfig, LogFormat};
 pub use seeds::{JwtConfig, OropendolaConfig, PlanConfig, SocketIoConfig, SubscriptionsConfig};
 
 /// The file read when `--config` is not given, if it exists.
@@ -92,6 +94,8 @@ pub struct Config {
     pub oropendola: OropendolaConfig,
     /// Bearer JWTs of the hybrid backend's API (`[jwt]`).
     pub jwt: JwtConfig,
+    /// Log format and access log (`[log]`, `--log-format`, `--access-log`).
+    pub log: LogConfig,
 }
 
 /// Per-plugin budgets (`[budgets]`): defined beside the budgets they configure.
@@ -434,6 +438,7 @@ struct FileConfig {
     server: Option<ServerConfig>,
     socketio: Option<SocketIoConfig>,
     plans: Option<Vec<PlanConfig>>,
+    log: Option<LogConfig>,
     subscriptions: Option<SubscriptionsConfig>,
     oropendola: Option<OropendolaConfig>,
     jwt: Option<JwtConfig>,
@@ -573,6 +578,16 @@ impl Config {
             subscriptions: file.subscriptions.unwrap_or_default(),
             oropendola: file.oropendola.unwrap_or_default(),
             jwt: file.jwt.unwrap_or_default(),
+            log: {
+                let mut log = file.log.unwrap_or_default();
+                if let Some(format) = args.log_format {
+                    log.format = format;
+                }
+                if let Some(access) = args.access_log {
+                    log.access = access;
+                }
+                log
+            },
         };
         config.validate()?;
         Ok(config)
@@ -647,6 +662,7 @@ impl Config {
                 .is_none_or(|s| *s == self.subscriptions),
         );
         differs("jwt", file.jwt.as_ref().is_none_or(|j| *j == self.jwt));
+        differs("log", file.log.is_none_or(|l| l == self.log));
         differs(
             "oropendola",
             file.oropendola
@@ -811,6 +827,7 @@ impl Default for Config {
             subscriptions: SubscriptionsConfig::default(),
             oropendola: OropendolaConfig::default(),
             jwt: JwtConfig::default(),
+            log: LogConfig::default(),
         }
     }
 }
@@ -1049,6 +1066,8 @@ mod tests {
             batch_timeout: None,
             health_probe_timeout_ms: Some(250),
             reserved_env: None,
+            log_format: Some(LogFormat::Json),
+            access_log: None,
         };
         let toml = r#"
             host = "127.0.0.1"
@@ -1059,6 +1078,9 @@ mod tests {
             [health]
             probe_timeout_ms = 5000
             cache_ttl_ms = 0
+            [log]
+            format = "pretty"
+            access = false
         "#;
         let config = resolve(&args, toml).expect("resolves");
         assert_eq!(config.host, "::1");
@@ -1068,6 +1090,8 @@ mod tests {
         assert_eq!(config.cache_dir, PathBuf::from("/tmp/cache"));
         assert_eq!(config.health.probe_timeout_ms, 250, "the flag wins");
         assert_eq!(config.health.cache_ttl_ms, 0, "the file's other keys stay");
+        assert_eq!(config.log.format, LogFormat::Json, "the flag wins");
+        assert!(!config.log.access, "the file's other keys stay");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! `main.rs` parses the command line and calls [`serve`]; tests build the same router with
 //! [`app`] and drive it with `oneshot`, or start the real binary.
 
+pub mod access;
 pub mod api;
 pub mod audit;
 pub mod auth;
@@ -63,12 +64,18 @@ pub fn app(state: AppState) -> Router {
     // While the plugins load at start-up, requests that need them wait (bounded) rather
     // than meet an incomplete set; inside CORS so a 503 is readable by a browser.
     let cors_config = auth_state.config.cors.clone();
+    let access_log = auth_state.config.log.access;
     let gated = guarded.layer(axum::middleware::from_fn_with_state(
         auth_state,
         api::health::startup_gate,
     ));
     // Cross-origin WebSocket and Socket.IO requests are refused before they reach either.
-    api::origin_guard(gated, &cors_config).layer(cors)
+    let app = api::origin_guard(gated, &cors_config).layer(cors);
+    // Outermost: every answer, refusals included, carries a request id and is logged.
+    app.layer(axum::middleware::from_fn_with_state(
+        access_log,
+        access::layer,
+    ))
 }
 
 /// Starts everything for `config` and serves until Ctrl-C or SIGTERM.

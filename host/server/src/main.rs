@@ -4,7 +4,8 @@
 use anyhow::Context as _;
 use clap::Parser as _;
 use sanctuary::cli::{Cli, Command};
-use sanctuary::config::Config;
+use sanctuary::config::{Config, LogConfig, LogFormat};
+use std::io::IsTerminal as _;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::field::MakeExt as _;
 
@@ -17,11 +18,13 @@ async fn main() -> anyhow::Result<()> {
         init_tracing_for_commands();
         std::process::exit(sanctuary::authoring::run(args).await);
     }
-    init_tracing();
     let Some(args) = cli.serve_args() else {
         anyhow::bail!("nothing to do");
     };
+    // The configuration says how to log, so it is read first; a failure to read it is
+    // printed on stderr by `main`'s error.
     let config = Config::load(args).context("loading the configuration")?;
+    init_tracing(&config.log);
     tracing::info!(
         source = %config.source.as_deref().map_or("(defaults)".into(), |p| p.display().to_string()),
         data_dir = %config.data_dir.display(),
@@ -39,6 +42,7 @@ fn init_tracing_for_commands() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
 
@@ -46,8 +50,9 @@ fn init_tracing_for_commands() {
 /// `info` (rmcp logs a whole `initialize` request, `clientInfo` included) at `warn`.
 const DEFAULT_FILTER: &str = "info,rmcp=warn,socketioxide=warn,engineioxide=warn,hyper=warn,hyper_util=warn,h2=warn,sqlx=warn,tower_http=warn";
 
-/// Log filter from `SANCTUARY_LOG`, else `RUST_LOG`, else [`DEFAULT_FILTER`].
-fn init_tracing() {
+/// Log filter from `SANCTUARY_LOG`, else `RUST_LOG`, else [`DEFAULT_FILTER`]; lines in
+/// `log.format`, coloured only when stdout is a terminal.
+fn init_tracing(log: &LogConfig) {
     let filter = ["SANCTUARY_LOG", "RUST_LOG"]
         .into_iter()
         .find_map(|var| {
@@ -57,13 +62,26 @@ fn init_tracing() {
                 .ok()
         })
         .unwrap_or_else(|| EnvFilter::new(DEFAULT_FILTER));
-    // Every field escaped and capped: what a client sent cannot forge a line or flood it.
-    let fields = tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
-        sanctuary::logsafe::write_field(writer, field.name(), value)
-    })
-    .delimited(" ");
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .fmt_fields(fields)
-        .init();
+    match log.format {
+        LogFormat::Pretty => {
+            // Every field escaped and capped: what a client sent cannot forge a line or
+            // flood it.
+            let fields = tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+                sanctuary::logsafe::write_field(writer, field.name(), value)
+            })
+            .delimited(" ");
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_ansi(std::io::stdout().is_terminal())
+                .fmt_fields(fields)
+                .init();
+        }
+        // JSON escapes control characters itself; the request span (its id) is in `spans`.
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_current_span(false)
+            .with_span_list(true)
+            .init(),
+    }
 }

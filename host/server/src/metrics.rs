@@ -6,7 +6,9 @@
 //! histogram ([`track_http`], a layer on the API router); plugin calls by plugin, kind and
 //! outcome with a duration histogram, and chat calls by route, provider and outcome (both
 //! fed by [`crate::telemetry`]); Socket.IO connections; jobs by state (read from the `jobs`
-//! table at scrape time); response-cache hits and misses by route; call records dropped.
+//! table at scrape time); response-cache hits and misses by route; call records dropped;
+//! the process's CPU, memory, file descriptors and threads, and the build
+//! ([`exposition`], which also picks OpenMetrics or the Prometheus text format by `Accept`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,8 +30,10 @@ use sqlx::Row;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The content type of the exposition (OpenMetrics text, which Prometheus reads).
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+mod exposition;
+
+/// The content type of the exposition in OpenMetrics (what Prometheus asks for).
+pub const CONTENT_TYPE: &str = exposition::OPENMETRICS;
 
 /// Job states always exported (at 0 when no job is in them).
 pub const JOB_STATES: [&str; 5] = ["pending", "in_progress", "completed", "failed", "cancelled"];
@@ -355,13 +359,17 @@ pub async fn track_http(
         .get::<MatchedPath>()
         .map(|path| path.as_str().to_string())
         .unwrap_or_else(|| UNMATCHED.to_string());
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
     metrics.http_request(
         &method,
         &route,
         response.status().as_u16(),
         started.elapsed(),
     );
+    // For the access log, written outside the router.
+    response
+        .extensions_mut()
+        .insert(crate::access::RouteTemplate(route));
     response
 }
 
@@ -372,19 +380,32 @@ pub fn routes() -> Router<AppState> {
 
 /// The Prometheus exposition. The jobs gauge is read from the database now; a database
 /// that cannot answer (or has no `jobs` table yet) leaves it as last read.
-async fn scrape(State(state): State<AppState>) -> Result<Response, ApiError> {
+async fn scrape(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
     match job_counts(&state).await {
         Ok(counts) => state.metrics.set_jobs(&counts),
         Err(e) => tracing::debug!(cause = %e, "jobs gauge not refreshed"),
     }
-    let text = state
+    let mut text = state
         .metrics
         .encode()
         .map_err(|e| ApiError::internal(anyhow::anyhow!("encode metrics: {e}")))?;
+    exposition::add_process_and_build(&mut text);
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let (text, content_type) = if exposition::wants_openmetrics(accept) {
+        (text, exposition::OPENMETRICS)
+    } else {
+        (
+            exposition::to_prometheus_text(&text),
+            exposition::PROMETHEUS_TEXT,
+        )
+    };
     let mut response = text.into_response();
     response
         .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     Ok(response)
 }
 
@@ -469,7 +490,14 @@ mod route_tests {
     use crate::api::test_support::{get, send, state_on};
 
     async fn scrape(app: axum::Router) -> (StatusCode, String, String) {
-        let response = app.oneshot(get("/metrics")).await.expect("infallible");
+        let mut request = get("/metrics");
+        request.headers_mut().insert(
+            axum::http::header::ACCEPT,
+            axum::http::HeaderValue::from_static(
+                "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+            ),
+        );
+        let response = app.oneshot(request).await.expect("infallible");
         let status = response.status();
         let content_type = response.headers()[axum::http::header::CONTENT_TYPE]
             .to_str()
@@ -538,5 +566,28 @@ mod route_tests {
                 "{text}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_client_not_asking_for_openmetrics_gets_the_prometheus_text_format() {
+        let (state, _db, _dir) = crate::api::test_support::state().await;
+        let app = crate::app(state);
+        send(app.clone(), get("/api/dev/ping")).await;
+        let response = app.oneshot(get("/metrics")).await.expect("infallible");
+        assert_eq!(
+            response.headers()[axum::http::header::CONTENT_TYPE],
+            "text/plain; version=0.0.4; charset=utf-8"
+        );
+        let bytes = to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            text.contains("# TYPE sanctuary_http_requests_total counter"),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE sanctuary_build_info gauge"), "{text}");
+        assert!(!text.contains("# EOF"), "{text}");
+        assert!(!text.contains("_created"), "{text}");
     }
 }

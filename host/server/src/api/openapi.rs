@@ -788,10 +788,16 @@ fn build() -> Document {
                     Content::new(Some(Ref::from_schema_name(schema))),
                 )
             } else if described.path == "/metrics" {
-                response.content(
-                    "application/openmetrics-text",
-                    Content::new(Some(Object::with_type(Type::String))),
-                )
+                // OpenMetrics when `Accept` names it, else the Prometheus text format.
+                response
+                    .content(
+                        "text/plain",
+                        Content::new(Some(Object::with_type(Type::String))),
+                    )
+                    .content(
+                        "application/openmetrics-text",
+                        Content::new(Some(Object::with_type(Type::String))),
+                    )
             } else {
                 response.content("application/json", Content::new(Some(any_value())))
             };
