@@ -6,8 +6,8 @@
 //!   request is served, plugin calls included, is inside a `request{id=…}` span, so
 //!   `grep <id>` finds all of a request's lines (in JSON logs: `spans[].id`).
 //! - **Access log**: one `info` line per request, target `sanctuary::access`: method,
-//!   matched route template (never the raw path, which may hold ids; `-` when no route
-//!   matched), status, latency to the response head in ms, client address and request id.
+//!   matched route template (never the raw path, which may hold ids; `unmatched` when no
+//!   API route matched, `-` for requests answered outside the router, such as Socket.IO), status, latency to the response head in ms, client address and request id.
 //!   `[log] access = false` (`--access-log false`) turns it off; so does a log filter such
 //!   as `SANCTUARY_LOG=info,sanctuary::access=off`.
 

@@ -19,7 +19,7 @@ use crate::clock;
 use crate::db;
 use crate::providers;
 use crate::runtime::CallError;
-use crate::runtime::ids::{self, Kind};
+use crate::runtime::ids::Kind;
 use crate::runtime::provider::{ChatRequest, Message, Role};
 use crate::state::AppState;
 use store::{MessageRow, NewMessage, SessionRow};
@@ -129,33 +129,12 @@ impl ChatInput {
         let sampling = params::sampling(&fields).map_err(param)?;
         Ok(ChatInput {
             message,
-            user_id: optional_id(&mut fields, "user_id", Kind::User)?,
-            session_id: optional_id(&mut fields, "session_id", Kind::Session)?,
+            user_id: params::optional_id(&mut fields, "user_id", Kind::User).map_err(param)?,
+            session_id: params::optional_id(&mut fields, "session_id", Kind::Session)
+                .map_err(param)?,
             context: fields.remove("context").filter(|c| !c.is_null()),
             sampling,
         })
-    }
-}
-
-/// Reads an optional id field, checked by [`crate::runtime::ids`]' rules for `kind`.
-fn optional_id(
-    fields: &mut Map<String, Value>,
-    field: &'static str,
-    kind: Kind,
-) -> Result<Option<String>> {
-    match fields.remove(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(id)) if id.trim().is_empty() => {
-            Err(invalid(field, format!("{field} must not be empty")))
-        }
-        Some(Value::String(id)) => match ids::check(kind, &id) {
-            Ok(()) => Ok(Some(id)),
-            Err(err) => Err(invalid(field, err.to_string())),
-        },
-        Some(other) => Err(invalid(
-            field,
-            format!("{field} must be a string, not {}", json_type(&other)),
-        )),
     }
 }
 
@@ -498,7 +477,8 @@ impl NewSession {
                 ));
             }
         };
-        let user_id = optional_id(&mut fields, "user_id", Kind::User)?;
+        let user_id = params::optional_id(&mut fields, "user_id", Kind::User)
+            .map_err(|e| invalid(e.field, e.message))?;
         let title = match fields.remove("title") {
             None | Some(Value::Null) => None,
             Some(Value::String(title)) => Some(title),

@@ -23,7 +23,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 use utoipa::ToSchema;
@@ -264,7 +264,8 @@ impl NewJob {
                 ),
             ));
         };
-        let sampling = params::sampling(&fields).map_err(|e| invalid(e.field, e.message))?;
+        let param = |e: params::ParamError| invalid(e.field, e.message);
+        let sampling = params::sampling(&fields).map_err(param)?;
         let prompt = match fields.remove("prompt") {
             None | Some(Value::Null) => return Err(invalid("prompt", "prompt is required")),
             Some(Value::String(text)) if text.trim().is_empty() => {
@@ -277,8 +278,7 @@ impl NewJob {
                 ));
             }
             Some(Value::String(text)) => {
-                params::message_text("prompt", "prompt", &text)
-                    .map_err(|e| invalid(e.field, e.message))?;
+                params::message_text("prompt", "prompt", &text).map_err(param)?;
                 text
             }
             Some(other) => {
@@ -288,9 +288,11 @@ impl NewJob {
                 ));
             }
         };
-        let route = optional_name(&mut fields, "route", Kind::Route)?
+        let route = params::optional_id(&mut fields, "route", Kind::Route)
+            .map_err(param)?
             .unwrap_or_else(|| DEFAULT_ROUTE.into());
-        let document_id = optional_name(&mut fields, "document_id", Kind::Document)?;
+        let document_id =
+            params::optional_id(&mut fields, "document_id", Kind::Document).map_err(param)?;
         let channels = match fields.remove("channels") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(items)) => channels(items)?,
@@ -311,28 +313,6 @@ impl NewJob {
             channels,
             sampling,
         })
-    }
-}
-
-/// Reads an optional id field, checked by [`crate::runtime::ids`]' rules for `kind`.
-fn optional_name(
-    fields: &mut Map<String, Value>,
-    field: &'static str,
-    kind: Kind,
-) -> Result<Option<String>> {
-    match fields.remove(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) if text.trim().is_empty() => {
-            Err(invalid(field, format!("{field} must not be empty")))
-        }
-        Some(Value::String(text)) => match ids::check(kind, &text) {
-            Ok(()) => Ok(Some(text)),
-            Err(err) => Err(invalid(field, err.to_string())),
-        },
-        Some(other) => Err(invalid(
-            field,
-            format!("{field} must be a string, not {}", json_type(&other)),
-        )),
     }
 }
 

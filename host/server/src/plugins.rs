@@ -16,7 +16,6 @@ use tracing::{info, warn};
 use crate::config::Config;
 use crate::db::Db;
 use crate::manifest::{Kind, Manifest};
-use crate::runtime::probe::ProbeReport;
 use crate::runtime::provider::ProviderInfo;
 use crate::runtime::{CallError, HostServices, LoadError, Plugin, PluginSummary, Runtime};
 use crate::signing::{Policy, Verdict};
@@ -24,6 +23,7 @@ use crate::system::Sampler;
 
 mod bundled;
 mod files;
+mod probe;
 pub mod tools;
 
 pub use bundled::is_bundled;
@@ -52,6 +52,8 @@ pub mod artifacts {
 }
 
 mod startup;
+
+pub use probe::{Metric, ProbeOutcome, probe_outcome};
 /// The grant of a first-party plugin refreshed from the binary: what its new manifest
 /// asks for, plus the network hosts the operator granted beyond what the version it
 /// replaces asked for. So a host a newer first-party manifest drops (as `fetch` dropped
@@ -143,34 +145,6 @@ impl LivePlugin {
             tools: self.tools.iter().map(|t| t.name.clone()).collect(),
         }
     }
-}
-
-/// The outcome of one health probe.
-#[derive(Debug, Clone, Serialize)]
-pub struct ProbeOutcome {
-    /// Probe plugin id.
-    pub id: String,
-    /// Display name.
-    pub name: String,
-    /// `healthy`, `degraded`, `unhealthy`, or `error` when the probe itself failed.
-    pub status: String,
-    /// One line of explanation.
-    pub detail: String,
-    /// Figures it measured.
-    pub metrics: Vec<Metric>,
-    /// How long the probe took.
-    pub duration_ms: f64,
-}
-
-/// One figure reported by a probe.
-#[derive(Debug, Clone, Serialize)]
-pub struct Metric {
-    /// Name.
-    pub name: String,
-    /// Value.
-    pub value: f64,
-    /// Unit.
-    pub unit: String,
 }
 
 /// The plugin host: the runtime plus the live set.
@@ -751,42 +725,6 @@ impl PluginHost {
 /// The directory name of a plugin directory (its plugin id when installed by the host).
 fn dir_name(dir: &Path) -> Option<String> {
     dir.file_name().map(|n| n.to_string_lossy().into_owned())
-}
-
-/// A probe's report (or failure) as `/health` lists it.
-pub fn probe_outcome(
-    live: &LivePlugin,
-    result: Result<ProbeReport, CallError>,
-    duration_ms: f64,
-) -> ProbeOutcome {
-    let id = live.id().to_string();
-    let name = live.plugin.manifest.name.clone();
-    match result {
-        Ok(report) => ProbeOutcome {
-            id,
-            name,
-            status: report.status.as_str().to_string(),
-            detail: report.detail,
-            metrics: report
-                .metrics
-                .into_iter()
-                .map(|m| Metric {
-                    name: m.name,
-                    value: m.value,
-                    unit: m.unit,
-                })
-                .collect(),
-            duration_ms,
-        },
-        Err(e) => ProbeOutcome {
-            id,
-            name,
-            status: "error".into(),
-            detail: e.to_string(),
-            metrics: Vec::new(),
-            duration_ms,
-        },
-    }
 }
 
 /// Reads and validates `dir/manifest.json`.

@@ -42,6 +42,30 @@ fn bad(field: &'static str, message: impl Into<String>) -> ParamError {
     }
 }
 
+/// Reads an optional id field (`user_id`, `session_id`, a job's `route`, ...): absent or
+/// `null` is `None`; anything else must be a non-empty string following
+/// [`crate::runtime::ids`]' rules for `kind`.
+pub fn optional_id(
+    fields: &mut Map<String, Value>,
+    field: &'static str,
+    kind: crate::runtime::ids::Kind,
+) -> Result<Option<String>, ParamError> {
+    match fields.remove(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(id)) if id.trim().is_empty() => {
+            Err(bad(field, format!("{field} must not be empty")))
+        }
+        Some(Value::String(id)) => match crate::runtime::ids::check(kind, &id) {
+            Ok(()) => Ok(Some(id)),
+            Err(err) => Err(bad(field, err.to_string())),
+        },
+        Some(other) => Err(bad(
+            field,
+            format!("{field} must be a string, not {}", super::json_type(&other)),
+        )),
+    }
+}
+
 /// The sampling parameters of a request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Sampling {
