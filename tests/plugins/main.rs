@@ -6,6 +6,7 @@
 mod crash;
 mod install;
 mod permissions;
+mod reuse;
 mod support;
 mod versions;
 

@@ -30,6 +30,7 @@ use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use super::budget::Refusal;
 use super::imports::types::PluginError;
 use super::state::{HostContext, Limiter, Overrun, StoreState};
+use super::warm::Warm;
 use super::{CallError, EPOCH_TICK, HostServices, Plugin, Runtime, http, imports};
 use crate::audit::Kind as Denied;
 
@@ -141,18 +142,28 @@ impl Runtime {
     /// Runs one call of `plugin`, recorded as `operation` (a tool name, `chat`, ...):
     /// `call` instantiates the component in the fresh store it is given and calls one
     /// export. See the module documentation for where and under which caps it runs.
-    pub(crate) async fn run<T, F>(
+    pub(crate) async fn run<P, T, F>(
         &self,
         plugin: &Plugin,
         operation: &str,
         opts: CallOptions,
+        pre: P,
         call: F,
     ) -> Result<T, CallError>
     where
+        P: Instantiate,
         T: Send + 'static,
-        F: for<'s> FnOnce(&'s mut Store<StoreState>) -> GuestFuture<'s, T> + Send + 'static,
+        F: for<'s> FnOnce(&'s mut Store<StoreState>, &'s P::Guest) -> GuestFuture<'s, T>
+            + Send
+            + 'static,
     {
         let setup = self.setup(plugin, operation);
+        // Whom a warm instance may serve: known before the call leaves this task.
+        let caller = plugin
+            .core
+            .reuse
+            .then(|| reuse_key(plugin.kind(), &opts))
+            .flatten();
         let queued = Instant::now();
         plugin.core.stats.calls.fetch_add(1, Ordering::Relaxed);
         // A call waits for a slot at most its own time cap (and never more than 5 s).
@@ -183,7 +194,7 @@ impl Runtime {
         let mut execution = Box::pin(
             async move {
                 let _permit = permit;
-                setup.execute(opts, call).await
+                setup.execute(opts, caller, pre, call).await
             }
             .instrument(span)
             .with_current_subscriber(),
@@ -222,23 +233,109 @@ impl<T> Future for AbortOnDrop<T> {
 }
 
 impl CallSetup {
-    /// Builds the store and runs `call` under the caps (on the guest executor).
-    async fn execute<T, F>(self, opts: CallOptions, call: F) -> Result<T, CallError>
+    /// Takes a warm instance of `caller` or builds a fresh store and instance, and runs
+    /// `call` under the caps (on the guest executor). A warm-able call that ended well
+    /// puts its instance back for `caller`.
+    async fn execute<P, T, F>(
+        self,
+        opts: CallOptions,
+        caller: Option<Arc<str>>,
+        pre: P,
+        call: F,
+    ) -> Result<T, CallError>
     where
-        F: for<'s> FnOnce(&'s mut Store<StoreState>) -> GuestFuture<'s, T>,
+        P: Instantiate,
+        F: for<'s> FnOnce(&'s mut Store<StoreState>, &'s P::Guest) -> GuestFuture<'s, T>,
     {
         let started = Instant::now();
+        let warm = caller.as_deref().and_then(|c| self.plugin.warm.take(c));
+        let (mut store, mut guest, served, born) = match warm {
+            Some(warm) => match warm.guest.downcast::<P::Guest>() {
+                Ok(guest) => {
+                    let mut store = warm.store;
+                    self.refresh(&mut store, opts);
+                    (store, Some(*guest), warm.calls, warm.born)
+                }
+                // Not this kind's bindings (cannot happen: one plugin, one kind).
+                Err(_) => return self.execute_fresh(started, opts, pre, call).await,
+            },
+            None => match self.store(opts) {
+                Ok(store) => (store, None, 0, started),
+                Err(e) => return self.finish(started, None, Some(Err(e))),
+            },
+        };
+        let cap = self.plugin.sandbox.timeout();
+        arm(&mut store, started + cap);
+        // Instantiation runs under the same caps as the call: a start function that
+        // loops or allocates is stopped like any other guest code.
+        let run = async {
+            if guest.is_none() {
+                guest = Some(pre.instantiate(&mut store).await?);
+            }
+            match guest.as_ref() {
+                Some(bindings) => call(&mut store, bindings).await,
+                None => Err(wasmtime::format_err!("the plugin was not instantiated")),
+            }
+        };
+        let outcome = tokio::time::timeout(cap + WALL_CLOCK_GRACE, run).await.ok();
+        let outcome = outcome.map(|o| self.classify(&store, o));
+        let reusable = caller.is_some()
+            && matches!(outcome, Some(Ok(_)) | Some(Err(CallError::Plugin { .. })))
+            && clean(&store);
+        let result = self.finish(started, Some(&store), outcome);
+        if let (true, Some(caller), Some(guest)) = (reusable, caller, guest) {
+            store.data_mut().host.progress = None;
+            self.plugin.warm.put(Warm {
+                caller,
+                store,
+                guest: Box::new(guest),
+                calls: served + 1,
+                born,
+            });
+        }
+        result
+    }
+
+    /// [`CallSetup::execute`] on a fresh instance, never kept.
+    async fn execute_fresh<P, T, F>(
+        self,
+        started: Instant,
+        opts: CallOptions,
+        pre: P,
+        call: F,
+    ) -> Result<T, CallError>
+    where
+        P: Instantiate,
+        F: for<'s> FnOnce(&'s mut Store<StoreState>, &'s P::Guest) -> GuestFuture<'s, T>,
+    {
         let mut store = match self.store(opts) {
             Ok(store) => store,
             Err(e) => return self.finish(started, None, Some(Err(e))),
         };
         let cap = self.plugin.sandbox.timeout();
         arm(&mut store, started + cap);
-        let outcome = tokio::time::timeout(cap + WALL_CLOCK_GRACE, call(&mut store))
-            .await
-            .ok();
+        let run = async {
+            let guest = pre.instantiate(&mut store).await?;
+            call(&mut store, &guest).await
+        };
+        let outcome = tokio::time::timeout(cap + WALL_CLOCK_GRACE, run).await.ok();
         let outcome = outcome.map(|o| self.classify(&store, o));
         self.finish(started, Some(&store), outcome)
+    }
+
+    /// Readies a warm store for its next call: this call's streaming sink and log-line
+    /// allowance, current secrets, and nothing the host held for the last call.
+    fn refresh(&self, store: &mut Store<StoreState>, opts: CallOptions) {
+        let secrets = (!self.plugin.secrets.is_empty())
+            .then(|| Arc::new(self.services.resolve_secrets(&self.plugin.secrets)));
+        let state = store.data_mut();
+        state.host.progress = opts.progress;
+        state.host.log_lines = LOG_LINES_PER_CALL;
+        state.host.over_budget = None;
+        if let Some(secrets) = secrets {
+            state.host.secrets = secrets;
+        }
+        state.limiter.release_host_charges();
     }
 
     /// A fresh store for one call, with its sandbox, caps and host context.
@@ -387,6 +484,70 @@ impl CallSetup {
         }
         result
     }
+}
+
+/// How a kind instantiates its pre-linked component in a store: the bindings it returns
+/// are what its calls use, on a fresh instance or a warm one.
+pub(crate) trait Instantiate: Send + Sync + 'static {
+    /// The instantiated bindings.
+    type Guest: Send + 'static;
+
+    /// Instantiates the component in `store`.
+    fn instantiate<'s>(
+        &'s self,
+        store: &'s mut Store<StoreState>,
+    ) -> Pin<Box<dyn Future<Output = wasmtime::Result<Self::Guest>> + Send + 's>>;
+}
+
+/// Implements [`Instantiate`] for a kind's pre-linked enum (`Latest` / `V0_1_0`) whose
+/// bindings enum has the same variants: the one place a kind picks its version's
+/// instantiation.
+macro_rules! instantiate_versions {
+    ($pre:ident => $guest:ident) => {
+        impl $crate::call::Instantiate for $pre {
+            type Guest = $guest;
+
+            fn instantiate<'s>(
+                &'s self,
+                store: &'s mut ::wasmtime::Store<$crate::state::StoreState>,
+            ) -> ::std::pin::Pin<
+                Box<dyn ::std::future::Future<Output = ::wasmtime::Result<$guest>> + Send + 's>,
+            > {
+                Box::pin(async move {
+                    Ok(match self {
+                        $pre::Latest(pre) => $guest::Latest(pre.instantiate_async(store).await?),
+                        $pre::V0_1_0(pre) => $guest::V0_1_0(pre.instantiate_async(store).await?),
+                    })
+                })
+            }
+        }
+    };
+}
+pub(crate) use instantiate_versions;
+
+/// Whom a warm instance of a `kind` plugin called with `opts` may serve next: the host
+/// itself for probes, the scouted project for scout checks (its files are mounted in the
+/// store), the request's caller for the others; `None` (a fresh instance, never kept)
+/// when the caller is unknown.
+fn reuse_key(kind: crate::manifest::Kind, opts: &CallOptions) -> Option<Arc<str>> {
+    use crate::manifest::Kind;
+    match kind {
+        Kind::HealthProbe => Some(Arc::from("host")),
+        Kind::ScoutCheck => opts
+            .project
+            .as_ref()
+            .map(|p| Arc::from(format!("project:{}", p.display()))),
+        Kind::McpServer | Kind::AiProvider => crate::caller::current(),
+    }
+}
+
+/// Whether a store may serve another call: its instance ended the call within every
+/// budget and wrote nothing to stderr (which is logged per call).
+fn clean(store: &Store<StoreState>) -> bool {
+    let state = store.data();
+    state.host.over_budget.is_none()
+        && !state.limiter.hit_memory_cap
+        && state.host.stderr.contents().is_empty()
 }
 
 /// Arms a store's clock: at every epoch tick the guest yields to the executor, and at

@@ -31,6 +31,7 @@ pub mod wit;
 
 pub mod budget;
 pub mod call;
+pub mod caller;
 pub mod http;
 pub mod imports;
 pub mod mcp;
@@ -41,6 +42,7 @@ pub mod services;
 pub mod state;
 pub mod v0_1_0;
 pub mod version;
+mod warm;
 
 pub use version::{ComponentApi, InspectError, api_version_of, top_level_names};
 
@@ -340,6 +342,10 @@ pub(crate) struct PluginCore {
     pub(crate) budget: Arc<Budget>,
     pub(crate) timeout_ms: u64,
     pub(crate) memory_mb: u32,
+    /// Whether its manifest allows warm instances (`"instances": "reuse"`).
+    pub(crate) reuse: bool,
+    /// Its warm instances, when it allows them.
+    pub(crate) warm: warm::WarmPool,
 }
 
 impl Plugin {
@@ -356,6 +362,12 @@ impl Plugin {
     /// Its budget as resolved at load (host defaults, manifest, operator overrides).
     pub fn budget(&self) -> &Budget {
         &self.core.budget
+    }
+
+    /// Warm instances waiting for their caller's next call (always 0 unless the manifest
+    /// says `"instances": "reuse"`).
+    pub fn warm_instances(&self) -> usize {
+        self.core.warm.len()
     }
 }
 
@@ -605,6 +617,8 @@ impl Runtime {
             budget: Arc::new(Budget::new(limits)),
             timeout_ms: manifest.permissions.timeout_ms,
             memory_mb: manifest.permissions.memory_mb,
+            reuse: manifest.instances == manifest::Instances::Reuse,
+            warm: warm::WarmPool::default(),
         });
         Ok(Plugin {
             manifest,

@@ -407,6 +407,31 @@ pub struct Manifest {
     /// quota), each capped by the host; see [`crate::budget`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budgets: Option<crate::budget::BudgetSpec>,
+    /// Whether calls may share a warm instance (`"instances": "reuse"`); see
+    /// [`Instances`].
+    #[serde(default, skip_serializing_if = "Instances::is_fresh")]
+    pub instances: Instances,
+}
+
+/// How the host instantiates a plugin for its calls.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Instances {
+    /// Every call gets a new instance, torn down after it (the default).
+    #[default]
+    Fresh,
+    /// The plugin declares that it keeps no per-caller state: the host may serve later
+    /// calls of the same caller (one credential, or one client address) from a warm
+    /// instance, which skips instantiation. Callers never share an instance, and an
+    /// instance that trapped, overran a budget or wrote to stderr is never reused.
+    Reuse,
+}
+
+impl Instances {
+    /// Whether this is the default, [`Instances::Fresh`].
+    pub fn is_fresh(&self) -> bool {
+        *self == Instances::Fresh
+    }
 }
 
 impl Manifest {

@@ -33,19 +33,12 @@ pub(crate) enum McpPre {
     V0_1_0(v0_1_0::mcp::McpServerPre<StoreState>),
 }
 
+super::call::instantiate_versions!(McpPre => Guest);
+
 /// An instantiated mcp-server component; its calls take and return the latest types.
 pub(crate) enum Guest {
     Latest(McpServer),
     V0_1_0(v0_1_0::mcp::McpServer),
-}
-
-impl McpPre {
-    async fn instantiate(&self, store: &mut Store<StoreState>) -> wasmtime::Result<Guest> {
-        Ok(match self {
-            McpPre::Latest(pre) => Guest::Latest(pre.instantiate_async(store).await?),
-            McpPre::V0_1_0(pre) => Guest::V0_1_0(pre.instantiate_async(store).await?),
-        })
-    }
 }
 
 /// The outcome of a call that may fail with the plugin's own error.
@@ -125,19 +118,16 @@ impl Runtime {
     async fn mcp<T, F>(&self, plugin: &Plugin, operation: &str, call: F) -> Result<T, CallError>
     where
         T: Send + 'static,
-        F: for<'s> FnOnce(&'s mut Store<StoreState>, Guest) -> GuestFuture<'s, T> + Send + 'static,
+        F: for<'s> FnOnce(&'s mut Store<StoreState>, &'s Guest) -> GuestFuture<'s, T>
+            + Send
+            + 'static,
     {
         let Pre::Mcp(pre) = &plugin.pre else {
             return Err(super::wrong_kind(plugin, "mcp-server"));
         };
         let pre = pre.clone();
-        self.run(plugin, operation, CallOptions::default(), move |store| {
-            Box::pin(async move {
-                let guest = pre.instantiate(store).await?;
-                call(store, guest).await
-            })
-        })
-        .await
+        self.run(plugin, operation, CallOptions::default(), pre, call)
+            .await
     }
 
     /// The tools `plugin` offers.

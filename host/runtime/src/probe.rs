@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use wasmtime::Store;
 
+use super::call::Instantiate;
 use super::state::StoreState;
 use super::{CallError, CallOptions, Plugin, Pre, Runtime, v0_1_0};
 
@@ -32,19 +33,12 @@ pub(crate) enum ProbePre {
     V0_1_0(v0_1_0::probe::HealthProbePre<StoreState>),
 }
 
+super::call::instantiate_versions!(ProbePre => Guest);
+
 /// An instantiated health-probe component; its calls return the latest types.
-enum Guest {
+pub(crate) enum Guest {
     Latest(HealthProbe),
     V0_1_0(v0_1_0::probe::HealthProbe),
-}
-
-impl ProbePre {
-    async fn instantiate(&self, store: &mut Store<StoreState>) -> wasmtime::Result<Guest> {
-        Ok(match self {
-            ProbePre::Latest(pre) => Guest::Latest(pre.instantiate_async(store).await?),
-            ProbePre::V0_1_0(pre) => Guest::V0_1_0(pre.instantiate_async(store).await?),
-        })
-    }
 }
 
 impl Guest {
@@ -77,12 +71,13 @@ impl Runtime {
             return Err(super::wrong_kind(plugin, "health-probe"));
         };
         let pre = pre.clone();
-        self.run(plugin, "probe", CallOptions::default(), move |store| {
-            Box::pin(async move {
-                let guest = pre.instantiate(store).await?;
-                guest.probe(store).await
-            })
-        })
+        self.run(
+            plugin,
+            "probe",
+            CallOptions::default(),
+            pre,
+            |store, guest| Box::pin(guest.probe(store)),
+        )
         .await
     }
 }

@@ -33,19 +33,12 @@ pub(crate) enum ProviderPre {
     V0_1_0(v0_1_0::provider::AiProviderPre<StoreState>),
 }
 
+super::call::instantiate_versions!(ProviderPre => Guest);
+
 /// An instantiated ai-provider component; its calls take and return the latest types.
-enum Guest {
+pub(crate) enum Guest {
     Latest(AiProvider),
     V0_1_0(v0_1_0::provider::AiProvider),
-}
-
-impl ProviderPre {
-    async fn instantiate(&self, store: &mut Store<StoreState>) -> wasmtime::Result<Guest> {
-        Ok(match self {
-            ProviderPre::Latest(pre) => Guest::Latest(pre.instantiate_async(store).await?),
-            ProviderPre::V0_1_0(pre) => Guest::V0_1_0(pre.instantiate_async(store).await?),
-        })
-    }
 }
 
 impl Guest {
@@ -79,12 +72,13 @@ impl Runtime {
             return Err(super::wrong_kind(plugin, "ai-provider"));
         };
         let pre = pre.clone();
-        self.run(plugin, "describe", CallOptions::default(), move |store| {
-            Box::pin(async move {
-                let guest = pre.instantiate(store).await?;
-                guest.describe(store).await.map(Ok)
-            })
-        })
+        self.run(
+            plugin,
+            "describe",
+            CallOptions::default(),
+            pre,
+            |store, guest| Box::pin(async move { guest.describe(store).await.map(Ok) }),
+        )
         .await
     }
 
@@ -108,11 +102,8 @@ impl Runtime {
             progress,
             ..CallOptions::default()
         };
-        self.run(plugin, "chat", opts, move |store| {
-            Box::pin(async move {
-                let guest = pre.instantiate(store).await?;
-                guest.chat(store, &request).await
-            })
+        self.run(plugin, "chat", opts, pre, move |store, guest| {
+            Box::pin(async move { guest.chat(store, &request).await })
         })
         .await
     }

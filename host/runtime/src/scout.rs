@@ -34,22 +34,24 @@ pub(crate) enum ScoutPre {
     V0_1_0(v0_1_0::scout::ScoutCheckPre<StoreState>),
 }
 
-impl ScoutPre {
-    /// Instantiates the component and runs its check on `project`.
+super::call::instantiate_versions!(ScoutPre => Guest);
+
+/// An instantiated scout-check component; its calls return the latest types.
+pub(crate) enum Guest {
+    Latest(ScoutCheck),
+    V0_1_0(v0_1_0::scout::ScoutCheck),
+}
+
+impl Guest {
+    /// Runs the check on `project`.
     async fn check(
         &self,
         store: &mut Store<StoreState>,
         project: &Project,
     ) -> wasmtime::Result<Result<Findings, super::imports::types::PluginError>> {
         match self {
-            ScoutPre::Latest(pre) => {
-                let b = pre.instantiate_async(&mut *store).await?;
-                b.sanctuary_plugin_scout().call_check(store, project).await
-            }
-            ScoutPre::V0_1_0(pre) => {
-                let b = pre.instantiate_async(&mut *store).await?;
-                b.check(store, project).await
-            }
+            Guest::Latest(b) => b.sanctuary_plugin_scout().call_check(store, project).await,
+            Guest::V0_1_0(b) => b.check(store, project).await,
         }
     }
 }
@@ -77,8 +79,8 @@ impl Runtime {
             name: name.to_string(),
             path: PROJECT_GUEST_PATH.to_string(),
         };
-        self.run(plugin, "check", opts, move |store| {
-            Box::pin(async move { pre.check(store, &project).await })
+        self.run(plugin, "check", opts, pre, move |store, guest| {
+            Box::pin(async move { guest.check(store, &project).await })
         })
         .await
     }

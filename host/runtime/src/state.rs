@@ -115,6 +115,9 @@ pub struct Limiter {
     pub table_elements: usize,
     /// Set when a grow beyond the cap was refused.
     pub hit_memory_cap: bool,
+    /// Of `used`, what the host holds for the current call ([`Limiter::charge`]): given
+    /// back when a warm instance starts its next call.
+    pub host_charged: usize,
 }
 
 /// Bytes counted for one table element.
@@ -128,11 +131,29 @@ impl Limiter {
             used: 0,
             table_elements: 100_000,
             hit_memory_cap: false,
+            host_charged: 0,
         }
     }
 
-    /// Counts `bytes` more; `false` when that passes the budget (nothing is counted then).
+    /// Counts `bytes` more that the host holds for the call; `false` when that passes the
+    /// budget (nothing is counted then).
     pub fn charge(&mut self, bytes: usize) -> bool {
+        let counted = self.count(bytes);
+        if counted {
+            self.host_charged += bytes;
+        }
+        counted
+    }
+
+    /// Gives back what the host held for the last call: a warm instance's next call
+    /// starts with only its memories and tables counted.
+    pub(crate) fn release_host_charges(&mut self) {
+        self.used -= self.host_charged;
+        self.host_charged = 0;
+    }
+
+    /// Counts `bytes` more; `false` when that passes the budget (nothing is counted then).
+    fn count(&mut self, bytes: usize) -> bool {
         match self.used.checked_add(bytes) {
             Some(next) if next <= self.memory_bytes => {
                 self.used = next;
@@ -144,7 +165,7 @@ impl Limiter {
 
     fn grow(&mut self, current: usize, desired: usize) -> bool {
         let more = desired.saturating_sub(current);
-        self.charge(more)
+        self.count(more)
     }
 }
 

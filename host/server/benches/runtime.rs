@@ -2,7 +2,11 @@
 //!
 //! - `instantiate_and_call`: a fresh store + sandbox, instantiate the trivial probe from its
 //!   `InstancePre` (pooling allocator), call `probe`, drop — what every stateless call pays.
-//! - `call_live_instance`: `probe` on an instance kept alive between calls.
+//! - `warm_instance_call`: the whole call path (budget admission, caps, counters,
+//!   recording) for a plugin whose manifest allows reuse (`"instances": "reuse"`): the
+//!   call takes the warm instance, runs, and puts it back.
+//! - `call_live_instance`: `probe` on an instance kept alive between calls, outside the
+//!   call path (no budget, no counters): the floor.
 //!
 //! Run: `cargo bench -p sanctuary --bench runtime`.
 
@@ -10,7 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use sanctuary::manifest::Manifest;
+use sanctuary::manifest::{Instances, Manifest};
 use sanctuary::plugins::artifacts::FIXTURES;
 use sanctuary::runtime::{HostServices, Runtime};
 use sanctuary::system::Sampler;
@@ -36,7 +40,17 @@ fn bench(c: &mut Criterion) {
     let runtime = Runtime::new(Some(&cache), data.path(), services).expect("runtime");
     let (manifest, bytes) = trivial_probe();
     let plugin = tokio
-        .block_on(runtime.load(manifest, bytes, &serde_json::json!({})))
+        .block_on(runtime.load(manifest.clone(), bytes.clone(), &serde_json::json!({})))
+        .expect("load");
+    let reusable = tokio
+        .block_on(runtime.load(
+            Manifest {
+                instances: Instances::Reuse,
+                ..manifest
+            },
+            bytes,
+            &serde_json::json!({}),
+        ))
         .expect("load");
 
     c.bench_function("instantiate_and_call", |b| {
@@ -46,6 +60,15 @@ fn bench(c: &mut Criterion) {
                 .expect("probe answers")
         })
     });
+
+    c.bench_function("warm_instance_call", |b| {
+        b.iter(|| {
+            tokio
+                .block_on(runtime.probe(&reusable))
+                .expect("probe answers")
+        })
+    });
+    assert_eq!(reusable.warm_instances(), 1, "the probe was served warm");
 
     let mut session = tokio
         .block_on(runtime.probe_session(&plugin))

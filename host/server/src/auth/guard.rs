@@ -80,8 +80,34 @@ async fn resolve_and_limit(State(outer): State<Outer>, request: Request, next: N
             .extensions
             .insert(ClientLimit::new(limiter.clone(), bucket));
     }
+    // Plugin calls made for this request know whom they serve (warm instances of
+    // plugins that allow reuse are never shared between callers).
+    let caller = match resolved.principal() {
+        Some(principal) => Some(principal.bucket()),
+        None => anonymous_caller(&parts, outer.limiter.as_deref()),
+    };
     parts.extensions.insert(resolved);
-    next.run(Request::from_parts(parts, body)).await
+    let response = next.run(Request::from_parts(parts, body));
+    match caller {
+        Some(caller) => sanctuary_runtime::caller::scope(caller.into(), response).await,
+        None => response.await,
+    }
+}
+
+/// The caller key of a request without a valid credential: its client address (as the
+/// rate limiter sees it, forwarded addresses included when trusted); `None` when the
+/// address is unknown.
+fn anonymous_caller(
+    parts: &axum::http::request::Parts,
+    limiter: Option<&Limiter>,
+) -> Option<String> {
+    if let Some(limiter) = limiter {
+        return Some(limiter.address_bucket(parts)).filter(|b| b != "shared");
+    }
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|axum::extract::ConnectInfo(addr)| format!("ip:{}", addr.ip()))
 }
 
 /// A request of an open Engine.IO session (`/socket.io/?sid=…`): not counted itself,

@@ -366,6 +366,7 @@ fn unreachable_manifest(kind: Kind) -> Manifest {
             ..Permissions::default()
         },
         budgets: None,
+        instances: Default::default(),
     }
 }
 
