@@ -32,6 +32,7 @@ pub mod wit;
 pub mod budget;
 pub mod call;
 pub mod caller;
+mod functions;
 pub mod http;
 pub mod imports;
 pub mod mcp;
@@ -446,6 +447,10 @@ impl Runtime {
             .table_keep_resident(TABLE_KEEP_RESIDENT)
             .async_stack_keep_resident(STACK_KEEP_RESIDENT);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        // New builds of a plugin compile only the functions that changed (hot swaps).
+        config
+            .enable_incremental_compilation(Arc::new(functions::FunctionCache::default()))
+            .map_err(|e| anyhow::anyhow!("wasmtime incremental compilation: {e}"))?;
         if let Some(dir) = cache_dir {
             std::fs::create_dir_all(dir)?;
             // wasmtime's cache wants an absolute path; `./data/cache` is the default.
