@@ -59,6 +59,15 @@ function watchPage(page, label) {
   });
 }
 
+/** Form controls of the current view that have no accessible name (label or aria-label). */
+const unlabelled = [];
+async function labelsPresent(page, view) {
+  const missing = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea, button')]
+    .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.textContent.trim())
+    .map((el) => el.outerHTML.slice(0, 80)));
+  for (const m of missing) unlabelled.push(`${view}: ${m}`);
+}
+
 async function shot(page, name) {
   if (shots) await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
 }
@@ -82,6 +91,12 @@ try {
   check(csp.includes("default-src 'none'") && csp.includes("script-src 'self'"), `strict CSP on the page: ${csp}`);
   const heading = page.locator('h1');
   await see(heading, 'Sign in', 'first view without a session');
+  // The first Tab reaches the skip link, which moves focus to the content.
+  await page.keyboard.press('Tab');
+  check(await page.evaluate(() => document.activeElement.textContent === 'Skip to content'), 'skip link first in focus order');
+  await page.keyboard.press('Enter');
+  check(await page.evaluate(() => document.activeElement.id === 'main'), 'skip link moves focus to the content');
+  await labelsPresent(page, 'sign-in');
 
   // Sign in as a user.
   await page.getByLabel('Username').fill(username);
@@ -99,6 +114,7 @@ try {
   await page.getByRole('button', { name: 'Install Version probe (test fixture)' }).click();
   await see(page.locator('#install-status'), 'Installed version-probe 1.0.0', 'registry install');
   await shot(page, '01-installed');
+  await labelsPresent(page, 'install');
 
   // Upload the next version, which asks for more: it waits for a grant.
   await page.getByLabel('Manifest (manifest.json)').setInputFiles(path.join(uploadDir, 'manifest.json'));
@@ -114,6 +130,7 @@ try {
   await see(diff.locator('tr', { hasText: 'Secrets' }), 'EXTRA_TOKEN (added)', 'the grant diff');
   await see(diff.locator('tr', { hasText: 'Network hosts' }), 'example.org (added)', 'the grant diff');
   await shot(page, '02-grant');
+  await labelsPresent(page, 'plugin');
   await page.getByRole('button', { name: 'Grant these permissions' }).click();
   await see(page.locator('#announcer'), 'version-probe updated to 2.0.0', 'grant answer');
   await see(page.locator('#plugin-version'), '2.0.0', 'version after the grant');
@@ -135,6 +152,7 @@ try {
   await see(page.locator('#bind-status'), 'coder', 'bind answer');
   await see(page.locator('tr[data-route="coder"] .serving'), 'local', 'who serves the new route');
   await shot(page, '03-routes');
+  await labelsPresent(page, 'routes');
 
   // A job completes live, over the /ws/jobs WebSocket.
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Jobs' }).click();
@@ -150,6 +168,7 @@ try {
     'the completion arrived over the WebSocket');
   await see(page.locator(`tr[data-job="${jobId}"]`), 'local', 'the provider that wrote it');
   await shot(page, '04-jobs');
+  await labelsPresent(page, 'jobs');
 
   // Health, analytics charts, the API reference.
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Analytics' }).click();
@@ -158,6 +177,7 @@ try {
   await see(page.locator('#analytics-totals'), 'Requests', 'analytics totals');
   await see(page.locator('figure figcaption'), 'Chat latency by provider', 'latency chart');
   await shot(page, '05-analytics');
+  await labelsPresent(page, 'analytics');
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'API reference' }).click();
   await page.getByLabel('Filter operations').fill('/api/jobs');
   await see(page.locator('.operation summary'), '/api/jobs/{job_id}/retry', 'reference entry');
@@ -199,6 +219,7 @@ try {
   const outside = requests.filter((r) => !r.url.startsWith(`${origin}/`) && !r.url.startsWith(`${wsOrigin}/`));
   check(outside.length === 0, `requests that left ${origin}: ${JSON.stringify(outside)}`);
   check(requests.length > 20, `the pages' requests were recorded (${requests.length})`);
+  check(unlabelled.length === 0, `every control has an accessible name: ${unlabelled.join(' | ')}`);
   check(problems.length === 0, `no script errors or policy violations: ${problems.join(' | ')}`);
   console.log(`console flow passed: ${requests.length} requests, all to ${origin}; ${frames.length} WebSocket frames`);
 } catch (error) {

@@ -25,7 +25,7 @@ function viewName() {
   return session.who ? 'health' : 'signin';
 }
 
-async function show() {
+async function show(event) {
   const name = viewName();
   if (current && current.hide) current.hide();
   const view = VIEWS[name];
@@ -39,7 +39,9 @@ async function show() {
   const body = h('div', { class: 'view-body' });
   replace(main, h('section', { class: 'view', 'aria-labelledby': 'view-title', id: `view-${name}` }, heading, body));
   document.title = `${view.title} · Sanctuary console`;
-  heading.focus();
+  // After a navigation, focus goes to the new view's heading; on first load it stays at
+  // the top of the page, where the skip link is.
+  if (event) heading.focus();
   try {
     await view.show(body, location.hash.replace(/^#/, '').split('/').slice(1));
   } catch (error) {
@@ -90,7 +92,13 @@ function renderWho(who) {
     }, 'Sign out'));
 }
 
+// The skip link moves focus to the content without changing the hash (which names views).
+document.querySelector('.skip').addEventListener('click', (event) => {
+  event.preventDefault();
+  main.focus();
+});
+
 session.listeners.add(renderWho);
 window.addEventListener('hashchange', show);
 
-restore().finally(show);
+restore().finally(() => show(null));

@@ -42,8 +42,15 @@ function row(job) {
     h('td', {}, actions));
 }
 
+/** The written content (per channel when there are several), shortened. */
 function summary(results) {
-  const text = typeof results === 'string' ? results : JSON.stringify(results);
+  let text;
+  if (typeof results === 'string') text = results;
+  else if (typeof results.content === 'string') text = results.content;
+  else if (Array.isArray(results)) text = results.map((r) => (r && r.content) || JSON.stringify(r)).join(' | ');
+  else {
+    text = Object.entries(results).map(([channel, r]) => `${channel}: ${(r && r.content) || JSON.stringify(r)}`).join(' | ');
+  }
   return text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }
 
@@ -145,7 +152,7 @@ export async function show(root) {
   rows = h('tbody', { id: 'jobs-rows' });
   const tableEl = h('div', { class: 'table-wrap', role: 'region', 'aria-label': 'Jobs', tabindex: '0' },
     h('table', {}, h('caption', {}, 'Jobs, newest first'),
-      h('thead', {}, h('tr', {}, ['Job', 'Status', 'Prompt', 'Route → provider', 'Updated', 'Took', 'Result or error', ''].map((c) => h('th', { scope: 'col' }, c)))),
+      h('thead', {}, h('tr', {}, ['Job', 'Status', 'Prompt', 'Route → provider', 'Updated', 'Took', 'Result or error', 'Action'].map((c) => h('th', { scope: 'col' }, c)))),
       rows));
   replace(root, form, liveLine, tableEl);
   jobs.clear();

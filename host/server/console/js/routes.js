@@ -97,7 +97,7 @@ export async function show(root, _rest, keep) {
   if (keep) form.querySelector('#bind-status').replaceWith(keep);
   replace(root,
     h('div', { class: 'toolbar' }, h('button', { type: 'button', onclick: () => reload() }, 'Refresh')),
-    table('Routes and who serves them', ['Route', 'Source', 'Chain (breaker)', 'Serving', 'Why', 'Last call', ''], routeRows, { id: 'routes-table' }),
+    table('Routes and who serves them', ['Route', 'Source', 'Chain (breaker)', 'Serving', 'Why', 'Last call', 'Action'], routeRows, { id: 'routes-table' }),
     table('Providers', ['Provider', 'Loaded', 'Models', 'Breaker', 'Failures', 'Last error', 'Calls', 'Routes'], providerRows),
     h('p', { class: 'hint' }, `Breaker: opens after ${answer.breaker.failures} failures in a row, for ${ms(answer.breaker.open_ms)}.`),
     form);
