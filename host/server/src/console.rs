@@ -146,6 +146,21 @@ mod tests {
         assert_eq!(body["status"], "success");
     }
 
+    #[tokio::test]
+    async fn the_page_loads_when_reading_is_closed_and_the_api_still_asks_for_a_credential() {
+        let (mut state, _db, _dir) = state().await;
+        let mut config = (*state.config).clone();
+        config.auth.open_read = false;
+        state.config = std::sync::Arc::new(config);
+        let app = crate::app(state);
+        let (status, _, _) = send(app.clone(), get_request("/console")).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _, _) = send(app.clone(), get_request("/console/js/app.js")).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _, _) = send(app, get_request("/api/plugins")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+
     #[test]
     fn every_module_the_page_imports_is_embedded() {
         for asset in ASSETS.iter().filter(|a| a.path.ends_with(".js")) {

@@ -1,7 +1,7 @@
 // Health: `/health` (overall status and services) and `/health/detailed` (probes with
 // their metrics, database, providers, system, plugins that failed to load).
 
-import { h, replace, table, badge, duration, when, ms, list } from './dom.js';
+import { h, replace, table, badge, duration, when, ms } from './dom.js';
 import { get } from './api.js';
 
 export const title = 'Health';
@@ -33,13 +33,30 @@ function probes(detailed) {
   return table('Health probes', ['Probe', 'Status', 'Detail', 'Took', 'Metrics'], rows);
 }
 
+/** A check's fields in words: `latency_ms: 1.3`, `loaded: 13`, `system: healthy`. */
+function checkDetail(check) {
+  const words = [];
+  for (const [key, value] of Object.entries(check)) {
+    if (key === 'status' || value === null || value === undefined) continue;
+    if (typeof value === 'number') words.push(`${key}: ${Number.isInteger(value) ? value : value.toFixed(1)}`);
+    else if (typeof value === 'string') words.push(`${key}: ${value}`);
+    else if (Array.isArray(value)) words.push(`${key}: ${value.length ? value.join(', ') : 'none'}`);
+    else if (typeof value.status === 'string') words.push(`${key}: ${value.status}${value.detail ? ` (${value.detail})` : ''}`);
+    else if (typeof value === 'object') {
+      const inner = Object.entries(value).map(([k, v]) => (v && typeof v === 'object' && v.status ? `${k} ${v.status}` : k));
+      words.push(inner.length ? `${key}: ${inner.join(', ')}` : `${key}: none`);
+    }
+  }
+  return check.message || check.detail || words.join('; ') || '—';
+}
+
 function checks(health) {
   const value = health.checks;
   if (!value || typeof value !== 'object') return null;
   const rows = Object.entries(value).map(([name, check]) => [
     name,
     typeof check === 'object' && check !== null ? badge(check.status ?? 'ok') : badge(check),
-    typeof check === 'object' && check !== null ? (check.message || check.detail || list(Object.keys(check))) : '—',
+    typeof check === 'object' && check !== null ? checkDetail(check) : '—',
   ]);
   return table('Checks', ['Check', 'Status', 'Detail'], rows);
 }

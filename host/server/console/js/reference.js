@@ -9,6 +9,11 @@ export const title = 'API reference';
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
 let documentCache = null;
 
+/** Text with `backticked` spans as code (the document's descriptions use Markdown's). */
+function inline(text) {
+  return String(text || '').split('`').map((part, i) => (i % 2 ? h('code', {}, part) : part));
+}
+
 function refName(ref) {
   return String(ref).split('/').pop();
 }
@@ -48,7 +53,7 @@ function schemaBlock(doc, schema, depth = 0) {
       return h('li', {},
         h('code', {}, key), required.has(key) ? ' (required)' : '', ': ',
         h('code', { class: 'type' }, typeOf(prop)),
-        prop.description ? ` — ${prop.description}` : '');
+        prop.description ? [' — ', inline(prop.description)] : '');
     })) : null);
 }
 
@@ -60,7 +65,7 @@ function params(op) {
     h('thead', {}, h('tr', {}, ['Name', 'In', 'Type', 'Required', 'What'].map((c) => h('th', { scope: 'col' }, c)))),
     h('tbody', {}, list.map((p) => h('tr', {},
       h('th', { scope: 'row' }, h('code', {}, p.name)), h('td', {}, p.in), h('td', {}, h('code', {}, typeOf(p.schema))),
-      h('td', {}, p.required ? 'yes' : 'no'), h('td', {}, p.description || '—'))))));
+      h('td', {}, p.required ? 'yes' : 'no'), h('td', {}, p.description ? inline(p.description) : '—'))))));
 }
 
 function content(doc, holder) {
@@ -72,14 +77,14 @@ function operation(doc, path, method, op) {
   const security = (op.security || []).flatMap((s) => Object.entries(s).map(([k, v]) => (v.length ? `${k} (${v.join(', ')})` : k)));
   return h('details', { class: 'operation', 'data-path': path, 'data-method': method },
     h('summary', {}, h('span', { class: `method method-${method}` }, method.toUpperCase()), ' ', h('code', {}, path),
-      op.summary ? h('span', { class: 'op-summary' }, ` ${op.summary}`) : ''),
-    op.description ? h('p', {}, op.description) : null,
+      op.summary ? h('span', { class: 'op-summary' }, ' ', inline(op.summary)) : ''),
+    op.description ? h('p', {}, inline(op.description)) : null,
     security.length ? h('p', {}, `Needs: ${security.join(' or ')}`) : null,
     params(op),
     op.requestBody ? [h('h4', {}, 'Request body'), content(doc, op.requestBody)] : null,
     h('h4', {}, 'Answers'),
     h('ul', { class: 'answers' }, Object.entries(op.responses || {}).map(([status, response]) => h('li', {},
-      h('strong', {}, status), ` ${response.description || ''}`, content(doc, response)))));
+      h('strong', {}, status), ' ', inline(response.description), content(doc, response)))));
 }
 
 function render(doc, filter, out) {
@@ -111,7 +116,7 @@ export async function show(root) {
   input.addEventListener('input', () => render(doc, input.value, out));
   const info = doc.info || {};
   replace(root,
-    h('p', {}, `${info.title || 'API'} ${info.version || ''}, OpenAPI ${doc.openapi || ''}. `, info.description || '',
+    h('p', {}, `${info.title || 'API'} ${info.version || ''}, OpenAPI ${doc.openapi || ''}. `, inline(info.description),
       ' The raw document: ', h('a', { href: '/api/openapi.json' }, '/api/openapi.json'), '.'),
     h('div', { class: 'field' }, h('label', { for: 'reference-filter' }, 'Filter operations'), input),
     out);
