@@ -210,9 +210,19 @@ try {
   await pluginsLink.tap();
   await see(small.locator('h1'), 'Plugins', 'plugins view on the phone');
   await see(small.locator('tr[data-plugin="version-probe"]'), 'version-probe', 'plugins list on the phone');
-  const overflow = await small.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  check(overflow <= 0, `no sideways scrolling of the page on a phone (${overflow} px too wide)`);
   await shot(small, '06-phone');
+  // Every view through the menu, none wider than the phone.
+  for (const view of ['Plugins', 'Install', 'Routes', 'Jobs', 'Analytics', 'Health', 'API reference']) {
+    if (view !== 'Plugins') {
+      await menu.tap();
+      await nav.getByRole('link', { name: view }).tap();
+      await see(small.locator('h1'), view, `${view} on the phone`);
+      await small.locator('main .view-body > *').first().waitFor({ timeout: PATIENCE });
+    }
+    check(!(await pluginsLink.isVisible()), `the menu folds again after choosing ${view}`);
+    const overflow = await small.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 0, `no sideways scrolling of ${view} on a phone (${overflow} px too wide)`);
+  }
   await phone.close();
 
   // ---- Nothing left the server ----

@@ -61,8 +61,19 @@ function render() {
   if (rows.parentElement) labelCells(rows.parentElement);
 }
 
+/** Whether `job` is older news than `known`: a WebSocket event can overtake the answer
+ * to the request that created the job, which must not turn `completed` back to `pending`. */
+function stale(job, known) {
+  if (!known) return false;
+  const a = Date.parse(job.updated_at);
+  const b = Date.parse(known.updated_at);
+  if (a !== b) return a < b;
+  return (job.attempts ?? 0) <= (known.attempts ?? 0) && job.status === 'pending' && known.status !== 'pending';
+}
+
 function upsert(job) {
   const before = jobs.get(job.job_id);
+  if (stale(job, before)) return;
   jobs.set(job.job_id, job);
   render();
   if (before && before.status !== job.status) announce(`Job ${job.job_id} ${job.status.replace('_', ' ')}`);
@@ -70,7 +81,9 @@ function upsert(job) {
 
 async function load() {
   const answer = await get('/api/jobs?limit=50');
-  for (const job of answer.data.jobs) jobs.set(job.job_id, job);
+  for (const job of answer.data.jobs) {
+    if (!stale(job, jobs.get(job.job_id))) jobs.set(job.job_id, job);
+  }
   render();
 }
 
