@@ -135,6 +135,8 @@ try {
   await see(page.locator('#announcer'), 'version-probe updated to 2.0.0', 'grant answer');
   await see(page.locator('#plugin-version'), '2.0.0', 'version after the grant');
   await see(page.locator('#pending-grant, main p'), 'No permissions are waiting', 'nothing pending');
+  await see(page.locator('[data-budget="max_concurrent"]'), /^\d+$/, 'the budget the host enforces');
+  await see(page.locator('[data-budget="calls_per_minute"]'), /^(\d+|unlimited)$/, 'the rate budget');
 
   // Disable it.
   await page.getByRole('button', { name: 'Disable', exact: true }).click();

@@ -198,6 +198,7 @@ async fn an_operator_installs_grants_disables_binds_and_watches_a_job_in_chromiu
         json!(["example.org"]),
         "{plugin}"
     );
+    assert!(plugin["budgets"]["max_concurrent"].is_u64(), "{plugin}");
     let providers = send(&server, reqwest::Method::GET, "/api/providers", None).await;
     let coder = providers["routes"]
         .as_array()

@@ -151,6 +151,24 @@ async function audit(plugin) {
   return box;
 }
 
+const BUDGETS = {
+  max_concurrent: ['Calls at once', (v) => String(v)],
+  queue: ['Calls waiting at most', (v) => String(v)],
+  calls_per_minute: ['Calls a minute', (v) => (v ? String(v) : 'unlimited')],
+  log_lines_per_minute: ['Log lines a minute', (v) => String(v)],
+  kv_bytes: ['Key-value store', (v) => `${(v / (1 << 20)).toFixed(1)} MiB`],
+  kv_keys: ['Key-value keys', (v) => String(v)],
+};
+
+/** The budget the host enforces (`budgets` of the plugin view), in words. */
+function budgetFacts(budgets) {
+  if (!budgets) return [h('dt', {}, 'Budget'), h('dd', {}, 'not installed')];
+  return Object.entries(budgets).flatMap(([key, value]) => {
+    const [label, text] = BUDGETS[key] || [key, String];
+    return [h('dt', {}, label), h('dd', { 'data-budget': key }, text(value))];
+  });
+}
+
 /** Calls of the last 24 hours by operation, with latency, from `/api/analytics`. */
 async function recent(plugin) {
   const start = new Date(Date.now() - 24 * 3600 * 1000).toISOString();
@@ -199,7 +217,7 @@ export async function showPlugin(root, id) {
     h('dl', { class: 'facts' },
       h('dt', {}, 'Memory per call'), h('dd', {}, `${limits.memory_mb ?? '—'} MiB`),
       h('dt', {}, 'Time per call'), h('dd', {}, ms(limits.timeout_ms)),
-      plugin.budgets ? Object.entries(plugin.budgets).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, String(v))]) : null),
+      budgetFacts(plugin.budgets)),
     h('h2', {}, 'Calls'),
     h('dl', { class: 'facts', id: 'plugin-calls' },
       h('dt', {}, 'Calls'), h('dd', {}, stats.calls ?? '—'),
