@@ -225,6 +225,17 @@ try {
     const overflow = await small.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     check(overflow <= 0, `no sideways scrolling of ${view} on a phone (${overflow} px too wide)`);
   }
+
+  // Without the WebSocket (refused here), the job list says so and polls instead.
+  await small.routeWebSocket(/\/ws\/jobs$/, (socket) => socket.close());
+  await menu.tap();
+  await nav.getByRole('link', { name: 'Jobs' }).tap();
+  await see(small.locator('#jobs-live'), 'Live updates unavailable', 'the fallback is said on the page');
+  await small.getByLabel('Prompt').fill('A job followed by polling');
+  await small.getByRole('button', { name: 'Create job' }).tap();
+  await see(small.locator('#job-create-status'), 'Created job', 'job created on the phone');
+  const polled = ((await small.locator('#job-create-status').textContent()) || '').replace(/^.*Created job /, '').trim();
+  await see(small.locator(`tr[data-job="${polled}"] .job-status`), 'completed', 'a polled job completes on the page');
   await phone.close();
 
   // ---- Nothing left the server ----

@@ -96,7 +96,11 @@ function setLive(text, kind) {
 function poll() {
   if (poller) return;
   setLive('Live updates unavailable: checking every 3 s', 'polling');
-  poller = setInterval(() => load().catch(() => {}), 3000);
+  poller = setInterval(() => {
+    load().catch(() => {});
+    // Try the WebSocket again; when it opens, polling stops.
+    if (!socket && rows) connect();
+  }, 3000);
 }
 
 function connect() {
