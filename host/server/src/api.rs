@@ -70,10 +70,10 @@ pub fn router(state: AppState) -> Router {
     // `POST /api/batch` runs its requests through every other route (not itself).
     let batch = batch::routes(with_fallbacks(routes.clone()), batch_deadline);
     // Counted by matched route template; a layer on the router so `MatchedPath` is known.
-    with_shared_layers(routes.merge(batch)).layer(axum::middleware::from_fn_with_state(
-        metrics,
-        crate::metrics::track_http,
-    ))
+    // The console's page and assets sit outside the gate: its API calls carry credentials.
+    with_shared_layers(routes.merge(batch).merge(crate::console::routes())).layer(
+        axum::middleware::from_fn_with_state(metrics, crate::metrics::track_http),
+    )
 }
 
 /// Fallbacks and layers shared by every route, applied to routes that already have state.

@@ -69,6 +69,9 @@ pub struct PluginView {
     pub tools: Vec<Value>,
     /// Call counters, when loaded.
     pub stats: Option<Value>,
+    /// Its budget as the host enforces it (defaults, the manifest's ask, the operator's
+    /// `[budgets.plugin.<id>]`), when installed.
+    pub budgets: Option<crate::runtime::budget::Limits>,
 }
 
 /// Every plugin known to the registry or installed, optionally of one kind, by id.
@@ -170,6 +173,14 @@ async fn view(state: &AppState, id: &str) -> Result<Option<PluginView>, ApiError
         })
         .unwrap_or_default();
     let stats = live.as_ref().map(|l| json!(l.plugin.stats.snapshot()));
+    let budgets = installed_manifest.as_ref().map(|m| {
+        let config = &state.config.budgets;
+        crate::runtime::budget::Limits::resolve(
+            config.defaults(),
+            m.budgets.as_ref(),
+            config.plugin.get(id),
+        )
+    });
     Ok(Some(PluginView {
         id: manifest.id.clone(),
         name: manifest.name.clone(),
@@ -201,6 +212,7 @@ async fn view(state: &AppState, id: &str) -> Result<Option<PluginView>, ApiError
         source: record.map(|r| r.source),
         tools,
         stats,
+        budgets,
     }))
 }
 
@@ -258,5 +270,6 @@ fn rejected_view(state: &AppState, id: &str) -> Option<PluginView> {
         source: None,
         tools: Vec::new(),
         stats: None,
+        budgets: None,
     })
 }

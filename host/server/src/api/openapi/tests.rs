@@ -127,7 +127,11 @@ fn every_routed_path_and_method_is_documented() {
         "the source scan works: {routed:?}"
     );
     let documented = documented();
-    let missing: Vec<_> = routed.difference(&documented).collect();
+    // The console's HTML pages and assets (`/console`) are not API.
+    let missing: Vec<_> = routed
+        .difference(&documented)
+        .filter(|(_, p)| !p.starts_with("/console"))
+        .collect();
     assert!(missing.is_empty(), "undocumented routes: {missing:?}");
 }
 
