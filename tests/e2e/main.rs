@@ -7,6 +7,7 @@ mod containment;
 mod hostile;
 mod openapi;
 mod server;
+mod startup;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
