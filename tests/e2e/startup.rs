@@ -1,6 +1,6 @@
-//! Start-up failures an operator meets first, run with the real binary: each ends the
+//! Start-up, run with the real binary: each failure an operator meets first ends the
 //! process with a non-zero status and one line on stderr that names the path or URL and
-//! says what to do.
+//! says what to do; and a config file created after start is picked up.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -133,4 +133,36 @@ fn an_unsupported_database_url_is_named_with_the_fix() {
 fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+#[tokio::test]
+async fn a_config_file_created_after_start_is_applied() {
+    // Started with no config file: the default one does not exist yet.
+    let server = crate::server::Server::start().await;
+    let coder = |body: &serde_json::Value| {
+        body["routes"]
+            .as_array()
+            .and_then(|routes| routes.iter().find(|r| r["name"] == "coder").cloned())
+    };
+    let status: serde_json::Value = server.get_json("/api/providers").await;
+    assert_eq!(coder(&status), None);
+
+    // It appears (written aside and renamed into place, as deploy tools do).
+    let tmp = server.dir().join("sanctuary.toml.tmp");
+    std::fs::write(&tmp, "[routes.coder]\nchain = [{ provider = \"local\" }]\n").expect("write");
+    std::fs::rename(&tmp, server.dir().join("sanctuary.toml")).expect("rename");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let route = loop {
+        let status: serde_json::Value = server.get_json("/api/providers").await;
+        if let Some(route) = coder(&status) {
+            break route;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new config file was never applied: {status}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(route["source"], "config", "{route}");
+    assert_eq!(route["chain"][0]["provider"], "local", "{route}");
 }

@@ -299,6 +299,12 @@ impl Config {
         let Some(path) = &self.source else {
             bail!("no config file was loaded");
         };
+        self.reread_from(path)
+    }
+
+    /// Like [`Config::reread`], from `path`: the file this configuration came from, or
+    /// the default `sanctuary.toml` that did not exist at start and has appeared since.
+    pub fn reread_from(&self, path: &Path) -> anyhow::Result<Reloadable> {
         let file = read_file(path)?;
         self.reloadable(file)
     }
