@@ -5,6 +5,7 @@
 
 mod containment;
 mod hostile;
+mod observability;
 mod openapi;
 mod server;
 mod startup;
