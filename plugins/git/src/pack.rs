@@ -244,14 +244,20 @@ enum Base {
     Id(Vec<u8>),
 }
 
+/// An object's kind and body.
+pub type Object = (String, Vec<u8>);
+
+/// Reads a `REF_DELTA` base by its raw id, at a delta depth.
+pub type ReadById<'a> = dyn Fn(&[u8], usize) -> Result<Option<Object>, String> + 'a;
+
 /// Reads the object at `location`, resolving deltas; `by_id` reads a `REF_DELTA` base
 /// (from any pack, or loose).
 pub fn read(
     packs: &[Pack],
     location: &Location,
-    by_id: &dyn Fn(&[u8], usize) -> Result<Option<(String, Vec<u8>)>, String>,
+    by_id: &ReadById<'_>,
     depth: usize,
-) -> Result<(String, Vec<u8>), String> {
+) -> Result<Object, String> {
     let pack = packs.get(location.pack).ok_or("no such pack")?;
     // Walk down the chain of same-pack deltas, then apply them from the base up.
     let mut deltas: Vec<Vec<u8>> = Vec::new();
@@ -287,7 +293,7 @@ pub fn read(
 /// Applies a git delta (source size, target size, then copy and insert instructions).
 pub fn apply_delta(base: &[u8], delta: &[u8]) -> Result<Vec<u8>, String> {
     let mut at = 0;
-    let mut varint = |at: &mut usize| -> Result<u64, String> {
+    let varint = |at: &mut usize| -> Result<u64, String> {
         let mut value = 0u64;
         let mut shift = 0;
         loop {
