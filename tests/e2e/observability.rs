@@ -1,7 +1,8 @@
 //! What operators' tools read, from the real binary: `promtool check metrics` on the
 //! live `/metrics`, and JSON logs (`--log-format json`) in which one MCP tool call can be
 //! followed by its request id from the access line into the plugin call's own lines, with
-//! no third-party INFO noise by default.
+//! no third-party INFO noise by default; and the WARN lines about routes bound to a
+//! provider that has no key.
 
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -27,7 +28,15 @@ struct JsonServer {
 
 impl JsonServer {
     async fn start() -> JsonServer {
+        JsonServer::start_with_config(None).await
+    }
+
+    /// Started in a directory holding `config` as its `sanctuary.toml`, when given.
+    async fn start_with_config(config: Option<&str>) -> JsonServer {
         let data = tempfile::TempDir::new().expect("tempdir");
+        if let Some(config) = config {
+            std::fs::write(data.path().join("sanctuary.toml"), config).expect("config");
+        }
         let mut child = Command::new(env!("CARGO_BIN_EXE_sanctuary"))
             .args(["--host", "127.0.0.1", "--port", "0", "--log-format", "json"])
             .arg("--data-dir")
@@ -42,6 +51,10 @@ impl JsonServer {
             .env_remove("SANCTUARY_LOG")
             .env_remove("SANCTUARY_CONFIG")
             .env_remove("SANCTUARY_DATABASE_URL")
+            // No provider key from the test's environment.
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("TOGETHER_API_KEY")
+            .env_remove("GROQ_API_KEY")
             .current_dir(data.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -367,4 +380,75 @@ async fn promtool_accepts_the_live_metrics_endpoint() {
             String::from_utf8_lossy(&output.stderr)
         );
     }
+}
+
+/// The WARN lines about route `name`'s providers, waiting a little for them.
+async fn route_warnings(server: &JsonServer, name: &str) -> Vec<Value> {
+    for _ in 0..100 {
+        let found: Vec<Value> = server
+            .parsed()
+            .into_iter()
+            .filter(|l| l["level"] == "WARN" && l["fields"]["route"] == name)
+            .collect();
+        if !found.is_empty() {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Vec::new()
+}
+
+#[tokio::test]
+async fn routes_bound_to_a_provider_without_a_key_are_warned_about_in_the_log() {
+    // A config-file route, warned about once the plugins have loaded.
+    let server = JsonServer::start_with_config(Some(
+        "[routes.coder]\nchain = [{ provider = \"openai-compatible\" }, { provider = \"local\" }]\n",
+    ))
+    .await;
+    let warned = route_warnings(&server, "coder").await;
+    assert_eq!(warned.len(), 1, "{warned:#?}");
+    assert_eq!(warned[0]["fields"]["provider"], "openai-compatible");
+    let text = warned[0]["fields"]["warning"].as_str().expect("warning");
+    assert!(
+        text.contains("not configured") && text.contains("OPENAI_API_KEY"),
+        "{text}"
+    );
+
+    // A route bound through the API: the answer and the log both say so.
+    let response = server
+        .client
+        .put(server.url("/api/providers/routes/writer"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"chain": [{"provider": "openai-compatible"}]}))
+        .send()
+        .await
+        .expect("bind");
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("json");
+    assert!(
+        body["warnings"][0]
+            .as_str()
+            .is_some_and(|w| w.contains("not configured")),
+        "{body}"
+    );
+    let warned = route_warnings(&server, "writer").await;
+    assert_eq!(warned.len(), 1, "{warned:#?}");
+    assert_eq!(warned[0]["fields"]["warning"], body["warnings"][0]);
+    // The status agrees.
+    let status: Value = server
+        .client
+        .get(server.url("/api/providers"))
+        .send()
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("json");
+    let provider = status["providers"]
+        .as_array()
+        .expect("providers")
+        .iter()
+        .find(|p| p["id"] == "openai-compatible")
+        .expect("listed");
+    assert_eq!(provider["configured"], false, "{provider}");
 }

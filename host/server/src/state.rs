@@ -139,6 +139,7 @@ impl AppState {
                 .await
                 .context("resume the stored jobs")?;
         }
+        crate::providers::configured::warn_at_start(&state);
         Ok(state)
     }
 

@@ -2,14 +2,15 @@
 //! manifest declares (`permissions.secrets`, from the secrets file or the environment), or
 //! an endpoint of the operator's own (`base_url` in `[plugins.<id>]`, such as a local
 //! server that needs no key). A provider without either is loaded but every call to it
-//! fails, so binding a route to it is warned about (in the API answer and the log) and
-//! the status shows it as not configured.
+//! fails, so binding a route to it is warned about (in the API answer and the log, and at
+//! start-up for the routes of the config file and the API) and the status shows it as not
+//! configured.
 
 use serde_json::Value;
 use tracing::warn;
 
 use super::loaded_provider;
-use crate::config::RouteConfig;
+use crate::config::{ChainEntry, RouteConfig};
 use crate::plugins::LivePlugin;
 use crate::state::AppState;
 
@@ -54,8 +55,28 @@ pub fn missing(state: &AppState, live: &LivePlugin) -> Option<String> {
 /// Warnings about binding `route`: providers of its chain that are not loaded, or loaded
 /// but not configured. Each is also logged at WARN for route `name`.
 pub fn binding_warnings(state: &AppState, name: &str, route: &RouteConfig) -> Vec<String> {
+    chain_warnings(state, name, &route.chain)
+}
+
+/// Once the plugins have loaded at start-up, warns (at WARN) about every route from the
+/// config file or the API whose chain names a provider that is not loaded or not
+/// configured. The built-in routes are left alone: they name providers an installation
+/// may not use.
+pub fn warn_at_start(state: &AppState) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        state.plugins.wait_started(std::time::Duration::MAX).await;
+        for route in state.providers.table().iter() {
+            if route.source != super::Source::Default {
+                chain_warnings(&state, &route.name, &route.chain);
+            }
+        }
+    });
+}
+
+fn chain_warnings(state: &AppState, name: &str, chain: &[ChainEntry]) -> Vec<String> {
     let mut warnings = Vec::new();
-    for entry in &route.chain {
+    for entry in chain {
         let warning = match loaded_provider(state, &entry.provider) {
             None => format!(
                 "provider `{}` is not loaded; the route skips it until it is",
