@@ -88,6 +88,89 @@ async fn a_real_git_repository_is_reported_with_every_check_merged() {
 }
 
 #[tokio::test]
+async fn a_repository_after_git_gc_is_read_from_its_pack_files() {
+    let repo = tempfile::tempdir().expect("tempdir");
+    let dir = repo.path();
+    git(dir, &["init", "-q", "-b", "main"]);
+    let mut long: Vec<String> = (0..300).map(|i| format!("line {i}")).collect();
+    for subject in ["first commit", "second commit"] {
+        long[0] = subject.to_string();
+        std::fs::write(dir.join("notes.txt"), long.join("\n")).expect("write");
+        std::fs::create_dir_all(dir.join("src")).expect("mkdir");
+        std::fs::write(dir.join("src/lib.rs"), format!("// {subject}\n")).expect("write");
+        git(dir, &["add", "."]);
+        git(dir, &["commit", "-q", "-m", subject]);
+    }
+    git(dir, &["gc", "-q", "--prune=now"]);
+    // Every object is packed now: none is left loose.
+    let loose = std::fs::read_dir(dir.join(".git/objects"))
+        .expect("objects")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name() != "info" && e.file_name() != "pack")
+        .count();
+    assert_eq!(loose, 0);
+    let committed = std::process::Command::new("git")
+        .args(["log", "-1", "--format=%h"])
+        .current_dir(dir)
+        .output()
+        .expect("git log");
+    let short = String::from_utf8_lossy(&committed.stdout)
+        .trim()
+        .to_string();
+
+    let path = dir.to_path_buf();
+    let fx = start(move |config| {
+        config.scout.projects = vec![project("packed", &path)];
+        config.scout.status_ttl_ms = 0;
+    })
+    .await;
+    let server = &fx.server;
+    let (status, body) = server
+        .get("/api/v1/scout_agent/projects/packed/status")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["git"]["branch"], "main");
+    assert_eq!(
+        body["git"]["last_commit"],
+        format!("{short} second commit"),
+        "{body}"
+    );
+    assert_eq!(body["git"]["dirty"], false, "{body}");
+    // The commit's own time (read from the packed commit), in UTC.
+    let time = std::process::Command::new("git")
+        .args([
+            "log",
+            "-1",
+            "--date=format-local:%Y-%m-%dT%H:%M:%S",
+            "--format=%cd",
+        ])
+        .env("TZ", "UTC")
+        .current_dir(dir)
+        .output()
+        .expect("git log");
+    let time = String::from_utf8_lossy(&time.stdout).trim().to_string();
+    assert!(
+        body["last_updated"]
+            .as_str()
+            .is_some_and(|t| t.starts_with(&time)),
+        "{time}: {body}"
+    );
+    assert_eq!(
+        body["checks"]["git"]["notes"],
+        serde_json::json!(["tracked files match the last commit"]),
+        "{body}"
+    );
+
+    // A change staged in a subdirectory is seen against the commit's packed trees.
+    std::fs::write(dir.join("src/lib.rs"), "// staged\n").expect("write");
+    git(dir, &["add", "src/lib.rs"]);
+    let (_, body) = server
+        .get("/api/v1/scout_agent/projects/packed/status")
+        .await;
+    assert_eq!(body["git"]["dirty"], true, "{body}");
+}
+
+#[tokio::test]
 async fn a_directory_that_is_no_repository_and_has_nothing_is_inactive() {
     let empty = tempfile::tempdir().expect("tempdir");
     let path = empty.path().to_path_buf();

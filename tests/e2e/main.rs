@@ -5,8 +5,10 @@
 
 mod containment;
 mod hostile;
+mod observability;
 mod openapi;
 mod server;
+mod startup;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};

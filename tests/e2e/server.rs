@@ -119,6 +119,12 @@ impl Server {
         }
     }
 
+    /// Its working directory (also its data directory, unless started with defaults).
+    #[allow(dead_code)] // Used by the e2e target, not by the auth target sharing this file.
+    pub fn dir(&self) -> &std::path::Path {
+        self._data.path()
+    }
+
     /// The server's process id (for its memory figures in benchmarks).
     #[allow(dead_code)] // Used by the containment benchmark, which shares this file.
     pub fn pid(&self) -> Option<u32> {

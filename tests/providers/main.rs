@@ -8,5 +8,6 @@ mod failover;
 mod mocks;
 mod openai_surface;
 mod reload;
+mod status;
 mod streaming;
 mod support;

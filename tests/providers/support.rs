@@ -78,6 +78,17 @@ impl Server {
     /// Starts the app with `toml` as its config file (plus `secrets_file`, pointing at a
     /// file holding the three mock keys).
     pub async fn start(toml: &str) -> Server {
+        Server::start_with_secrets(
+            toml,
+            &format!(
+                "# test keys\nOPENAI_API_KEY={OPENAI_KEY}\nANTHROPIC_API_KEY={ANTHROPIC_KEY}\nGEMINI_API_KEY=\"{GEMINI_KEY}\"\n"
+            ),
+        )
+        .await
+    }
+
+    /// Like [`Server::start`], with `secrets` as the secrets file.
+    pub async fn start_with_secrets(toml: &str, secrets: &str) -> Server {
         // `RUST_LOG=sanctuary=debug` shows the host's logs in failing tests.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
@@ -85,13 +96,7 @@ impl Server {
             .try_init();
         let dir = TempDir::new().expect("tempdir");
         let secrets_path = dir.path().join("secrets.env");
-        std::fs::write(
-            &secrets_path,
-            format!(
-                "# test keys\nOPENAI_API_KEY={OPENAI_KEY}\nANTHROPIC_API_KEY={ANTHROPIC_KEY}\nGEMINI_API_KEY=\"{GEMINI_KEY}\"\n"
-            ),
-        )
-        .expect("write secrets");
+        std::fs::write(&secrets_path, secrets).expect("write secrets");
         let config_path = dir.path().join("sanctuary.toml");
         write_atomic(&config_path, &with_secrets(toml, &secrets_path));
         let args = ServeArgs {

@@ -184,8 +184,10 @@ impl Runtime {
             }
         };
         // The call keeps the caller's subscriber and span (request ids, tests' capture)
-        // on the guest executor.
-        let span = tracing::debug_span!(
+        // on the guest executor. At `info`, like the request span it nests in: a span
+        // that the log filter disables is no span at all, and a call that moves to the
+        // guest executor would then log outside its request (no request id on its lines).
+        let span = tracing::info_span!(
             "plugin_call",
             plugin = %plugin.id(),
             kind = %plugin.kind(),

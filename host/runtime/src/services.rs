@@ -91,6 +91,12 @@ impl HostServices {
         }
     }
 
+    /// Whether secret `name` is set (in the secrets store or the environment) and may be
+    /// given to a plugin that declares it. Never says what it is.
+    pub fn has_secret(&self, name: &str) -> bool {
+        !self.resolve_secrets(&[name.to_string()]).is_empty()
+    }
+
     /// The declared secrets that are set, from the secrets store or the environment.
     /// The host's own (`SANCTUARY_*`) are never given, whatever was declared.
     pub(crate) fn resolve_secrets(&self, declared: &[String]) -> BTreeMap<String, String> {

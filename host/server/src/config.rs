@@ -171,8 +171,12 @@ impl Config {
         let admin_token = std::env::var(ADMIN_TOKEN_ENV).ok();
         let config = Config::resolve(args, file, source, admin_token)?;
         std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!("creating the data directory {}", config.data_dir.display())
+            format!(
+                "cannot create the data directory {}: create it, or choose another with --data-dir or SANCTUARY_DATA_DIR",
+                config.data_dir.display()
+            )
         })?;
+        check_writable(&config.data_dir)?;
         Ok(config)
     }
 
@@ -295,6 +299,12 @@ impl Config {
         let Some(path) = &self.source else {
             bail!("no config file was loaded");
         };
+        self.reread_from(path)
+    }
+
+    /// Like [`Config::reread`], from `path`: the file this configuration came from, or
+    /// the default `sanctuary.toml` that did not exist at start and has appeared since.
+    pub fn reread_from(&self, path: &Path) -> anyhow::Result<Reloadable> {
         let file = read_file(path)?;
         self.reloadable(file)
     }
@@ -593,6 +603,23 @@ fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
 fn parse(text: &str) -> anyhow::Result<FileConfig> {
     // toml's message names the key and shows the offending line.
     toml::from_str(text).map_err(|err| anyhow::anyhow!("{err}"))
+}
+
+/// Fails with one line naming `dir` and the fix when files cannot be created in it (a
+/// data directory that exists but belongs to another user, or a read-only mount): SQLite
+/// would otherwise say only "unable to open database file".
+pub fn check_writable(dir: &Path) -> anyhow::Result<()> {
+    let probe = dir.join(format!(".sanctuary-write-test-{}", std::process::id()));
+    match std::fs::File::create(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            Ok(())
+        }
+        Err(err) => bail!(
+            "the data directory {} is not writable ({err}): give the user running sanctuary write access to it (chown or chmod), or choose another with --data-dir or SANCTUARY_DATA_DIR",
+            dir.display()
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -42,6 +42,57 @@ pub enum Error {
     Query(#[from] sqlx::Error),
 }
 
+/// The one line that says why the database at `url` could not be opened at start-up and
+/// what to do about it (never the URL's password).
+pub fn startup_error(url: &str, err: &Error) -> String {
+    const CHOOSE: &str =
+        "set --database-url or SANCTUARY_DATABASE_URL (unset: SQLite in the data directory)";
+    let shown = redact(url);
+    let cause = |source: &dyn std::error::Error| {
+        let mut text = source.to_string();
+        let mut next = source.source();
+        while let Some(inner) = next {
+            text.push_str(": ");
+            text.push_str(&inner.to_string());
+            next = inner.source();
+        }
+        redact_text(&text, url, &shown)
+    };
+    match err {
+        Error::UnsupportedUrl(_) => format!("{err}; {CHOOSE}"),
+        Error::CreateDir { path, source } => format!(
+            "cannot create the database directory {} ({}): make its parent writable by the user running sanctuary, or {CHOOSE}",
+            path.display(),
+            cause(source)
+        ),
+        Error::Connect { location, source } if url.starts_with("postgres") => format!(
+            "cannot connect to the database at {location} ({}): check that PostgreSQL is running and reachable there and that the user, password and database name are right, or {CHOOSE}",
+            cause(source)
+        ),
+        Error::Connect { location, source } => format!(
+            "cannot open the SQLite database {location} ({}): check that the file and its directory are writable by the user running sanctuary, or {CHOOSE}",
+            cause(source)
+        ),
+        Error::Migrate(source) => format!(
+            "cannot prepare the database at {shown} ({}): it may belong to a newer sanctuary or another program; point --database-url at another database",
+            cause(source)
+        ),
+        Error::Query(source) => format!(
+            "the database at {shown} failed a query at start-up ({}): {CHOOSE}",
+            cause(source)
+        ),
+    }
+}
+
+/// `text` with any copy of the raw `url` replaced by its redacted form `shown`.
+fn redact_text(text: &str, url: &str, shown: &str) -> String {
+    if url.is_empty() {
+        text.to_string()
+    } else {
+        text.replace(url, shown)
+    }
+}
+
 /// Result of a database operation.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

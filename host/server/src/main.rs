@@ -10,7 +10,15 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::field::MakeExt as _;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
+    if let Err(e) = run().await {
+        // One line: what failed, the path or URL, and the fix (the causes joined by `: `).
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Some(Command::Plugin(args)) = cli.command {
         // Author commands print results on stdout; the runtime's own log goes to stderr,
@@ -22,7 +30,7 @@ async fn main() -> anyhow::Result<()> {
         anyhow::bail!("nothing to do");
     };
     // The configuration says how to log, so it is read first; a failure to read it is
-    // printed on stderr by `main`'s error.
+    // printed on stderr by `main`.
     let config = Config::load(args).context("loading the configuration")?;
     init_tracing(&config.log);
     tracing::info!(

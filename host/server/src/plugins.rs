@@ -576,6 +576,15 @@ impl PluginHost {
         Ok(Arc::new(live))
     }
 
+    /// The operator configuration of plugin `id` in force (`[plugins.<id>]`, as last read
+    /// from the config file), `{}` when it has none.
+    pub fn plugin_config(&self, id: &str) -> serde_json::Value {
+        read(&self.plugin_config)
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| serde_json::json!({}))
+    }
+
     /// Replaces the operator configuration of plugins (`[plugins.<id>]`, re-read from the
     /// config file) and reloads each live plugin whose configuration changed; the reload
     /// swaps atomically and keeps the old version on failure, like any other. Returns the

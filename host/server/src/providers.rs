@@ -12,12 +12,15 @@
 //!
 //! Routes come from built-in defaults, the config file (re-read when it changes, see
 //! [`reload`]) and the admin API ([`store`]); [`status`] explains which provider serves
-//! each route now and why.
+//! each route now and why, [`served`] who actually answered its recent calls, and
+//! [`configured`] which providers lack the key or endpoint they need.
 
 pub mod breaker;
+pub mod configured;
 pub mod reload;
 pub mod routes;
 pub mod secrets;
+pub mod served;
 pub mod status;
 pub mod store;
 
@@ -49,6 +52,7 @@ pub struct Providers {
     layers: Mutex<Layers>,
     breakers: Arc<Breakers>,
     outcomes: Mutex<BTreeMap<String, Outcome>>,
+    served: Mutex<BTreeMap<String, served::History>>,
 }
 
 /// The layers the table is built from (the built-in defaults are implied).
@@ -70,6 +74,7 @@ impl Providers {
             layers: Mutex::new(layers),
             breakers: Arc::new(Breakers::new(config.breaker)),
             outcomes: Mutex::new(BTreeMap::new()),
+            served: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -151,7 +156,19 @@ impl Providers {
         lock(&self.outcomes).get(name).cloned()
     }
 
+    /// Who served the recent calls of route `name`.
+    pub fn served(&self, name: &str) -> served::ServedView {
+        lock(&self.served)
+            .get(name)
+            .map(served::History::view)
+            .unwrap_or_default()
+    }
+
     fn record(&self, route: &str, outcome: Outcome) {
+        lock(&self.served)
+            .entry(route.to_string())
+            .or_default()
+            .push(outcome.clone());
         lock(&self.outcomes).insert(route.to_string(), outcome);
     }
 }

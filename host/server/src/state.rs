@@ -66,9 +66,9 @@ impl AppState {
         use anyhow::Context as _;
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("create data directory {}", config.data_dir.display()))?;
-        let db = Db::connect(&config.database_url).await.with_context(|| {
-            format!("open database {}", crate::db::redact(&config.database_url))
-        })?;
+        let db = Db::connect(&config.database_url)
+            .await
+            .map_err(|e| anyhow::anyhow!(crate::db::startup_error(&config.database_url, &e)))?;
         let registry = Registry::load(config.registry.as_deref()).context("read the registry")?;
         let (admin, key_source) = AdminKeys::init(&db, config.admin_token.as_deref())
             .await
@@ -139,6 +139,7 @@ impl AppState {
                 .await
                 .context("resume the stored jobs")?;
         }
+        crate::providers::configured::warn_at_start(&state);
         Ok(state)
     }
 

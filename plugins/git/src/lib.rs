@@ -7,6 +7,7 @@
 
 mod index;
 mod object;
+mod pack;
 mod refs;
 mod repo;
 mod status;
@@ -81,9 +82,7 @@ fn inspect(root: &Path) -> Findings {
                     Err(reason) => notes.push(format!("last commit not readable: {reason}")),
                 },
                 Ok(Some((kind, _))) => notes.push(format!("HEAD names a {kind}, not a commit")),
-                Ok(None) => {
-                    notes.push("last commit is in a pack file: subject and time not read".into())
-                }
+                Ok(None) => notes.push(format!("last commit {last_commit} is missing")),
                 Err(reason) => notes.push(format!("last commit not readable: {reason}")),
             }
         }
@@ -178,6 +177,9 @@ fn rfc3339((seconds, offset_minutes): (i64, i32)) -> Option<String> {
     let time = DateTime::from_timestamp(seconds, 0)?.with_timezone(&offset);
     Some(time.to_rfc3339_opts(SecondsFormat::Secs, false))
 }
+
+#[cfg(test)]
+mod packed_tests;
 
 #[cfg(test)]
 mod tests {
@@ -292,7 +294,7 @@ mod tests {
     }
 
     #[test]
-    fn a_commit_in_a_pack_is_reported_by_its_short_id() {
+    fn a_missing_commit_object_is_reported_by_its_short_id() {
         let tree = Worktree::new();
         fs::remove_file(
             tree.0
@@ -303,7 +305,7 @@ mod tests {
         assert_eq!(git(&findings).last_commit, "3e91865");
         assert_eq!(findings.last_updated, None);
         assert!(
-            findings.notes.iter().any(|n| n.contains("pack")),
+            findings.notes.iter().any(|n| n.contains("missing")),
             "{:?}",
             findings.notes
         );

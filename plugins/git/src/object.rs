@@ -1,5 +1,5 @@
 //! Loose git objects: inflating one (`<kind> <size>\0<body>`, zlib-compressed) and parsing
-//! the bodies this check needs, commits and trees. Objects inside pack files are not read.
+//! the bodies this check needs, commits and trees. Packed objects are read by `pack`.
 
 /// The largest object this check inflates: commits and trees are far smaller; a bigger
 /// object is corrupt or not worth the memory.

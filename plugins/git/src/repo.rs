@@ -1,11 +1,13 @@
 //! A git repository on disk, read without git: finding the git directory (also through
-//! the `.git` file of a linked worktree), resolving `HEAD`, and reading loose objects.
+//! the `.git` file of a linked worktree), resolving `HEAD`, and reading objects, loose or
+//! packed ([`crate::pack`]).
 
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use crate::object;
+use crate::pack::{self, Pack};
 use crate::refs::{self, RefTarget};
 
 /// The object-id hash a repository uses (`extensions.objectformat`).
@@ -73,6 +75,8 @@ pub struct Repo {
     pub common_dir: PathBuf,
     /// The object-id hash.
     pub hash: HashKind,
+    /// The pack files of `objects/pack`, as found when the repository was opened.
+    pub packs: Vec<Pack>,
 }
 
 impl Repo {
@@ -104,11 +108,13 @@ impl Repo {
             Ok(config) if declares_sha256(&config) => HashKind::Sha256,
             _ => HashKind::Sha1,
         };
+        let packs = pack::list(&common_dir.join("objects"), hash.len());
         Ok(Some(Repo {
             worktree: worktree.to_path_buf(),
             git_dir,
             common_dir,
             hash,
+            packs,
         }))
     }
 
@@ -154,9 +160,17 @@ impl Repo {
         )
     }
 
-    /// Reads loose object `id`: `Ok(None)` when it is not loose (it is then in a pack,
-    /// which this check does not read).
+    /// Reads object `id`, loose or from a pack: `Ok(None)` when the repository does not
+    /// hold it.
     pub fn read_object(&self, id: &str) -> Result<Option<(String, Vec<u8>)>, String> {
+        self.read_object_at_depth(id, 0)
+    }
+
+    fn read_object_at_depth(
+        &self,
+        id: &str,
+        depth: usize,
+    ) -> Result<Option<(String, Vec<u8>)>, String> {
         if !refs::is_hex_id(id) {
             return Err(format!("`{id}` is not an object id"));
         }
@@ -166,11 +180,32 @@ impl Repo {
             .join(&id[..2])
             .join(&id[2..]);
         match fs::read(&path) {
-            Ok(compressed) => object::inflate_loose(&compressed).map(Some),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(err) => Err(format!("cannot read object {id}: {err}")),
+            Ok(compressed) => return object::inflate_loose(&compressed).map(Some),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => return Err(format!("cannot read object {id}: {err}")),
         }
+        let raw = unhex(id).ok_or_else(|| format!("`{id}` is not an object id"))?;
+        for (n, pack) in self.packs.iter().enumerate() {
+            if let Some(offset) = pack.find(&raw)? {
+                let location = pack::Location { pack: n, offset };
+                let by_id = |base: &[u8], depth: usize| {
+                    self.read_object_at_depth(&object::hex(base), depth)
+                };
+                return pack::read(&self.packs, &location, &by_id, depth)
+                    .map(Some)
+                    .map_err(|reason| format!("object {id} in a pack: {reason}"));
+            }
+        }
+        Ok(None)
     }
+}
+
+/// The bytes of a hex object id.
+fn unhex(id: &str) -> Option<Vec<u8>> {
+    (0..id.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(id.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 /// Whether a git `config` text sets `objectformat = sha256` (in `[extensions]`).
@@ -201,6 +236,7 @@ mod tests {
             common_dir: git_dir.clone(),
             git_dir,
             hash: HashKind::Sha1,
+            packs: Vec::new(),
         }
     }
 
@@ -215,7 +251,7 @@ mod tests {
     }
 
     #[test]
-    fn reads_a_loose_object_and_reports_a_missing_one_as_not_loose() {
+    fn reads_a_loose_object_and_reports_a_missing_one_as_absent() {
         let repo = repo();
         let (kind, _) = repo
             .read_object("3e9186549c8208fb71bd722d56c94ba49296d735")

@@ -150,7 +150,7 @@ fn flatten_tree(
 ) -> Result<(), String> {
     let (kind, body) = repo
         .read_object(id)?
-        .ok_or("the last commit's trees are in a pack file")?;
+        .ok_or_else(|| format!("tree {id} is missing"))?;
     if kind != "tree" {
         return Err(format!("object {id} is a {kind}, not a tree"));
     }

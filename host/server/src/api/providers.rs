@@ -14,7 +14,7 @@ use crate::auth::{Require, scope};
 use crate::config::RouteConfig;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::providers::status::{self, ProvidersView, RouteView};
-use crate::providers::{self, loaded_provider, store};
+use crate::providers::{self, store};
 use crate::state::AppState;
 
 /// Routes of this module.
@@ -36,7 +36,8 @@ pub struct RouteChange {
     pub message: String,
     /// The route as it now stands (none: it no longer exists).
     pub route: Option<RouteView>,
-    /// Things worth knowing, e.g. a provider of the chain that is not loaded.
+    /// Things worth knowing: a provider of the chain that is not loaded, or loaded but
+    /// missing its API key or endpoint (each is also logged at WARN).
     pub warnings: Vec<String>,
     /// When (RFC 3339).
     pub timestamp: String,
@@ -75,17 +76,7 @@ pub async fn bind_route(
     store::put(&state.db, &name, &route)
         .await
         .map_err(|e| ApiError::internal(e.into()))?;
-    let warnings = route
-        .chain
-        .iter()
-        .filter(|entry| loaded_provider(&state, &entry.provider).is_none())
-        .map(|entry| {
-            format!(
-                "provider `{}` is not loaded; the route skips it until it is",
-                entry.provider
-            )
-        })
-        .collect();
+    let warnings = providers::configured::binding_warnings(&state, &name, &route);
     for change in state.providers.set_api_route(&name, route) {
         tracing::info!(change = %change, "chat route bound through the API");
     }

@@ -1,6 +1,12 @@
 //! `sanctuary plugin install`: uploads a component and its manifest to a running server
 //! (`POST /api/plugins/upload` with the admin token), then waits until the server reports
 //! the plugin loaded (`GET /api/plugins/{id}`), printing progress on stderr.
+//!
+//! Every answer of the server is reported as what it is: 401 with the server's message,
+//! 403 with the scope the credential lacks, 422 with the refusal. The credential is tried
+//! first with an empty upload (refused for its body, or for the credential, before any
+//! component is sent): a server refusing the credential answers before reading a large
+//! body and closes the connection, which would otherwise surface only as a broken pipe.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -70,6 +76,8 @@ pub async fn run(args: &InstallArgs) -> Result<()> {
     }
     let base = args.server.trim_end_matches('/');
     let client = reqwest::Client::new();
+    eprintln!("checking the token with {base}");
+    check_credential(&client, base, token).await?;
     eprintln!(
         "uploading {} {} ({}, {}) to {base}",
         manifest.id,
@@ -81,23 +89,26 @@ pub async fn run(args: &InstallArgs) -> Result<()> {
         "manifest": value,
         "component_base64": base64::engine::general_purpose::STANDARD.encode(&bytes),
     });
-    let response = client
+    let started = std::time::Instant::now();
+    let send = client
         .post(format!("{base}/api/plugins/upload"))
         .bearer_auth(token)
         .json(&body)
-        .send()
-        .await
-        .with_context(|| {
-            format!("cannot reach the server at {base} (is it running? --server / SANCTUARY_URL)")
-        })?;
+        .send();
+    let sent = with_ticker(send, "uploading; the server checks and loads it").await;
+    let response = match sent {
+        Ok(response) => response,
+        Err(e) => return Err(send_failure(&client, base, token, &e).await),
+    };
     let status = response.status();
     let reply: Value = response.json().await.unwrap_or(Value::Null);
     if !status.is_success() {
-        bail!(
-            "the server refused the plugin ({status}): {}",
-            error_text(&reply)
-        );
+        return Err(answer_error(status, &reply));
     }
+    eprintln!(
+        "uploaded and installed in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     eprintln!("{}", reply["message"].as_str().unwrap_or("uploaded"));
     eprintln!("waiting for {} to load", manifest.id);
     let view = wait_loaded(&client, base, &manifest).await?;
@@ -118,6 +129,111 @@ pub async fn run(args: &InstallArgs) -> Result<()> {
     Ok(())
 }
 
+/// Tries `token` on the upload route with an empty body: a wrong token (401) or one
+/// without the `plugins` scope (403) is refused as it would be with the component, but
+/// nothing large is sent. A valid credential gets the body refused instead (400 or 422).
+async fn check_credential(client: &reqwest::Client, base: &str, token: &str) -> Result<()> {
+    let url = format!("{base}/api/plugins/upload");
+    let response = client
+        .post(&url)
+        .bearer_auth(token)
+        .json(&json!({}))
+        .send()
+        .await
+        .map_err(|e| unreachable(base, &e))?;
+    let status = response.status();
+    match status.as_u16() {
+        401 | 403 | 404 | 405 | 429 | 500.. => {
+            let reply: Value = response.json().await.unwrap_or(Value::Null);
+            Err(answer_error(status, &reply))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The error for a failed send: the server's own answer when it refused the request
+/// before reading it all, else what broke.
+async fn send_failure(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    error: &reqwest::Error,
+) -> anyhow::Error {
+    if error.is_connect() {
+        return unreachable(base, error);
+    }
+    // The server answered before the body was sent (and closed the connection): ask
+    // again cheaply for its answer.
+    if let Err(answer) = check_credential(client, base, token).await {
+        return answer;
+    }
+    anyhow::anyhow!(
+        "the server at {base} closed the connection while the component was being sent ({}); it may refuse uploads this large (its limit is 128 MiB of base64) or have stopped: see its log",
+        error_chain(error)
+    )
+}
+
+fn unreachable(base: &str, error: &reqwest::Error) -> anyhow::Error {
+    anyhow::anyhow!(
+        "cannot reach the server at {base} ({}): is it running? (--server / SANCTUARY_URL)",
+        error_chain(error)
+    )
+}
+
+/// An error and its causes on one line.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(inner) = next {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        next = inner.source();
+    }
+    text
+}
+
+/// A server answer that is not a success, as what it is.
+fn answer_error(status: reqwest::StatusCode, reply: &Value) -> anyhow::Error {
+    let message = error_text(reply);
+    let title = reply["error"].as_str().filter(|t| !t.is_empty());
+    match status.as_u16() {
+        401 => anyhow::anyhow!(
+            "the server refused the token ({status}): {message}; pass the admin token or an API key with the `plugins` scope (--token / SANCTUARY_ADMIN_TOKEN)"
+        ),
+        403 => anyhow::anyhow!(
+            "the token may not install plugins ({status}): {message}; use the admin token or a key with the `plugins` scope"
+        ),
+        409 => anyhow::anyhow!(
+            "the server holds the plugin until its permissions are granted ({status}): {message}"
+        ),
+        413 => anyhow::anyhow!("the server refused the upload as too large ({status}): {message}"),
+        400 | 422 => match title {
+            Some(title) => {
+                anyhow::anyhow!("the server refused the plugin ({status}, {title}): {message}")
+            }
+            None => anyhow::anyhow!("the server refused the plugin ({status}): {message}"),
+        },
+        _ => anyhow::anyhow!("the server answered {status}: {message}"),
+    }
+}
+
+/// Awaits `future`, printing a line every few seconds while it runs.
+async fn with_ticker<F: std::future::Future>(future: F, doing: &str) -> F::Output {
+    let started = std::time::Instant::now();
+    tokio::pin!(future);
+    let mut tick = tokio::time::interval(TICK);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            output = &mut future => return output,
+            _ = tick.tick() => eprintln!("  {doing} ({} s)", started.elapsed().as_secs()),
+        }
+    }
+}
+
+/// How often a long step says it is still running.
+const TICK: Duration = Duration::from_secs(3);
+
 /// Polls `GET /api/plugins/{id}` until it is loaded at the uploaded version.
 async fn wait_loaded(client: &reqwest::Client, base: &str, manifest: &Manifest) -> Result<Value> {
     let url = format!("{base}/api/plugins/{}", manifest.id);
@@ -125,14 +241,19 @@ async fn wait_loaded(client: &reqwest::Client, base: &str, manifest: &Manifest) 
     let started = std::time::Instant::now();
     let mut last_state = String::new();
     loop {
-        let reply: Value = client
+        let response = client
             .get(&url)
             .send()
             .await
-            .with_context(|| format!("GET {url}"))?
+            .with_context(|| format!("GET {url}"))?;
+        let status = response.status();
+        let reply: Value = response
             .json()
             .await
-            .with_context(|| format!("GET {url}: not JSON"))?;
+            .with_context(|| format!("GET {url}: {status}, not JSON"))?;
+        if !status.is_success() {
+            return Err(answer_error(status, &reply)).with_context(|| format!("GET {url}"));
+        }
         let plugin = &reply["plugin"];
         let state = plugin["state"].as_str().unwrap_or("unknown").to_string();
         let at_version = plugin["installed_version"].as_str() == Some(version.as_str());
@@ -146,7 +267,10 @@ async fn wait_loaded(client: &reqwest::Client, base: &str, manifest: &Manifest) 
             _ => {}
         }
         if state != last_state {
-            eprintln!("  state: {state}");
+            eprintln!(
+                "  state: {state} ({:.1} s)",
+                started.elapsed().as_secs_f64()
+            );
             last_state = state;
         }
         if started.elapsed() > LOAD_WAIT {
@@ -177,6 +301,118 @@ fn error_text(reply: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::test_support::{ADMIN_KEY, state};
+
+    /// A real server over real HTTP on a free port; its base URL.
+    async fn serve() -> (String, crate::api::test_support::Guards) {
+        let (state, db, dir) = state().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, crate::app(state)).await;
+        });
+        (format!("http://{addr}"), (db, dir))
+    }
+
+    /// A manifest and a large component (8 MiB: far more than a refusing server reads)
+    /// in `dir`.
+    fn plugin_files(dir: &std::path::Path) -> (PathBuf, PathBuf) {
+        let manifest = dir.join("manifest.json");
+        std::fs::write(
+            &manifest,
+            json!({
+                "schema_version": 1, "id": "cli-test", "name": "CLI test",
+                "kind": "mcp-server", "version": "0.1.0", "api": "^0.2",
+                "description": "d", "author": "a",
+                "permissions": {"network": [], "files": [], "env": [], "secrets": [],
+                    "project_dir": false, "memory_mb": 16, "timeout_ms": 1000}
+            })
+            .to_string(),
+        )
+        .expect("manifest");
+        let component = dir.join("plugin.wasm");
+        std::fs::write(&component, vec![7u8; 8 << 20]).expect("component");
+        (component, manifest)
+    }
+
+    fn args(server: &str, token: &str, files: &(PathBuf, PathBuf)) -> InstallArgs {
+        InstallArgs {
+            component: files.0.clone(),
+            manifest: files.1.clone(),
+            server: server.to_string(),
+            token: Some(token.to_string()),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wrong_token_is_reported_as_the_servers_401_not_a_broken_pipe() {
+        let (base, _guards) = serve().await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let files = plugin_files(dir.path());
+        let err = run(&args(&base, "not-the-token", &files))
+            .await
+            .expect_err("refused");
+        let text = format!("{err:#}");
+        assert!(text.contains("401 Unauthorized"), "{text}");
+        assert!(text.contains("refused the token"), "{text}");
+        assert!(!text.contains("cannot reach"), "{text}");
+        assert!(!text.to_lowercase().contains("broken pipe"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_key_without_the_plugins_scope_is_reported_as_403_naming_the_scope() {
+        let (base, _guards) = serve().await;
+        let created: Value = reqwest::Client::new()
+            .post(format!("{base}/api/auth/keys"))
+            .bearer_auth(ADMIN_KEY)
+            .json(&json!({"name": "reader", "scopes": ["read"]}))
+            .send()
+            .await
+            .expect("create a key")
+            .json()
+            .await
+            .expect("json");
+        let key = created["key"].as_str().expect("a key").to_string();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let files = plugin_files(dir.path());
+        let err = run(&args(&base, &key, &files)).await.expect_err("refused");
+        let text = format!("{err:#}");
+        assert!(text.contains("403 Forbidden"), "{text}");
+        assert!(text.contains("`plugins` scope"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_component_the_server_refuses_is_reported_as_422_with_the_refusal() {
+        let (base, _guards) = serve().await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let files = plugin_files(dir.path());
+        let err = run(&args(&base, ADMIN_KEY, &files))
+            .await
+            .expect_err("refused");
+        let text = format!("{err:#}");
+        assert!(text.contains("422 Unprocessable Entity"), "{text}");
+        assert!(text.contains("refused the plugin"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_server_that_is_not_there_is_reported_as_unreachable() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let files = plugin_files(dir.path());
+        let err = run(&args(&format!("http://127.0.0.1:{port}"), "t", &files))
+            .await
+            .expect_err("unreachable");
+        assert!(
+            format!("{err:#}").contains("cannot reach the server"),
+            "{err:#}"
+        );
+    }
 
     #[test]
     fn error_messages_are_read_from_either_error_body() {

@@ -7,6 +7,11 @@
 //! 2025-11-25) is sent `notifications/{tools,resources,prompts}/list_changed` on its
 //! standalone stream whenever an mcp-server plugin is loaded, replaced or removed; a
 //! client on 2026-07-28 (no session) gets the same through `subscriptions/listen`.
+//!
+//! Request ids: rmcp runs a session's calls on the session's own task, outside the HTTP
+//! request's `request{id}` span, so a tool call re-enters a `request` span with the id of
+//! the HTTP request that carried it (from the request parts rmcp hands over): the call's
+//! lines, the plugin's own included, carry that id.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -22,7 +27,7 @@ use rmcp::service::{RequestContext, RoleServer, SubscriptionContext};
 use rmcp::{ErrorData as McpError, Peer, ServerHandler};
 use serde_json::Value;
 use tokio::sync::{broadcast, watch};
-use tracing::debug;
+use tracing::{Instrument as _, debug};
 
 use crate::manifest::Kind;
 use crate::plugins::{PluginEvent, PluginHost};
@@ -255,7 +260,7 @@ impl ServerHandler for Handler {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let Some((server, tool)) = super::split(&request.name) else {
             return Err(McpError::invalid_params(
@@ -267,7 +272,9 @@ impl ServerHandler for Handler {
             ));
         };
         let arguments = request.arguments.map(Value::Object).unwrap_or(Value::Null);
-        let outcome = super::call_tool(&self.plugins, server, tool, arguments).await;
+        let outcome = super::call_tool(&self.plugins, server, tool, arguments)
+            .instrument(request_span(&context))
+            .await;
         tool_result(outcome).map(CallToolResponse::from)
     }
 
@@ -386,6 +393,19 @@ impl ServerHandler for Handler {
             }
         }
     }
+}
+
+/// The `request{id}` span of the HTTP request that carried an MCP call (see the module
+/// docs); the current span when the call came some other way.
+fn request_span(context: &RequestContext<RoleServer>) -> tracing::Span {
+    context
+        .extensions
+        .get::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<crate::access::RequestId>())
+        .map_or_else(
+            tracing::Span::current,
+            |id| tracing::info_span!("request", id = %id.0),
+        )
 }
 
 #[cfg(test)]

@@ -6,7 +6,12 @@
 //! Keys that need a restart (`host`, `port`, ...) are named in a warning.
 //!
 //! The directories are watched rather than the files, because editors and deploy tools
-//! replace a file by renaming a new one over it.
+//! replace a file by renaming a new one over it. A server started without a config file
+//! watches for the default one (`sanctuary.toml` in its working directory) to appear, and
+//! applies it when it does.
+//!
+//! Routes that change are checked like API bindings: a provider of the chain that is not
+//! loaded, or has no API key or endpoint, is warned about.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -53,6 +58,8 @@ pub struct ReloadReport {
 /// The reloader: the last state applied, so each reload only acts on what changed.
 pub struct Reloader {
     state: AppState,
+    /// The config file: the one loaded at start, else the default that may appear.
+    path: PathBuf,
     last: Mutex<Option<Reloadable>>,
 }
 
@@ -67,8 +74,13 @@ impl Reloader {
             secrets_file: config.secrets_file.clone(),
             restart_needed: Vec::new(),
         };
+        let path = config
+            .source
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(crate::config::DEFAULT_CONFIG_FILE));
         Reloader {
             state,
+            path,
             last: Mutex::new(Some(last)),
         }
     }
@@ -77,7 +89,10 @@ impl Reloader {
     /// invalid file nothing changes and the error is returned (and logged).
     pub async fn reload(&self) -> anyhow::Result<ReloadReport> {
         let mut last = self.last.lock().await;
-        let next = match self.state.config.reread() {
+        if self.state.config.source.is_none() && self.path.is_file() {
+            info!(file = %self.path.display(), "a config file appeared; applying what can change while serving");
+        }
+        let next = match self.state.config.reread_from(&self.path) {
             Ok(next) => next,
             Err(e) => {
                 error!(cause = %format!("{e:#}"), "config file rejected; keeping the routes, breaker and plugin settings in force");
@@ -93,6 +108,12 @@ impl Reloader {
             report.routes = providers.set_file_routes(next.routes.clone());
             for change in &report.routes {
                 info!(change = %change, "chat route updated from the config file");
+            }
+            for (name, route) in &next.routes {
+                let same = previous.as_ref().and_then(|p| p.routes.get(name)) == Some(route);
+                if !same && !providers.has_api_route(name) {
+                    super::configured::binding_warnings(&self.state, name, route);
+                }
             }
             for name in next.routes.keys() {
                 if providers.has_api_route(name) {
@@ -154,9 +175,10 @@ impl Reloader {
         Ok(report)
     }
 
-    /// The files to watch: the config file and the secrets file in force.
+    /// The files to watch: the config file (or the default one, which may appear) and the
+    /// secrets file in force.
     async fn files(&self) -> Vec<PathBuf> {
-        let mut files: Vec<PathBuf> = self.state.config.source.iter().cloned().collect();
+        let mut files: Vec<PathBuf> = vec![self.path.clone()];
         if let Some(secrets) = self
             .last
             .lock()
@@ -190,7 +212,7 @@ pub fn load_secrets(state: &AppState, file: Option<&Path>) -> anyhow::Result<Opt
 }
 
 /// Starts watching the config file and secrets file of `state` and applying their
-/// changes. `None` when the server runs without a config file or secrets file.
+/// changes; without a config file, watching for the default one to appear.
 pub async fn spawn(state: AppState) -> anyhow::Result<Option<ConfigWatch>> {
     let reloader = Reloader::new(state);
     let files = reloader.files().await;

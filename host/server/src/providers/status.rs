@@ -1,6 +1,7 @@
 //! What `GET /api/providers` shows (seed 003's status endpoint): every route with its
-//! chain, which provider would serve it now and why, and how its last call went; every
-//! provider with its breaker, call figures and the routes that use it.
+//! chain, which provider would serve it now and why, how its last call went and who
+//! actually answered its recent calls; every provider with whether it is configured (key
+//! or endpoint), its breaker, call figures and the routes that use it.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +9,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::breaker::{Admission, BreakerView};
-use super::{Outcome, Route, Source, loaded_provider};
+use super::served::ServedView;
+use super::{Outcome, Route, Source, configured, loaded_provider};
 use crate::manifest::Kind;
 use crate::state::AppState;
 
@@ -59,6 +61,8 @@ pub struct RouteView {
     pub reason: String,
     /// How the last call on this route went.
     pub last: Option<Outcome>,
+    /// Who actually answered its recent calls (after failovers), and when last.
+    pub served: ServedView,
 }
 
 /// One link of a chain.
@@ -70,8 +74,9 @@ pub struct LinkView {
     pub model: Option<String>,
     /// The feature flag.
     pub enabled: bool,
-    /// `ready`, `probe` (breaker half-open: the next call decides), `breaker-open`,
-    /// `not-loaded`, `not-a-provider` or `disabled`.
+    /// `ready`, `probe` (breaker half-open: the next call decides), `not-configured`
+    /// (loaded, but without the API key or endpoint it needs: calls go to it and fail),
+    /// `breaker-open`, `not-loaded`, `not-a-provider` or `disabled`.
     pub status: String,
     /// Details of a status other than `ready`.
     pub detail: Option<String>,
@@ -86,6 +91,10 @@ pub struct ProviderView {
     pub name: Option<String>,
     /// Whether it is loaded.
     pub loaded: bool,
+    /// Whether it has the API key or endpoint it needs (none: not loaded).
+    pub configured: Option<bool>,
+    /// What it is missing, when it is not configured.
+    pub configuration: Option<String>,
     /// Version loaded.
     pub version: Option<String>,
     /// Models it offers.
@@ -126,7 +135,10 @@ pub fn view(state: &AppState) -> ProvidersView {
         .map(|(id, routes)| {
             let live = loaded_provider(state, &id);
             let info = live.as_ref().and_then(|l| l.provider.as_ref());
+            let missing = live.as_ref().and_then(|l| configured::missing(state, l));
             ProviderView {
+                configured: live.as_ref().map(|_| missing.is_none()),
+                configuration: missing,
                 name: info.map(|i| i.name.clone()),
                 loaded: live.is_some(),
                 version: live.as_ref().map(|l| l.plugin.manifest.version.to_string()),
@@ -158,6 +170,7 @@ pub fn route_view(state: &AppState, route: &Route) -> RouteView {
     let breakers = state.providers.breakers();
     let mut chain = Vec::new();
     let mut passed_over = Vec::new();
+    let mut unconfigured: Option<String> = None;
     let mut serving: Option<(String, Option<String>, bool)> = None;
     for entry in &route.chain {
         let (status, detail) = if !entry.enabled {
@@ -170,8 +183,13 @@ pub fn route_view(state: &AppState, route: &Route) -> RouteView {
                 Some("not an ai-provider plugin".to_string()),
             )
         } else {
+            let missing = loaded_provider(state, &entry.provider)
+                .and_then(|live| configured::missing(state, &live));
             match breakers.check(&entry.provider) {
-                Ok(Admission::Normal) => ("ready", None),
+                Ok(Admission::Normal) => match missing {
+                    Some(why) => ("not-configured", Some(format!("not configured: {why}"))),
+                    None => ("ready", None),
+                },
                 Ok(Admission::Probe) => (
                     "probe",
                     Some("breaker half-open: the next call is a probe".to_string()),
@@ -179,8 +197,12 @@ pub fn route_view(state: &AppState, route: &Route) -> RouteView {
                 Err(refusal) => ("breaker-open", Some(refusal.to_string())),
             }
         };
-        let usable = status == "ready" || status == "probe";
+        // A provider that is not configured is still called (and fails over).
+        let usable = matches!(status, "ready" | "probe" | "not-configured");
         if usable && serving.is_none() {
+            if let Some(detail) = detail.as_ref().filter(|_| status == "not-configured") {
+                unconfigured = Some(format!("{} is {detail}, so its calls fail", entry.provider));
+            }
             serving = Some((
                 entry.provider.clone(),
                 entry.model.clone(),
@@ -217,6 +239,19 @@ pub fn route_view(state: &AppState, route: &Route) -> RouteView {
         Some((provider, model, _)) => (Some(provider), model),
         None => (None, None),
     };
+    let served = state.providers.served(&route.name);
+    let mut reason = reason;
+    if let Some(note) = unconfigured {
+        reason.push_str(&format!("; but {note}"));
+    }
+    if let Some(by) = &served.last_served_by
+        && served.last_fallback
+    {
+        reason.push_str(&format!(
+            "; the last call was answered by {by} after failing over ({} of the last {} calls did)",
+            served.fallbacks, served.calls
+        ));
+    }
     RouteView {
         name: route.name.clone(),
         source: route.source,
@@ -228,6 +263,7 @@ pub fn route_view(state: &AppState, route: &Route) -> RouteView {
         model,
         reason,
         last: state.providers.last_outcome(&route.name),
+        served,
     }
 }
 

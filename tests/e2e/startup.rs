@@ -1,0 +1,168 @@
+//! Start-up, run with the real binary: each failure an operator meets first ends the
+//! process with a non-zero status and one line on stderr that names the path or URL and
+//! says what to do; and a config file created after start is picked up.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+/// Runs `sanctuary` with `args` in `dir` (as user `nobody` when `as_nobody`: root may
+/// write anywhere, so an unwritable directory needs another user to be unwritable).
+fn run(dir: &Path, args: &[&str], as_nobody: bool) -> Output {
+    let binary = env!("CARGO_BIN_EXE_sanctuary");
+    let mut command = if as_nobody {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", binary]);
+        c
+    } else {
+        Command::new(binary)
+    };
+    command
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("SANCTUARY_CONFIG")
+        .env_remove("SANCTUARY_DATA_DIR")
+        .env_remove("SANCTUARY_DATABASE_URL")
+        .env_remove("SANCTUARY_ADMIN_TOKEN")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the sanctuary binary")
+}
+
+/// The one `error:` line of stderr.
+fn error_line(output: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(
+        errors.len(),
+        1,
+        "expected one error line; stderr:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("Caused by") && !stderr.contains("Stack backtrace"),
+        "{stderr}"
+    );
+    errors[0].to_string()
+}
+
+fn is_root() -> bool {
+    // The real uid, as `id -u` prints it.
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+#[test]
+fn a_data_directory_that_is_not_writable_is_named_with_the_fix() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    // The scratch directory must be reachable by `nobody`.
+    set_mode(scratch.path(), 0o755);
+    let data = scratch.path().join("data");
+    std::fs::create_dir(&data).expect("mkdir");
+    set_mode(&data, 0o555);
+    let output = run(
+        scratch.path(),
+        &["--data-dir", data.to_str().expect("utf-8")],
+        is_root(),
+    );
+    set_mode(&data, 0o755);
+    assert!(!output.status.success(), "it started");
+    let line = error_line(&output);
+    assert!(line.contains(&data.display().to_string()), "{line}");
+    assert!(line.contains("not writable"), "{line}");
+    assert!(line.contains("--data-dir"), "{line}");
+    assert!(!line.contains("unable to open database file"), "{line}");
+}
+
+#[test]
+fn an_unreachable_database_is_named_without_its_password_with_the_fix() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    // A port nothing listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let url = format!("postgres://sanctuary:hunter2@127.0.0.1:{port}/sanctuary");
+    let data = scratch.path().join("data");
+    let output = run(
+        scratch.path(),
+        &[
+            "--data-dir",
+            data.to_str().expect("utf-8"),
+            "--database-url",
+            &url,
+        ],
+        false,
+    );
+    assert!(!output.status.success(), "it started");
+    let line = error_line(&output);
+    assert!(
+        line.contains(&format!("127.0.0.1:{port}/sanctuary")),
+        "{line}"
+    );
+    assert!(!line.contains("hunter2"), "{line}");
+    assert!(line.contains("cannot connect to the database"), "{line}");
+    assert!(line.contains("--database-url"), "{line}");
+}
+
+#[test]
+fn an_unsupported_database_url_is_named_with_the_fix() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let data = scratch.path().join("data");
+    let output = run(
+        scratch.path(),
+        &[
+            "--data-dir",
+            data.to_str().expect("utf-8"),
+            "--database-url",
+            "redis://127.0.0.1:6379",
+        ],
+        false,
+    );
+    assert!(!output.status.success(), "it started");
+    let line = error_line(&output);
+    assert!(line.contains("redis://127.0.0.1:6379"), "{line}");
+    assert!(line.contains("expected sqlite:// or postgres://"), "{line}");
+    assert!(line.contains("--database-url"), "{line}");
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+#[tokio::test]
+async fn a_config_file_created_after_start_is_applied() {
+    // Started with no config file: the default one does not exist yet.
+    let server = crate::server::Server::start().await;
+    let coder = |body: &serde_json::Value| {
+        body["routes"]
+            .as_array()
+            .and_then(|routes| routes.iter().find(|r| r["name"] == "coder").cloned())
+    };
+    let status: serde_json::Value = server.get_json("/api/providers").await;
+    assert_eq!(coder(&status), None);
+
+    // It appears (written aside and renamed into place, as deploy tools do).
+    let tmp = server.dir().join("sanctuary.toml.tmp");
+    std::fs::write(&tmp, "[routes.coder]\nchain = [{ provider = \"local\" }]\n").expect("write");
+    std::fs::rename(&tmp, server.dir().join("sanctuary.toml")).expect("rename");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let route = loop {
+        let status: serde_json::Value = server.get_json("/api/providers").await;
+        if let Some(route) = coder(&status) {
+            break route;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new config file was never applied: {status}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(route["source"], "config", "{route}");
+    assert_eq!(route["chain"][0]["provider"], "local", "{route}");
+}
