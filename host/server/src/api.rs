@@ -264,6 +264,7 @@ pub(crate) mod test_support {
             jobs: Arc::new(crate::jobs::Jobs::new(
                 db.db(),
                 crate::config::JobsConfig::default(),
+                "node-test",
             )),
             health: Arc::new(crate::api::health::Monitor::new(
                 crate::config::HealthConfig::default(),

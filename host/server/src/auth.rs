@@ -47,6 +47,10 @@ pub enum KeySource {
     Generated(String),
 }
 
+/// Row id of the admin key generated on first start: one per database, whichever node
+/// starts first.
+const FIRST_START_KEY_ID: &str = "generated-on-first-start";
+
 impl AdminKeys {
     /// Loads the admin keys: the environment token if given, otherwise the stored keys,
     /// generating and storing one when there is none.
@@ -75,16 +79,34 @@ impl AdminKeys {
         if !hashes.is_empty() {
             return Ok((AdminKeys { hashes }, KeySource::Stored));
         }
+        // Nodes starting together on a fresh database race here: the key generated on
+        // first start has one fixed row id, so exactly one insert wins, and the others
+        // use the winner's key (printed by the node that generated it).
         let key = generate_key();
-        sqlx::query(
-            "INSERT INTO admin_keys (id, key_hash, label, created_at) VALUES ($1, $2, $3, $4)",
+        let inserted = sqlx::query(
+            "INSERT INTO admin_keys (id, key_hash, label, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (id) DO NOTHING",
         )
-        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(FIRST_START_KEY_ID)
         .bind(hex::encode(hash(&key)))
         .bind("generated on first start")
         .bind(clock::timestamp())
         .execute(db.pool())
-        .await?;
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            let row = sqlx::query("SELECT key_hash FROM admin_keys WHERE id = $1")
+                .bind(FIRST_START_KEY_ID)
+                .fetch_one(db.pool())
+                .await?;
+            let text: String = row.get("key_hash");
+            let hashes = hex::decode(text)
+                .ok()
+                .and_then(|bytes| bytes.try_into().ok())
+                .into_iter()
+                .collect();
+            return Ok((AdminKeys { hashes }, KeySource::Stored));
+        }
         Ok((
             AdminKeys {
                 hashes: vec![hash(&key)],

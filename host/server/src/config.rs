@@ -472,6 +472,9 @@ impl Config {
         if self.jobs.max_attempts == 0 {
             bail!("jobs.max_attempts must be at least 1");
         }
+        if self.jobs.lease_secs < 3 {
+            bail!("jobs.lease_secs must be at least 3 (the lease is renewed every fifth of it)");
+        }
         let server = &self.server;
         for (name, value) in [
             ("header_timeout_secs", server.header_timeout_secs),

@@ -13,6 +13,14 @@
 //! and a job left `in_progress` (the server stopped or crashed under it) goes back to
 //! `pending` to be run again, unless it has already started `max_attempts` runs, in which
 //! case it is marked `failed` with a reason naming the restart.
+//!
+//! Several nodes may share one database. A claimed job carries its node's id and a lease
+//! (`[jobs] lease_secs`) that the run renews every fifth of it; a node takes back only
+//! jobs whose lease ran out (every node looks every fifth of the lease, so a job of a
+//! killed node runs again elsewhere) and, at its start, its own from an earlier life —
+//! never another live node's. A cancel sent to any node marks the row; the owning node's
+//! next renewal finds it and stops the provider call. The node id is kept in
+//! `<data_dir>/node-id` ([`node_id`]).
 
 pub mod events;
 pub mod runner;
@@ -376,6 +384,8 @@ pub struct Resumed {
 pub struct Jobs {
     db: Db,
     config: JobsConfig,
+    /// This node's id: the owner of the jobs it claims.
+    node: String,
     events: broadcast::Sender<JobEvent>,
     /// Wakes an idle worker when a job becomes `pending`.
     wake: Notify,
@@ -390,11 +400,13 @@ pub struct Jobs {
 }
 
 impl Jobs {
-    /// The job service over `db`; no worker runs until [`Jobs::start`].
-    pub fn new(db: Db, config: JobsConfig) -> Jobs {
+    /// The job service over `db` for node `node` (see [`node_id`]); no worker runs until
+    /// [`Jobs::start`].
+    pub fn new(db: Db, config: JobsConfig, node: impl Into<String>) -> Jobs {
         Jobs {
             db,
             config,
+            node: node.into(),
             events: broadcast::channel(EVENT_BUFFER).0,
             wake: Notify::new(),
             running: Mutex::new(HashMap::new()),
@@ -434,16 +446,51 @@ impl Jobs {
         for worker in 0..self.config.concurrency {
             tokio::spawn(runner::work(state.clone(), worker));
         }
+        tokio::spawn(runner::reclaim(state.clone()));
         Ok(resumed)
     }
 
-    /// Puts jobs left `in_progress` by an earlier run of the server back to `pending`, or
-    /// marks them `failed` when they have started `max_attempts` runs already. Only call it
-    /// before any worker runs.
+    /// This node's id.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// How long a claim holds without renewal.
+    pub(crate) fn lease(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.config.lease_secs.max(1)))
+    }
+
+    /// When a claim made or renewed now runs out.
+    pub(crate) fn lease_until(&self) -> String {
+        let lease = chrono::Duration::from_std(self.lease()).unwrap_or(chrono::Duration::MAX);
+        clock::format(chrono::Utc::now() + lease)
+    }
+
+    /// Takes back the jobs of other nodes whose lease ran out (see [`store::reclaim`]),
+    /// announcing each change and waking the workers for the requeued ones.
+    pub(crate) async fn reclaim_expired(&self) -> Result<()> {
+        let now = clock::timestamp();
+        let max = i64::from(self.config.max_attempts);
+        let (requeued, failed) = store::reclaim(&self.db, max, &now, None).await?;
+        for job_id in requeued.iter().chain(&failed) {
+            let job = self.get(job_id).await?;
+            tracing::warn!(job = %job_id, status = job.status.as_str(), "took back a job whose node stopped renewing its lease");
+            self.emit(EventKind::JobUpdate, &job);
+        }
+        for _ in &requeued {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Puts jobs left `in_progress` by an earlier run of this node (or by any node whose
+    /// lease ran out) back to `pending`, or marks them `failed` when they have started
+    /// `max_attempts` runs already. Jobs other live nodes run are left alone. Only call it
+    /// before any worker of this node runs.
     pub async fn resume(&self) -> Result<Resumed> {
         let now = clock::timestamp();
         let max = i64::from(self.config.max_attempts);
-        let (requeued, failed) = store::resume(&self.db, max, &now).await?;
+        let (requeued, failed) = store::reclaim(&self.db, max, &now, Some(&self.node)).await?;
         let pending = store::count(&self.db, Some(Status::Pending)).await?;
         Ok(Resumed {
             pending: u64::try_from(pending).unwrap_or_default(),
@@ -493,7 +540,7 @@ impl Jobs {
     }
 
     /// Cancels a `pending` or `in_progress` job; a run in progress here is stopped (its
-    /// provider call dropped).
+    /// provider call dropped), one on another node at that node's next lease renewal.
     pub async fn cancel(&self, job_id: &str) -> Result<Job> {
         let now = clock::timestamp();
         if !store::cancel(&self.db, job_id, &now).await? {
@@ -561,6 +608,25 @@ impl Jobs {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// This node's id, kept in `<data_dir>/node-id` so that a restarted node knows the jobs
+/// its earlier life left running (and takes them back at once instead of waiting for their
+/// lease): created with a fresh UUID on first start. Nodes sharing a database need data
+/// directories of their own (or at least their own `node-id` file).
+pub fn node_id(data_dir: &std::path::Path) -> std::io::Result<String> {
+    let file = data_dir.join("node-id");
+    match std::fs::read_to_string(&file) {
+        Ok(text) if !text.trim().is_empty() => return Ok(text.trim().to_string()),
+        Ok(_) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(err),
+    }
+    let id = format!("node-{}", uuid::Uuid::new_v4());
+    let partial = data_dir.join(format!("node-id.{}.tmp", std::process::id()));
+    std::fs::write(&partial, &id)?;
+    std::fs::rename(&partial, &file)?;
+    Ok(id)
 }
 
 #[cfg(test)]

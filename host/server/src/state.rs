@@ -102,7 +102,14 @@ impl AppState {
             .load_stored(&db)
             .await
             .context("read the chat routes bound through the API")?;
-        let jobs = Arc::new(crate::jobs::Jobs::new(db.clone(), config.jobs));
+        let node = crate::jobs::node_id(&config.data_dir).with_context(|| {
+            format!(
+                "read or create {}",
+                config.data_dir.join("node-id").display()
+            )
+        })?;
+        tracing::info!(node = %node, "node id");
+        let jobs = Arc::new(crate::jobs::Jobs::new(db.clone(), config.jobs, node));
         crate::telemetry::retention::spawn(db.clone(), config.telemetry);
         let health = Arc::new(crate::api::health::Monitor::new(config.health));
         let scout = Arc::new(crate::scout::StatusCache::new(config.scout.status_ttl_ms));

@@ -130,6 +130,11 @@ pub struct JobsConfig {
     /// Runs a job may start (default 3): a job interrupted by a restart after this many is
     /// marked `failed` instead of being run again.
     pub max_attempts: u32,
+    /// How long a node's claim on a running job holds without renewal, in seconds (default
+    /// 10, at least 3). The owner renews it every fifth of that; a job whose node died is
+    /// taken back by another node once it runs out, and a cancel sent to another node stops
+    /// the run within a fifth of it.
+    pub lease_secs: u32,
 }
 
 impl Default for JobsConfig {
@@ -137,6 +142,7 @@ impl Default for JobsConfig {
         JobsConfig {
             concurrency: 2,
             max_attempts: 3,
+            lease_secs: 10,
         }
     }
 }

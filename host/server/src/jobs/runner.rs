@@ -5,6 +5,9 @@
 //!
 //! A run can be cancelled at any point: its token fires, the provider call in flight is
 //! dropped, and the row (already `cancelled` by [`super::Jobs::cancel`]) is left alone.
+//! While it runs, its lease is renewed every fifth of `[jobs] lease_secs`; a renewal that
+//! finds the run no longer this node's (cancelled through another node, or taken back)
+//! fires the token too. [`reclaim`] takes back other nodes' expired jobs.
 
 use std::time::{Duration, Instant};
 
@@ -31,7 +34,13 @@ pub async fn work(state: AppState, worker: u32) {
         let woken = jobs.wake.notified();
         let claimed = {
             let _admission = jobs.admission.read().await;
-            store::claim_next(&jobs.db, &clock::timestamp()).await
+            store::claim_next(
+                &jobs.db,
+                &clock::timestamp(),
+                &jobs.node,
+                &jobs.lease_until(),
+            )
+            .await
         };
         match claimed {
             Ok(Some(job)) => {
@@ -79,6 +88,7 @@ async fn run(state: &AppState, job: Job) {
     let started = Instant::now();
     let result = tokio::select! {
         () = token.cancelled() => None,
+        () = keep_lease(state, &job, &token) => None,
         result = generate(state, &job) => Some(result),
     };
     forget(state, &job);
@@ -123,6 +133,50 @@ async fn run(state: &AppState, job: Job) {
             cause = %format!("{:#}", anyhow::Error::from(err)),
             "cannot store the job outcome; it runs again at the next start"
         ),
+    }
+}
+
+/// Renews the run's lease every fifth of it, for as long as it runs; returns (stopping
+/// the run) when the row says the run is no longer this node's: cancelled through another
+/// node, or taken back after the lease ran out. A database error is logged and retried at
+/// the next renewal.
+async fn keep_lease(state: &AppState, job: &Job, token: &CancellationToken) {
+    let jobs = &state.jobs;
+    let every = jobs.lease() / 5;
+    loop {
+        tokio::time::sleep(every).await;
+        match store::renew(
+            &jobs.db,
+            &job.job_id,
+            job.attempts,
+            &jobs.node,
+            &jobs.lease_until(),
+        )
+        .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                info!("job run stopped: the job was cancelled or taken over elsewhere");
+                token.cancel();
+                return;
+            }
+            Err(err) => {
+                warn!(cause = %format!("{:#}", anyhow::Error::from(err)), "cannot renew the job's lease")
+            }
+        }
+    }
+}
+
+/// Every fifth of the lease, takes back the jobs of nodes that stopped renewing theirs
+/// ([`super::Jobs::reclaim_expired`]), for the life of the runtime.
+pub async fn reclaim(state: AppState) {
+    let jobs = state.jobs.clone();
+    let every = jobs.lease() / 5;
+    loop {
+        tokio::time::sleep(every).await;
+        if let Err(err) = jobs.reclaim_expired().await {
+            warn!(cause = %format!("{:#}", anyhow::Error::from(err)), "cannot take back expired jobs");
+        }
     }
 }
 

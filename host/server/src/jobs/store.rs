@@ -2,6 +2,12 @@
 //! one conditional `UPDATE` (`... WHERE status = ...`), so two actors racing on a job (a
 //! worker finishing it and a client cancelling it, two workers claiming it) cannot both
 //! win: the loser sees no row changed.
+//!
+//! A running job has an owner (the node id of the server running it) and a lease
+//! (`lease_until`, migration 0014) that the owner renews ([`renew`]) while the run lasts.
+//! Only a job whose lease has run out (or, at a node's start, one that node itself owned
+//! in an earlier life) is taken back ([`reclaim`]), so nodes sharing a database never run
+//! each other's live jobs.
 
 use serde_json::Value;
 use sqlx::Row;
@@ -111,8 +117,9 @@ pub async fn count(db: &Db, status: Option<Status>) -> Result<i64> {
 }
 
 /// Takes the job first in the queue (the oldest `pending` one): it becomes `in_progress`
-/// with one more attempt. `None` when nothing is pending.
-pub async fn claim_next(db: &Db, now: &str) -> Result<Option<Job>> {
+/// with one more attempt, owned by `owner` until `lease_until` (renewed by [`renew`]).
+/// `None` when nothing is pending.
+pub async fn claim_next(db: &Db, now: &str, owner: &str, lease_until: &str) -> Result<Option<Job>> {
     loop {
         let next = sqlx::query(
             "SELECT job_id FROM jobs WHERE status = 'pending' \
@@ -126,11 +133,13 @@ pub async fn claim_next(db: &Db, now: &str) -> Result<Option<Job>> {
         let job_id: String = next.try_get(0)?;
         let claimed = sqlx::query(
             "UPDATE jobs SET status = 'in_progress', attempts = attempts + 1, started_at = $2, \
-             completed_at = NULL, error = NULL, updated_at = $2 \
+             completed_at = NULL, error = NULL, updated_at = $2, owner = $3, lease_until = $4 \
              WHERE job_id = $1 AND status = 'pending'",
         )
         .bind(&job_id)
         .bind(now)
+        .bind(owner)
+        .bind(lease_until)
         .execute(db.pool())
         .await?
         .rows_affected();
@@ -214,38 +223,91 @@ pub async fn retry(db: &Db, job_id: &str, now: &str) -> Result<bool> {
     Ok(done.rows_affected() == 1)
 }
 
-/// Takes up the jobs an earlier run of the server left `in_progress`: those with fewer
-/// than `max_attempts` runs go back to `pending` (keeping their place in the queue), the
-/// others are `failed`. Returns the ids of both, oldest first.
-pub async fn resume(db: &Db, max_attempts: i64, now: &str) -> Result<(Vec<String>, Vec<String>)> {
+/// Extends `owner`'s lease on run `attempt` of `job_id` to `lease_until`; false when that
+/// run is no longer this owner's to run (cancelled, finished, or taken back after its lease
+/// ran out), so the caller stops it.
+pub async fn renew(
+    db: &Db,
+    job_id: &str,
+    attempt: i64,
+    owner: &str,
+    lease_until: &str,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE jobs SET lease_until = $4 \
+         WHERE job_id = $1 AND attempts = $2 AND owner = $3 AND status = 'in_progress'",
+    )
+    .bind(job_id)
+    .bind(attempt)
+    .bind(owner)
+    .bind(lease_until)
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The `in_progress` jobs nobody runs any more: whose lease ran out before `now`, and,
+/// when `own` is given, those `own` owned (a node at its start takes back what its earlier
+/// life left). Those with fewer than `max_attempts` runs go back to `pending` (keeping
+/// their place in the queue), the others are `failed`. Returns the ids of both, oldest
+/// first. Each change re-checks the lease, so a renewal in between wins.
+pub async fn reclaim(
+    db: &Db,
+    max_attempts: i64,
+    now: &str,
+    own: Option<&str>,
+) -> Result<(Vec<String>, Vec<String>)> {
+    // The same test as the SELECT below, with `now` as $2 and `own` as $3.
+    const ABANDONED: &str = "status = 'in_progress' \
+         AND (lease_until IS NULL OR lease_until < $2 OR owner = $3)";
     let rows = sqlx::query(
         "SELECT job_id, attempts FROM jobs WHERE status = 'in_progress' \
+         AND (lease_until IS NULL OR lease_until < $1 OR owner = $2) \
          ORDER BY COALESCE(queued_at, created_at), job_id",
     )
+    .bind(now)
+    .bind(own)
     .fetch_all(db.pool())
     .await?;
     let (mut requeued, mut failed) = (Vec::new(), Vec::new());
     for row in rows {
         let job_id: String = row.try_get(0)?;
         let attempts: i64 = row.try_get(1)?;
-        if attempts < max_attempts {
-            let done = sqlx::query(
-                "UPDATE jobs SET status = 'pending', updated_at = $2 \
-                 WHERE job_id = $1 AND status = 'in_progress'",
-            )
-            .bind(&job_id)
-            .bind(now)
-            .execute(db.pool())
-            .await?;
-            if done.rows_affected() == 1 {
-                requeued.push(job_id);
-            }
+        let done = if attempts < max_attempts {
+            let sql = format!(
+                "UPDATE jobs SET status = 'pending', owner = NULL, lease_until = NULL, \
+                 updated_at = $2 WHERE job_id = $1 AND attempts = $4 AND {ABANDONED}"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(&job_id)
+                .bind(now)
+                .bind(own)
+                .bind(attempts)
+                .execute(db.pool())
+                .await?
         } else {
             let reason = format!(
-                "the server restarted while this job was running, and it had already \
-                 started {attempts} of its {max_attempts} allowed runs"
+                "the server running this job restarted, stopped or lost touch with the \
+                 database, and the job had already started {attempts} of its {max_attempts} allowed runs"
             );
-            if fail(db, &job_id, attempts, &reason, now).await? {
+            let sql = format!(
+                "UPDATE jobs SET status = 'failed', error = $5, owner = NULL, \
+                 lease_until = NULL, completed_at = $2, updated_at = $2 \
+                 WHERE job_id = $1 AND attempts = $4 AND {ABANDONED}"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(&job_id)
+                .bind(now)
+                .bind(own)
+                .bind(attempts)
+                .bind(reason)
+                .execute(db.pool())
+                .await?
+        };
+        if done.rows_affected() == 1 {
+            if attempts < max_attempts {
+                requeued.push(job_id);
+            } else {
                 failed.push(job_id);
             }
         }

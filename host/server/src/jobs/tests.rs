@@ -16,6 +16,13 @@ use crate::db::testing;
 
 /// Upper bound on waiting for a job event; only reached when something is broken.
 const PATIENCE: Duration = Duration::from_secs(120);
+/// The node these tests' claims belong to.
+const NODE: &str = "node-test";
+
+/// A lease that holds for a minute from now.
+fn lease() -> String {
+    clock::format(chrono::Utc::now() + chrono::Duration::seconds(60))
+}
 
 fn new_job(prompt: &str) -> NewJob {
     NewJob::from_json(json!({ "prompt": prompt })).expect("valid")
@@ -206,7 +213,7 @@ async fn a_job_keeps_its_sampling_parameters_and_its_request_carries_them() {
 #[tokio::test]
 async fn the_queue_hands_out_jobs_in_order_once_each_on_every_database() {
     for db in testing::all().await {
-        let jobs = Jobs::new(db.db(), JobsConfig::default());
+        let jobs = Jobs::new(db.db(), JobsConfig::default(), NODE);
         let providers = Providers::new(&crate::config::Config::default());
         let first = jobs
             .create(&providers, new_job("first"))
@@ -221,7 +228,7 @@ async fn the_queue_hands_out_jobs_in_order_once_each_on_every_database() {
         assert!(first.results.is_none() && first.started_at.is_none());
 
         let now = clock::timestamp();
-        let claimed = store::claim_next(&db, &now)
+        let claimed = store::claim_next(&db, &now, NODE, &lease())
             .await
             .expect("claim")
             .expect("a job");
@@ -229,12 +236,17 @@ async fn the_queue_hands_out_jobs_in_order_once_each_on_every_database() {
         assert_eq!(claimed.status, Status::InProgress);
         assert_eq!(claimed.attempts, 1);
         assert!(claimed.started_at.is_some());
-        let claimed_second = store::claim_next(&db, &now)
+        let claimed_second = store::claim_next(&db, &now, NODE, &lease())
             .await
             .expect("claim")
             .expect("a job");
         assert_eq!(claimed_second.job_id, second.job_id);
-        assert!(store::claim_next(&db, &now).await.expect("claim").is_none());
+        assert!(
+            store::claim_next(&db, &now, NODE, &lease())
+                .await
+                .expect("claim")
+                .is_none()
+        );
 
         // A cancel wins over an outcome arriving afterwards.
         jobs.cancel(&first.job_id).await.expect("cancelled");
@@ -304,7 +316,7 @@ async fn the_queue_hands_out_jobs_in_order_once_each_on_every_database() {
 #[tokio::test]
 async fn retry_and_cancel_apply_only_to_the_statuses_that_allow_them() {
     for db in testing::all().await {
-        let jobs = Jobs::new(db.db(), JobsConfig::default());
+        let jobs = Jobs::new(db.db(), JobsConfig::default(), NODE);
         let providers = Providers::new(&crate::config::Config::default());
         let job = jobs
             .create(&providers, new_job("x"))
@@ -348,13 +360,13 @@ async fn retry_and_cancel_apply_only_to_the_statuses_that_allow_them() {
 #[tokio::test]
 async fn cancelling_a_running_job_stops_its_run() {
     let db = testing::db().await;
-    let jobs = Jobs::new(db.db(), JobsConfig::default());
+    let jobs = Jobs::new(db.db(), JobsConfig::default(), NODE);
     let providers = Providers::new(&crate::config::Config::default());
     let job = jobs
         .create(&providers, new_job("x"))
         .await
         .expect("created");
-    let claimed = store::claim_next(&db, &clock::timestamp())
+    let claimed = store::claim_next(&db, &clock::timestamp(), NODE, &lease())
         .await
         .expect("claim")
         .expect("a job");
@@ -376,8 +388,9 @@ async fn a_restart_requeues_interrupted_jobs_and_fails_those_out_of_attempts_on_
         let config = JobsConfig {
             concurrency: 1,
             max_attempts: 2,
+            ..JobsConfig::default()
         };
-        let jobs = Jobs::new(db.db(), config);
+        let jobs = Jobs::new(db.db(), config, NODE);
         let providers = Providers::new(&crate::config::Config::default());
         let once = jobs
             .create(&providers, new_job("interrupted once"))
@@ -392,15 +405,19 @@ async fn a_restart_requeues_interrupted_jobs_and_fails_those_out_of_attempts_on_
             .await
             .expect("created");
         let now = clock::timestamp();
-        store::claim_next(&db, &now).await.expect("claim");
+        store::claim_next(&db, &now, NODE, &lease())
+            .await
+            .expect("claim");
         // `twice` was already re-run once: put it back and claim it again.
-        store::claim_next(&db, &now).await.expect("claim");
+        store::claim_next(&db, &now, NODE, &lease())
+            .await
+            .expect("claim");
         sqlx::query("UPDATE jobs SET status = 'pending' WHERE job_id = $1")
             .bind(&twice.job_id)
             .execute(db.pool())
             .await
             .expect("update");
-        let again = store::claim_next(&db, &now)
+        let again = store::claim_next(&db, &now, NODE, &lease())
             .await
             .expect("claim")
             .expect("a job");
@@ -410,7 +427,7 @@ async fn a_restart_requeues_interrupted_jobs_and_fails_those_out_of_attempts_on_
         );
 
         // The server "dies" here; a new one starts over the same database.
-        let restarted = Jobs::new(db.db(), config);
+        let restarted = Jobs::new(db.db(), config, NODE);
         let resumed = restarted.resume().await.expect("resumed");
         assert_eq!(resumed.requeued, std::slice::from_ref(&once.job_id));
         assert_eq!(resumed.failed, std::slice::from_ref(&twice.job_id));
@@ -429,7 +446,7 @@ async fn a_restart_requeues_interrupted_jobs_and_fails_those_out_of_attempts_on_
             Status::Pending
         );
         // The interrupted job keeps its place ahead of the one that never started.
-        let next = store::claim_next(&db, &clock::timestamp())
+        let next = store::claim_next(&db, &clock::timestamp(), NODE, &lease())
             .await
             .expect("claim")
             .expect("a job");
@@ -664,4 +681,101 @@ async fn bad_job_requests_are_400s_and_unknown_jobs_404s_in_the_envelope() {
     let (status, _, answer) = send(app, get("/ws/jobs")).await;
     assert!(status.is_client_error(), "{status}");
     assert_eq!(answer["success"], false);
+}
+
+#[tokio::test]
+async fn a_starting_node_takes_back_its_own_and_expired_jobs_but_never_a_live_node_s() {
+    for db in testing::all().await {
+        let config = JobsConfig::default();
+        let providers = Providers::new(&crate::config::Config::default());
+        let other = Jobs::new(db.db(), config, "node-other");
+        let live = other
+            .create(&providers, new_job("run by a live node"))
+            .await
+            .expect("created");
+        let expired = other
+            .create(&providers, new_job("run by a dead node"))
+            .await
+            .expect("created");
+        let mine = other
+            .create(&providers, new_job("run by my earlier life"))
+            .await
+            .expect("created");
+        let now = clock::timestamp();
+        store::claim_next(&db, &now, "node-other", &lease())
+            .await
+            .expect("claim");
+        let past = clock::format(chrono::Utc::now() - chrono::Duration::seconds(1));
+        store::claim_next(&db, &now, "node-dead", &past)
+            .await
+            .expect("claim");
+        store::claim_next(&db, &now, NODE, &lease())
+            .await
+            .expect("claim");
+
+        let restarted = Jobs::new(db.db(), config, NODE);
+        let resumed = restarted.resume().await.expect("resumed");
+        assert_eq!(
+            resumed.requeued,
+            vec![expired.job_id.clone(), mine.job_id.clone()]
+        );
+        let untouched = restarted.get(&live.job_id).await.expect("job");
+        assert_eq!(
+            untouched.status,
+            Status::InProgress,
+            "a live node's job stays its own"
+        );
+
+        // Later, on a running node, only expired leases are taken back, never its own.
+        let again = store::claim_next(&db, &now, NODE, &lease())
+            .await
+            .expect("claim")
+            .expect("a job");
+        restarted.reclaim_expired().await.expect("reclaimed");
+        assert_eq!(
+            restarted.get(&again.job_id).await.expect("job").status,
+            Status::InProgress
+        );
+        assert_eq!(
+            restarted.get(&live.job_id).await.expect("job").status,
+            Status::InProgress
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_renewal_fails_once_the_job_was_cancelled_elsewhere_or_taken_over() {
+    for db in testing::all().await {
+        let providers = Providers::new(&crate::config::Config::default());
+        let a = Jobs::new(db.db(), JobsConfig::default(), "node-a");
+        let b = Jobs::new(db.db(), JobsConfig::default(), "node-b");
+        let job = a
+            .create(&providers, new_job("cancelled on b"))
+            .await
+            .expect("created");
+        let claimed = store::claim_next(&db, &clock::timestamp(), "node-a", &lease())
+            .await
+            .expect("claim")
+            .expect("a job");
+        assert!(
+            store::renew(&db, &job.job_id, claimed.attempts, "node-a", &lease())
+                .await
+                .expect("renew")
+        );
+        assert!(
+            !store::renew(&db, &job.job_id, claimed.attempts, "node-b", &lease())
+                .await
+                .expect("renew"),
+            "only the owner renews"
+        );
+        b.cancel(&job.job_id)
+            .await
+            .expect("cancelled through node b");
+        assert!(
+            !store::renew(&db, &job.job_id, claimed.attempts, "node-a", &lease())
+                .await
+                .expect("renew"),
+            "the owner learns of the cancel at its next renewal"
+        );
+    }
 }
