@@ -389,8 +389,7 @@ async fn run() {
     for note in notes {
         println!("note: {note}");
     }
-    let mut child = server.child;
-    let _ = child.kill().await;
+    server.process.kill().await;
 
     // 6. Cold start.
     cold_start().await;
