@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Server, start};
+use crate::support::{start, start_in};
 
 #[tokio::test]
 async fn chat_over_http_answers_in_the_seed_shape_and_sends_the_history_along() {
@@ -181,7 +181,7 @@ async fn a_malformed_socket_chat_gets_an_error_and_the_socket_stays_up() {
 #[tokio::test]
 async fn sessions_survive_a_restart_over_the_same_data_directory() {
     let data = tempfile::TempDir::new().expect("tempdir");
-    let server = Server::start_in(data.path(), |_| {}).await;
+    let server = start_in(data.path(), |_| {}).await;
     let (status, _) = server
         .post(
             "/api/chat/mama-bear",
@@ -199,7 +199,7 @@ async fn sessions_survive_a_restart_over_the_same_data_directory() {
     let created_id = created["id"].as_str().expect("id").to_string();
     server.stop();
 
-    let server = Server::start_in(data.path(), |_| {}).await;
+    let server = start_in(data.path(), |_| {}).await;
     let (status, session) = server.get("/api/chat/sessions/persist").await;
     assert_eq!(status, 200, "{session}");
     assert_eq!(session["user_id"], "nathan");

@@ -6,21 +6,13 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use sanctuary::manifest::Manifest;
-use sanctuary::plugins::artifacts;
 use serde_json::Value;
 
 use crate::support::{Server, start};
 
 /// Loads test fixture `name` into the server's live set, as an install would.
 async fn install_fixture(server: &Server, name: &str) {
-    let (_, wasm, manifest) = artifacts::FIXTURES
-        .iter()
-        .find(|(n, _, _)| *n == name)
-        .unwrap_or_else(|| panic!("no fixture named {name}"));
-    let manifest = std::fs::read_to_string(manifest).expect("fixture manifest");
-    let manifest = Manifest::from_json(&manifest).expect("a valid manifest");
-    let bytes = std::fs::read(wasm).expect("the fixture was built");
+    let (manifest, bytes) = sanctuary_test_support::fixture(name);
     let plugins = &server.state.plugins;
     let live = plugins
         .load_bytes(manifest, bytes, plugins.plugins_dir())

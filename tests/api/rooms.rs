@@ -3,9 +3,6 @@
 
 use serde_json::json;
 
-use sanctuary::manifest::Manifest;
-use sanctuary::plugins::artifacts;
-
 use crate::support::{project, start};
 
 #[tokio::test]
@@ -174,20 +171,11 @@ async fn a_workspace_naming_a_project_gets_file_and_plugin_updates() {
 
     // A plugin loaded while the server runs: every workspace hears of it, and every client
     // gets an operator notice.
-    let (_, wasm, manifest) = artifacts::FIXTURES
-        .iter()
-        .find(|(name, _, _)| *name == "trivial-probe")
-        .expect("the trivial-probe fixture");
-    let manifest = Manifest::from_json(&std::fs::read_to_string(manifest).expect("manifest"))
-        .expect("valid manifest");
+    let (manifest, component) = sanctuary_test_support::fixture("trivial-probe");
     let id = manifest.id.clone();
     let plugins = &fx.server.state.plugins;
     let live = plugins
-        .load_bytes(
-            manifest,
-            std::fs::read(wasm).expect("wasm"),
-            plugins.plugins_dir(),
-        )
+        .load_bytes(manifest, component, plugins.plugins_dir())
         .await
         .expect("loads");
     plugins.insert(live);

@@ -3,15 +3,10 @@
 //! scopes allow until logout, and `SANCTUARY_RATE_LIMIT` answers 429 with `Retry-After`
 //! while `/health` stays reachable.
 
-// The e2e target's starter; this target uses only part of it.
-#[allow(dead_code)]
-#[path = "../e2e/server.rs"]
-mod server;
-
 use reqwest::Method;
 use reqwest::header::{AUTHORIZATION, COOKIE, HeaderMap, RETRY_AFTER, SET_COOKIE};
+use sanctuary_test_support::{Server, sanctuary};
 use serde_json::{Value, json};
-use server::Server;
 
 const ADMIN: &str = "auth-test-admin-token";
 
@@ -76,7 +71,10 @@ const INSTALL_TIME: &str = "/api/mcp/servers/time/install";
 
 #[tokio::test]
 async fn changes_need_a_key_or_session_with_the_right_scope() {
-    let server = Server::start_with(&[("SANCTUARY_ADMIN_TOKEN", ADMIN)]).await;
+    let server = sanctuary!()
+        .envs(&[("SANCTUARY_ADMIN_TOKEN", ADMIN)])
+        .spawn()
+        .await;
 
     // Start from `time` not installed, so an install is visible.
     let (status, _, body) = call(
@@ -262,11 +260,13 @@ async fn changes_need_a_key_or_session_with_the_right_scope() {
 
 #[tokio::test]
 async fn a_burst_over_the_rate_limit_gets_429_and_health_still_answers() {
-    let server = Server::start_with(&[
-        ("SANCTUARY_ADMIN_TOKEN", ADMIN),
-        ("SANCTUARY_RATE_LIMIT", "2"),
-    ])
-    .await;
+    let server = sanctuary!()
+        .envs(&[
+            ("SANCTUARY_ADMIN_TOKEN", ADMIN),
+            ("SANCTUARY_RATE_LIMIT", "2"),
+        ])
+        .spawn()
+        .await;
     let mut limited = None;
     let mut served = 0;
     // 2 a second with bursts of 4: a quick run of requests meets the limit long before 50.

@@ -3,15 +3,10 @@
 //! flows in `socketio_client.py` / `socketio_client.mjs`. `.ci/run` installs both clients;
 //! without them the tests fail under CI and print a notice elsewhere.
 
-// Shared with the e2e target, which uses every helper; this one needs only some.
-#[allow(dead_code)]
-#[path = "../e2e/server.rs"]
-mod server;
-
 use std::path::Path;
 use std::process::Command;
 
-use server::Server;
+use sanctuary_test_support::sanctuary;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/clients");
 
@@ -51,7 +46,7 @@ async fn python_socketio_runs_the_seed_flows_over_websocket_and_polling() {
     ) {
         return;
     }
-    let server = Server::start().await;
+    let server = sanctuary!().spawn().await;
     let url = server.url("");
     for transport in ["websocket", "polling"] {
         let url = url.clone();
@@ -72,7 +67,7 @@ async fn node_socket_io_client_runs_the_seed_flows_over_websocket_and_polling() 
     ) {
         return;
     }
-    let server = Server::start().await;
+    let server = sanctuary!().spawn().await;
     let url = server.url("");
     for transport in ["websocket", "polling"] {
         let url = url.clone();

@@ -8,18 +8,13 @@
 //! changed. `.ci/run` installs chromium and playwright-core; without them the test fails
 //! under CI (`CI` set) and prints why it skipped elsewhere.
 
-// Shared with the e2e target, which uses every helper; this one needs only some.
-#[allow(dead_code)]
-#[path = "../e2e/server.rs"]
-mod server;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use server::Server;
+use sanctuary_test_support::{Server, sanctuary};
 
 const CLIENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/clients");
 const SCRIPT: &str = concat!(
@@ -72,7 +67,7 @@ fn tools_present() -> bool {
 
 /// A fixture's manifest (as JSON) and component bytes.
 fn fixture(name: &str) -> (Value, Vec<u8>) {
-    let (_, wasm, manifest) = sanctuary::plugins::artifacts::FIXTURES
+    let (_, wasm, manifest) = sanctuary_test_support::fixtures::FIXTURES
         .iter()
         .find(|(n, _, _)| *n == name)
         .unwrap_or_else(|| panic!("no fixture named {name}"));
@@ -134,11 +129,13 @@ async fn an_operator_installs_grants_disables_binds_and_watches_a_job_in_chromiu
     std::fs::create_dir(&upload).expect("upload dir");
     write_upload(&upload);
     let registry = registry.to_str().expect("utf-8 path").to_owned();
-    let server = Server::start_with(&[
-        ("SANCTUARY_ADMIN_TOKEN", ADMIN_KEY),
-        ("SANCTUARY_REGISTRY", &registry),
-    ])
-    .await;
+    let server = sanctuary!()
+        .envs(&[
+            ("SANCTUARY_ADMIN_TOKEN", ADMIN_KEY),
+            ("SANCTUARY_REGISTRY", &registry),
+        ])
+        .spawn()
+        .await;
     server.wait_ready().await;
     // A user login with the scopes an operator needs (not admin: the audit says so).
     send(
@@ -221,7 +218,7 @@ async fn an_operator_installs_grants_disables_binds_and_watches_a_job_in_chromiu
 
 #[tokio::test]
 async fn the_console_page_names_only_its_own_assets_and_sends_a_strict_policy() {
-    let server = Server::start().await;
+    let server = sanctuary!().spawn().await;
     let response = server
         .client
         .get(server.url("/console"))

@@ -9,20 +9,23 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use crate::server::Server;
+use sanctuary_test_support::{Server, sanctuary};
 
 const ADMIN: &str = "containment-admin";
 
 /// A server with the admin key set and `hostile-host` uploaded.
 async fn server_with_hostile_host() -> Server {
-    let server = Server::start_with(&[("SANCTUARY_ADMIN_TOKEN", ADMIN)]).await;
+    let server = sanctuary!()
+        .envs(&[("SANCTUARY_ADMIN_TOKEN", ADMIN)])
+        .spawn()
+        .await;
     upload(&server, "hostile-host").await;
     server
 }
 
 /// Uploads fixture `name` through `POST /api/plugins/upload`.
 async fn upload(server: &Server, name: &str) {
-    let (_, wasm, manifest) = sanctuary::plugins::artifacts::FIXTURES
+    let (_, wasm, manifest) = sanctuary_test_support::fixtures::FIXTURES
         .iter()
         .find(|(n, _, _)| *n == name)
         .unwrap_or_else(|| panic!("no fixture {name}"));

@@ -13,8 +13,8 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::server::Server;
 use crate::{Ws, next_text, parse_event};
+use sanctuary_test_support::{Server, sanctuary};
 
 /// How long anything awaited here may take before the test fails (a hang, not a speed).
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -77,11 +77,13 @@ async fn closed_by_server(stream: &mut TcpStream) -> bool {
 async fn pings_are_answered_while_thousands_of_idle_and_slow_sockets_are_open_and_the_server_closes_them()
  {
     let count = sockets_allowed(2000);
-    let server = Server::start_with(&[
-        ("SANCTUARY_IDLE_TIMEOUT", "3"),
-        ("SANCTUARY_HEADER_TIMEOUT", "3"),
-    ])
-    .await;
+    let server = sanctuary!()
+        .envs(&[
+            ("SANCTUARY_IDLE_TIMEOUT", "3"),
+            ("SANCTUARY_HEADER_TIMEOUT", "3"),
+        ])
+        .spawn()
+        .await;
     let mut idle = Vec::new();
     for _ in 0..count {
         idle.push(TcpStream::connect(server.addr).await.expect("connect"));
@@ -125,7 +127,10 @@ async fn pings_are_answered_while_thousands_of_idle_and_slow_sockets_are_open_an
 
 #[tokio::test]
 async fn a_slow_body_is_cut_off_and_pings_are_answered_meanwhile() {
-    let server = Server::start_with(&[("SANCTUARY_BODY_TIMEOUT", "2")]).await;
+    let server = sanctuary!()
+        .envs(&[("SANCTUARY_BODY_TIMEOUT", "2")])
+        .spawn()
+        .await;
     let mut stream = TcpStream::connect(server.addr).await.expect("connect");
     stream
         .write_all(
@@ -153,7 +158,10 @@ async fn a_slow_body_is_cut_off_and_pings_are_answered_meanwhile() {
 
 #[tokio::test]
 async fn connections_over_the_cap_are_refused_with_a_json_503_and_served_again_once_freed() {
-    let server = Server::start_with(&[("SANCTUARY_MAX_CONNECTIONS", "30")]).await;
+    let server = sanctuary!()
+        .envs(&[("SANCTUARY_MAX_CONNECTIONS", "30")])
+        .spawn()
+        .await;
     let mut held = Vec::new();
     for _ in 0..30 {
         held.push(TcpStream::connect(server.addr).await.expect("connect"));
@@ -205,7 +213,7 @@ fn upgrade_request(server: &Server, path: &str, origin: Option<&str>) -> http::R
 
 #[tokio::test]
 async fn websockets_from_a_foreign_origin_are_refused_and_others_are_upgraded() {
-    let server = Server::start().await;
+    let server = sanctuary!().spawn().await;
     for path in ["/socket.io/?EIO=4&transport=websocket", "/ws/jobs"] {
         let refused = tokio_tungstenite::connect_async(upgrade_request(
             &server,
@@ -266,7 +274,10 @@ async fn next_event(ws: &mut Ws) -> (String, Value) {
 
 #[tokio::test]
 async fn socketio_events_over_a_websocket_count_against_the_rate_limit_without_a_disconnect() {
-    let server = Server::start_with(&[("SANCTUARY_RATE_LIMIT", "2")]).await;
+    let server = sanctuary!()
+        .envs(&[("SANCTUARY_RATE_LIMIT", "2")])
+        .spawn()
+        .await;
     let mut ws = socketio(&server).await;
     for n in 0..30 {
         let packet = json!(["ping", {"timestamp": n}]);
@@ -312,7 +323,10 @@ async fn socketio_events_over_a_websocket_count_against_the_rate_limit_without_a
 
 #[tokio::test]
 async fn socketio_events_over_polling_count_against_the_rate_limit_without_a_disconnect() {
-    let server = Server::start_with(&[("SANCTUARY_RATE_LIMIT", "2")]).await;
+    let server = sanctuary!()
+        .envs(&[("SANCTUARY_RATE_LIMIT", "2")])
+        .spawn()
+        .await;
     let client = reqwest::Client::new();
     let base = server.url("/socket.io/?EIO=4&transport=polling");
     let open = client
@@ -372,7 +386,10 @@ async fn socketio_events_over_polling_count_against_the_rate_limit_without_a_dis
 
 #[tokio::test]
 async fn each_request_of_a_batch_counts_against_the_rate_limit() {
-    let server = Server::start_with(&[("SANCTUARY_RATE_LIMIT", "2")]).await;
+    let server = sanctuary!()
+        .envs(&[("SANCTUARY_RATE_LIMIT", "2")])
+        .spawn()
+        .await;
     let requests: Vec<Value> = (0..20).map(|_| json!({"path": "/api/dev/ping"})).collect();
     let response = reqwest::Client::new()
         .post(server.url("/api/batch"))

@@ -7,17 +7,16 @@ mod containment;
 mod hostile;
 mod observability;
 mod openapi;
-mod server;
 mod startup;
 
 use futures::{SinkExt, StreamExt};
+use sanctuary_test_support::sanctuary;
 use serde_json::{Value, json};
-use server::Server;
 use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]
 async fn serves_the_seed_routes_over_real_http() {
-    let server = Server::start().await;
+    let server = sanctuary!().spawn().await;
 
     let root: Value = server.get_json("/").await;
     assert_eq!(root["status"], "success");
@@ -57,7 +56,7 @@ async fn serves_the_seed_routes_over_real_http() {
 #[tokio::test]
 async fn health_shows_the_probe_plugins_and_the_database() {
     // The embedded defaults, relative `./data` included, as `cargo run --release` runs.
-    let server = Server::start_with_defaults().await;
+    let server = sanctuary!().with_defaults().spawn().await;
     // The plugins compile in the background on a fresh data directory; the probes are
     // all listed once the server says it is ready.
     server.wait_ready().await;
@@ -111,7 +110,7 @@ async fn health_shows_the_probe_plugins_and_the_database() {
 #[tokio::test]
 async fn a_fresh_start_answers_at_once_says_what_is_loading_and_never_answers_wrongly() {
     // Nothing compiled yet: every bundled component compiles after the port opens.
-    let server = Server::start_with_defaults().await;
+    let server = sanctuary!().with_defaults().spawn().await;
     let live: Value = server.get_json("/health/live").await;
     assert_eq!(live["status"], "alive");
     let ping: Value = server.get_json("/api/dev/ping").await;
@@ -159,7 +158,7 @@ async fn a_fresh_start_answers_at_once_says_what_is_loading_and_never_answers_wr
 
 #[tokio::test]
 async fn socket_io_over_websocket_announces_services_and_answers_test_event() {
-    let server = Server::start().await;
+    let server = sanctuary!().spawn().await;
     let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
     let (mut ws, _) = tokio_tungstenite::connect_async(url)
         .await
@@ -213,7 +212,7 @@ async fn socket_io_over_websocket_announces_services_and_answers_test_event() {
 
 #[tokio::test]
 async fn socket_io_over_long_polling_announces_services() {
-    let server = Server::start().await;
+    let server = sanctuary!().spawn().await;
     // A new connection for every request, as browsers and the official clients may do:
     // the session must be found whichever connection a poll arrives on.
     let client = reqwest::Client::builder()

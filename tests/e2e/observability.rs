@@ -4,26 +4,20 @@
 //! no third-party INFO noise by default; and the WARN lines about routes bound to a
 //! provider that has no key.
 
-use std::net::SocketAddr;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
+use sanctuary_test_support::{Server, sanctuary};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
 const ADMIN: &str = "observability-admin";
 
 /// The binary with `--log-format json` and the default log filter, every line of its
 /// output kept.
 struct JsonServer {
-    addr: SocketAddr,
-    lines: Arc<Mutex<Vec<String>>>,
+    server: Server,
     client: reqwest::Client,
-    _child: Child,
-    _data: tempfile::TempDir,
 }
 
 impl JsonServer {
@@ -33,96 +27,35 @@ impl JsonServer {
 
     /// Started in a directory holding `config` as its `sanctuary.toml`, when given.
     async fn start_with_config(config: Option<&str>) -> JsonServer {
-        let data = tempfile::TempDir::new().expect("tempdir");
-        if let Some(config) = config {
-            std::fs::write(data.path().join("sanctuary.toml"), config).expect("config");
-        }
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sanctuary"))
-            .args(["--host", "127.0.0.1", "--port", "0", "--log-format", "json"])
-            .arg("--data-dir")
-            .arg(data.path())
-            .env(
-                "SANCTUARY_CACHE_DIR",
-                concat!(env!("CARGO_TARGET_TMPDIR"), "/wasm-cache"),
-            )
+        let launch = sanctuary!()
+            .args(["--log-format", "json"])
             .env("SANCTUARY_ADMIN_TOKEN", ADMIN)
             // The default filter is what is tested: no override from the environment.
             .env_remove("RUST_LOG")
             .env_remove("SANCTUARY_LOG")
-            .env_remove("SANCTUARY_CONFIG")
-            .env_remove("SANCTUARY_DATABASE_URL")
             // No provider key from the test's environment.
             .env_remove("OPENAI_API_KEY")
             .env_remove("TOGETHER_API_KEY")
-            .env_remove("GROQ_API_KEY")
-            .current_dir(data.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start the sanctuary binary");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let stdout = child.stdout.take().expect("stdout");
-        let stderr = child.stderr.take().expect("stderr");
-        for stream in [
-            Box::new(stdout) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
-            Box::new(stderr),
-        ] {
-            let lines = lines.clone();
-            tokio::spawn(async move {
-                let mut reader = BufReader::new(stream).lines();
-                while let Ok(Some(line)) = reader.next_line().await {
-                    lines.lock().expect("lines").push(line);
-                }
-            });
+            .env_remove("GROQ_API_KEY");
+        if let Some(config) = config {
+            std::fs::write(launch.scratch().join("sanctuary.toml"), config).expect("config");
         }
-        let deadline = std::time::Instant::now() + Duration::from_secs(180);
-        let addr = loop {
-            let found = lines.lock().expect("lines").iter().find_map(|line| {
-                let value: Value = serde_json::from_str(line).ok()?;
-                value["fields"]["address"].as_str()?.parse().ok()
-            });
-            if let Some(addr) = found {
-                break addr;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no address logged: {:?}",
-                lines.lock().expect("lines")
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        let server = JsonServer {
-            addr,
-            lines,
-            client: reqwest::Client::new(),
-            _child: child,
-            _data: data,
-        };
+        let server = launch.spawn().await;
         server.wait_ready().await;
-        server
+        JsonServer {
+            client: server.client.clone(),
+            server,
+        }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
-    }
-
-    async fn wait_ready(&self) {
-        for _ in 0..1800 {
-            let ready = self.client.get(self.url("/health/ready")).send().await;
-            if ready.is_ok_and(|r| r.status() == 200) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("never ready");
+        self.server.url(path)
     }
 
     /// Every line so far, each parsed as JSON (a line that is not JSON fails the test).
     fn parsed(&self) -> Vec<Value> {
-        self.lines
-            .lock()
-            .expect("lines")
+        self.server
+            .log_lines()
             .iter()
             .map(|line| {
                 serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
@@ -133,7 +66,7 @@ impl JsonServer {
     /// Installs the `api-v0-2` test fixture (an MCP server whose `log` tool writes a line
     /// through the host).
     async fn install_logging_fixture(&self) {
-        let (_, wasm, manifest) = sanctuary::plugins::artifacts::FIXTURES
+        let (_, wasm, manifest) = sanctuary_test_support::fixtures::FIXTURES
             .iter()
             .find(|(n, _, _)| *n == "api-v0-2")
             .expect("the api-v0-2 fixture");
@@ -187,13 +120,7 @@ impl JsonServer {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let text = response.text().await.expect("body");
-        let answer = serde_json::from_str(&text).ok().or_else(|| {
-            text.lines()
-                .filter_map(|l| l.strip_prefix("data:"))
-                .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
-                .find(|v| v.get("id").is_some())
-        });
-        (answer, session)
+        (sanctuary_test_support::mcp::answer(&text), session)
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tokio::process::Command;
 
-use crate::server::Server;
+use sanctuary_test_support::{Server, sanctuary};
 
 /// Longest a schemathesis run may take (a bound on a hang, not a speed).
 const SCHEMATHESIS_BUDGET: Duration = Duration::from_secs(900);
@@ -44,7 +44,7 @@ async fn the_served_openapi_document_passes_openapi_spec_validator() {
     {
         return;
     }
-    let server = Server::start().await;
+    let server = sanctuary!().spawn().await;
     let document = server.get_json("/api/openapi.json").await;
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("openapi.json");
@@ -124,7 +124,7 @@ async fn schemathesis_finds_no_server_error_or_undocumented_answer_anonymously()
     if !tool_present("st", "python3 -m pip install schemathesis").await {
         return;
     }
-    let server = Server::start().await;
+    let server = sanctuary!().spawn().await;
     schemathesis(&server, &[]).await;
     let ping = server.get_json("/api/dev/ping").await;
     assert_eq!(ping["status"], "pong", "the server still serves");
@@ -136,7 +136,10 @@ async fn schemathesis_finds_no_server_error_or_undocumented_answer_with_the_admi
         return;
     }
     let token = "schemathesis-admin-key";
-    let server = Server::start_with(&[("SANCTUARY_ADMIN_TOKEN", token)]).await;
+    let server = sanctuary!()
+        .envs(&[("SANCTUARY_ADMIN_TOKEN", token)])
+        .spawn()
+        .await;
     schemathesis(&server, &[&format!("Authorization: Bearer {token}")]).await;
     let ping = server.get_json("/api/dev/ping").await;
     assert_eq!(ping["status"], "pong", "the server still serves");

@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
+use sanctuary_test_support::sanctuary;
+
 /// Runs `sanctuary` with `args` in `dir` (as user `nobody` when `as_nobody`: root may
 /// write anywhere, so an unwritable directory needs another user to be unwritable).
 fn run(dir: &Path, args: &[&str], as_nobody: bool) -> Output {
@@ -130,6 +132,52 @@ fn an_unsupported_database_url_is_named_with_the_fix() {
     assert!(line.contains("--database-url"), "{line}");
 }
 
+#[test]
+fn a_port_file_in_a_missing_directory_is_named_with_the_fix() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let data = scratch.path().join("data");
+    let port_file = scratch.path().join("missing/sanctuary.port");
+    let output = run(
+        scratch.path(),
+        &[
+            "--data-dir",
+            data.to_str().expect("utf-8"),
+            "--port-file",
+            port_file.to_str().expect("utf-8"),
+        ],
+        false,
+    );
+    assert!(!output.status.success(), "it started");
+    let line = error_line(&output);
+    assert!(line.contains(&port_file.display().to_string()), "{line}");
+    assert!(line.contains("--port-file"), "{line}");
+}
+
+#[tokio::test]
+async fn the_port_file_names_the_address_served_and_is_removed_at_shutdown() {
+    let run_dir = tempfile::tempdir().expect("tempdir");
+    let port_file = run_dir.path().join("sanctuary.port");
+    let server = sanctuary!().port_file(&port_file).spawn().await;
+    let written = std::fs::read_to_string(&port_file).expect("the port file is there");
+    assert_eq!(written, format!("{}\n", server.addr));
+    let live = server.client.get(server.url("/health/live")).send().await;
+    assert!(
+        live.is_ok_and(|r| r.status() == 200),
+        "the written address serves"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(run_dir.path())
+        .expect("list")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(
+        leftovers.len(),
+        1,
+        "no temporary file is left: {leftovers:?}"
+    );
+    server.terminate().await;
+    assert!(!port_file.exists(), "the port file is removed at shutdown");
+}
+
 fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
@@ -138,7 +186,7 @@ fn set_mode(path: &Path, mode: u32) {
 #[tokio::test]
 async fn a_config_file_created_after_start_is_applied() {
     // Started with no config file: the default one does not exist yet.
-    let server = crate::server::Server::start().await;
+    let server = sanctuary!().spawn().await;
     let coder = |body: &serde_json::Value| {
         body["routes"]
             .as_array()

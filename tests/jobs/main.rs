@@ -4,16 +4,13 @@
 //! watched over `/ws/jobs` and Socket.IO, listed, retried and cancelled, and resumed after
 //! the server is killed in the middle of one.
 
-#[allow(dead_code)]
-#[path = "../providers/mocks.rs"]
-mod mocks;
 mod server;
 
 use std::collections::BTreeSet;
 
-use mocks::{Behavior, Mock, USAGE, Vendor};
+use sanctuary_test_support::mocks::{Behavior, Mock, USAGE, Vendor};
 use serde_json::{Value, json};
-use server::{Install, Server};
+use server::{ADMIN_KEY, Install, JobsExt as _, Server};
 
 /// A config with the `remote` route served by `openai-compatible` pointed at `mock`, and
 /// `extra` appended.
@@ -52,13 +49,13 @@ async fn mock_hit(mock: &Mock, count: usize, server: &Server) {
 #[tokio::test]
 async fn a_job_is_created_over_http_and_watched_to_its_content_over_the_websocket_and_socket_io() {
     let install = Install::new("");
-    let server = Server::start(&install).await;
+    let server = install.start().await;
     let mut socket = server.jobs_socket().await;
     let mut socket_io = server.socket_io().await;
 
     // Creating needs a credential; reading does not.
     let (status, body) = server
-        .post("/api/jobs", false, Some(&json!({"prompt": "Hello"})))
+        .post("/api/jobs", None, Some(&json!({"prompt": "Hello"})))
         .await;
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["success"], false);
@@ -132,7 +129,7 @@ async fn a_failed_job_is_retried_and_a_running_one_cancelled() {
     let mock = Mock::start(Vendor::OpenAi, "Spring sale: everything half off").await;
     mock.set(Behavior::Fail(500));
     let install = Install::new(&remote_config(&mock, ""));
-    let server = Server::start(&install).await;
+    let server = install.start().await;
     let mut socket = server.jobs_socket().await;
 
     // The provider fails: the job fails with its error.
@@ -160,17 +157,17 @@ async fn a_failed_job_is_retried_and_a_running_one_cancelled() {
 
     // A failed job cannot be cancelled, but it can be retried.
     let (status, body) = server
-        .post(&format!("/api/jobs/{job_id}/cancel"), true, None)
+        .post(&format!("/api/jobs/{job_id}/cancel"), Some(ADMIN_KEY), None)
         .await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["status"], 409);
     mock.set(Behavior::Answer);
     let (status, body) = server
-        .post(&format!("/api/jobs/{job_id}/retry"), false, None)
+        .post(&format!("/api/jobs/{job_id}/retry"), None, None)
         .await;
     assert_eq!(status, 401, "retrying needs a credential: {body}");
     let (status, body) = server
-        .post(&format!("/api/jobs/{job_id}/retry"), true, None)
+        .post(&format!("/api/jobs/{job_id}/retry"), Some(ADMIN_KEY), None)
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["status"], "pending");
@@ -188,7 +185,7 @@ async fn a_failed_job_is_retried_and_a_running_one_cancelled() {
     assert_eq!(done["results"]["email"]["model"], "gpt-mock");
     assert_eq!(done["tokens_used"], USAGE.0 + USAGE.1);
     let (status, _) = server
-        .post(&format!("/api/jobs/{job_id}/retry"), true, None)
+        .post(&format!("/api/jobs/{job_id}/retry"), Some(ADMIN_KEY), None)
         .await;
     assert_eq!(status, 409, "a completed job is not retried");
 
@@ -200,7 +197,7 @@ async fn a_failed_job_is_retried_and_a_running_one_cancelled() {
         .await;
     mock_hit(&mock, hits + 1, &server).await;
     let (status, body) = server
-        .post(&format!("/api/jobs/{slow}/cancel"), true, None)
+        .post(&format!("/api/jobs/{slow}/cancel"), Some(ADMIN_KEY), None)
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["status"], "cancelled");
@@ -213,14 +210,14 @@ async fn a_failed_job_is_retried_and_a_running_one_cancelled() {
     assert_eq!(cancelled["type"], "job_update");
     assert_eq!(server.job(&slow).await["status"], "cancelled");
     let (status, _) = server
-        .post(&format!("/api/jobs/{slow}/cancel"), true, None)
+        .post(&format!("/api/jobs/{slow}/cancel"), Some(ADMIN_KEY), None)
         .await;
     assert_eq!(status, 409, "already cancelled");
 
     // Retried, it runs to completion.
     mock.set(Behavior::Answer);
     let (status, _) = server
-        .post(&format!("/api/jobs/{slow}/retry"), true, None)
+        .post(&format!("/api/jobs/{slow}/retry"), Some(ADMIN_KEY), None)
         .await;
     assert_eq!(status, 200);
     let job = server
@@ -235,7 +232,7 @@ async fn a_subscribed_client_hears_only_its_jobs_and_bad_messages_get_an_error()
     let mock = Mock::start(Vendor::OpenAi, "unused").await;
     mock.set(Behavior::Fail(503));
     let install = Install::new(&remote_config(&mock, ""));
-    let server = Server::start(&install).await;
+    let server = install.start().await;
     let mut narrow = server.jobs_socket().await;
     let mut everything = server.jobs_socket().await;
 
@@ -288,7 +285,7 @@ async fn a_subscribed_client_hears_only_its_jobs_and_bad_messages_get_an_error()
 
     // The subscribed client's next message is about its own job, not the other one.
     let (status, _) = server
-        .post(&format!("/api/jobs/{first}/retry"), true, None)
+        .post(&format!("/api/jobs/{first}/retry"), Some(ADMIN_KEY), None)
         .await;
     assert_eq!(status, 200);
     let event = narrow.next().await;
@@ -302,7 +299,7 @@ async fn a_job_running_when_the_server_is_killed_is_resumed_after_a_restart() {
     let mock = Mock::start(Vendor::OpenAi, "Written after the restart").await;
     mock.set(Behavior::Hang);
     let install = Install::new(&remote_config(&mock, "[jobs]\nconcurrency = 1\n"));
-    let server = Server::start(&install).await;
+    let server = install.start().await;
     let mut socket = server.jobs_socket().await;
 
     let running = server
@@ -324,7 +321,7 @@ async fn a_job_running_when_the_server_is_killed_is_resumed_after_a_restart() {
 
     server.kill().await;
     mock.set(Behavior::Answer);
-    let server = Server::start(&install).await;
+    let server = install.start().await;
 
     let resumed = server
         .wait_for_job(&running, |job| job["status"] == "completed")
@@ -353,7 +350,7 @@ async fn a_server_with_a_job_running_and_a_job_socket_open_stops_on_sigterm_and_
     let mock = Mock::start(Vendor::OpenAi, "Written after a clean stop").await;
     mock.set(Behavior::Hang);
     let install = Install::new(&remote_config(&mock, ""));
-    let server = Server::start(&install).await;
+    let server = install.start().await;
     let mut socket = server.jobs_socket().await;
     let job_id = server
         .create_job(&json!({"prompt": "Outlive a deploy", "route": "remote"}))
@@ -370,7 +367,7 @@ async fn a_server_with_a_job_running_and_a_job_socket_open_stops_on_sigterm_and_
     server.terminate().await;
     drop(socket);
     mock.set(Behavior::Answer);
-    let server = Server::start(&install).await;
+    let server = install.start().await;
     let job = server
         .wait_for_job(&job_id, |job| job["status"] == "completed")
         .await;

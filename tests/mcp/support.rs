@@ -5,14 +5,9 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use sanctuary::manifest::Manifest;
-use sanctuary::plugins::artifacts;
 use sanctuary::{AppState, Config};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-
-/// Compiled components are cached here across tests and runs (shared with the plugin tests).
-pub const CACHE_DIR: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/wasm-cache");
 
 /// The admin key of test apps.
 pub const ADMIN_KEY: &str = "mcp-test-admin-key";
@@ -21,11 +16,9 @@ pub const ADMIN_KEY: &str = "mcp-test-admin-key";
 /// its config.
 pub async fn start(data: &Path, edit: impl FnOnce(&mut Config)) -> AppState {
     let mut config = Config {
-        data_dir: data.to_path_buf(),
-        database_url: format!("sqlite://{}/sanctuary.db?mode=rwc", data.display()),
-        cache_dir: CACHE_DIR.into(),
         admin_token: Some(ADMIN_KEY.into()),
-        ..Config::default()
+        scout: Config::default().scout,
+        ..sanctuary_test_support::inproc::test_config(data)
     };
     edit(&mut config);
     AppState::start(config).await.expect("the app starts")
@@ -50,9 +43,10 @@ pub async fn grant_fetch_loopback(state: &AppState) {
         .expect("the grant is accepted");
 }
 
-/// Serves `state` on a free port of 127.0.0.1 until the test's runtime ends.
+/// Serves `state` on a free port of 127.0.0.1 ([`sanctuary::serve_on`]) until the test's
+/// runtime ends.
 pub async fn serve(state: AppState) -> SocketAddr {
-    serve_router(sanctuary::app(state)).await
+    sanctuary_test_support::InProcess::serve(state).await.addr
 }
 
 /// Serves `router` on a free port of 127.0.0.1 until the test's runtime ends.
@@ -67,29 +61,7 @@ pub async fn serve_router(router: axum::Router) -> SocketAddr {
     addr
 }
 
-/// The manifest and component of bundled plugin `id`.
-pub fn bundled(id: &str) -> (Manifest, Vec<u8>) {
-    let plugin = artifacts::BUNDLED
-        .iter()
-        .find(|p| p.dir == id)
-        .unwrap_or_else(|| panic!("no bundled plugin {id}"));
-    let manifest = Manifest::from_json(plugin.manifest).expect("bundled manifest");
-    (manifest, plugin.component.to_vec())
-}
-
-/// The manifest and component of test fixture `name`.
-pub fn fixture(name: &str) -> (Manifest, Vec<u8>) {
-    let (_, wasm, manifest) = artifacts::FIXTURES
-        .iter()
-        .find(|(n, _, _)| *n == name)
-        .unwrap_or_else(|| panic!("no fixture named {name}"));
-    let manifest = std::fs::read_to_string(manifest).expect("fixture manifest");
-    let manifest = Manifest::from_json(&manifest).expect("fixture manifest is valid");
-    (
-        manifest,
-        std::fs::read(wasm).expect("fixture component was built"),
-    )
-}
+pub use sanctuary_test_support::{bundled, fixture};
 
 /// A registry directory offering `clock`: the bundled `time` component under another id,
 /// an MCP server that is not installed yet.

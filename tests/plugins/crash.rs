@@ -9,13 +9,11 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
+use sanctuary_test_support::{Server, sanctuary};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
 use crate::support::fixture;
 
@@ -25,83 +23,36 @@ const ID: &str = "crash-probe";
 /// A running `sanctuary` binary over a data directory that outlives it.
 struct Node {
     addr: SocketAddr,
-    child: Child,
     client: reqwest::Client,
+    server: Server,
 }
 
 impl Node {
-    /// Starts the binary on `data` with `registry` and the extra environment `env`, and
-    /// waits until it logs the address it listens on.
+    /// Starts the binary on `data` with `registry` and the extra environment `env`;
+    /// returns once it listens.
     async fn launch(data: &Path, registry: &Path, env: &[(&str, String)]) -> Node {
         std::fs::create_dir_all(data).expect("data dir");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_sanctuary"));
-        command
-            .args(["--host", "127.0.0.1", "--port", "0", "--data-dir"])
-            .arg(data)
+        let mut launch = sanctuary!()
+            .data_dir(data)
             .arg("--registry")
             .arg(registry)
-            .env(
-                "SANCTUARY_CACHE_DIR",
-                concat!(env!("CARGO_TARGET_TMPDIR"), "/wasm-cache"),
-            )
             .env("SANCTUARY_ADMIN_TOKEN", KEY)
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "info")
-            .env_remove("SANCTUARY_CONFIG")
-            .env_remove("SANCTUARY_PORT")
-            .env_remove("SANCTUARY_DATABASE_URL")
-            .env_remove("SANCTUARY_RATE_LIMIT")
             .env_remove("SANCTUARY_TEST_PAUSE_AT")
-            .current_dir(data)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+            .current_dir(data);
         for (name, value) in env {
-            command.env(name, value);
+            launch = launch.env(name, value);
         }
-        let mut child = command.spawn().expect("start the sanctuary binary");
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-        for stream in [
-            Box::new(child.stdout.take().expect("stdout"))
-                as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
-            Box::new(child.stderr.take().expect("stderr")),
-        ] {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(stream).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        drop(tx);
-        let mut log = Vec::new();
-        let addr = tokio::time::timeout(Duration::from_secs(180), async {
-            while let Some(line) = rx.recv().await {
-                if let Some(addr) = bound_address(&line) {
-                    return Some(addr);
-                }
-                log.push(line);
-            }
-            None
-        })
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| panic!("the server never logged its address:\n{}", log.join("\n")));
-        // Keep draining the log so the child never blocks on a full pipe.
-        tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        let server = launch.spawn().await;
         Node {
-            addr,
-            child,
-            client: reqwest::Client::new(),
+            addr: server.addr,
+            client: server.client.clone(),
+            server,
         }
     }
 
     /// `kill -9`, and waits for the process to be gone.
-    async fn kill(mut self) {
-        self.child.start_kill().expect("SIGKILL");
-        let _ = self.child.wait().await;
+    async fn kill(self) {
+        self.server.kill().await;
     }
 
     async fn send(&self, method: &str, path: &str) -> (u16, Value) {
@@ -125,14 +76,6 @@ async fn send(
     let status = response.status().as_u16();
     let body = response.json().await.unwrap_or(Value::Null);
     (status, body)
-}
-
-fn bound_address(line: &str) -> Option<SocketAddr> {
-    let rest = &line[line.find("listening on http://")? + "listening on http://".len()..];
-    let end = rest
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))
-        .unwrap_or(rest.len());
-    rest[..end].parse().ok()
 }
 
 /// A registry offering fixture `name` as plugin [`ID`]; returns the registry file.

@@ -1,13 +1,11 @@
 //! Shared set-up for the plugin tests: a runtime (or a whole app) over a fresh data
 //! directory, the fixture components, and small request helpers.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::body::Body;
 use http::Request;
-use sanctuary::manifest::Manifest;
-use sanctuary::plugins::{LivePlugin, artifacts};
+use sanctuary::plugins::LivePlugin;
 use sanctuary::runtime::mcp::Content;
 use sanctuary::runtime::provider::{ChatRequest, Message, Role};
 use sanctuary::runtime::{HostServices, Plugin, Runtime};
@@ -17,8 +15,7 @@ use serde_json::Value;
 use tempfile::TempDir;
 use tower::ServiceExt;
 
-/// Compiled components are cached here across tests and runs.
-pub const CACHE_DIR: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/wasm-cache");
+pub use sanctuary_test_support::{fixture, git};
 
 /// A runtime or a whole app over a temporary data directory.
 pub struct Harness {
@@ -32,8 +29,12 @@ impl Harness {
     pub async fn new() -> Harness {
         let data = TempDir::new().expect("tempdir");
         let services = Arc::new(HostServices::new(None, Arc::new(Sampler::new())));
-        let runtime =
-            Runtime::new(Some(Path::new(CACHE_DIR)), data.path(), services).expect("runtime");
+        let runtime = Runtime::new(
+            Some(&sanctuary_test_support::cache_dir()),
+            data.path(),
+            services,
+        )
+        .expect("runtime");
         Harness {
             runtime: Some(runtime),
             state: None,
@@ -50,10 +51,8 @@ impl Harness {
     pub async fn with_config(edit: impl FnOnce(&mut Config)) -> Harness {
         let data = TempDir::new().expect("tempdir");
         let mut config = Config {
-            data_dir: data.path().to_path_buf(),
-            database_url: format!("sqlite://{}/sanctuary.db?mode=rwc", data.path().display()),
-            cache_dir: CACHE_DIR.into(),
-            ..Config::default()
+            scout: Config::default().scout,
+            ..sanctuary_test_support::inproc::test_config(data.path())
         };
         edit(&mut config);
         let state = AppState::start(config).await.expect("app starts");
@@ -164,18 +163,6 @@ impl Harness {
     }
 }
 
-/// The manifest and component bytes of fixture `name` (built from `tests/fixtures/`).
-pub fn fixture(name: &str) -> (Manifest, Vec<u8>) {
-    let (_, wasm, manifest) = artifacts::FIXTURES
-        .iter()
-        .find(|(n, _, _)| *n == name)
-        .unwrap_or_else(|| panic!("no fixture named {name}"));
-    let manifest = std::fs::read_to_string(manifest).expect("fixture manifest");
-    let manifest = Manifest::from_json(&manifest).expect("fixture manifest is valid");
-    let bytes = std::fs::read(wasm).expect("fixture component was built");
-    (manifest, bytes)
-}
-
 /// All text of a tool result.
 pub fn contents_text(contents: &[Content]) -> String {
     contents
@@ -200,15 +187,4 @@ pub fn chat_request(text: &str, streaming: bool) -> ChatRequest {
         streaming,
         context: None,
     }
-}
-
-/// Runs `git` in `dir` with a fixed identity.
-pub fn git(dir: &Path, args: &[&str]) {
-    let status = std::process::Command::new("git")
-        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
-        .args(args)
-        .current_dir(dir)
-        .status()
-        .expect("git runs");
-    assert!(status.success(), "git {args:?}");
 }

@@ -2,9 +2,9 @@
 //! traffic reaches it) for `open_ms`; then one probe call goes through, and its outcome
 //! closes the breaker or opens it again. The status endpoint shows each step.
 
+use sanctuary_test_support::mocks::{Behavior, Mock, Vendor};
 use std::time::Duration;
 
-use crate::mocks::{Behavior, Mock, Vendor};
 use crate::support::{Server, plugin_tables};
 
 const OPEN_MS: u64 = 1000;

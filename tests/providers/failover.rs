@@ -4,9 +4,9 @@
 
 use std::time::{Duration, Instant};
 
+use sanctuary_test_support::mocks::{Behavior, Mock, USAGE, Vendor, refused_port};
 use serde_json::json;
 
-use crate::mocks::{Behavior, Mock, USAGE, Vendor, refused_port};
 use crate::support::{ANTHROPIC_KEY, OPENAI_KEY, Server, plugin_tables, sse_events};
 
 struct Upstreams {

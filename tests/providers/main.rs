@@ -5,7 +5,6 @@
 
 mod breaker;
 mod failover;
-mod mocks;
 mod openai_surface;
 mod reload;
 mod status;

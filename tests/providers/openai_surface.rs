@@ -3,9 +3,9 @@
 
 use std::process::Command;
 
+use sanctuary_test_support::mocks::{Behavior, Mock, USAGE, Vendor};
 use serde_json::{Value, json};
 
-use crate::mocks::{Behavior, Mock, USAGE, Vendor};
 use crate::support::{Server, plugin_tables, sse_events};
 
 async fn server() -> (Server, Mock, Mock, Mock) {

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use sanctuary_test_support::mocks::{Mock, Vendor};
 use serde_json::{Value, json};
 
-use crate::mocks::{Mock, Vendor};
 use crate::support::{ADMIN_KEY, Server, eventually, plugin_tables};
 
 fn routed_to(provider: &str) -> String {

@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
+use sanctuary_test_support::mocks::{Behavior, Mock, Vendor};
 use serde_json::json;
 
-use crate::mocks::{Behavior, Mock, Vendor};
 use crate::support::{ADMIN_KEY, Server, eventually, plugin_tables, write_atomic};
 
 #[tokio::test]

@@ -2,9 +2,9 @@
 //! message events, Gemini `alt=sse`) arrives as `chunk` events in order, then `done` with
 //! the ChatResponse; a failure is an `error` event.
 
+use sanctuary_test_support::mocks::{Behavior, Mock, USAGE, Vendor, pieces};
 use serde_json::{Value, json};
 
-use crate::mocks::{Behavior, Mock, USAGE, Vendor, pieces};
 use crate::support::{Server, plugin_tables, sse_events};
 
 const REPLY: &str = "Streaming answers arrive piece by piece";

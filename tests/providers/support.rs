@@ -4,20 +4,20 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 use sanctuary::cli::ServeArgs;
 use sanctuary::providers::reload::ConfigWatch;
 use sanctuary::{AppState, Config};
+use sanctuary_test_support::InProcess;
+use sanctuary_test_support::http::read;
+use sanctuary_test_support::mocks::Mock;
 use serde_json::Value;
 use tempfile::TempDir;
-use tokio::task::JoinHandle;
 
-use crate::mocks::Mock;
-
-/// Compiled components are cached here across tests and runs.
-pub const CACHE_DIR: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/wasm-cache");
+pub use sanctuary_test_support::eventually;
+pub use sanctuary_test_support::sse::events as sse_events;
 
 /// The admin key of test servers.
 pub const ADMIN_KEY: &str = "providers-test-admin-key";
@@ -40,13 +40,13 @@ pub struct Server {
     /// The secrets file it reads.
     pub secrets_path: PathBuf,
     _watch: Option<ConfigWatch>,
-    task: JoinHandle<()>,
+    serving: InProcess,
     _dir: TempDir,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.task.abort();
+        self.serving.abort();
     }
 }
 
@@ -103,7 +103,7 @@ impl Server {
             host: Some("127.0.0.1".into()),
             port: Some(0),
             data_dir: Some(dir.path().join("data")),
-            cache_dir: Some(CACHE_DIR.into()),
+            cache_dir: Some(sanctuary_test_support::cache_dir()),
             config: Some(config_path.clone()),
             ..ServeArgs::default()
         };
@@ -114,16 +114,9 @@ impl Server {
         let watch = sanctuary::providers::reload::spawn(state.clone())
             .await
             .expect("the config is watched");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("address");
-        let app = sanctuary::app(state.clone());
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let serving = InProcess::serve(state).await;
         Server {
-            addr,
+            addr: serving.addr,
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(60))
                 .build()
@@ -131,7 +124,7 @@ impl Server {
             config_path,
             secrets_path,
             _watch: watch,
-            task,
+            serving,
             _dir: dir,
         }
     }
@@ -231,51 +224,4 @@ pub fn write_atomic(path: &Path, text: &str) {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, text).expect("write");
     std::fs::rename(&tmp, path).expect("rename");
-}
-
-async fn read(response: reqwest::Response) -> (u16, HeaderMap, Value) {
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let bytes = response.bytes().await.expect("body");
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, headers, body)
-}
-
-/// Waits until `check` holds, for at most `limit`.
-pub async fn eventually<F, Fut>(limit: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if check().await {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// The server-sent events in `text`: `(event name, data)` pairs (name `message` when the
-/// event has none).
-pub fn sse_events(text: &str) -> Vec<(String, String)> {
-    let mut events = Vec::new();
-    for block in text.replace("\r\n", "\n").split("\n\n") {
-        let mut name = None;
-        let mut data = Vec::new();
-        for line in block.lines() {
-            if let Some(rest) = line.strip_prefix("event:") {
-                name = Some(rest.trim().to_string());
-            } else if let Some(rest) = line.strip_prefix("data:") {
-                data.push(rest.strip_prefix(' ').unwrap_or(rest).to_string());
-            }
-        }
-        if !data.is_empty() {
-            events.push((name.unwrap_or_else(|| "message".into()), data.join("\n")));
-        }
-    }
-    events
 }

@@ -6,15 +6,12 @@
 //! Without componentize-py the test is skipped, except under CI (`CI` set), where a
 //! missing toolchain is a failure: `.ci/run` installs it.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
+use sanctuary_test_support::sanctuary;
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
 /// The plugin's id (its manifest's, and its directory's name under `<data>/plugins`).
 const ID: &str = "python-notes";
@@ -104,89 +101,35 @@ fn build_as_documented(out: &Path, data: &Path) -> PathBuf {
 
 /// The real binary over a data directory.
 struct Server {
-    addr: SocketAddr,
-    client: reqwest::Client,
-    child: Child,
+    server: sanctuary_test_support::Server,
 }
 
 impl Server {
-    /// Starts `sanctuary --data-dir data` on port 0 and waits for the address it logs.
+    /// Starts `sanctuary --data-dir data` (in `data`) on port 0; returns once it listens.
     async fn start(data: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sanctuary"))
-            .args(["--host", "127.0.0.1", "--port", "0", "--data-dir"])
-            .arg(data)
-            .env(
-                "SANCTUARY_CACHE_DIR",
-                concat!(env!("CARGO_TARGET_TMPDIR"), "/wasm-cache"),
-            )
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "info")
-            .env_remove("SANCTUARY_CONFIG")
-            .env_remove("SANCTUARY_PORT")
-            .env_remove("SANCTUARY_DATABASE_URL")
-            .env_remove("SANCTUARY_DATA_DIR")
+        let server = sanctuary!()
+            .data_dir(data)
             .current_dir(data)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
+            .env_remove("SANCTUARY_DATA_DIR")
+            .startup_timeout(STARTUP)
             .spawn()
-            .expect("start the sanctuary binary");
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-        let streams: [Box<dyn tokio::io::AsyncRead + Unpin + Send>; 2] = [
-            Box::new(child.stdout.take().expect("stdout")),
-            Box::new(child.stderr.take().expect("stderr")),
-        ];
-        for stream in streams {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(stream).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    // Keep draining after the reader is gone so the child never blocks.
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        drop(tx);
-        let mut log = Vec::new();
-        let addr = tokio::time::timeout(STARTUP, async {
-            while let Some(line) = rx.recv().await {
-                if let Some(addr) = bound_address(&line) {
-                    return Some(addr);
-                }
-                log.push(line);
-            }
-            None
-        })
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| {
-            panic!(
-                "the server never logged its address; log:\n{}",
-                log.join("\n")
-            )
-        });
-        Server {
-            addr,
-            client: reqwest::Client::new(),
-            child,
-        }
+            .await;
+        Server { server }
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        self.server.url(path)
     }
 
     /// `GET path`: status and JSON body.
     async fn get(&self, path: &str) -> (u16, Value) {
-        let response = self.client.get(self.url(path)).send().await.expect("GET");
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+        sanctuary_test_support::http::get(&self.server.client, &self.url(path)).await
     }
 
     /// Calls tool `tool` of the plugin over `POST /api/mcp/servers/{id}/tools/{tool}`.
     async fn call(&self, tool: &str, arguments: Value) -> (u16, Value) {
         let response = self
+            .server
             .client
             .post(self.url(&format!("/api/mcp/servers/{ID}/tools/{tool}")))
             .json(&arguments)
@@ -215,18 +158,9 @@ impl Server {
             .unwrap_or_else(|| panic!("{tool} answered no JSON content: {body}"))
     }
 
-    async fn stop(mut self) {
-        let _ = self.child.kill().await;
+    async fn stop(self) {
+        self.server.kill().await;
     }
-}
-
-/// Finds `http://127.0.0.1:PORT` in a log line.
-fn bound_address(line: &str) -> Option<SocketAddr> {
-    let rest = &line[line.find("listening on http://")? + "listening on http://".len()..];
-    let end = rest
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))
-        .unwrap_or(rest.len());
-    rest[..end].parse().ok()
 }
 
 #[tokio::test]

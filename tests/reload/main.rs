@@ -3,7 +3,6 @@
 //! fixtures answer `v1` or `v2`), the real app over SQLite, real Socket.IO clients.
 
 mod signatures;
-mod socket;
 mod support;
 
 use std::sync::Arc;
@@ -12,6 +11,8 @@ use std::time::Duration;
 
 use sanctuary::manifest::Kind;
 use sanctuary::plugins::PluginEvent;
+use sanctuary_test_support::InProcess;
+use sanctuary_test_support::socketio::SocketIo;
 use serde_json::Value;
 use support::{
     Harness, VERSION_PROBE, WAIT, fixture, installable, load_error, loaded, next_event, sealed,
@@ -185,14 +186,14 @@ async fn removing_the_directory_unloads_the_plugin() {
 #[tokio::test]
 async fn socket_io_clients_see_plugins_come_and_go() {
     let h = Harness::start().await;
-    let server = socket::Server::start(h.state.clone()).await;
-    let mut client = socket::Client::connect(server.addr).await;
-    client.event("connected", |_| true).await;
+    let server = InProcess::serve(h.state.clone()).await;
+    let mut client = SocketIo::connect(server.addr).await;
+    client.wait_for_where("connected", |_| true).await;
 
     let (manifest, bytes) = installable("version-probe-v1");
     h.drop_in(VERSION_PROBE, &manifest, &bytes);
     let is_ours = |data: &Value| data["id"] == VERSION_PROBE;
-    let data = client.event("plugin_loaded", is_ours).await;
+    let data = client.wait_for_where("plugin_loaded", is_ours).await;
     assert_eq!(data["kind"], "health-probe");
     assert_eq!(data["version"], "1.0.0");
     assert_eq!(data["replaced"], Value::Null);
@@ -201,7 +202,7 @@ async fn socket_io_clients_see_plugins_come_and_go() {
     let garbage = b"not a component".to_vec();
     let (v2, _) = fixture("version-probe-v2");
     h.drop_in(VERSION_PROBE, &sealed(v2, &garbage), &garbage);
-    let data = client.event("plugin_error", is_ours).await;
+    let data = client.wait_for_where("plugin_error", is_ours).await;
     assert!(
         data["error"]
             .as_str()
@@ -210,7 +211,7 @@ async fn socket_io_clients_see_plugins_come_and_go() {
     );
 
     std::fs::remove_dir_all(h.dir_of(VERSION_PROBE)).expect("remove the directory");
-    let data = client.event("plugin_unloaded", is_ours).await;
+    let data = client.wait_for_where("plugin_unloaded", is_ours).await;
     assert!(data["timestamp"].is_string(), "{data}");
 }
 

@@ -8,66 +8,43 @@
 use std::path::Path;
 use std::process::Command;
 
+use sanctuary::AppState;
 use sanctuary::manifest::Manifest;
 use sanctuary::plugins::artifacts;
 use sanctuary::signing::{self, SignaturesConfig};
-use sanctuary::watch::WatchHandle;
-use sanctuary::{AppState, Config};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::socket;
-use crate::support::{CACHE_DIR, Harness, VERSION_PROBE, installable, load_error, loaded};
+use crate::support::{Harness, VERSION_PROBE, installable, load_error, loaded};
 
 /// The app with the watcher running, over a fresh data directory, with `signatures` as
 /// its policy.
 struct Host {
     state: AppState,
-    _watch: WatchHandle,
-    _data: TempDir,
+    harness: Harness,
 }
 
 impl Host {
     async fn start(signatures: SignaturesConfig) -> Host {
-        let data = TempDir::new().expect("tempdir");
-        let config = Config {
-            data_dir: data.path().to_path_buf(),
-            database_url: format!("sqlite://{}/sanctuary.db?mode=rwc", data.path().display()),
-            cache_dir: CACHE_DIR.into(),
-            signatures,
-            ..Config::default()
-        };
-        let state = AppState::start(config).await.expect("app starts");
-        let watch = sanctuary::watch::spawn(state.plugins.clone()).expect("watcher starts");
+        let harness = Harness::start_with(|config| config.signatures = signatures).await;
         Host {
-            state,
-            _watch: watch,
-            _data: data,
+            state: harness.state.clone(),
+            harness,
         }
     }
 
     fn drop_in(&self, manifest: &Manifest, component: &[u8]) {
-        let dir = self.state.plugins.plugins_dir().join(&manifest.id);
-        sanctuary::plugins::write_plugin(&dir, manifest, component).expect("write the plugin");
+        self.harness.drop_in(&manifest.id, manifest, component);
     }
 
     async fn probe(&self, id: &str) -> String {
-        let plugins = &self.state.plugins;
-        let live = plugins
-            .get(id)
-            .unwrap_or_else(|| panic!("{id} is not loaded: {:?}", plugins.failures()));
-        plugins
-            .runtime()
-            .probe(&live.plugin)
-            .await
-            .unwrap_or_else(|e| panic!("{id} answers: {e}"))
-            .detail
+        self.harness.probe(id).await
     }
 }
 
 /// `GET /api/plugins/{id}` on the real router served over HTTP: the plugin as listed.
 async fn listed(state: &AppState, id: &str) -> Value {
-    let server = socket::Server::start(state.clone()).await;
+    let server = sanctuary_test_support::InProcess::serve(state.clone()).await;
     let response = reqwest::get(format!("http://{}/api/plugins/{id}", server.addr))
         .await
         .expect("GET the plugin");

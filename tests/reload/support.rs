@@ -7,15 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sanctuary::manifest::Manifest;
-use sanctuary::plugins::{PluginEvent, PluginHost, artifacts, component_file_name, write_plugin};
+use sanctuary::plugins::{PluginEvent, PluginHost, component_file_name, write_plugin};
 use sanctuary::watch::WatchHandle;
 use sanctuary::{AppState, Config};
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 use tokio::sync::broadcast;
 
-/// Compiled components are cached here across tests and runs.
-pub const CACHE_DIR: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/wasm-cache");
+pub use sanctuary_test_support::fixture;
 
 /// How long a test waits for something that should happen in well under a second. Only
 /// a broken host takes this long; a slow machine does not fail the tests.
@@ -35,13 +34,17 @@ pub struct Harness {
 impl Harness {
     /// Starts the app and the watcher.
     pub async fn start() -> Harness {
+        Harness::start_with(|_| {}).await
+    }
+
+    /// Starts the app, with `edit` applied to its config, and the watcher.
+    pub async fn start_with(edit: impl FnOnce(&mut Config)) -> Harness {
         let data = TempDir::new().expect("tempdir");
-        let config = Config {
-            data_dir: data.path().to_path_buf(),
-            database_url: format!("sqlite://{}/sanctuary.db?mode=rwc", data.path().display()),
-            cache_dir: CACHE_DIR.into(),
-            ..Config::default()
+        let mut config = Config {
+            scout: Config::default().scout,
+            ..sanctuary_test_support::inproc::test_config(data.path())
         };
+        edit(&mut config);
         let state = AppState::start(config).await.expect("app starts");
         let watch = sanctuary::watch::spawn(state.plugins.clone()).expect("watcher starts");
         Harness {
@@ -88,18 +91,6 @@ impl Harness {
             .unwrap_or_else(|e| panic!("{id} answers: {e}"))
             .detail
     }
-}
-
-/// The manifest and component bytes of fixture `name` (built from `tests/fixtures/`).
-pub fn fixture(name: &str) -> (Manifest, Vec<u8>) {
-    let (_, wasm, manifest) = artifacts::FIXTURES
-        .iter()
-        .find(|(n, _, _)| *n == name)
-        .unwrap_or_else(|| panic!("no fixture named {name}"));
-    let manifest = std::fs::read_to_string(manifest).expect("fixture manifest");
-    let manifest = Manifest::from_json(&manifest).expect("fixture manifest is valid");
-    let bytes = std::fs::read(wasm).expect("fixture component was built");
-    (manifest, bytes)
 }
 
 /// Fixture `name` as an install writes it: the manifest carries the component's sha256

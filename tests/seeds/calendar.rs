@@ -10,7 +10,7 @@ use axum::routing::get;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::server::{ADMIN, Server};
+use crate::server::{self, ADMIN, Server};
 
 const TEAM: &str = "BEGIN:VCALENDAR\r
 VERSION:2.0\r
@@ -103,7 +103,7 @@ async fn calendar_sync_pulls_recurring_and_zoned_meetings_from_an_ics_feed_throu
     let text = Arc::new(Mutex::new(TEAM.to_owned()));
     let feeds = feed_server(text.clone()).await;
     let config = format!("[plugins.calendar]\nfeeds = [\"{feeds}/team.ics\"]\n");
-    let server = Server::start(&config, &[]).await;
+    let server = server::start(&config, &[]).await;
 
     let window = json!({"start": "2024-03-04T00:00:00Z", "end": "2024-03-18T00:00:00Z"});
     let (status, synced) = call(&server, Method::POST, "/api/v1/calendar/sync", Some(window)).await;
@@ -245,7 +245,7 @@ async fn the_plugin_fetches_only_its_configured_feeds() {
     let text = Arc::new(Mutex::new(TEAM.to_owned()));
     let feeds = feed_server(text).await;
     let config = format!("[plugins.calendar]\nfeeds = [\"{feeds}/team.ics\"]\n");
-    let server = Server::start(&config, &[]).await;
+    let server = server::start(&config, &[]).await;
     let (status, body) = call(
         &server,
         Method::POST,
@@ -270,7 +270,7 @@ async fn the_meeting_bot_writes_notes_onto_a_meeting_after_it_ends() {
     let text = Arc::new(Mutex::new(TEAM.to_owned()));
     let feeds = feed_server(text).await;
     let config = format!("[plugins.calendar]\nfeeds = [\"{feeds}/team.ics\"]\n");
-    let server = Server::start(&config, &[]).await;
+    let server = server::start(&config, &[]).await;
     call(
         &server,
         Method::POST,

@@ -8,7 +8,7 @@ use std::process::Command;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use crate::server::Server;
+use crate::server::{self, Server};
 
 const SECRET: &str = "super-secret-jwt-token-with-at-least-32-characters-long";
 
@@ -73,7 +73,7 @@ const CONFIG: &str = "[jwt]\naudience = \"authenticated\"\n";
 
 #[tokio::test]
 async fn documents_and_projects_are_kept_per_user_and_paginated_with_x_total_count() {
-    let server = Server::start(CONFIG, &[("SANCTUARY_JWT_SECRET", SECRET)]).await;
+    let server = server::start(CONFIG, &[("SANCTUARY_JWT_SECRET", SECRET)]).await;
     let alice = hs256("alice", SECRET, now() + 3600);
     let bob = hs256("bob", SECRET, now() + 3600);
     use reqwest::Method;
@@ -239,7 +239,7 @@ async fn documents_and_projects_are_kept_per_user_and_paginated_with_x_total_cou
 
 #[tokio::test]
 async fn bad_records_get_the_envelope_error_and_nothing_stored_is_lost() {
-    let server = Server::start(CONFIG, &[("SANCTUARY_JWT_SECRET", SECRET)]).await;
+    let server = server::start(CONFIG, &[("SANCTUARY_JWT_SECRET", SECRET)]).await;
     let token = hs256("carol", SECRET, now() + 3600);
     use reqwest::Method;
     let (_, _, doc) = call(
@@ -344,7 +344,7 @@ async fn a_bearer_jwt_is_verified_and_a_bad_one_is_refused_saying_why() {
         "[jwt]\naudience = \"authenticated\"\npublic_key_file = {:?}\n",
         public.to_str().expect("path")
     );
-    let server = Server::start(&config, &[("SANCTUARY_JWT_SECRET", SECRET)]).await;
+    let server = server::start(&config, &[("SANCTUARY_JWT_SECRET", SECRET)]).await;
     use reqwest::Method;
 
     let claims = json!({"sub": "dora", "aud": "authenticated", "exp": now() + 600});

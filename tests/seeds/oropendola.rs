@@ -7,7 +7,7 @@ use std::process::Command;
 use reqwest::header::{COOKIE, RETRY_AFTER, SET_COOKIE};
 use serde_json::{Value, json};
 
-use crate::server::{ADMIN, Server};
+use crate::server::{self, ADMIN, Server};
 
 /// Plans for the tests: `tiny` allows 2 chat calls a day, `roomy` many.
 const CONFIG: &str = r#"
@@ -135,9 +135,9 @@ fn assert_frappe_error(status: u16, body: &Value, expected_status: u16, exc_type
 
 #[tokio::test]
 async fn the_seeds_curl_flow_logs_in_with_a_cookie_jar_and_verifies_the_session() {
-    let server = Server::start(CONFIG, &[]).await;
+    let server = server::start(CONFIG, &[]).await;
     create_user(&server, "test@example.com", "password").await;
-    let jar = server.scratch().join("cookies.txt");
+    let jar = server.dir().join("cookies.txt");
     let jar = jar.to_str().expect("utf-8 path");
 
     // Step 2: the health endpoint.
@@ -219,7 +219,7 @@ async fn the_seeds_curl_flow_logs_in_with_a_cookie_jar_and_verifies_the_session(
 
 #[tokio::test]
 async fn chat_user_and_subscription_methods_answer_under_message() {
-    let server = Server::start(CONFIG, &[]).await;
+    let server = server::start(CONFIG, &[]).await;
     create_user(&server, "ada@example.com", "correct horse").await;
     let sid_value = login(&server, "ada@example.com", "correct horse").await;
     let sid = Some(sid_value.as_str());
@@ -295,7 +295,7 @@ async fn chat_user_and_subscription_methods_answer_under_message() {
 
 #[tokio::test]
 async fn bad_input_gets_frappes_error_shape_and_stored_settings_survive() {
-    let server = Server::start(CONFIG, &[]).await;
+    let server = server::start(CONFIG, &[]).await;
     create_user(&server, "bob@example.com", "hunter22").await;
     let sid = login(&server, "bob@example.com", "hunter22").await;
     let sid = Some(sid.as_str());
@@ -362,7 +362,7 @@ async fn bad_input_gets_frappes_error_shape_and_stored_settings_survive() {
 
 #[tokio::test]
 async fn a_plan_limits_chat_calls_a_day_per_user() {
-    let server = Server::start(CONFIG, &[]).await;
+    let server = server::start(CONFIG, &[]).await;
     create_user(&server, "tina@example.com", "tiny-plan").await;
     create_user(&server, "rob@example.com", "roomy-plan").await;
     let tina = login(&server, "tina@example.com", "tiny-plan").await;
@@ -412,7 +412,7 @@ async fn a_plan_limits_chat_calls_a_day_per_user() {
 
 #[tokio::test]
 async fn chat_stream_is_an_event_stream_a_browser_event_source_can_open() {
-    let server = Server::start(CONFIG, &[]).await;
+    let server = server::start(CONFIG, &[]).await;
     create_user(&server, "eve@example.com", "streaming").await;
     let sid = login(&server, "eve@example.com", "streaming").await;
     let response = server
@@ -471,8 +471,8 @@ async fn chat_stream_is_an_event_stream_a_browser_event_source_can_open() {
 
 #[tokio::test]
 async fn workspace_index_reads_text_files_through_the_filesystem_plugin_and_search_ranks_lines() {
-    let server = Server::start(CONFIG, &[]).await;
-    let files = server.data_dir().join("files");
+    let server = server::start(CONFIG, &[]).await;
+    let files = server.dir().join("data").join("files");
     std::fs::create_dir_all(files.join("src")).expect("dirs");
     std::fs::write(
         files.join("README.md"),
@@ -526,7 +526,7 @@ async fn workspace_index_reads_text_files_through_the_filesystem_plugin_and_sear
 
 #[tokio::test]
 async fn get_memory_reads_the_callers_entities_through_the_memory_plugin() {
-    let server = Server::start(CONFIG, &[]).await;
+    let server = server::start(CONFIG, &[]).await;
     create_user(&server, "mia", "remember-me").await;
     let sid = login(&server, "mia", "remember-me").await;
     let created = server
@@ -551,12 +551,12 @@ async fn get_memory_reads_the_callers_entities_through_the_memory_plugin() {
 
 #[tokio::test]
 async fn an_uploaded_text_file_is_kept_per_user_and_analyzed_by_the_offline_provider() {
-    let server = Server::start(CONFIG, &[]).await;
+    let server = server::start(CONFIG, &[]).await;
     create_user(&server, "ula@example.com", "uploads-pw").await;
     create_user(&server, "ivy@example.com", "other-user").await;
     let ula = login(&server, "ula@example.com", "uploads-pw").await;
     let ivy = login(&server, "ivy@example.com", "other-user").await;
-    let dir = server.scratch();
+    let dir = server.dir();
     std::fs::write(dir.join("notes.md"), "# Notes\nShip the calendar plugin.\n").expect("write");
     std::fs::write(dir.join("image.png"), [0x89_u8, b'P', b'N', b'G', 0, 0]).expect("write");
     std::fs::write(dir.join("big.txt"), "y".repeat(5000)).expect("write");
@@ -590,7 +590,8 @@ async fn an_uploaded_text_file_is_kept_per_user_and_analyzed_by_the_offline_prov
     assert_eq!(stored["message"]["file_name"], "notes.md");
     assert!(
         server
-            .data_dir()
+            .dir()
+            .join("data")
             .join("uploads")
             .read_dir()
             .expect("uploads dir")
@@ -627,7 +628,7 @@ async fn an_uploaded_text_file_is_kept_per_user_and_analyzed_by_the_offline_prov
 
 #[tokio::test]
 async fn a_vs_code_webview_origin_may_be_allowed_by_scheme() {
-    let server = Server::start(CONFIG, &[]).await;
+    let server = server::start(CONFIG, &[]).await;
     for (origin, allowed) in [
         ("vscode-webview://1a2b3c4d5e", true),
         ("http://localhost:3000", true),

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::server::Server;
+use crate::server;
 
 const CLIENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/clients");
 
@@ -34,7 +34,7 @@ async fn seed_000s_chat_service_shows_the_assistants_answer_and_chat_errors_over
     if !node_client_available() {
         return;
     }
-    let server = Server::start("", &[]).await;
+    let server = server::start("", &[]).await;
     for transport in ["websocket", "polling"] {
         let url = server.url("");
         let output = tokio::task::spawn_blocking(move || {

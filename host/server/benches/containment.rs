@@ -11,19 +11,14 @@
 //!
 //! `cargo bench -p sanctuary --bench containment` (results go into BENCHMARKS.md by hand).
 
-// The e2e tests' starter; not all of it is used here.
-#[allow(dead_code)]
-#[path = "../../../tests/e2e/server.rs"]
-mod server;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use sanctuary_test_support::{Server, sanctuary};
 use serde_json::{Value, json};
-use server::Server;
 
 const ADMIN: &str = "bench-admin";
 const ATTACK: Duration = Duration::from_secs(4);
@@ -40,7 +35,10 @@ fn main() {
 }
 
 async fn run() {
-    let server = Server::start_with(&[("SANCTUARY_ADMIN_TOKEN", ADMIN)]).await;
+    let server = sanctuary!()
+        .envs(&[("SANCTUARY_ADMIN_TOKEN", ADMIN)])
+        .spawn()
+        .await;
     upload(&server, "hostile-host").await;
     let server = Arc::new(server);
     println!("## Containment under attack\n");
@@ -202,7 +200,7 @@ fn rss_kib(pid: u32) -> u64 {
 }
 
 async fn upload(server: &Server, name: &str) {
-    let (_, wasm, manifest) = sanctuary::plugins::artifacts::FIXTURES
+    let (_, wasm, manifest) = sanctuary_test_artifacts::FIXTURES
         .iter()
         .find(|(n, _, _)| *n == name)
         .unwrap_or_else(|| panic!("no fixture {name}"));

@@ -389,8 +389,7 @@ async fn run() {
     for note in notes {
         println!("note: {note}");
     }
-    let mut child = server.child;
-    let _ = child.kill().await;
+    server.process.kill().await;
 
     // 6. Cold start.
     cold_start().await;
@@ -514,8 +513,8 @@ async fn http_comparison(
     assert_eq!(check["success"], true, "the time tool answers: {check}");
     // The default scout project is the working directory, named after it.
     let project = server
-        ._data
-        .path()
+        .process
+        .dir()
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .expect("a directory name");

@@ -17,18 +17,13 @@
 //! Sequential calls, one at a time, after a warm-up. Run:
 //! `cargo bench -p sanctuary --bench providers`. Prints a Markdown table.
 
-#[path = "../../../tests/providers/mocks.rs"]
-#[allow(dead_code)]
-mod mocks;
-
 use std::time::{Duration, Instant};
 
 use sanctuary::providers;
 use sanctuary::runtime::provider::{ChatRequest, Message, Role};
 use sanctuary::{AppState, Config};
+use sanctuary_test_support::mocks::{Mock, Vendor};
 use serde_json::{Value, json};
-
-use mocks::{Mock, Vendor};
 
 const WARMUP: usize = 30;
 const CALLS: usize = 300;

@@ -231,7 +231,7 @@ async fn swap(
 }
 
 fn version(fixture: &str, detail: &'static str) -> anyhow::Result<Version> {
-    let (_, wasm, manifest) = artifacts::FIXTURES
+    let (_, wasm, manifest) = sanctuary_test_artifacts::FIXTURES
         .iter()
         .find(|(n, _, _)| *n == fixture)
         .with_context(|| format!("the {fixture} fixture is built"))?;

@@ -15,9 +15,9 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use sanctuary::manifest::{Instances, Manifest};
-use sanctuary::plugins::artifacts::FIXTURES;
 use sanctuary::runtime::{HostServices, Runtime};
 use sanctuary::system::Sampler;
+use sanctuary_test_artifacts::FIXTURES;
 
 fn trivial_probe() -> (Manifest, Vec<u8>) {
     let (_, wasm, manifest) = FIXTURES

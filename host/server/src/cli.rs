@@ -50,6 +50,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SANCTUARY_PORT", value_name = "PORT")]
     pub port: Option<u16>,
 
+    /// Once listening, write the bound address (`HOST:PORT` and a newline) to this file,
+    /// atomically; useful with `--port 0` [default: none, or `port_file`].
+    #[arg(long, env = "SANCTUARY_PORT_FILE", value_name = "FILE")]
+    pub port_file: Option<PathBuf>,
+
     /// Directory for the database, installed plugins and caches; created if missing
     /// [default: ./data].
     #[arg(long, env = "SANCTUARY_DATA_DIR", value_name = "DIR")]
@@ -183,6 +188,13 @@ mod tests {
     }
 
     #[test]
+    fn the_port_file_flag_takes_a_path() {
+        let cli = parse(&["--port", "0", "--port-file", "/tmp/sanctuary.port"]).expect("parses");
+        let args = cli.serve_args().expect("serves");
+        assert_eq!(args.port_file, Some(PathBuf::from("/tmp/sanctuary.port")));
+    }
+
+    #[test]
     fn a_port_out_of_range_is_refused() {
         assert!(parse(&["--port", "70000"]).is_err());
     }
@@ -200,6 +212,7 @@ mod tests {
         for (id, env) in [
             ("host", "SANCTUARY_HOST"),
             ("port", "SANCTUARY_PORT"),
+            ("port_file", "SANCTUARY_PORT_FILE"),
             ("data_dir", "SANCTUARY_DATA_DIR"),
             ("config", "SANCTUARY_CONFIG"),
             ("database_url", "SANCTUARY_DATABASE_URL"),

@@ -37,6 +37,8 @@ pub struct Config {
     pub host: String,
     /// Port to listen on; 0 picks a free one.
     pub port: u16,
+    /// Where to write the bound address once listening (`--port-file`, `port_file`).
+    pub port_file: Option<PathBuf>,
     /// Database, installed plugins and caches live here; created by [`Config::load`].
     pub data_dir: PathBuf,
     /// Database URL, never empty: `sqlite://...` or `postgres://...`.
@@ -110,6 +112,7 @@ pub use sanctuary_runtime::budget::BudgetsConfig;
 struct FileConfig {
     host: Option<String>,
     port: Option<u16>,
+    port_file: Option<PathBuf>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     cache_dir: Option<PathBuf>,
@@ -223,6 +226,7 @@ impl Config {
                 .or(file.host)
                 .unwrap_or_else(|| DEFAULT_HOST.to_owned()),
             port: args.port.or(file.port).unwrap_or(DEFAULT_PORT),
+            port_file: args.port_file.clone().or(file.port_file),
             data_dir,
             database_url,
             cache_dir,
@@ -318,6 +322,12 @@ impl Config {
         };
         differs("host", file.host.as_ref().is_none_or(|h| *h == self.host));
         differs("port", file.port.is_none_or(|p| p == self.port));
+        differs(
+            "port_file",
+            file.port_file
+                .as_ref()
+                .is_none_or(|p| Some(p) == self.port_file.as_ref()),
+        );
         differs(
             "data_dir",
             file.data_dir.as_ref().is_none_or(|d| *d == self.data_dir),
@@ -507,6 +517,7 @@ impl Default for Config {
         Config {
             host: DEFAULT_HOST.to_owned(),
             port: DEFAULT_PORT,
+            port_file: None,
             database_url: default_database_url(&data_dir),
             cache_dir: data_dir.join("cache"),
             data_dir,
@@ -556,6 +567,7 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("host", &self.host)
             .field("port", &self.port)
+            .field("port_file", &self.port_file)
             .field("data_dir", &self.data_dir)
             .field("database_url", &crate::db::redact(&self.database_url))
             .field("cache_dir", &self.cache_dir)

@@ -2,8 +2,10 @@
 //! Socket.IO events, while every integration (MCP servers, AI providers, scout checks,
 //! health probes) is a WebAssembly component run in a wasmtime sandbox.
 //!
-//! `main.rs` parses the command line and calls [`serve`]; tests build the same router with
-//! [`app`] and drive it with `oneshot`, or start the real binary.
+//! `main.rs` parses the command line, binds and calls [`serve_on`]; tests build the same
+//! router with [`app`] and drive it with `oneshot`, serve it in process with [`serve_on`] on
+//! a listener of their own, or start the real binary (which tells its address through
+//! `--port-file`).
 
 pub mod access;
 pub mod api;
@@ -79,28 +81,51 @@ pub fn app(state: AppState) -> Router {
     ))
 }
 
-/// Starts everything for `config` and serves until Ctrl-C or SIGTERM.
-pub async fn serve(config: Config) -> anyhow::Result<()> {
+/// Binds the listening socket `config.host:config.port` (port 0 picks a free one).
+pub async fn bind(config: &Config) -> anyhow::Result<tokio::net::TcpListener> {
     let addr = format!("{}:{}", config.host, config.port);
-    // Plugins load in the background: the port answers at once (`/health/ready`).
-    let state = AppState::start_serving(config).await?;
-    // Memory freed after a burst (expired MCP sessions, big bodies) goes back to the system.
-    memory::spawn_trimmer();
-    // Hot reload for the server's life; without it (say, out of inotify watches) the
-    // server still serves, and installs through the API still load.
-    let _watcher = watch::spawn(state.plugins.clone())
+    tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("bind {addr}"))
+}
+
+/// What keeps a serving state following its files: the plugins-directory watcher (hot
+/// reload) and the config and secrets file watcher. Dropping it stops both.
+pub struct Watchers {
+    _plugins: Option<watch::WatchHandle>,
+    _config: Option<providers::reload::ConfigWatch>,
+}
+
+/// Starts the [`Watchers`] over `state`. A watcher that cannot start (say, out of inotify
+/// watches) is logged and left out: the server still serves, and installs through the
+/// API still load.
+pub async fn watch_files(state: &AppState) -> Watchers {
+    let plugins = watch::spawn(state.plugins.clone())
         .inspect_err(|e| warn!(cause = %format!("{e:#}"), "not watching the plugins directory"))
         .ok();
     // Routes, breaker, plugin settings and secrets follow the config files while serving.
-    let _config_watch = providers::reload::spawn(state.clone())
+    let config = providers::reload::spawn(state.clone())
         .await
         .inspect_err(|e| warn!(cause = %format!("{e:#}"), "not watching the config file"))
         .ok()
         .flatten();
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .with_context(|| format!("bind {addr}"))?;
-    let local = listener.local_addr()?;
+    Watchers {
+        _plugins: plugins,
+        _config: config,
+    }
+}
+
+/// Serves `state`'s app on `listener` until `shutdown` completes, with the connection
+/// limits of `[server]`. Once it listens it writes the bound address to
+/// `state.config.port_file`, if set (removed again when serving stops). `main` binds,
+/// starts the state and its [`Watchers`], then calls this; tests hand it a listener on
+/// `127.0.0.1:0`.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let local = listener.local_addr().context("the listener's address")?;
     info!(
         address = %local,
         plugins = state.plugins.list().len(),
@@ -116,14 +141,24 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         idle_timeout_secs = limits.idle_timeout.as_secs(),
         "connection limits"
     );
-    listener::serve(listener, app(state), limits, async {
-        shutdown_signal().await;
-        // Open MCP streams would otherwise hold the shutdown until clients leave.
-        mcp::http::close_sessions();
-    })
-    .await;
+    let port_file = state.config.port_file.clone();
+    if let Some(path) = &port_file {
+        listener::port_file::write(path, local)?;
+    }
+    listener::serve(listener, app(state), limits, shutdown).await;
+    if let Some(path) = &port_file {
+        listener::port_file::remove(path, local);
+    }
     info!("sanctuary stopped");
     Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM, after closing the open MCP streams (which would
+/// otherwise hold the shutdown until their clients leave): `main`'s `shutdown` for
+/// [`serve_on`].
+pub async fn until_signalled() {
+    shutdown_signal().await;
+    mcp::http::close_sessions();
 }
 
 async fn shutdown_signal() {

@@ -34,6 +34,8 @@ use tower::ServiceExt;
 
 use crate::config::ServerConfig;
 
+pub mod port_file;
+
 /// File descriptors kept free for the database, plugins and files when the connection cap
 /// is derived from the process's limit.
 const FD_RESERVE: usize = 256;

@@ -1,5 +1,6 @@
 //! The `sanctuary` binary: parses the command line, sets up logging, loads the
-//! configuration and serves; or runs a plugin author's command (`sanctuary plugin ...`).
+//! configuration, binds and serves ([`sanctuary::serve_on`]); or runs a plugin author's
+//! command (`sanctuary plugin ...`).
 
 use anyhow::Context as _;
 use clap::Parser as _;
@@ -38,7 +39,15 @@ async fn run() -> anyhow::Result<()> {
         data_dir = %config.data_dir.display(),
         "configuration loaded"
     );
-    sanctuary::serve(config).await
+    // Bound before anything starts, so a port in use fails at once.
+    let listener = sanctuary::bind(&config).await?;
+    // Plugins load in the background: the port answers at once (`/health/ready`).
+    let state = sanctuary::AppState::start_serving(config).await?;
+    // Memory freed after a burst (expired MCP sessions, big bodies) goes back to the system.
+    sanctuary::memory::spawn_trimmer();
+    // Hot reload of plugins, config and secrets for the server's life.
+    let _watchers = sanctuary::watch_files(&state).await;
+    sanctuary::serve_on(listener, state, sanctuary::until_signalled()).await
 }
 
 /// For `sanctuary plugin ...`: `SANCTUARY_LOG`, else `warn`, on stderr.

@@ -262,13 +262,12 @@ mod tests {
     use serde_json::{Value, json};
 
     use crate::api::test_support::{ADMIN_KEY, get, send, state};
-    use crate::plugins::artifacts;
     use crate::signing::{self, SignaturesConfig};
     use crate::state::AppState;
 
     /// The trivial-probe fixture: its component and manifest (as JSON).
     fn fixture() -> (Vec<u8>, Value) {
-        let (_, wasm, manifest) = artifacts::FIXTURES
+        let (_, wasm, manifest) = sanctuary_test_artifacts::FIXTURES
             .iter()
             .find(|(dir, _, _)| *dir == "trivial-probe")
             .expect("the trivial-probe fixture is built");

@@ -621,7 +621,7 @@ mod tests {
     use crate::plugins::artifacts;
 
     fn fixture(name: &str) -> PathBuf {
-        artifacts::FIXTURES
+        sanctuary_test_artifacts::FIXTURES
             .iter()
             .find(|(dir, _, _)| *dir == name)
             .map(|(_, wasm, _)| PathBuf::from(wasm))

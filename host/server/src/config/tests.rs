@@ -115,6 +115,7 @@ fn flags_and_environment_override_the_file() {
     let args = ServeArgs {
         host: Some("::1".into()),
         port: Some(0),
+        port_file: Some("/tmp/flag.port".into()),
         data_dir: Some("/tmp/flag".into()),
         database_url: Some("postgres://db.example/sanctuary".into()),
         cache_dir: Some("/tmp/cache".into()),
@@ -135,6 +136,7 @@ fn flags_and_environment_override_the_file() {
     let toml = r#"
         host = "127.0.0.1"
         port = 8080
+        port_file = "/srv/file.port"
         data_dir = "/srv/file"
         database_url = "sqlite:///srv/file/other.db"
         cache_dir = "/srv/file/cache"
@@ -148,6 +150,7 @@ fn flags_and_environment_override_the_file() {
     let config = resolve(&args, toml).expect("resolves");
     assert_eq!(config.host, "::1");
     assert_eq!(config.port, 0);
+    assert_eq!(config.port_file, Some(PathBuf::from("/tmp/flag.port")));
     assert_eq!(config.data_dir, PathBuf::from("/tmp/flag"));
     assert_eq!(config.database_url, "postgres://db.example/sanctuary");
     assert_eq!(config.cache_dir, PathBuf::from("/tmp/cache"));
@@ -517,4 +520,16 @@ fn the_example_config_at_the_repository_root_is_valid() {
     let config = resolve(&ServeArgs::default(), &text).expect("the example resolves");
     assert!(config.plugins.contains_key("system"));
     assert!(!config.scout.projects.is_empty());
+}
+
+#[test]
+fn the_port_file_comes_from_the_file_when_no_flag_names_one() {
+    let config = resolve(
+        &ServeArgs::default(),
+        "port_file = \"/run/sanctuary.port\"\n",
+    )
+    .expect("resolves");
+    assert_eq!(config.port_file, Some(PathBuf::from("/run/sanctuary.port")));
+    let config = resolve(&ServeArgs::default(), "").expect("resolves");
+    assert_eq!(config.port_file, None, "no port file by default");
 }

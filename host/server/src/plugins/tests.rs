@@ -17,7 +17,7 @@ fn host(root: &Path, signatures: SignaturesConfig) -> anyhow::Result<PluginHost>
 
 /// The trivial-probe fixture as an install writes it (sha256 and file name filled in).
 fn trivial_probe() -> (Manifest, Vec<u8>) {
-    let (_, wasm, manifest) = artifacts::FIXTURES
+    let (_, wasm, manifest) = sanctuary_test_artifacts::FIXTURES
         .iter()
         .find(|(dir, _, _)| *dir == "trivial-probe")
         .expect("the trivial-probe fixture is built");
