@@ -1,22 +1,97 @@
-//! Everything an `mcp-server` plugin needs: the [`Guest`] trait to implement, its record
-//! types with convenience constructors, and the plugin's private key-value store
-//! ([`kv`]). Export the implementation with [`crate::export_mcp_server!`].
+//! Everything an `mcp-server` plugin needs: the [`McpServer`] trait to implement, `#[tool]`
+//! functions and their [`ToolArgs`], the record types with convenience constructors, and
+//! the plugin's private key-value store ([`kv`]). Export the implementation with
+//! `sanctuary_plugin_api::export!(mcp: MyPlugin);`.
 
 use serde::Serialize;
 
+use crate::__private::mcp_server::exports::sanctuary::plugin::mcp as raw;
 pub use crate::PluginError;
-pub use crate::mcp_server::exports::sanctuary::plugin::mcp::{
-    Content, Guest, Prompt, PromptArgument, PromptMessage, Resource, Tool,
-};
+pub use raw::{Content, Prompt, PromptArgument, PromptMessage, Resource, Tool};
 
 /// A small persistent key-value store private to this plugin (world `mcp-server` only).
-pub use crate::mcp_server::sanctuary::plugin::kv;
+pub use crate::__private::mcp_server::sanctuary::plugin::kv;
 
-pub use crate::tools::{IntoToolResult, NoArgs, SchemaType, ToolArgs, ToolFn};
+pub use crate::tools::{IntoToolResult, NoArgs, SchemaType, ToolArgs, ToolEntry, ToolFn};
 /// Derives [`ToolArgs`] for a struct of a tool's arguments: one JSON Schema property per
-/// field, described by its `///` doc comment; see [`crate::mcp_tools!`].
-pub use plugin_api_macros::ToolArgs;
-pub use plugin_api_macros::tool;
+/// field, described by its `///` doc comment; see [`ToolFn`].
+pub use sanctuary_plugin_api_macros::ToolArgs;
+pub use sanctuary_plugin_api_macros::tool;
+
+/// An `mcp-server` plugin: tools, resources and prompts served over MCP (`/mcp`), the REST
+/// API and the Socket.IO terminal. Every method has a default, so a server implements only
+/// what it offers; export the implementing type with
+/// `sanctuary_plugin_api::export!(mcp: MyPlugin);`. The [crate docs](crate#an-mcp-server)
+/// have an example.
+pub trait McpServer {
+    /// The `#[tool]` functions this server offers, in the order `tools/list` lists them:
+    /// `const TOOLS: &'static [ToolEntry] = &[greet::TOOL, ping::TOOL];`. The default
+    /// [`list_tools`](Self::list_tools) and [`call_tool`](Self::call_tool) serve them.
+    const TOOLS: &'static [ToolEntry] = &[];
+
+    /// The tools, each with its JSON Schema; by default those of [`TOOLS`](Self::TOOLS).
+    fn list_tools() -> Vec<Tool> {
+        Self::TOOLS.iter().map(ToolEntry::tool).collect()
+    }
+
+    /// Calls tool `name` with `arguments` (JSON object text, already checked by the host
+    /// against the tool's schema); by default the [`TOOLS`](Self::TOOLS) entry of that
+    /// name, or [`unknown_tool`].
+    fn call_tool(name: String, arguments: String) -> Result<Vec<Content>, PluginError> {
+        match Self::TOOLS.iter().find(|entry| entry.name() == name) {
+            Some(entry) => entry.call(&arguments),
+            None => Err(unknown_tool(&name)),
+        }
+    }
+
+    /// The resources this server offers; none by default.
+    fn list_resources() -> Vec<Resource> {
+        Vec::new()
+    }
+
+    /// The contents of resource `uri`; by default [`unknown_resource`].
+    fn read_resource(uri: String) -> Result<String, PluginError> {
+        Err(unknown_resource(&uri))
+    }
+
+    /// The prompts this server offers; none by default.
+    fn list_prompts() -> Vec<Prompt> {
+        Vec::new()
+    }
+
+    /// Prompt `name` filled in with `arguments` (a JSON object of strings); by default
+    /// [`unknown_prompt`].
+    fn get_prompt(name: String, arguments: String) -> Result<Vec<PromptMessage>, PluginError> {
+        let _ = arguments;
+        Err(unknown_prompt(&name))
+    }
+}
+
+impl<T: McpServer> raw::Guest for T {
+    fn list_tools() -> Vec<Tool> {
+        <T as McpServer>::list_tools()
+    }
+
+    fn call_tool(name: String, arguments: String) -> Result<Vec<Content>, PluginError> {
+        <T as McpServer>::call_tool(name, arguments)
+    }
+
+    fn list_resources() -> Vec<Resource> {
+        <T as McpServer>::list_resources()
+    }
+
+    fn read_resource(uri: String) -> Result<String, PluginError> {
+        <T as McpServer>::read_resource(uri)
+    }
+
+    fn list_prompts() -> Vec<Prompt> {
+        <T as McpServer>::list_prompts()
+    }
+
+    fn get_prompt(name: String, arguments: String) -> Result<Vec<PromptMessage>, PluginError> {
+        <T as McpServer>::get_prompt(name, arguments)
+    }
+}
 
 impl Tool {
     /// A tool named `name` whose arguments follow the JSON Schema `input_schema`.
@@ -150,6 +225,65 @@ mod tests {
         map.insert((1, 2), "pair keys are not strings");
         let err = Content::json(&map).expect_err("non-string keys");
         assert_eq!(err.kind(), "failed");
+    }
+
+    struct Empty;
+
+    impl McpServer for Empty {}
+
+    #[test]
+    fn a_server_that_implements_nothing_offers_nothing() {
+        assert!(Empty::list_tools().is_empty());
+        assert!(Empty::list_resources().is_empty());
+        assert!(Empty::list_prompts().is_empty());
+        let err = Empty::call_tool("x".into(), "{}".into()).expect_err("no tools");
+        assert_eq!(err.message(), "unknown tool `x`");
+        let err = Empty::read_resource("mem://a".into()).expect_err("no resources");
+        assert_eq!(err.message(), "unknown resource `mem://a`");
+        let err = Empty::get_prompt("p".into(), "{}".into()).expect_err("no prompts");
+        assert_eq!(err.kind(), "invalid-input");
+    }
+
+    /// Answers pong.
+    #[crate::tool]
+    fn ping() -> Result<String, PluginError> {
+        Ok("pong".into())
+    }
+
+    /// Echoes its argument.
+    #[crate::tool(name = "echo")]
+    fn echo_text(args: EchoArgs) -> Result<String, PluginError> {
+        Ok(args.text)
+    }
+
+    #[derive(serde::Deserialize, ToolArgs)]
+    struct EchoArgs {
+        /// What to echo.
+        text: String,
+    }
+
+    struct Tools;
+
+    impl McpServer for Tools {
+        const TOOLS: &'static [ToolEntry] = &[ping::TOOL, echo_text::TOOL];
+    }
+
+    #[test]
+    fn listed_tools_are_served_in_order_by_the_default_methods() {
+        let names: Vec<_> = Tools::list_tools().into_iter().map(|t| t.name).collect();
+        assert_eq!(names, ["ping", "echo"]);
+        assert_eq!(
+            Tools::call_tool("echo".into(), r#"{"text": "hi"}"#.into()),
+            Ok(vec![Content::text("hi")])
+        );
+        assert_eq!(
+            Tools::call_tool("ping".into(), String::new()),
+            Ok(vec![Content::text("pong")])
+        );
+        let err = Tools::call_tool("echo".into(), "{}".into()).expect_err("text missing");
+        assert_eq!(err.kind(), "invalid-input");
+        let err = Tools::call_tool("echo_text".into(), "{}".into()).expect_err("renamed");
+        assert_eq!(err.message(), "unknown tool `echo_text`");
     }
 
     #[test]

@@ -1,15 +1,28 @@
-//! Everything a `health-probe` plugin needs: the [`Guest`] trait to implement, the
+//! Everything a `health-probe` plugin needs: the [`HealthProbe`] trait to implement, the
 //! report it returns, and the host's [`system`] figures (processor, memory, disks,
 //! network) that a probe compares with its thresholds. Export the implementation with
-//! [`crate::export_health_probe!`].
+//! `sanctuary_plugin_api::export!(probe: MyProbe);`.
 
-pub use crate::health_probe::exports::sanctuary::plugin::probe::{
-    Guest, HealthStatus, ProbeReport,
-};
+use crate::__private::health_probe::exports::sanctuary::plugin::probe as raw;
 pub use crate::{Metric, PluginError};
+pub use raw::{HealthStatus, ProbeReport};
 
 /// Figures about the machine the host runs on (world `health-probe` only).
-pub use crate::health_probe::sanctuary::plugin::system;
+pub use crate::__private::health_probe::sanctuary::plugin::system;
+
+/// A `health-probe` plugin: measures something and says whether it is healthy. Export the
+/// implementing type with `sanctuary_plugin_api::export!(probe: MyProbe);`; the
+/// [crate docs](crate#a-health-probe) have an example.
+pub trait HealthProbe {
+    /// Takes one measurement.
+    fn probe() -> Result<ProbeReport, PluginError>;
+}
+
+impl<T: HealthProbe> raw::Guest for T {
+    fn probe() -> Result<ProbeReport, PluginError> {
+        <T as HealthProbe>::probe()
+    }
+}
 
 impl ProbeReport {
     /// A report with `status` and `detail` and no metrics yet.

@@ -1,15 +1,37 @@
-//! Everything an `ai-provider` plugin needs: the [`Guest`] trait to implement, the chat
-//! records, streaming through [`emit_chunk`], and small helpers for checking a request
-//! and estimating token counts. Export the implementation with
-//! [`crate::export_ai_provider!`].
+//! Everything an `ai-provider` plugin needs: the [`AiProvider`] trait to implement, the
+//! chat records, streaming through [`emit_chunk`], and small helpers for checking a
+//! request and estimating token counts. Export the implementation with
+//! `sanctuary_plugin_api::export!(provider: MyProvider);`.
 
+use crate::__private::ai_provider::exports::sanctuary::plugin::provider as raw;
 pub use crate::PluginError;
-pub use crate::ai_provider::exports::sanctuary::plugin::provider::{
-    ChatRequest, ChatResponse, Guest, Message, ProviderInfo, Role, Usage,
-};
+pub use raw::{ChatRequest, ChatResponse, Message, ProviderInfo, Role, Usage};
 
 /// The raw `progress` interface (world `ai-provider` only); [`emit_chunk`] wraps it.
-pub use crate::ai_provider::sanctuary::plugin::progress;
+pub use crate::__private::ai_provider::sanctuary::plugin::progress;
+
+/// An `ai-provider` plugin: a chat model behind the host's routes and failover. Export the
+/// implementing type with `sanctuary_plugin_api::export!(provider: MyProvider);`; the
+/// [crate docs](crate#an-ai-provider) have an example.
+pub trait AiProvider {
+    /// The provider's name, its models and whether it works offline.
+    fn describe() -> ProviderInfo;
+
+    /// Answers a conversation. When `request.streaming` is set, send the answer's pieces
+    /// with [`emit_chunk`] as they come; the returned [`ChatResponse`] still carries the
+    /// whole text.
+    fn chat(request: ChatRequest) -> Result<ChatResponse, PluginError>;
+}
+
+impl<T: AiProvider> raw::Guest for T {
+    fn describe() -> ProviderInfo {
+        <T as AiProvider>::describe()
+    }
+
+    fn chat(request: ChatRequest) -> Result<ChatResponse, PluginError> {
+        <T as AiProvider>::chat(request)
+    }
+}
 
 /// Sends one piece of the answer to the caller while it is produced. Does nothing when
 /// the caller did not ask for streaming; the final [`ChatResponse`] must still carry the

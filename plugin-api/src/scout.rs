@@ -1,13 +1,28 @@
-//! Everything a `scout-check` plugin needs: the [`Guest`] trait to implement and the
-//! records of its findings. Export the implementation with [`crate::export_scout_check!`].
+//! Everything a `scout-check` plugin needs: the [`ScoutCheck`] trait to implement and the
+//! records of its findings. Export the implementation with
+//! `sanctuary_plugin_api::export!(scout: MyCheck);`.
 //!
 //! The host mounts the project read-only at `project.path` (normally `/project`) for the
 //! call when the manifest sets `permissions.project_dir`; read it with `std::fs`.
 
+use crate::__private::scout_check::exports::sanctuary::plugin::scout as raw;
 pub use crate::PluginError;
-pub use crate::scout_check::exports::sanctuary::plugin::scout::{
-    BuildInfo, DependencyInfo, Findings, GitInfo, Guest, PerformanceInfo, Project,
-};
+pub use raw::{BuildInfo, DependencyInfo, Findings, GitInfo, PerformanceInfo, Project};
+
+/// A `scout-check` plugin: looks at a project and reports what it finds. Export the
+/// implementing type with `sanctuary_plugin_api::export!(scout: MyCheck);`; the
+/// [crate docs](crate#a-scout-check) have an example.
+pub trait ScoutCheck {
+    /// Examines `project` (mounted read-only at `project.path` when the manifest sets
+    /// `permissions.project_dir`).
+    fn check(project: Project) -> Result<Findings, PluginError>;
+}
+
+impl<T: ScoutCheck> raw::Guest for T {
+    fn check(project: Project) -> Result<Findings, PluginError> {
+        <T as ScoutCheck>::check(project)
+    }
+}
 
 /// Findings that know nothing: fill in what your check does know with
 /// `Findings { score: Some(..), ..Findings::default() }`.

@@ -1,6 +1,6 @@
 //! MCP tools written once: a documented function with `#[tool]`, its arguments a
-//! `#[derive(ToolArgs)]` struct, and [`mcp_tools!`](crate::mcp_tools) to answer
-//! `list_tools` and `call_tool` from those functions. The doc comments are the
+//! `#[derive(ToolArgs)]` struct, listed in [`McpServer::TOOLS`](crate::McpServer::TOOLS)
+//! whose default methods answer `list_tools` and `call_tool` from those functions. The doc comments are the
 //! descriptions the host lists; the argument types are the JSON Schema it validates
 //! calls against. Re-exported from [`crate::mcp`]; the example is on [`ToolFn`].
 
@@ -57,9 +57,10 @@ use crate::mcp::{Content, Tool};
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
-/// In the plugin's `impl mcp::Guest`, `sanctuary_plugin_api::mcp_tools!(greet);` then
-/// writes `list_tools` (every listed tool, in order) and `call_tool` (parse the
-/// arguments, call the function, or `unknown_tool`).
+/// `#[tool]` also gives the struct a constant `TOOL`, its [`ToolEntry`]: list
+/// `greet::TOOL` in the plugin's [`McpServer::TOOLS`](crate::McpServer::TOOLS) and the
+/// trait's default `list_tools` (every listed tool, in order) and `call_tool` (parse the
+/// arguments, call the function, or `unknown_tool`) serve it.
 pub trait ToolFn {
     /// The tool's name: the function's, or `#[tool(name = "...")]`.
     const NAME: &'static str;
@@ -67,6 +68,49 @@ pub trait ToolFn {
     fn tool() -> Tool;
     /// Parses `arguments` (JSON object text) and calls the function.
     fn call(arguments: &str) -> Result<Vec<Content>, PluginError>;
+}
+
+/// One `#[tool]` function as [`McpServer::TOOLS`](crate::McpServer::TOOLS) lists it:
+/// `greet::TOOL` for a tool function `greet` (or [`ToolEntry::of`]).
+#[derive(Clone, Copy)]
+pub struct ToolEntry {
+    name: &'static str,
+    tool: fn() -> Tool,
+    call: fn(&str) -> Result<Vec<Content>, PluginError>,
+}
+
+impl ToolEntry {
+    /// The entry of the tool function `T` (the struct `#[tool]` adds).
+    pub const fn of<T: ToolFn>() -> Self {
+        Self {
+            name: T::NAME,
+            tool: T::tool,
+            call: T::call,
+        }
+    }
+
+    /// The tool's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The tool as `list_tools` lists it.
+    pub fn tool(&self) -> Tool {
+        (self.tool)()
+    }
+
+    /// Parses `arguments` (JSON object text) and calls the tool.
+    pub fn call(&self, arguments: &str) -> Result<Vec<Content>, PluginError> {
+        (self.call)(arguments)
+    }
+}
+
+impl std::fmt::Debug for ToolEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolEntry")
+            .field("name", &self.name)
+            .finish()
+    }
 }
 
 /// The arguments of a tool: an object type whose [`SchemaType::schema`] is the tool's

@@ -2,7 +2,8 @@
 //! document order, each with `sh -e` in one shared temporary working directory, with the
 //! `sanctuary` under test first on `PATH` and `SANCTUARY_URL` / `SANCTUARY_ADMIN_TOKEN`
 //! pointing at a real server started for the guide. Blocks marked `sh python` (and
-//! `console`, `text`, `json`, `toml`) are not run here. After the blocks, the test checks
+//! `console`, `text`, `json`, `toml`) are not run here. Every `rust` block is compiled
+//! for wasm32-wasip2 as the `src/lib.rs` of a crate `sanctuary plugin new` wrote. After the blocks, the test checks
 //! what a reader would: each new plugin is listed and loaded and answers through the API,
 //! and the signed registry the guide publishes installs on a server that trusts the key
 //! and requires signatures, while an unsigned upload to that server is refused.
@@ -21,6 +22,13 @@ const GUIDE: &str = include_str!("../../PLUGINS.md");
 
 /// The runnable blocks of `markdown`: (line number, script), in order.
 fn sh_blocks(markdown: &str) -> Vec<(usize, String)> {
+    fenced_blocks(markdown, "sh")
+}
+
+/// The blocks of `markdown` fenced with exactly the info string `info`: (line number of
+/// the opening fence, text dedented by the fence's indentation), in order.
+fn fenced_blocks(markdown: &str, info: &str) -> Vec<(usize, String)> {
+    let opening = format!("```{info}");
     let mut blocks = Vec::new();
     let mut current: Option<(usize, usize, Vec<&str>)> = None;
     for (number, line) in markdown.lines().enumerate() {
@@ -28,7 +36,7 @@ fn sh_blocks(markdown: &str) -> Vec<(usize, String)> {
         let indent = line.len() - trimmed.len();
         match &mut current {
             None => {
-                if trimmed.trim_end() == "```sh" {
+                if trimmed.trim_end() == opening {
                     current = Some((number + 1, indent, Vec::new()));
                 }
             }
@@ -124,6 +132,49 @@ fn the_guide_walks_through_every_kind_and_leaves_python_blocks_alone() {
     assert_eq!(found.len(), 2, "{found:?}");
     assert_eq!(found[0].1, "echo run");
     assert_eq!(found[1].1, "echo indented");
+}
+
+#[test]
+fn every_rust_block_of_the_guide_compiles_as_a_plugin_against_the_sdk() {
+    let blocks = fenced_blocks(GUIDE, "rust");
+    assert!(
+        blocks.len() >= 2,
+        "the guide shows an export and a #[tool] server: {}",
+        blocks.len()
+    );
+    let sample =
+        "```rust\nfn a() {}\n```\n   ```rust\n   fn b() {}\n   ```\n```rust,ignore\nx\n```\n";
+    let found: Vec<String> = fenced_blocks(sample, "rust")
+        .into_iter()
+        .map(|b| b.1)
+        .collect();
+    assert_eq!(found, ["fn a() {}", "fn b() {}"]);
+
+    let work = tempfile::tempdir().expect("work dir");
+    let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugin-api");
+    for (line, source) in &blocks {
+        let name = format!("guide-snippet-{line}");
+        let created = std::process::Command::new(env!("CARGO_BIN_EXE_sanctuary"))
+            .args(["plugin", "new", "--kind", "mcp-server", &name, "--sdk"])
+            .arg(&sdk)
+            .current_dir(work.path())
+            .output()
+            .expect("sanctuary plugin new");
+        assert!(created.status.success(), "{}", text(&created));
+        let dir = work.path().join(&name);
+        std::fs::write(dir.join("src/lib.rs"), source).expect("write the snippet");
+        let built = std::process::Command::new("cargo")
+            .args(["build", "--quiet"])
+            .current_dir(&dir)
+            .env("CARGO_TARGET_DIR", target_dir())
+            .output()
+            .expect("cargo build");
+        assert!(
+            built.status.success(),
+            "the rust block at PLUGINS.md:{line} does not compile:\n{source}\n{}",
+            text(&built)
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

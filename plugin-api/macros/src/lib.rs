@@ -1,10 +1,11 @@
-//! Macros of the Sanctuary plugin SDK, re-exported by `sanctuary-plugin-api`: an MCP tool
+//! Macros of the Sanctuary plugin SDK, re-exported by `sanctuary-plugin-api` (this crate
+//! is versioned with it): an MCP tool
 //! is written once, as a documented Rust function.
 //!
 //! - `#[tool]` on a function makes it a tool: the function's `///` doc comment is the
 //!   tool's description and the type of its one parameter gives the JSON Schema of its
-//!   arguments. `sanctuary_plugin_api::mcp_tools!(a, b)` then writes `list_tools` and
-//!   `call_tool` from such functions.
+//!   arguments. It adds a struct of the same name whose constant `TOOL` a plugin lists in
+//!   `McpServer::TOOLS` (`&[a::TOOL, b::TOOL]`), which serves `list_tools` and `call_tool`.
 //! - `#[derive(ToolArgs)]` on a struct with named fields gives that JSON Schema: one
 //!   property per field, described by the field's `///` doc comment, required unless it is
 //!   an `Option` or has `#[serde(default)]`.

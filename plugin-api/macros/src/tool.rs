@@ -1,6 +1,7 @@
 //! `#[tool]`: keeps the function as written and adds, under the same name in the type
 //! namespace, an empty struct implementing `mcp::ToolFn` (name, `Tool` record, and a call
-//! that parses the arguments and calls the function). `mcp_tools!` lists those structs.
+//! that parses the arguments and calls the function) with a constant `TOOL`, the entry a
+//! plugin lists in `McpServer::TOOLS`.
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
@@ -91,6 +92,12 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
         #[doc(hidden)]
         #[allow(non_camel_case_types, dead_code)]
         #vis struct #ident {}
+
+        impl #ident {
+            /// This tool's entry for `McpServer::TOOLS`.
+            #[allow(dead_code)]
+            #vis const TOOL: #sdk::mcp::ToolEntry = #sdk::mcp::ToolEntry::of::<#ident>();
+        }
 
         impl #sdk::mcp::ToolFn for #ident {
             const NAME: &'static str = #name;

@@ -7,7 +7,7 @@ mod wire;
 
 use sanctuary_plugin_api::http::{self, Request};
 use sanctuary_plugin_api::provider::{
-    self, ChatRequest, ChatResponse, Guest, ProviderInfo, Upstream,
+    self, AiProvider, ChatRequest, ChatResponse, ProviderInfo, Upstream,
 };
 use sanctuary_plugin_api::{PluginError, config, log, secret};
 use serde::Deserialize;
@@ -77,7 +77,7 @@ impl Settings {
 
 struct Anthropic;
 
-impl Guest for Anthropic {
+impl AiProvider for Anthropic {
     fn describe() -> ProviderInfo {
         config::<Settings>()
             .unwrap_or_else(|err| {
@@ -114,7 +114,7 @@ impl Guest for Anthropic {
     }
 }
 
-sanctuary_plugin_api::export_ai_provider!(Anthropic);
+sanctuary_plugin_api::export!(provider: Anthropic);
 
 #[cfg(test)]
 mod tests {

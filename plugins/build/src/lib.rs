@@ -16,7 +16,7 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use sanctuary_plugin_api::PluginError;
-use sanctuary_plugin_api::scout::{BuildInfo, Findings, Guest, PerformanceInfo, Project};
+use sanctuary_plugin_api::scout::{BuildInfo, Findings, PerformanceInfo, Project, ScoutCheck};
 use serde::Deserialize;
 
 /// Where a project's tooling reports its last build.
@@ -40,7 +40,7 @@ struct Report {
 
 struct Build;
 
-impl Guest for Build {
+impl ScoutCheck for Build {
     fn check(project: Project) -> Result<Findings, PluginError> {
         let root = Path::new(&project.path);
         if !root.is_dir() {
@@ -53,7 +53,7 @@ impl Guest for Build {
     }
 }
 
-sanctuary_plugin_api::export_scout_check!(Build);
+sanctuary_plugin_api::export!(scout: Build);
 
 /// Everything this check finds in the project at `root`.
 pub fn inspect(root: &Path) -> Findings {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use sanctuary_plugin_api::http::{self, Request};
-use sanctuary_plugin_api::mcp::{self, Content, Guest, Prompt, PromptMessage, Resource, Tool};
+use sanctuary_plugin_api::mcp::{self, Content, McpServer, Tool};
 use sanctuary_plugin_api::{PluginError, args, config};
 use serde::Deserialize;
 use serde_json::json;
@@ -69,7 +69,7 @@ fn window_schema(extra: serde_json::Value, required: &[&str]) -> serde_json::Val
     json!({ "type": "object", "properties": properties, "required": required, "additionalProperties": false })
 }
 
-impl Guest for Calendar {
+impl McpServer for Calendar {
     fn list_tools() -> Vec<Tool> {
         vec![
             Tool::new(
@@ -108,25 +108,9 @@ impl Guest for Calendar {
             other => Err(mcp::unknown_tool(other)),
         }
     }
-
-    fn list_resources() -> Vec<Resource> {
-        Vec::new()
-    }
-
-    fn read_resource(uri: String) -> Result<String, PluginError> {
-        Err(mcp::unknown_resource(&uri))
-    }
-
-    fn list_prompts() -> Vec<Prompt> {
-        Vec::new()
-    }
-
-    fn get_prompt(name: String, _arguments: String) -> Result<Vec<PromptMessage>, PluginError> {
-        Err(mcp::unknown_prompt(&name))
-    }
 }
 
-sanctuary_plugin_api::export_mcp_server!(Calendar);
+sanctuary_plugin_api::export!(mcp: Calendar);
 
 fn default_zone(settings: &Settings) -> Result<Tz, PluginError> {
     settings.default_timezone.parse::<Tz>().map_err(|_| {

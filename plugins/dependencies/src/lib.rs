@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use sanctuary_plugin_api::PluginError;
-use sanctuary_plugin_api::scout::{DependencyInfo, Findings, Guest, Project};
+use sanctuary_plugin_api::scout::{DependencyInfo, Findings, Project, ScoutCheck};
 
 /// What one ecosystem's manifest declares and its lock file resolves.
 #[derive(Debug, Default, PartialEq)]
@@ -84,7 +84,7 @@ impl Ecosystem {
 
 struct Dependencies;
 
-impl Guest for Dependencies {
+impl ScoutCheck for Dependencies {
     fn check(project: Project) -> Result<Findings, PluginError> {
         let root = Path::new(&project.path);
         if !root.is_dir() {
@@ -97,7 +97,7 @@ impl Guest for Dependencies {
     }
 }
 
-sanctuary_plugin_api::export_scout_check!(Dependencies);
+sanctuary_plugin_api::export!(scout: Dependencies);
 
 /// Everything this check finds in the project at `root`.
 pub fn inspect(root: &Path) -> Findings {

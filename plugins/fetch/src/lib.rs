@@ -12,7 +12,7 @@ mod url;
 use std::time::Duration;
 
 use sanctuary_plugin_api::http::{self, Request};
-use sanctuary_plugin_api::mcp::{self, Content, Guest, Prompt, PromptMessage, Resource, Tool};
+use sanctuary_plugin_api::mcp::{self, Content, McpServer, Tool};
 use sanctuary_plugin_api::{PluginError, args};
 use serde::Deserialize;
 use serde_json::json;
@@ -38,7 +38,7 @@ struct FetchArgs {
 
 struct Fetch;
 
-impl Guest for Fetch {
+impl McpServer for Fetch {
     fn list_tools() -> Vec<Tool> {
         vec![Tool::new(
             "fetch",
@@ -67,25 +67,9 @@ impl Guest for Fetch {
             other => Err(mcp::unknown_tool(other)),
         }
     }
-
-    fn list_resources() -> Vec<Resource> {
-        Vec::new()
-    }
-
-    fn read_resource(uri: String) -> Result<String, PluginError> {
-        Err(mcp::unknown_resource(&uri))
-    }
-
-    fn list_prompts() -> Vec<Prompt> {
-        Vec::new()
-    }
-
-    fn get_prompt(name: String, _arguments: String) -> Result<Vec<PromptMessage>, PluginError> {
-        Err(mcp::unknown_prompt(&name))
-    }
 }
 
-sanctuary_plugin_api::export_mcp_server!(Fetch);
+sanctuary_plugin_api::export!(mcp: Fetch);
 
 fn fetch(request: FetchArgs) -> Result<Vec<Content>, PluginError> {
     if !url::is_http(&request.url) {

@@ -10,7 +10,7 @@
 mod fs;
 mod paths;
 
-use sanctuary_plugin_api::mcp::{self, Content, Guest, Prompt, PromptMessage, Resource, Tool};
+use sanctuary_plugin_api::mcp::{self, Content, McpServer, Resource, Tool};
 use sanctuary_plugin_api::{PluginError, args, config};
 use serde::Deserialize;
 use serde_json::json;
@@ -107,7 +107,7 @@ fn path_property(what: &str) -> serde_json::Value {
     })
 }
 
-impl Guest for Filesystem {
+impl McpServer for Filesystem {
     fn list_tools() -> Vec<Tool> {
         vec![
             Tool::new(
@@ -199,17 +199,9 @@ impl Guest for Filesystem {
         }
         Ok(roots(&config()?)?.join("\n"))
     }
-
-    fn list_prompts() -> Vec<Prompt> {
-        Vec::new()
-    }
-
-    fn get_prompt(name: String, _arguments: String) -> Result<Vec<PromptMessage>, PluginError> {
-        Err(mcp::unknown_prompt(&name))
-    }
 }
 
-sanctuary_plugin_api::export_mcp_server!(Filesystem);
+sanctuary_plugin_api::export!(mcp: Filesystem);
 
 fn list_directory(roots: &[String], request: PathArgs) -> Result<Vec<Content>, PluginError> {
     let dir = checked(roots, &request.path)?;

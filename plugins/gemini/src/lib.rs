@@ -8,7 +8,7 @@ mod wire;
 
 use sanctuary_plugin_api::http::{self, Request};
 use sanctuary_plugin_api::provider::{
-    self, ChatRequest, ChatResponse, Guest, ProviderInfo, Upstream,
+    self, AiProvider, ChatRequest, ChatResponse, ProviderInfo, Upstream,
 };
 use sanctuary_plugin_api::{PluginError, config, log, secret};
 use serde::Deserialize;
@@ -83,7 +83,7 @@ impl Settings {
 
 struct Gemini;
 
-impl Guest for Gemini {
+impl AiProvider for Gemini {
     fn describe() -> ProviderInfo {
         config::<Settings>()
             .unwrap_or_else(|err| {
@@ -118,7 +118,7 @@ impl Guest for Gemini {
     }
 }
 
-sanctuary_plugin_api::export_ai_provider!(Gemini);
+sanctuary_plugin_api::export!(provider: Gemini);
 
 #[cfg(test)]
 mod tests {

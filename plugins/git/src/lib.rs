@@ -16,7 +16,7 @@ use std::path::Path;
 
 use chrono::{DateTime, FixedOffset, SecondsFormat};
 use sanctuary_plugin_api::PluginError;
-use sanctuary_plugin_api::scout::{Findings, GitInfo, Guest, Project};
+use sanctuary_plugin_api::scout::{Findings, GitInfo, Project, ScoutCheck};
 
 use crate::repo::Repo;
 use crate::status::Staged;
@@ -30,7 +30,7 @@ const NAMED_CHANGES: usize = 5;
 
 struct Git;
 
-impl Guest for Git {
+impl ScoutCheck for Git {
     fn check(project: Project) -> Result<Findings, PluginError> {
         let root = Path::new(&project.path);
         if !root.is_dir() {
@@ -43,7 +43,7 @@ impl Guest for Git {
     }
 }
 
-sanctuary_plugin_api::export_scout_check!(Git);
+sanctuary_plugin_api::export!(scout: Git);
 
 /// Everything this check finds in the worktree at `root`.
 fn inspect(root: &Path) -> Findings {

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use sanctuary_plugin_api::provider::{
-    self, ChatRequest, ChatResponse, Guest, Message, ProviderInfo, Usage,
+    self, AiProvider, ChatRequest, ChatResponse, Message, ProviderInfo, Usage,
 };
 use sanctuary_plugin_api::{PluginError, PluginSummary, installed_plugins};
 
@@ -29,7 +29,7 @@ enum Intent {
 
 struct Local;
 
-impl Guest for Local {
+impl AiProvider for Local {
     fn describe() -> ProviderInfo {
         ProviderInfo {
             name: "Local (offline)".into(),
@@ -64,7 +64,7 @@ impl Guest for Local {
     }
 }
 
-sanctuary_plugin_api::export_ai_provider!(Local);
+sanctuary_plugin_api::export!(provider: Local);
 
 fn now() -> DateTime<Utc> {
     DateTime::<Utc>::from(std::time::SystemTime::now())

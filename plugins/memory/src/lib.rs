@@ -7,7 +7,7 @@ mod graph;
 
 use graph::{Entity, ObservationAdd, ObservationDelete, Relation, Store};
 use sanctuary_plugin_api::mcp::{
-    self, Content, Guest, Prompt, PromptArgument, PromptMessage, Resource, Tool, kv,
+    self, Content, McpServer, Prompt, PromptArgument, PromptMessage, Resource, Tool, kv,
 };
 use sanctuary_plugin_api::{PluginError, args};
 use serde::Deserialize;
@@ -122,7 +122,7 @@ fn object(properties: Value, required: &[&str]) -> Value {
 
 struct Memory;
 
-impl Guest for Memory {
+impl McpServer for Memory {
     fn list_tools() -> Vec<Tool> {
         let entity = object(
             json!({
@@ -265,7 +265,7 @@ impl Guest for Memory {
     }
 }
 
-sanctuary_plugin_api::export_mcp_server!(Memory);
+sanctuary_plugin_api::export!(mcp: Memory);
 
 /// Runs tool `name` against `store`.
 fn call(store: &impl Store, name: &str, arguments: &str) -> Result<Vec<Content>, PluginError> {

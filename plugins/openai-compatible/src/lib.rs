@@ -8,7 +8,7 @@ mod wire;
 
 use sanctuary_plugin_api::http::{self, Request};
 use sanctuary_plugin_api::provider::{
-    self, ChatRequest, ChatResponse, Guest, ProviderInfo, Upstream,
+    self, AiProvider, ChatRequest, ChatResponse, ProviderInfo, Upstream,
 };
 use sanctuary_plugin_api::{PluginError, config, log, secret};
 use serde::Deserialize;
@@ -66,7 +66,7 @@ impl Settings {
 
 struct OpenAiCompatible;
 
-impl Guest for OpenAiCompatible {
+impl AiProvider for OpenAiCompatible {
     fn describe() -> ProviderInfo {
         config::<Settings>()
             .unwrap_or_else(|err| {
@@ -108,7 +108,7 @@ impl Guest for OpenAiCompatible {
     }
 }
 
-sanctuary_plugin_api::export_ai_provider!(OpenAiCompatible);
+sanctuary_plugin_api::export!(provider: OpenAiCompatible);
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@
 //! crossed its threshold.
 
 use sanctuary_plugin_api::probe::system::{self, CpuFigures, DiskFigures, MemoryFigures};
-use sanctuary_plugin_api::probe::{Guest, Metric, ProbeReport};
+use sanctuary_plugin_api::probe::{HealthProbe, Metric, ProbeReport};
 use sanctuary_plugin_api::{PluginError, config};
 use serde::Deserialize;
 
@@ -59,7 +59,7 @@ struct Figures {
 
 struct SystemProbe;
 
-impl Guest for SystemProbe {
+impl HealthProbe for SystemProbe {
     fn probe() -> Result<ProbeReport, PluginError> {
         let thresholds: Thresholds = config()?;
         thresholds.validate()?;
@@ -73,7 +73,7 @@ impl Guest for SystemProbe {
     }
 }
 
-sanctuary_plugin_api::export_health_probe!(SystemProbe);
+sanctuary_plugin_api::export!(probe: SystemProbe);
 
 /// `part` as a percentage of `total` (0 when `total` is 0).
 fn percent(part: u64, total: u64) -> f64 {

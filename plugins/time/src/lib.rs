@@ -9,7 +9,7 @@ mod clock;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use sanctuary_plugin_api::mcp::{
-    self, Content, Guest, Prompt, PromptArgument, PromptMessage, Resource, ToolArgs,
+    self, Content, McpServer, Prompt, PromptArgument, PromptMessage, Resource, ToolArgs, ToolEntry,
 };
 use sanctuary_plugin_api::{PluginError, args, config, tool};
 use serde::Deserialize;
@@ -70,10 +70,10 @@ struct MeetingPlannerArgs {
 
 struct Time;
 
-impl Guest for Time {
+impl McpServer for Time {
     // Names, descriptions (the functions' doc comments) and argument schemas (the
     // argument structs) come from the `#[tool]` functions below.
-    sanctuary_plugin_api::mcp_tools!(current_time, convert_time);
+    const TOOLS: &'static [ToolEntry] = &[current_time::TOOL, convert_time::TOOL];
 
     fn list_resources() -> Vec<Resource> {
         vec![Resource::new(
@@ -129,7 +129,7 @@ impl Guest for Time {
     }
 }
 
-sanctuary_plugin_api::export_mcp_server!(Time);
+sanctuary_plugin_api::export!(mcp: Time);
 
 /// Current date and time in an IANA time zone (default UTC): RFC 3339 time, UTC offset,
 /// abbreviation, daylight-saving flag, weekday and Unix seconds.

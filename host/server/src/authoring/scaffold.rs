@@ -1,5 +1,6 @@
 //! `sanctuary plugin new`: writes a plugin crate of one kind that builds out of the box:
-//! `Cargo.toml` (a `cdylib`, its own workspace, the SDK by path or git), `src/lib.rs` with
+//! `Cargo.toml` (a `cdylib`, its own workspace, the SDK by version with a path override
+//! into a source tree when there is one), `src/lib.rs` with
 //! a working example, a `manifest.json` the host accepts, the toolchain and target
 //! settings that make a plain `cargo build` produce a wasm32-wasip2 component, the
 //! dependency versions this host was tested with (`Cargo.lock`), and a README.
@@ -30,8 +31,9 @@ pub struct NewArgs {
     /// Directory to create [default: ./<name>]; must not exist or be empty.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// Path of the plugin-api crate (the SDK) to depend on [default: the one this
-    /// `sanctuary` was built from, else the project's git repository].
+    /// Path of the plugin-api crate (the SDK) to build against, beside its version
+    /// [default: the one this `sanctuary` was built from, if still there; else the
+    /// published SDK by version only].
     #[arg(long, value_name = "PATH")]
     pub sdk: Option<PathBuf>,
 }
@@ -86,8 +88,16 @@ fn ensure_empty(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The `sanctuary-plugin-api` dependency as a TOML inline table.
+/// The SDK version new crates ask for: the API's `major.minor` (the SDK's version follows
+/// the API it serves, so `0.2` means "an SDK for `sanctuary:plugin@0.2`").
+fn sdk_version() -> String {
+    format!("{}.{}", WIT_VERSION.major, WIT_VERSION.minor)
+}
+
+/// The `sanctuary-plugin-api` dependency as a TOML value: by version, plus a `path`
+/// override to `sdk`, or to the source tree this binary was built from while it exists.
 fn sdk_dependency(sdk: Option<&Path>) -> Result<String> {
+    let version = toml::Value::String(sdk_version());
     let path_dep = |path: &Path| -> Result<String> {
         let path = path
             .canonicalize()
@@ -99,7 +109,7 @@ fn sdk_dependency(sdk: Option<&Path>) -> Result<String> {
             );
         }
         Ok(format!(
-            "{{ path = {} }}",
+            "{{ version = {version}, path = {} }}",
             toml::Value::String(path.display().to_string())
         ))
     };
@@ -110,10 +120,7 @@ fn sdk_dependency(sdk: Option<&Path>) -> Result<String> {
     if built_from.join("Cargo.toml").is_file() {
         return path_dep(&built_from);
     }
-    Ok(format!(
-        "{{ git = {} }}",
-        toml::Value::String(env!("CARGO_PKG_REPOSITORY").to_string())
-    ))
+    Ok(version.to_string())
 }
 
 /// The crate's files (path relative to its directory, contents).
@@ -232,7 +239,8 @@ mod tests {
     #[test]
     fn every_kind_gets_a_manifest_the_host_accepts() {
         for kind in Kind::ALL {
-            let files = render(kind, "my-plugin", "{ path = \"/sdk\" }").expect("renders");
+            let files = render(kind, "my-plugin", "{ version = \"0.2\", path = \"/sdk\" }")
+                .expect("renders");
             let manifest = &files
                 .iter()
                 .find(|(n, _)| *n == "manifest.json")
@@ -251,7 +259,8 @@ mod tests {
     #[test]
     fn the_crate_is_a_cdylib_in_its_own_workspace_using_the_kinds_export_macro() {
         for kind in Kind::ALL {
-            let files = render(kind, "my-plugin", "{ path = \"/sdk\" }").expect("renders");
+            let files = render(kind, "my-plugin", "{ version = \"0.2\", path = \"/sdk\" }")
+                .expect("renders");
             let file = |name: &str| {
                 files
                     .iter()
@@ -271,8 +280,13 @@ mod tests {
                 cargo["dependencies"]["sanctuary-plugin-api"]["path"].as_str(),
                 Some("/sdk")
             );
-            let macro_name = format!("export_{}!", kind.as_str().replace('-', "_"));
-            assert!(file("src/lib.rs").contains(&macro_name), "{kind}");
+            let export = match kind {
+                Kind::McpServer => "export!(mcp: Plugin)",
+                Kind::AiProvider => "export!(provider: Plugin)",
+                Kind::ScoutCheck => "export!(scout: Plugin)",
+                Kind::HealthProbe => "export!(probe: Plugin)",
+            };
+            assert!(file("src/lib.rs").contains(export), "{kind}");
             assert!(
                 !file("src/lib.rs").contains("__"),
                 "{kind}: a placeholder is left"
@@ -288,6 +302,51 @@ mod tests {
     }
 
     #[test]
+    fn the_sdk_is_asked_for_by_the_api_version_with_a_path_override_only_when_given_one() {
+        assert_eq!(
+            sdk_version(),
+            format!("{}.{}", WIT_VERSION.major, WIT_VERSION.minor)
+        );
+        let sdk = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugin-api");
+        let dep: toml::Table = format!("d = {}", sdk_dependency(Some(&sdk)).expect("ok"))
+            .parse()
+            .expect("TOML");
+        assert_eq!(dep["d"]["version"].as_str(), Some(sdk_version().as_str()));
+        let path = PathBuf::from(dep["d"]["path"].as_str().expect("a path"));
+        assert_eq!(path, sdk.canonicalize().expect("exists"));
+        // The SDK's own version is within what the scaffold asks for.
+        let sdk_cargo: toml::Table = std::fs::read_to_string(sdk.join("Cargo.toml"))
+            .expect("read")
+            .parse()
+            .expect("TOML");
+        let published = sdk_cargo["package"]["version"].as_str().expect("a version");
+        let wanted = semver::VersionReq::parse(&sdk_version()).expect("a requirement");
+        assert!(wanted.matches(&semver::Version::parse(published).expect("semver")));
+        let missing = Path::new(env!("CARGO_MANIFEST_DIR")).join("no-such-sdk");
+        assert!(sdk_dependency(Some(&missing)).is_err());
+    }
+
+    #[test]
+    fn the_mcp_example_uses_tool_functions_and_the_traits_defaults() {
+        let files = render(Kind::McpServer, "my-plugin", "\"0.2\"").expect("renders");
+        let lib = &files
+            .iter()
+            .find(|(n, _)| *n == "src/lib.rs")
+            .expect("lib")
+            .1;
+        assert!(
+            lib.contains("#[tool]") && lib.contains("const TOOLS"),
+            "{lib}"
+        );
+        assert!(!lib.contains("fn list_resources"), "{lib}");
+        let cargo: toml::Table = files[0].1.parse().expect("TOML");
+        assert_eq!(
+            cargo["dependencies"]["sanctuary-plugin-api"].as_str(),
+            Some("0.2")
+        );
+    }
+
+    #[test]
     fn refuses_a_name_that_is_not_a_plugin_id() {
         for bad in ["Hello", "../x", "a_b", "-x", ""] {
             let err = render(Kind::McpServer, bad, "{}")
@@ -299,7 +358,12 @@ mod tests {
 
     #[test]
     fn a_name_starting_with_a_digit_gets_a_valid_package_name() {
-        let files = render(Kind::HealthProbe, "9lives", "{ path = \"/sdk\" }").expect("ok");
+        let files = render(
+            Kind::HealthProbe,
+            "9lives",
+            "{ version = \"0.2\", path = \"/sdk\" }",
+        )
+        .expect("ok");
         let cargo: toml::Table = files[0].1.parse().expect("TOML");
         assert_eq!(cargo["package"]["name"].as_str(), Some("plugin-9lives"));
     }
