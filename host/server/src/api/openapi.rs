@@ -95,7 +95,6 @@ pub struct JsonRpcMessage {
     /// Always `2.0`.
     jsonrpc: String,
     /// The request's id (absent on a notification).
-    #[schema(value_type = Option<Object>)]
     id: Option<serde_json::Value>,
     /// The method called (a request or a notification).
     method: Option<String>,
@@ -115,7 +114,6 @@ pub struct JsonRpcErrorBody {
     /// Always `2.0`.
     jsonrpc: String,
     /// The request's id, or `null` when it could not be read.
-    #[schema(value_type = Option<Object>)]
     id: Option<serde_json::Value>,
     /// The error.
     error: JsonRpcErrorDetail,
