@@ -248,30 +248,59 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
 /// Largest plain-text error body [`uniform_errors`] reads to reshape.
 const MAX_PLAIN_ERROR: usize = 64 << 10;
 
-/// The error surfaces of the API, by path.
+/// The error surfaces of the API, by path: which error body a route answers. The API
+/// description documents each route's errors with [`Surface::schema`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Surface {
+pub(crate) enum Surface {
     /// The seeds' `{success:false, error, message, timestamp}`.
     Seed,
-    /// Seed 001's envelope.
+    /// Seed 001's envelope (`/api/jobs`, `/api/analytics`, `/api/cache`, `/ws/jobs`) and
+    /// seed 003's (`/api/v1/documents`, `/api/v1/projects`, `/api/v1/calendar`).
     Envelope,
     /// OpenAI's error object.
     OpenAi,
     /// A JSON-RPC error.
     JsonRpc,
+    /// Frappe's `{exc_type, exception, message, _server_messages}` (`/api/method/`).
+    Frappe,
 }
 
 impl Surface {
-    fn of(path: &str) -> Surface {
+    /// The surface of the route at `path`.
+    pub(crate) fn of(path: &str) -> Surface {
         let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
         if under("/v1") {
             Surface::OpenAi
         } else if under("/mcp") {
             Surface::JsonRpc
-        } else if under("/api/jobs") || under("/api/analytics") || under("/api/cache") {
+        } else if path.starts_with("/api/method/") {
+            Surface::Frappe
+        } else if [
+            "/api/jobs",
+            "/api/analytics",
+            "/api/cache",
+            "/ws/jobs",
+            "/api/v1/documents",
+            "/api/v1/projects",
+            "/api/v1/calendar",
+        ]
+        .into_iter()
+        .any(under)
+        {
             Surface::Envelope
         } else {
             Surface::Seed
+        }
+    }
+
+    /// The name of the schema of this surface's error body in the API description.
+    pub(crate) fn schema(self) -> &'static str {
+        match self {
+            Surface::Seed => "ErrorBody",
+            Surface::Envelope => "EnvelopeFailure",
+            Surface::OpenAi => "OpenAiErrorBody",
+            Surface::JsonRpc => "JsonRpcErrorBody",
+            Surface::Frappe => "FrappeErrorBody",
         }
     }
 }
@@ -315,6 +344,11 @@ pub async fn uniform_errors(request: Request, next: axum::middleware::Next) -> R
     };
     let mut reshaped = match surface {
         Surface::Seed => ApiError::new(status, message).into_response(),
+        Surface::Frappe => (
+            status,
+            axum::Json(crate::api::oropendola::frappe_error_body(status, &message)),
+        )
+            .into_response(),
         Surface::Envelope => EnvelopeError::new(status, message).into_response(),
         Surface::OpenAi => {
             let kind = if status.is_server_error() {
@@ -372,12 +406,21 @@ struct EnvelopeErrorBody<'a> {
     details: Option<&'a Value>,
 }
 
+/// The seed-001 success body `{success: true, data}`, as an [`Envelope`] answers (the
+/// schema the API description gives its routes' successes).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EnvelopeData<T> {
+    /// Always `true`.
+    pub success: bool,
+    /// The answer.
+    pub data: T,
+}
+
 impl<T: Serialize> IntoResponse for Envelope<T> {
     fn into_response(self) -> Response {
-        let body = EnvelopeBody {
+        let body = EnvelopeData {
             success: true,
-            data: Some(&self.0),
-            error: None,
+            data: self.0,
         };
         axum::Json(body).into_response()
     }

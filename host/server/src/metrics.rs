@@ -380,6 +380,17 @@ pub fn routes() -> Router<AppState> {
 
 /// The Prometheus exposition. The jobs gauge is read from the database now; a database
 /// that cannot answer (or has no `jobs` table yet) leaves it as last read.
+#[utoipa::path(
+    get, path = "/metrics", tag = "meta",
+    summary = "Prometheus metrics",
+    description = "Prometheus metrics (OpenMetrics text): HTTP requests by route template, plugin and chat calls, Socket.IO connections, jobs by state, cache hits and misses",
+    responses(
+        (status = 200, description = "The exposition text", content(
+            (String = "text/plain; version=0.0.4"),
+            (String = "application/openmetrics-text; version=1.0.0"),
+        )),
+    ),
+)]
 async fn scrape(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,

@@ -36,7 +36,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Bucket width.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Granularity {
     /// One bucket per UTC hour.
@@ -187,7 +187,7 @@ pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
 }
 
 /// p50, p95 and p99 of some durations, in milliseconds (`null` when there are none).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Latency {
     /// Median.
     pub p50: Option<f64>,
@@ -303,7 +303,7 @@ pub struct JobRow {
 }
 
 /// The `data` of the answer.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Analytics {
     /// The period.
     pub period: PeriodView,
@@ -320,7 +320,7 @@ pub struct Analytics {
 }
 
 /// `period`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PeriodView {
     /// RFC 3339, inclusive.
     pub start: String,
@@ -331,7 +331,7 @@ pub struct PeriodView {
 }
 
 /// `totals`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Totals {
     /// Chat calls plus plugin calls other than AI providers'.
     pub requests: u64,
@@ -346,7 +346,7 @@ pub struct Totals {
 }
 
 /// `chat`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ChatFigures {
     /// Chat calls (cached answers included).
     pub calls: u64,
@@ -363,7 +363,7 @@ pub struct ChatFigures {
 }
 
 /// One provider in `chat.by_provider`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ProviderFigures {
     /// Calls it answered or failed last.
     pub calls: u64,
@@ -376,7 +376,7 @@ pub struct ProviderFigures {
 }
 
 /// One route in `chat.by_route`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RouteFigures {
     /// Calls.
     pub calls: u64,
@@ -391,7 +391,7 @@ pub struct RouteFigures {
 }
 
 /// `plugins`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct PluginFigures {
     /// Plugin calls of every kind.
     pub calls: u64,
@@ -402,7 +402,7 @@ pub struct PluginFigures {
 }
 
 /// One plugin in `plugins.by_plugin`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct OnePlugin {
     /// Its kind.
     pub kind: String,
@@ -421,7 +421,7 @@ pub struct OnePlugin {
 }
 
 /// `jobs`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct JobFigures {
     /// Jobs created in the period.
     pub created: u64,
@@ -432,7 +432,7 @@ pub struct JobFigures {
 }
 
 /// One entry of `timeline`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Bucket {
     /// Its start (RFC 3339).
     pub bucket: String,
@@ -768,6 +768,20 @@ pub async fn load_jobs(db: &crate::db::Db, period: &Period) -> Result<Vec<JobRow
 }
 
 /// `GET /api/analytics`.
+#[utoipa::path(
+    get, path = "/api/analytics", tag = "analytics",
+    summary = "Chat calls, plugin calls and jobs over a period",
+    description = "Chat calls, plugin calls and jobs over a period: `?start_date=&end_date=` (RFC 3339 or YYYY-MM-DD; default the last 7 days), `?granularity=hour|day` (default day); totals, latency p50/p95/p99, by provider, route and plugin, and a timeline with every bucket",
+    params(
+        ("start_date" = Option<String>, Query, description = "Start of the period: RFC 3339 or YYYY-MM-DD (default 7 days ago)"),
+        ("end_date" = Option<String>, Query, description = "End of the period: RFC 3339 or YYYY-MM-DD (default now)"),
+        ("granularity" = Option<String>, Query, description = "Timeline buckets: hour or day (default day)"),
+    ),
+    responses(
+        (status = 200, description = "Totals, latencies, by provider, route and plugin, and a timeline", body = crate::error::EnvelopeData<Analytics>),
+        (status = 400, description = "A bad date or granularity, or a period with too many buckets", body = crate::api::openapi::EnvelopeFailure),
+    ),
+)]
 async fn analytics(
     State(state): State<AppState>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,

@@ -16,8 +16,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Duration, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use crate::api::plugins::Done;
 
 use crate::auth::principal::UserView;
 use crate::auth::sessions::{self, Session};
@@ -45,13 +48,128 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Body of `POST /api/auth/keys`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewKey {
+pub struct NewKey {
+    /// A name for people (1 to 100 characters).
     name: String,
+    /// What the key may do: admin, plugins, providers, jobs, cache, read.
     scopes: Vec<String>,
+    /// When it stops working (RFC 3339, in the future); never when absent.
     #[serde(default)]
     expires_at: Option<String>,
+}
+
+/// `POST /api/auth/keys` answer (fields alphabetical, as the body always was).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyCreated {
+    /// The key's record (no secret).
+    #[schema(value_type = Object)]
+    api_key: keys::ApiKey,
+    /// The secret, shown only now.
+    key: String,
+    /// What to do with it.
+    message: &'static str,
+    /// Always `true`.
+    success: bool,
+    /// When (RFC 3339).
+    timestamp: String,
+}
+
+/// `GET /api/auth/keys` answer (fields alphabetical).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyList {
+    /// Every key, without secrets.
+    #[schema(value_type = Vec<Object>)]
+    keys: Vec<keys::ApiKey>,
+    /// Always `true`.
+    success: bool,
+    /// When (RFC 3339).
+    timestamp: String,
+    /// How many.
+    total: usize,
+}
+
+/// `DELETE /api/auth/keys/{id}` answer (fields alphabetical).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyRevoked {
+    /// The revoked key's record.
+    #[schema(value_type = Object)]
+    api_key: keys::ApiKey,
+    /// What was done.
+    message: String,
+    /// Always `true`.
+    success: bool,
+    /// When (RFC 3339).
+    timestamp: String,
+}
+
+/// `POST /api/auth/users` answer (fields alphabetical).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserCreated {
+    /// What was done.
+    message: String,
+    /// Always `true`.
+    success: bool,
+    /// When (RFC 3339).
+    timestamp: String,
+    /// The new user (no password).
+    #[schema(value_type = Object)]
+    user: users::User,
+}
+
+/// `GET /api/auth/users` answer (fields alphabetical).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserList {
+    /// Always `true`.
+    success: bool,
+    /// When (RFC 3339).
+    timestamp: String,
+    /// How many.
+    total: usize,
+    /// Every user (no passwords).
+    #[schema(value_type = Vec<Object>)]
+    users: Vec<users::User>,
+}
+
+/// A login's answer, with Frappe's fields (alphabetical, as the body always was).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoggedIn {
+    /// When the session ends (RFC 3339).
+    expires_at: String,
+    /// Frappe's `full_name`: the username.
+    full_name: String,
+    /// Frappe's `home_page`: `/`.
+    home_page: &'static str,
+    /// `Logged In`.
+    message: &'static str,
+    /// Always `true`.
+    success: bool,
+    /// When (RFC 3339).
+    timestamp: String,
+    /// Who logged in.
+    #[schema(value_type = Object)]
+    user: UserView,
+    /// Frappe's `user_id`: the username.
+    user_id: String,
+}
+
+/// `GET /api/auth/verify_session` answer (fields alphabetical).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionValid {
+    /// When the session ends (RFC 3339).
+    expires_at: String,
+    /// `Session valid`.
+    message: &'static str,
+    /// Always `true`.
+    success: bool,
+    /// When (RFC 3339).
+    timestamp: String,
+    /// Whose session it is.
+    #[schema(value_type = Object)]
+    user: UserView,
+    /// Always `true`.
+    valid: bool,
 }
 
 /// Scopes from a request body: known names, at least one.
@@ -65,11 +183,24 @@ fn scopes_of(names: &[String]) -> ApiResult<Scopes> {
     Ok(scopes)
 }
 
+#[utoipa::path(
+    post, path = "/api/auth/keys", tag = "auth",
+    summary = "Creates an API key {name, scopes, expires_at?}",
+    description = "Creates an API key `{name, scopes, expires_at?}`; answers the key once (admin)",
+    request_body = NewKey,
+    responses(
+        (status = 201, description = "`{success, key, api_key}`", body = KeyCreated),
+        (status = 400, description = "No name, unknown scopes, or a bad expiry", body = crate::api::openapi::ErrorBody),
+        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::ErrorBody),
+        (status = 403, description = "The credential lacks the `admin` scope", body = crate::api::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["admin"]), ("session" = ["admin"])),
+)]
 async fn create_key(
     _admin: Admin,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewKey>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<KeyCreated>)> {
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME {
         return Err(ApiError::bad_request(format!(
@@ -98,49 +229,78 @@ async fn create_key(
     tracing::info!(key = %key.id, name = %key.name, scopes = %key.scopes, "API key created");
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "success": true,
-            "message": "API key created; it is shown only now, so store it",
-            "key": secret,
-            "api_key": key,
-            "timestamp": clock::timestamp(),
-        })),
+        Json(KeyCreated {
+            api_key: key,
+            key: secret,
+            message: "API key created; it is shown only now, so store it",
+            success: true,
+            timestamp: clock::timestamp(),
+        }),
     ))
 }
 
-async fn list_keys(_admin: Admin, State(state): State<AppState>) -> ApiResult<Json<Value>> {
+#[utoipa::path(
+    get, path = "/api/auth/keys", tag = "auth",
+    summary = "Lists API keys without their secrets",
+    description = "Lists API keys without their secrets: id, name, prefix, scopes, times (admin)",
+    responses(
+        (status = 200, description = "Done", body = KeyList),
+        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::ErrorBody),
+        (status = 403, description = "The credential lacks the `admin` scope", body = crate::api::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["admin"]), ("session" = ["admin"])),
+)]
+async fn list_keys(_admin: Admin, State(state): State<AppState>) -> ApiResult<Json<KeyList>> {
     let keys = keys::list(&state.db).await?;
-    Ok(Json(json!({
-        "success": true,
-        "keys": keys,
-        "total": keys.len(),
-        "timestamp": clock::timestamp(),
-    })))
+    Ok(Json(KeyList {
+        total: keys.len(),
+        keys,
+        success: true,
+        timestamp: clock::timestamp(),
+    }))
 }
 
+#[utoipa::path(
+    delete, path = "/api/auth/keys/{id}", tag = "auth",
+    summary = "Revokes an API key",
+    description = "Revokes an API key (admin)",
+    params(
+        ("id" = String, Path, description = "The id"),
+    ),
+    responses(
+        (status = 200, description = "`{success, message, api_key}`", body = KeyRevoked),
+        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::ErrorBody),
+        (status = 403, description = "The credential lacks the `admin` scope", body = crate::api::openapi::ErrorBody),
+        (status = 404, description = "Unknown key", body = crate::api::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["admin"]), ("session" = ["admin"])),
+)]
 async fn revoke_key(
     _admin: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<KeyRevoked>> {
     let key = keys::revoke(&state.db, &id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("No API key with id {id}")))?;
     tracing::info!(key = %key.id, name = %key.name, "API key revoked");
-    Ok(Json(json!({
-        "success": true,
-        "message": format!("Revoked API key {}", key.name),
-        "api_key": key,
-        "timestamp": clock::timestamp(),
-    })))
+    Ok(Json(KeyRevoked {
+        message: format!("Revoked API key {}", key.name),
+        api_key: key,
+        success: true,
+        timestamp: clock::timestamp(),
+    }))
 }
 
 /// Body of `POST /api/auth/users`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewUser {
+pub struct NewUser {
+    /// The login name.
     username: String,
+    /// The password (at least the configured length).
     password: String,
+    /// What the user may do: admin, plugins, providers, jobs, cache, read (none by default).
     #[serde(default)]
     scopes: Vec<String>,
 }
@@ -153,11 +313,25 @@ fn user_error(err: users::Error) -> ApiError {
     }
 }
 
+#[utoipa::path(
+    post, path = "/api/auth/users", tag = "auth",
+    summary = "Creates a user {username, password, scopes}",
+    description = "Creates a user `{username, password, scopes}` (admin)",
+    request_body = NewUser,
+    responses(
+        (status = 201, description = "`{success, user}`", body = UserCreated),
+        (status = 400, description = "Bad username, short password or unknown scopes", body = crate::api::openapi::ErrorBody),
+        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::ErrorBody),
+        (status = 403, description = "The credential lacks the `admin` scope", body = crate::api::openapi::ErrorBody),
+        (status = 409, description = "The username is taken", body = crate::api::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["admin"]), ("session" = ["admin"])),
+)]
 async fn create_user(
     _admin: Admin,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<NewUser>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<UserCreated>)> {
     // A user without scopes may still log in: to read when reading is closed, to chat
     // when chat is.
     let scopes = Scopes::parse(&body.scopes).map_err(ApiError::bad_request)?;
@@ -167,39 +341,61 @@ async fn create_user(
     tracing::info!(user = %crate::logsafe::Safe(&user.username), scopes = %user.scopes, "user created");
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "success": true,
-            "message": format!("Created user {}", user.username),
-            "user": user,
-            "timestamp": clock::timestamp(),
-        })),
+        Json(UserCreated {
+            message: format!("Created user {}", user.username),
+            success: true,
+            timestamp: clock::timestamp(),
+            user,
+        }),
     ))
 }
 
-async fn list_users(_admin: Admin, State(state): State<AppState>) -> ApiResult<Json<Value>> {
+#[utoipa::path(
+    get, path = "/api/auth/users", tag = "auth",
+    summary = "Lists users",
+    description = "Lists users (admin)",
+    responses(
+        (status = 200, description = "Done", body = UserList),
+        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::ErrorBody),
+        (status = 403, description = "The credential lacks the `admin` scope", body = crate::api::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["admin"]), ("session" = ["admin"])),
+)]
+async fn list_users(_admin: Admin, State(state): State<AppState>) -> ApiResult<Json<UserList>> {
     let users = users::list(&state.db).await.map_err(user_error)?;
-    Ok(Json(json!({
-        "success": true,
-        "users": users,
-        "total": users.len(),
-        "timestamp": clock::timestamp(),
-    })))
+    Ok(Json(UserList {
+        success: true,
+        timestamp: clock::timestamp(),
+        total: users.len(),
+        users,
+    }))
 }
 
+#[utoipa::path(
+    delete, path = "/api/auth/users/{id}", tag = "auth",
+    summary = "Deletes a user and ends their sessions",
+    description = "Deletes a user and ends their sessions (admin)",
+    params(
+        ("id" = String, Path, description = "The id"),
+    ),
+    responses(
+        (status = 200, description = "`{success, message}`", body = Done),
+        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::ErrorBody),
+        (status = 403, description = "The credential lacks the `admin` scope", body = crate::api::openapi::ErrorBody),
+        (status = 404, description = "Unknown user", body = crate::api::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["admin"]), ("session" = ["admin"])),
+)]
 async fn delete_user(
     _admin: Admin,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Done>> {
     if !users::delete(&state.db, &id).await.map_err(user_error)? {
         return Err(ApiError::not_found(format!("No user with id {id}")));
     }
     tracing::info!(user = %id, "user deleted");
-    Ok(Json(json!({
-        "success": true,
-        "message": "User deleted; their sessions have ended",
-        "timestamp": clock::timestamp(),
-    })))
+    Ok(Json(Done::new("User deleted; their sessions have ended")))
 }
 
 /// Body of a login: Frappe's `{usr, pwd}` or `{username, password}`, as JSON or as a
@@ -266,6 +462,17 @@ fn user_view(session: &Session) -> UserView {
     }
 }
 
+#[utoipa::path(
+    post, path = "/api/auth/login", tag = "auth",
+    summary = "Logs in with {usr, pwd} or {username, password}",
+    description = "Logs in with `{usr, pwd}` or `{username, password}`; sets the `sid` cookie",
+    request_body(content = Object, description = "`{usr, pwd}` (Frappe) or `{username, password}`, as JSON or form-encoded", content_type = "application/json"),
+    responses(
+        (status = 200, description = "`{success, message: \"Logged In\", user: {id, username, scopes}, expires_at}` and the `sid` cookie", body = LoggedIn),
+        (status = 400, description = "Neither `{usr, pwd}` nor `{username, password}`", body = crate::api::openapi::ErrorBody),
+        (status = 401, description = "Invalid login credentials", body = crate::api::openapi::ErrorBody),
+    ),
+)]
 pub(crate) async fn login(
     State(state): State<AppState>,
     args: super::oropendola::Args,
@@ -284,16 +491,16 @@ pub(crate) async fn login(
     let ttl = Duration::hours(hours);
     let (session, token) = sessions::create(&state.db, &user, ttl).await?;
     tracing::info!(user = %crate::logsafe::Safe(&user.username), "logged in");
-    let body = json!({
-        "success": true,
-        "message": "Logged In",
-        "full_name": user.username,
-        "home_page": "/",
-        "user_id": user.username,
-        "user": user_view(&session),
-        "expires_at": session.expires_at,
-        "timestamp": clock::timestamp(),
-    });
+    let body = LoggedIn {
+        expires_at: session.expires_at.clone(),
+        full_name: user.username.clone(),
+        home_page: "/",
+        message: "Logged In",
+        success: true,
+        timestamp: clock::timestamp(),
+        user: user_view(&session),
+        user_id: user.username.clone(),
+    };
     let cookie = sessions::set_cookie(&token, ttl, auth.secure_cookies);
     let mut response = ([(header::SET_COOKIE, cookie)], Json(body)).into_response();
     if let Some(user_id) = user_id_cookie(&user.username, Some(ttl), auth.secure_cookies) {
@@ -310,6 +517,14 @@ async fn session_of(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<S
     }
 }
 
+#[utoipa::path(
+    post, path = "/api/auth/logout", tag = "auth",
+    summary = "Ends the session of the sid cookie and clears the cookie",
+    description = "Ends the session of the `sid` cookie and clears the cookie",
+    responses(
+        (status = 200, description = "`{success, message}`; the `sid` cookie is cleared", body = Done),
+    ),
+)]
 pub(crate) async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -324,7 +539,7 @@ pub(crate) async fn logout(
         None => "No session was open",
     };
     let cookie = sessions::clear_cookie(state.config.auth.secure_cookies);
-    let body = json!({ "success": true, "message": message, "timestamp": clock::timestamp() });
+    let body = Done::new(message);
     let mut response = ([(header::SET_COOKIE, cookie)], Json(body)).into_response();
     if let Some(user_id) = user_id_cookie("", None, state.config.auth.secure_cookies) {
         response.headers_mut().append(header::SET_COOKIE, user_id);
@@ -332,21 +547,30 @@ pub(crate) async fn logout(
     Ok(response)
 }
 
+#[utoipa::path(
+    get, path = "/api/auth/verify_session", tag = "auth",
+    summary = "Whether the sid cookie names a live session, and whose",
+    description = "Whether the `sid` cookie names a live session, and whose",
+    responses(
+        (status = 200, description = "`{success, valid: true, user: {id, username, scopes}, expires_at}`", body = SessionValid),
+        (status = 401, description = "No live session", body = crate::api::openapi::ErrorBody),
+    ),
+)]
 pub(crate) async fn verify_session(
     State(state): State<AppState>,
     headers: HeaderMap,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SessionValid>> {
     let session = session_of(&state, &headers).await?.ok_or_else(|| {
         ApiError::unauthorized("No valid session: log in with POST /api/auth/login")
     })?;
-    Ok(Json(json!({
-        "success": true,
-        "valid": true,
-        "message": "Session valid",
-        "user": user_view(&session),
-        "expires_at": session.expires_at,
-        "timestamp": clock::timestamp(),
-    })))
+    Ok(Json(SessionValid {
+        expires_at: session.expires_at.clone(),
+        message: "Session valid",
+        success: true,
+        timestamp: clock::timestamp(),
+        user: user_view(&session),
+        valid: true,
+    }))
 }
 
 #[cfg(test)]

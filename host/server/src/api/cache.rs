@@ -8,10 +8,11 @@ use axum::extract::State;
 use axum::routing::{delete, get, post};
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::auth::{Require, scope};
 use crate::cache::CacheStats;
-use crate::error::{ApiError, Envelope, EnvelopeError, EnvelopeResult};
+use crate::error::{ApiError, Envelope, EnvelopeData, EnvelopeError, EnvelopeResult};
 use crate::state::AppState;
 
 /// Routes of this module.
@@ -23,19 +24,38 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// `POST /api/cache/invalidate` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Invalidated {
     /// Answers dropped.
     pub invalidated: u64,
 }
 
+/// The body of `POST /api/cache/invalidate`, for the API description (the handler reads
+/// it field by field, to refuse unknown ones with their name): at least one of the two.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct InvalidateBody {
+    /// Drop every answer of this route.
+    route: Option<String>,
+    /// Drop the answer whose `metadata.cache_key` is this.
+    key: Option<String>,
+}
+
 /// `DELETE /api/cache` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Cleared {
     /// Answers dropped.
     pub cleared: u64,
 }
 
+#[utoipa::path(
+    get, path = "/api/cache/stats", tag = "cache",
+    summary = "Chat response cache figures",
+    description = "Chat response cache figures",
+    responses(
+        (status = 200, description = "`{success, data: {hits, misses, hit_rate, entries, evictions, enabled, ttl_secs, max_entries, routes, by_route}}`", body = EnvelopeData<CacheStats>),
+    ),
+)]
 async fn stats(State(state): State<AppState>) -> Envelope<CacheStats> {
     Envelope(state.cache.stats())
 }
@@ -71,6 +91,19 @@ fn target(body: &Value) -> Result<(Option<&str>, Option<&str>), EnvelopeError> {
     Ok((route, key))
 }
 
+#[utoipa::path(
+    post, path = "/api/cache/invalidate", tag = "cache",
+    summary = "Drops cached chat answers",
+    description = "Drops cached chat answers (`cache` scope): `{route?, key?}` (a route's answers, or the one whose `metadata.cache_key` is `key`)",
+    request_body = InvalidateBody,
+    responses(
+        (status = 200, description = "`{success, data: {invalidated}}`", body = EnvelopeData<Invalidated>),
+        (status = 400, description = "Neither `route` nor `key`, or not a JSON object", body = crate::api::openapi::EnvelopeFailure),
+        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::EnvelopeFailure),
+        (status = 403, description = "The credential lacks the `cache` scope", body = crate::api::openapi::EnvelopeFailure),
+    ),
+    security(("bearer" = ["cache"]), ("session" = ["cache"])),
+)]
 async fn invalidate(
     admin: Result<Require<scope::Cache>, ApiError>,
     State(state): State<AppState>,
@@ -96,6 +129,17 @@ async fn invalidate(
     Ok(Envelope(Invalidated { invalidated }))
 }
 
+#[utoipa::path(
+    delete, path = "/api/cache", tag = "cache",
+    summary = "Drops every cached chat answer",
+    description = "Drops every cached chat answer (`cache` scope)",
+    responses(
+        (status = 200, description = "`{success, data: {cleared}}`", body = EnvelopeData<Cleared>),
+        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::EnvelopeFailure),
+        (status = 403, description = "The credential lacks the `cache` scope", body = crate::api::openapi::EnvelopeFailure),
+    ),
+    security(("bearer" = ["cache"]), ("session" = ["cache"])),
+)]
 async fn clear(
     admin: Result<Require<scope::Cache>, ApiError>,
     State(state): State<AppState>,

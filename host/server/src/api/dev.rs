@@ -6,7 +6,8 @@ use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use crate::clock;
 use crate::db::DbInfo;
@@ -24,22 +25,67 @@ pub fn routes() -> Router<AppState> {
         .route("/api/dev/database/info", get(database_info))
 }
 
-async fn ping() -> Json<Value> {
-    Json(json!({
-        "status": "pong",
-        "timestamp": clock::timestamp(),
-        "service": "podplay-sanctuary",
-        "version": env!("CARGO_PKG_VERSION"),
-    }))
+/// `GET /api/dev/ping` answer (fields alphabetical, as the seeds' body always was).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Pong {
+    /// Always `podplay-sanctuary`.
+    service: &'static str,
+    /// Always `pong`.
+    status: &'static str,
+    /// When (RFC 3339).
+    timestamp: String,
+    /// The server's version.
+    version: &'static str,
 }
 
-async fn echo(headers: HeaderMap, ApiJson(body): ApiJson<Value>) -> Json<Value> {
-    Json(json!({
-        "success": true,
-        "echo": body,
-        "timestamp": clock::timestamp(),
-        "headers": header_map(&headers),
-    }))
+/// Ping.
+#[utoipa::path(
+    get, path = "/api/dev/ping", tag = "dev",
+    summary = "Ping",
+    responses(
+        (status = 200, description = "Pong", body = Pong),
+    ),
+)]
+async fn ping() -> Json<Pong> {
+    Json(Pong {
+        service: "podplay-sanctuary",
+        status: "pong",
+        timestamp: clock::timestamp(),
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+#[utoipa::path(
+    post, path = "/api/dev/echo", tag = "dev",
+    summary = "Echoes the JSON body and the request headers",
+    description = "Echoes the JSON body and the request headers (credentials redacted)",
+    request_body = serde_json::Value,
+    responses(
+        (status = 200, description = "The echo", body = Echo),
+        (status = 400, description = "Not JSON", body = crate::api::openapi::ErrorBody),
+    ),
+)]
+async fn echo(headers: HeaderMap, ApiJson(body): ApiJson<Value>) -> Json<Echo> {
+    Json(Echo {
+        echo: body,
+        headers: header_map(&headers),
+        success: true,
+        timestamp: clock::timestamp(),
+    })
+}
+
+/// `POST /api/dev/echo` answer (fields alphabetical, as the seeds' body always was).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Echo {
+    /// The JSON body sent.
+    echo: Value,
+    /// The request headers (lower-case names; credentials `[redacted]`).
+    #[schema(value_type = HashMap<String, String>)]
+    headers: Map<String, Value>,
+    /// Always `true`.
+    success: bool,
+    /// When (RFC 3339).
+    timestamp: String,
 }
 
 /// `GET /api/dev/database/info`: [`DbInfo`] with a status and a timestamp.
@@ -51,6 +97,14 @@ struct DatabaseInfo {
     timestamp: String,
 }
 
+#[utoipa::path(
+    get, path = "/api/dev/database/info", tag = "dev",
+    summary = "Database kind, location",
+    description = "Database kind, location (no secrets), version, tables and row counts",
+    responses(
+        (status = 200, description = "Database facts", body = Object),
+    ),
+)]
 async fn database_info(State(state): State<AppState>) -> ApiResult<Json<DatabaseInfo>> {
     Ok(Json(DatabaseInfo {
         status: "success",
@@ -83,6 +137,7 @@ fn header_map(headers: &HeaderMap) -> Map<String, Value> {
 mod tests {
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
+    use serde_json::json;
 
     use super::*;
     use crate::api::test_support::{get, send, state};

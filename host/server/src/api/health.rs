@@ -10,7 +10,7 @@
 //! that has lasted `[health] degraded_after_secs`; a database that does not answer makes
 //! it `unhealthy`, a probe that fails or says `unhealthy` makes it `degraded` at once.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,9 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 
 use crate::clock;
 use crate::config::HealthConfig;
@@ -403,7 +405,15 @@ async fn settle(state: &AppState) {
     }
 }
 
-async fn health(State(state): State<AppState>) -> Json<Value> {
+#[utoipa::path(
+    get, path = "/health", tag = "health",
+    summary = "Health",
+    description = "Health: `{status, service, version, backend_running, timestamp, uptime, services, checks, probes, loading, pressure}`; probes run under `[health] probe_timeout_ms` and are shared for `[health] cache_ttl_ms`",
+    responses(
+        (status = 200, description = "Health", body = Health),
+    ),
+)]
+async fn health(State(state): State<AppState>) -> Json<Health> {
     settle(&state).await;
     let snap = state.health.snapshot(&state).await;
     let loading = state.plugins.loading();
@@ -418,22 +428,63 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
             )
         })
         .collect();
-    Json(json!({
-        "status": overall(&state, &snap, &loading),
-        "service": SERVICE,
-        "version": env!("CARGO_PKG_VERSION"),
-        "backend_running": true,
-        "timestamp": clock::timestamp(),
-        "uptime": state.uptime(),
-        "services": services,
-        "probes": probes,
-        "checks": checks(&state, &snap, &loading),
-        "loading": loading,
-        "pressure": snap.pressure,
-        "checked_at": clock::format(snap.checked_at),
-    }))
+    Json(Health {
+        backend_running: true,
+        checked_at: clock::format(snap.checked_at),
+        checks: checks(&state, &snap, &loading),
+        status: overall(&state, &snap, &loading),
+        loading,
+        pressure: snap.pressure.clone(),
+        probes,
+        service: SERVICE,
+        services,
+        timestamp: clock::timestamp(),
+        uptime: state.uptime(),
+        version: env!("CARGO_PKG_VERSION"),
+    })
 }
 
+/// `GET /health` answer (fields alphabetical, as the body always was).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// Always `true`.
+    backend_running: bool,
+    /// When the checks ran (RFC 3339); they are shared for `[health] cache_ttl_ms`.
+    checked_at: String,
+    /// The checks by name, each `{status, ...}`.
+    #[schema(value_type = Object)]
+    checks: Value,
+    /// Plugins still loading.
+    loading: Vec<String>,
+    /// Probes under pressure: since when, and whether it has lasted long enough to count.
+    #[schema(value_type = Vec<Object>)]
+    pressure: Vec<Value>,
+    /// Each health-probe plugin's `{status, detail, duration_ms}`, by id.
+    #[schema(value_type = Object)]
+    probes: Map<String, Value>,
+    /// Always `podplay-sanctuary`.
+    service: &'static str,
+    /// Each service's status, by name.
+    #[schema(value_type = Object)]
+    services: Map<String, Value>,
+    /// `healthy`, `degraded` or `unhealthy`.
+    status: &'static str,
+    /// When (RFC 3339).
+    timestamp: String,
+    /// Seconds since the server started.
+    uptime: f64,
+    /// The server's version.
+    version: &'static str,
+}
+
+#[utoipa::path(
+    get, path = "/health/detailed", tag = "health",
+    summary = "Every service, probe, provider, plugin and system figure",
+    description = "Every service, probe, provider, plugin and system figure",
+    responses(
+        (status = 200, description = "Detailed health", body = serde_json::Value),
+    ),
+)]
 async fn detailed(State(state): State<AppState>) -> Json<Value> {
     settle(&state).await;
     let snap = state.health.snapshot(&state).await;
@@ -519,29 +570,78 @@ async fn detailed(State(state): State<AppState>) -> Json<Value> {
 }
 
 /// `GET /health/live`: the process serves (for a liveness probe); always 200.
-async fn live(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({
-        "status": "alive",
-        "service": SERVICE,
-        "uptime": state.uptime(),
-        "timestamp": clock::timestamp(),
-    }))
+#[utoipa::path(
+    get, path = "/health/live", tag = "health",
+    summary = "Liveness",
+    description = "Liveness: `{status: \"alive\"}` whenever the process serves",
+    responses(
+        (status = 200, description = "Alive", body = Liveness),
+    ),
+)]
+async fn live(State(state): State<AppState>) -> Json<Liveness> {
+    Json(Liveness {
+        service: SERVICE,
+        status: "alive",
+        timestamp: clock::timestamp(),
+        uptime: state.uptime(),
+    })
+}
+
+/// `GET /health/live` answer (fields alphabetical, as the body always was).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Liveness {
+    /// Always `podplay-sanctuary`.
+    service: &'static str,
+    /// Always `alive`.
+    status: &'static str,
+    /// When (RFC 3339).
+    timestamp: String,
+    /// Seconds since the server started.
+    uptime: f64,
+}
+
+/// `GET /health/ready` answer (fields alphabetical, as the body always was).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// Plugins that failed to load, with why.
+    failed: BTreeMap<String, String>,
+    /// How many plugins are loaded.
+    loaded: usize,
+    /// Plugins still loading.
+    loading: Vec<String>,
+    /// Whether the start-up loading is over.
+    ready: bool,
+    /// Always `podplay-sanctuary`.
+    service: &'static str,
+    /// `ready` or `starting`.
+    status: &'static str,
+    /// When (RFC 3339).
+    timestamp: String,
 }
 
 /// `GET /health/ready`: 200 once every installed plugin is loaded or failed, 503 while
 /// some are still loading (for a readiness probe or a load balancer), naming them.
+#[utoipa::path(
+    get, path = "/health/ready", tag = "health",
+    summary = "Readiness",
+    description = "Readiness: 200 once every installed plugin is loaded or failed, 503 while some still load (`loading` names them)",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "Plugins are still loading", body = Readiness),
+    ),
+)]
 async fn ready(State(state): State<AppState>) -> Response {
     let loading = state.plugins.loading();
     let starting = state.plugins.is_starting();
-    let body = json!({
-        "status": if starting { "starting" } else { "ready" },
-        "ready": !starting,
-        "service": SERVICE,
-        "loading": loading,
-        "loaded": state.plugins.list().len(),
-        "failed": state.plugins.failures(),
-        "timestamp": clock::timestamp(),
-    });
+    let body = Readiness {
+        failed: state.plugins.failures(),
+        loaded: state.plugins.list().len(),
+        loading,
+        ready: !starting,
+        service: SERVICE,
+        status: if starting { "starting" } else { "ready" },
+        timestamp: clock::timestamp(),
+    };
     let status = if starting {
         StatusCode::SERVICE_UNAVAILABLE
     } else {

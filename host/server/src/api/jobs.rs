@@ -16,9 +16,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use crate::auth::{Require, scope};
-use crate::error::{ApiError, ApiJson, Envelope, EnvelopeError, EnvelopeResult};
+use crate::error::{ApiError, ApiJson, Envelope, EnvelopeData, EnvelopeError, EnvelopeResult};
 use crate::jobs::{self, Filter, Job, NewJob, Status};
 use crate::state::AppState;
 
@@ -38,7 +39,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// `GET /api/jobs` data.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct JobList {
     /// The jobs, newest first.
     pub jobs: Vec<Job>,
@@ -60,6 +61,19 @@ fn envelope(err: jobs::Error) -> EnvelopeError {
     }
 }
 
+#[utoipa::path(
+    post, path = "/api/jobs", tag = "jobs",
+    summary = "Creates a content-generation job",
+    description = "Creates a content-generation job (`jobs` scope): `{prompt, route?, document_id?, channels?}`; one piece of content per channel",
+    request_body = crate::jobs::NewJobBody,
+    responses(
+        (status = 201, description = "`{success, data: job}` (status `pending`)", body = EnvelopeData<Job>),
+        (status = 400, description = "Missing or empty prompt, unknown route, or a field of the wrong type", body = crate::api::openapi::EnvelopeFailure),
+        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::EnvelopeFailure),
+        (status = 403, description = "The credential lacks the `jobs` scope", body = crate::api::openapi::EnvelopeFailure),
+    ),
+    security(("bearer" = ["jobs"]), ("session" = ["jobs"])),
+)]
 async fn create(
     admin: Result<Require<scope::Jobs>, ApiError>,
     State(state): State<AppState>,
@@ -76,6 +90,20 @@ async fn create(
     Ok((StatusCode::CREATED, Envelope(job)).into_response())
 }
 
+#[utoipa::path(
+    get, path = "/api/jobs", tag = "jobs",
+    summary = "Jobs newest first",
+    description = "Jobs newest first: `?limit=` (1-1000, default 100), `?offset=`, `?status=`; `X-Total-Count` says how many match",
+    params(
+        ("limit" = Option<i64>, Query, description = "At most this many jobs (1 to 1000, default 100)"),
+        ("offset" = Option<i64>, Query, description = "Skip this many (default 0)"),
+        ("status" = Option<String>, Query, description = "Only jobs in this state: pending, in_progress, completed, failed, cancelled"),
+    ),
+    responses(
+        (status = 200, description = "`{success, data: {jobs, total}}`", body = EnvelopeData<JobList>),
+        (status = 400, description = "A bad limit, offset or status", body = crate::api::openapi::EnvelopeFailure),
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
@@ -126,6 +154,18 @@ fn filter(query: &HashMap<String, String>) -> Result<Filter, EnvelopeError> {
     })
 }
 
+#[utoipa::path(
+    get, path = "/api/jobs/{job_id}", tag = "jobs",
+    summary = "One job",
+    description = "One job",
+    params(
+        ("job_id" = String, Path, description = "The job id"),
+    ),
+    responses(
+        (status = 200, description = "`{success, data: job}`", body = EnvelopeData<Job>),
+        (status = 404, description = "Unknown job", body = crate::api::openapi::EnvelopeFailure),
+    ),
+)]
 async fn show(State(state): State<AppState>, Path(job_id): Path<String>) -> EnvelopeResult<Job> {
     state
         .jobs
@@ -135,6 +175,22 @@ async fn show(State(state): State<AppState>, Path(job_id): Path<String>) -> Enve
         .map_err(envelope)
 }
 
+#[utoipa::path(
+    post, path = "/api/jobs/{job_id}/retry", tag = "jobs",
+    summary = "Puts a failed or cancelled job back in the queue",
+    description = "Puts a failed or cancelled job back in the queue (`jobs` scope)",
+    params(
+        ("job_id" = String, Path, description = "The job id"),
+    ),
+    responses(
+        (status = 200, description = "`{success, data: job}` (status `pending`)", body = EnvelopeData<Job>),
+        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::EnvelopeFailure),
+        (status = 403, description = "The credential lacks the `jobs` scope", body = crate::api::openapi::EnvelopeFailure),
+        (status = 404, description = "Unknown job", body = crate::api::openapi::EnvelopeFailure),
+        (status = 409, description = "The job is not failed or cancelled", body = crate::api::openapi::EnvelopeFailure),
+    ),
+    security(("bearer" = ["jobs"]), ("session" = ["jobs"])),
+)]
 async fn retry(
     admin: Result<Require<scope::Jobs>, ApiError>,
     State(state): State<AppState>,
@@ -149,6 +205,22 @@ async fn retry(
         .map_err(envelope)
 }
 
+#[utoipa::path(
+    post, path = "/api/jobs/{job_id}/cancel", tag = "jobs",
+    summary = "Cancels a pending or running job, stopping its provider call",
+    description = "Cancels a pending or running job, stopping its provider call (`jobs` scope)",
+    params(
+        ("job_id" = String, Path, description = "The job id"),
+    ),
+    responses(
+        (status = 200, description = "`{success, data: job}` (status `cancelled`)", body = EnvelopeData<Job>),
+        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::EnvelopeFailure),
+        (status = 403, description = "The credential lacks the `jobs` scope", body = crate::api::openapi::EnvelopeFailure),
+        (status = 404, description = "Unknown job", body = crate::api::openapi::EnvelopeFailure),
+        (status = 409, description = "The job is not pending or in progress", body = crate::api::openapi::EnvelopeFailure),
+    ),
+    security(("bearer" = ["jobs"]), ("session" = ["jobs"])),
+)]
 async fn cancel(
     admin: Result<Require<scope::Jobs>, ApiError>,
     State(state): State<AppState>,
@@ -163,6 +235,15 @@ async fn cancel(
         .map_err(envelope)
 }
 
+#[utoipa::path(
+    get, path = "/ws/jobs", tag = "jobs",
+    summary = "WebSocket of job events {type",
+    description = "WebSocket of job events `{type: job_created|job_update|job_completed|job_failed, job, timestamp}`; send `{type: subscribe|unsubscribe, job_id}` to narrow them",
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 400, description = "Not a WebSocket upgrade request", body = crate::api::openapi::EnvelopeFailure),
+    ),
+)]
 async fn websocket(
     State(state): State<AppState>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,

@@ -7,8 +7,9 @@
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use crate::api::plugin_view::{self, PluginView};
 use crate::auth::{Require, scope};
@@ -30,6 +31,14 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The seed answers a bare array of MCPServer objects.
+#[utoipa::path(
+    get, path = "/api/mcp/servers", tag = "mcp",
+    summary = "The MCP-server plugins as the seeds' MCPServer objects",
+    description = "The MCP-server plugins as the seeds' MCPServer objects",
+    responses(
+        (status = 200, description = "An array of MCPServer", body = Vec<PluginView>),
+    ),
+)]
 async fn servers(State(state): State<AppState>) -> Result<Json<Vec<PluginView>>, ApiError> {
     Ok(Json(plugin_view::all(&state, Some(Kind::McpServer)).await?))
 }
@@ -40,10 +49,22 @@ struct SearchQuery {
     category: Option<String>,
 }
 
+#[utoipa::path(
+    get, path = "/api/mcp/search", tag = "mcp",
+    summary = "Searches MCP servers by query and category",
+    description = "Searches MCP servers by `query` and `category`",
+    params(
+        ("query" = Option<String>, Query, description = "Words to find in a server's name, description or tools"),
+        ("category" = Option<String>, Query, description = "Only servers of this category"),
+    ),
+    responses(
+        (status = 200, description = "`{servers, total, query, category, timestamp}`", body = serde_json::Value),
+    ),
+)]
 async fn search(
     State(state): State<AppState>,
     Query(q): Query<SearchQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SearchResult>, ApiError> {
     let ids: Vec<String> = state
         .registry
         .search(
@@ -57,20 +78,81 @@ async fn search(
     for id in &ids {
         servers.push(plugin_view::one(&state, id).await?);
     }
-    Ok(Json(json!({
-        "servers": servers,
-        "total": servers.len(),
-        "query": q.query,
-        "category": q.category,
-        "timestamp": clock::timestamp(),
-    })))
+    Ok(Json(SearchResult {
+        category: q.category,
+        query: q.query,
+        total: servers.len(),
+        servers,
+        timestamp: clock::timestamp(),
+    }))
 }
 
+/// `GET /api/mcp/search` answer (fields alphabetical, as the body always was).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchResult {
+    /// The category asked for.
+    category: Option<String>,
+    /// The words asked for.
+    query: Option<String>,
+    /// The servers found.
+    servers: Vec<PluginView>,
+    /// When (RFC 3339).
+    timestamp: String,
+    /// How many.
+    total: usize,
+}
+
+/// A tool's result as `POST /api/mcp/servers/{server_name}/tools/{tool}` answers it
+/// (fields alphabetical, as the body always was).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ToolResult {
+    /// `[{type: "text", text} | {type: "json", json}]`.
+    #[schema(value_type = Vec<Object>)]
+    content: Vec<Value>,
+    /// On a failure inside the plugin: `{code, message}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ToolError>,
+    /// Whether the call failed inside the plugin.
+    is_error: bool,
+    /// The server.
+    server: String,
+    /// `!is_error`.
+    success: bool,
+    /// When (RFC 3339).
+    timestamp: String,
+    /// The tool.
+    tool: String,
+}
+
+/// The `error` of a failed [`ToolResult`].
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ToolError {
+    /// A machine-readable code.
+    code: String,
+    /// What went wrong.
+    message: String,
+}
+
+#[utoipa::path(
+    post, path = "/api/mcp/servers/{server_name}/install", tag = "mcp",
+    summary = "Installs an MCP server from the registry",
+    description = "Installs an MCP server from the registry (admin)",
+    params(
+        ("server_name" = String, Path, description = "The server name"),
+    ),
+    responses(
+        (status = 200, description = "Installed", body = crate::api::plugins::PluginDone),
+        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::ErrorBody),
+        (status = 403, description = "The credential lacks the `plugins` scope", body = crate::api::openapi::ErrorBody),
+        (status = 404, description = "Unknown plugin", body = crate::api::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["plugins"]), ("session" = ["plugins"])),
+)]
 async fn install(
     _auth: Require<scope::Plugins>,
     State(state): State<AppState>,
     Path(server_name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<crate::api::plugins::PluginDone>, ApiError> {
     if let Some(entry) = state.registry.get(&server_name)
         && entry.manifest.kind != Kind::McpServer
     {
@@ -89,11 +171,29 @@ async fn install(
 /// with `is_error: true`, the message as text content and `error: {code, message}`. An
 /// unknown server or tool is 404, arguments that do not fit the schema 422 (with
 /// `details.errors`, one `{field, message}` each), a body that is not JSON 400.
+#[utoipa::path(
+    post, path = "/api/mcp/servers/{server_name}/tools/{tool}", tag = "mcp",
+    summary = "Calls an MCP server's tool with the JSON body",
+    description = "Calls an MCP server's tool with the JSON body (an object, empty means `{}`) as its arguments: `{success, is_error, server, tool, content, timestamp}`",
+    params(
+        ("server_name" = String, Path, description = "The server name"),
+        ("tool" = String, Path, description = "The tool"),
+    ),
+    request_body(content = Object, description = "The tool's arguments (an object; an empty body means `{}`)"),
+    responses(
+        (status = 200, description = "The tool's result (also a failure inside the plugin, with `is_error: true`)", body = ToolResult),
+        (status = 429, description = "The plugin's calls per minute are spent", body = crate::api::openapi::ErrorBody),
+        (status = 503, description = "The plugin is busy (its concurrent calls are spent)", body = crate::api::openapi::ErrorBody),
+        (status = 400, description = "The body is not JSON", body = crate::api::openapi::ErrorBody),
+        (status = 404, description = "Unknown server or tool", body = crate::api::openapi::ErrorBody),
+        (status = 422, description = "Arguments that do not fit the tool's schema", body = crate::api::openapi::ErrorBody),
+    ),
+)]
 async fn call_tool(
     State(state): State<AppState>,
     Path((server_name, tool)): Path<(String, String)>,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ToolResult>, ApiError> {
     let arguments = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {
@@ -102,14 +202,15 @@ async fn call_tool(
     };
     let outcome = crate::mcp::call_tool(&state.plugins, &server_name, &tool, arguments).await;
     match outcome {
-        Ok(contents) => Ok(Json(json!({
-            "success": true,
-            "is_error": false,
-            "server": server_name,
-            "tool": tool,
-            "content": crate::mcp::contents_json(&contents),
-            "timestamp": clock::timestamp(),
-        }))),
+        Ok(contents) => Ok(Json(ToolResult {
+            content: crate::mcp::contents_json(&contents),
+            error: None,
+            is_error: false,
+            server: server_name,
+            success: true,
+            timestamp: clock::timestamp(),
+            tool,
+        })),
         Err(e) if e.is_not_found() => Err(ApiError::not_found(e.to_string())),
         // A spent budget is not the tool's answer: 429 (calls per minute) or 503 (busy).
         Err(crate::mcp::Error::Call(busy @ crate::runtime::CallError::Busy { .. })) => {
@@ -129,14 +230,17 @@ async fn call_tool(
             .to_string(),
         )
         .with_details(json!({ "errors": errors }))),
-        Err(e) => Ok(Json(json!({
-            "success": false,
-            "is_error": true,
-            "server": server_name,
-            "tool": tool,
-            "content": [{ "type": "text", "text": e.to_string() }],
-            "error": { "code": e.code(), "message": e.to_string() },
-            "timestamp": clock::timestamp(),
-        }))),
+        Err(e) => Ok(Json(ToolResult {
+            content: vec![json!({ "type": "text", "text": e.to_string() })],
+            error: Some(ToolError {
+                code: e.code().to_string(),
+                message: e.to_string(),
+            }),
+            is_error: true,
+            server: server_name,
+            success: false,
+            timestamp: clock::timestamp(),
+            tool,
+        })),
     }
 }

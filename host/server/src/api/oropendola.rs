@@ -17,17 +17,19 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 
 use crate::auth::principal::{self, Kind, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-mod chat;
-mod files;
+pub(crate) mod chat;
+pub(crate) mod files;
 pub mod plans;
-mod user;
-mod workspace;
+pub(crate) mod user;
+pub(crate) mod workspace;
 
 /// The prefix of every Oropendola method.
 pub const PREFIX: &str = "/api/method/oropendola.";
@@ -119,13 +121,28 @@ fn method(name: &str) -> String {
 }
 
 /// `/api/method/ping`: Frappe's liveness check, `{"message": "pong"}`.
-async fn ping() -> axum::Json<Value> {
-    axum::Json(json!({ "message": "pong" }))
+#[utoipa::path(
+    method(get, post), path = "/api/method/ping", tag = "oropendola",
+    summary = "Frappe's liveness check",
+    description = "Frappe's liveness check: `{message: \"pong\"}`",
+    responses(
+        (status = 200, description = "`{message: \"pong\"}`", body = Answer<String>),
+    ),
+)]
+async fn ping() -> axum::Json<Answer<&'static str>> {
+    answer("pong")
+}
+
+/// A method's answer, as Frappe gives it: `{"message": value}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Answer<T> {
+    /// The method's result.
+    pub message: T,
 }
 
 /// A method's answer: `{"message": value}`.
-pub fn answer(value: Value) -> axum::Json<Value> {
-    axum::Json(json!({ "message": value }))
+pub fn answer<T: Serialize>(value: T) -> axum::Json<Answer<T>> {
+    axum::Json(Answer { message: value })
 }
 
 /// Frappe's exception type for an HTTP status.

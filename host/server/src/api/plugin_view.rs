@@ -5,13 +5,14 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::manifest::{Kind, Manifest, Permissions};
 use crate::state::AppState;
 
-/// One plugin as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+/// One plugin as the API shows it (the seeds' MCPServer fields and the host's).
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PluginView {
     /// Registry id.
     pub id: String,
@@ -38,6 +39,7 @@ pub struct PluginView {
     /// Documentation.
     pub documentation_url: String,
     /// Plugin kind.
+    #[schema(value_type = String)]
     pub kind: Kind,
     /// WIT API requirement.
     pub api: String,
@@ -54,23 +56,29 @@ pub struct PluginView {
     /// Whether the registry has a newer version than the installed one.
     pub update_available: bool,
     /// What it asks for.
+    #[schema(value_type = Object)]
     pub permissions: Permissions,
     /// What the operator granted.
+    #[schema(value_type = Option<Object>)]
     pub granted: Option<Permissions>,
     /// What the installed version asks for beyond what was granted, in words: it runs
     /// without these until `POST /api/plugins/{id}/permissions` grants them (a plugin
     /// copied into the plugins directory by hand starts with everything pending).
     pub pending_permissions: Vec<String>,
     /// An update waiting for a permission grant.
+    #[schema(value_type = Option<Object>)]
     pub pending_update: Option<Value>,
     /// Where it came from: `bundled`, `registry` or `disk`.
     pub source: Option<String>,
     /// Tools, for mcp-server plugins that are loaded.
+    #[schema(value_type = Vec<Object>)]
     pub tools: Vec<Value>,
     /// Call counters, when loaded.
+    #[schema(value_type = Option<Object>)]
     pub stats: Option<Value>,
     /// Its budget as the host enforces it (defaults, the manifest's ask, the operator's
     /// `[budgets.plugin.<id>]`), when installed.
+    #[schema(value_type = Option<Object>)]
     pub budgets: Option<crate::runtime::budget::Limits>,
 }
 

@@ -6,8 +6,9 @@
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use crate::api::plugin_view::{self, PluginView};
 use crate::auth::{Require, scope};
@@ -32,28 +33,108 @@ pub fn routes() -> Router<AppState> {
         .route("/api/plugins/{id}/permissions", post(grant))
 }
 
-async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get, path = "/api/plugins", tag = "plugins",
+    summary = "Every plugin",
+    description = "Every plugin: registry entries and installed ones",
+    responses(
+        (status = 200, description = "Every plugin: registry entries and installed ones", body = PluginList),
+    ),
+)]
+async fn list(State(state): State<AppState>) -> Result<Json<PluginList>, ApiError> {
     let plugins: Vec<PluginView> = plugin_view::all(&state, None).await?;
-    Ok(Json(json!({
-        "success": true,
-        "plugins": plugins,
-        "total": plugins.len(),
-        "timestamp": clock::timestamp(),
-    })))
+    Ok(Json(PluginList {
+        total: plugins.len(),
+        plugins,
+        success: true,
+        timestamp: clock::timestamp(),
+    }))
 }
 
+/// `GET /api/plugins` answer (fields alphabetical, as the body always was).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PluginList {
+    /// Every plugin.
+    plugins: Vec<PluginView>,
+    /// Always `true`.
+    success: bool,
+    /// When (RFC 3339).
+    timestamp: String,
+    /// How many.
+    total: usize,
+}
+
+/// One plugin, and what was done to it (`message`, absent on `GET`); fields alphabetical,
+/// as the body always was.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PluginDone {
+    /// What was done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+    /// The plugin as it is now.
+    plugin: PluginView,
+    /// Always `true`.
+    success: bool,
+    /// When (RFC 3339).
+    timestamp: String,
+}
+
+impl PluginDone {
+    fn new(message: Option<String>, plugin: PluginView) -> Json<PluginDone> {
+        Json(PluginDone {
+            message,
+            plugin,
+            success: true,
+            timestamp: clock::timestamp(),
+        })
+    }
+}
+
+/// What was done, with no plugin left to show (fields alphabetical, as the body always
+/// was).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Done {
+    /// What was done.
+    message: String,
+    /// Always `true`.
+    success: bool,
+    /// When (RFC 3339).
+    timestamp: String,
+}
+
+impl Done {
+    /// `{message, success: true, timestamp: now}`.
+    pub fn new(message: impl Into<String>) -> Done {
+        Done {
+            message: message.into(),
+            success: true,
+            timestamp: clock::timestamp(),
+        }
+    }
+}
+
+#[utoipa::path(
+    get, path = "/api/plugins/{id}", tag = "plugins",
+    summary = "One plugin",
+    description = "One plugin",
+    params(
+        ("id" = String, Path, description = "The id"),
+    ),
+    responses(
+        (status = 200, description = "The plugin", body = PluginDone),
+        (status = 404, description = "Unknown plugin", body = crate::api::openapi::ErrorBody),
+    ),
+)]
 async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PluginDone>, ApiError> {
     let view = plugin_view::one(&state, &id).await?;
-    Ok(Json(
-        json!({ "success": true, "plugin": view, "timestamp": clock::timestamp() }),
-    ))
+    Ok(PluginDone::new(None, view))
 }
 
 /// Installs (or updates) `id` from the registry. Shared with the MCP marketplace route.
-pub async fn install_plugin(state: &AppState, id: &str) -> Result<Json<Value>, ApiError> {
+pub async fn install_plugin(state: &AppState, id: &str) -> Result<Json<PluginDone>, ApiError> {
     let done = state.installer().install(id).await.map_err(install_error)?;
     let view = plugin_view::one(state, id).await?;
     let message = match &done.replaced {
@@ -61,19 +142,29 @@ pub async fn install_plugin(state: &AppState, id: &str) -> Result<Json<Value>, A
         Some(_) => format!("Reinstalled {id} {}", done.version),
         None => format!("Installed {id} {}", done.version),
     };
-    Ok(Json(json!({
-        "success": true,
-        "message": message,
-        "plugin": view,
-        "timestamp": clock::timestamp(),
-    })))
+    Ok(PluginDone::new(Some(message), view))
 }
 
+#[utoipa::path(
+    post, path = "/api/plugins/{id}/install", tag = "plugins",
+    summary = "Installs or updates a plugin from the registry",
+    description = "Installs or updates a plugin from the registry (admin)",
+    params(
+        ("id" = String, Path, description = "The id"),
+    ),
+    responses(
+        (status = 200, description = "Done", body = PluginDone),
+        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::ErrorBody),
+        (status = 403, description = "The credential lacks the `plugins` scope", body = crate::api::openapi::ErrorBody),
+        (status = 404, description = "Unknown plugin", body = crate::api::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["plugins"]), ("session" = ["plugins"])),
+)]
 async fn install(
     _auth: Require<scope::Plugins>,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PluginDone>, ApiError> {
     install_plugin(&state, &id).await
 }
 
@@ -87,12 +178,28 @@ struct UninstallQuery {
     keep_data: bool,
 }
 
+#[utoipa::path(
+    delete, path = "/api/plugins/{id}", tag = "plugins",
+    summary = "Uninstalls a plugin and deletes its key-value data unless ?keep_data=true",
+    description = "Uninstalls a plugin and deletes its key-value data unless `?keep_data=true` (admin)",
+    params(
+        ("id" = String, Path, description = "The id"),
+        ("keep_data" = Option<bool>, Query, description = "Keep the plugin's key-value data (default false)"),
+    ),
+    responses(
+        (status = 200, description = "Uninstalled", body = Done),
+        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::ErrorBody),
+        (status = 403, description = "The credential lacks the `plugins` scope", body = crate::api::openapi::ErrorBody),
+        (status = 404, description = "Unknown plugin", body = crate::api::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["plugins"]), ("session" = ["plugins"])),
+)]
 async fn uninstall(
     _auth: Require<scope::Plugins>,
     State(state): State<AppState>,
     Path(id): Path<String>,
     query: Result<Query<UninstallQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Done>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     state
         .installer()
@@ -104,30 +211,64 @@ async fn uninstall(
     } else {
         ""
     };
-    Ok(Json(json!({
-        "success": true,
-        "message": format!("Uninstalled {id}{kept}"),
-        "timestamp": clock::timestamp(),
-    })))
+    Ok(Json(Done {
+        message: format!("Uninstalled {id}{kept}"),
+        success: true,
+        timestamp: clock::timestamp(),
+    }))
 }
 
+#[utoipa::path(
+    post, path = "/api/plugins/{id}/enable", tag = "plugins",
+    summary = "Enables and loads a plugin",
+    description = "Enables and loads a plugin (admin)",
+    params(
+        ("id" = String, Path, description = "The id"),
+    ),
+    responses(
+        (status = 200, description = "Done", body = PluginDone),
+        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::ErrorBody),
+        (status = 403, description = "The credential lacks the `plugins` scope", body = crate::api::openapi::ErrorBody),
+        (status = 404, description = "Unknown plugin", body = crate::api::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["plugins"]), ("session" = ["plugins"])),
+)]
 async fn enable(
     _auth: Require<scope::Plugins>,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PluginDone>, ApiError> {
     set_enabled(state, id, true).await
 }
 
+#[utoipa::path(
+    post, path = "/api/plugins/{id}/disable", tag = "plugins",
+    summary = "Disables and unloads a plugin",
+    description = "Disables and unloads a plugin (admin)",
+    params(
+        ("id" = String, Path, description = "The id"),
+    ),
+    responses(
+        (status = 200, description = "Done", body = PluginDone),
+        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::ErrorBody),
+        (status = 403, description = "The credential lacks the `plugins` scope", body = crate::api::openapi::ErrorBody),
+        (status = 404, description = "Unknown plugin", body = crate::api::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["plugins"]), ("session" = ["plugins"])),
+)]
 async fn disable(
     _auth: Require<scope::Plugins>,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PluginDone>, ApiError> {
     set_enabled(state, id, false).await
 }
 
-async fn set_enabled(state: AppState, id: String, enabled: bool) -> Result<Json<Value>, ApiError> {
+async fn set_enabled(
+    state: AppState,
+    id: String,
+    enabled: bool,
+) -> Result<Json<PluginDone>, ApiError> {
     state
         .installer()
         .set_enabled(&id, enabled)
@@ -135,12 +276,7 @@ async fn set_enabled(state: AppState, id: String, enabled: bool) -> Result<Json<
         .map_err(install_error)?;
     let view = plugin_view::one(&state, &id).await?;
     let word = if enabled { "Enabled" } else { "Disabled" };
-    Ok(Json(json!({
-        "success": true,
-        "message": format!("{word} {id}"),
-        "plugin": view,
-        "timestamp": clock::timestamp(),
-    })))
+    Ok(PluginDone::new(Some(format!("{word} {id}")), view))
 }
 
 /// Body of a grant: the permissions, bare or under `permissions`.
@@ -151,12 +287,29 @@ enum GrantBody {
     Bare(Permissions),
 }
 
+#[utoipa::path(
+    post, path = "/api/plugins/{id}/permissions", tag = "plugins",
+    summary = "Grants a plugin permissions",
+    description = "Grants a plugin permissions (admin)",
+    params(
+        ("id" = String, Path, description = "The id"),
+    ),
+    request_body(content = Object, description = "The permissions to grant (as a manifest's `permissions`), bare or under `permissions`"),
+    responses(
+        (status = 200, description = "Done", body = PluginDone),
+        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::ErrorBody),
+        (status = 403, description = "The credential lacks the `plugins` scope", body = crate::api::openapi::ErrorBody),
+        (status = 404, description = "No such plugin", body = crate::api::openapi::ErrorBody),
+        (status = 422, description = "A refused grant (a reserved name, a file grant into the host's files), or a plugin that still does not load with what was granted", body = crate::api::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["plugins"]), ("session" = ["plugins"])),
+)]
 async fn grant(
     _auth: Require<scope::Plugins>,
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<GrantBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PluginDone>, ApiError> {
     let granted = match body {
         GrantBody::Wrapped { permissions } | GrantBody::Bare(permissions) => permissions,
     };
@@ -170,12 +323,7 @@ async fn grant(
         Some(done) => format!("Granted; {id} updated to {}", done.version),
         None => format!("Granted permissions to {id}"),
     };
-    Ok(Json(json!({
-        "success": true,
-        "message": message,
-        "plugin": view,
-        "timestamp": clock::timestamp(),
-    })))
+    Ok(PluginDone::new(Some(message), view))
 }
 
 /// Largest upload body: a base64 component of about 96 MiB (Python components embed an
@@ -183,10 +331,11 @@ async fn grant(
 pub const UPLOAD_LIMIT: usize = 128 << 20;
 
 /// Body of `POST /api/plugins/upload`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UploadBody {
+pub struct UploadBody {
     /// The plugin's manifest (a JSON object, as in `manifest.json`).
+    #[schema(value_type = Object)]
     manifest: Value,
     /// The component's bytes, base64 (standard alphabet, padded).
     component_base64: String,
@@ -194,11 +343,25 @@ struct UploadBody {
 
 /// Installs (or updates) an uploaded plugin: verifies its manifest, API requirement,
 /// sha256 and signature, loads it, then writes and records it like a registry install.
+#[utoipa::path(
+    post, path = "/api/plugins/upload", tag = "plugins",
+    summary = "Installs or updates an uploaded plugin",
+    description = "Installs or updates an uploaded plugin (admin): `{manifest, component_base64}`, checked like a registry install (manifest, API, sha256, signature policy); up to 128 MiB",
+    request_body = UploadBody,
+    responses(
+        (status = 200, description = "Installed", body = PluginDone),
+        (status = 400, description = "Not JSON, or the component is not base64", body = crate::api::openapi::ErrorBody),
+        (status = 401, description = "No admin key", body = crate::api::openapi::ErrorBody),
+        (status = 409, description = "An update that needs permissions not yet granted", body = crate::api::openapi::ErrorBody),
+        (status = 422, description = "Invalid manifest, incompatible API, sha256 mismatch, refused signature, or a component that does not load", body = crate::api::openapi::ErrorBody),
+    ),
+    security(("bearer" = ["plugins"]), ("session" = ["plugins"])),
+)]
 async fn upload(
     _auth: Require<scope::Plugins>,
     State(state): State<AppState>,
     ApiJson(body): ApiJson<UploadBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PluginDone>, ApiError> {
     use base64::Engine as _;
     let manifest: Manifest = serde_json::from_value(body.manifest).map_err(|e| {
         ApiError::unprocessable(format!("invalid manifest: {e}")).with_error("Invalid manifest")
@@ -220,12 +383,7 @@ async fn upload(
         Some(_) => format!("Reinstalled {id} {} (upload)", done.version),
         None => format!("Installed {id} {} (upload)", done.version),
     };
-    Ok(Json(json!({
-        "success": true,
-        "message": message,
-        "plugin": view,
-        "timestamp": clock::timestamp(),
-    })))
+    Ok(PluginDone::new(Some(message), view))
 }
 
 /// Maps an installation failure to its status and the seeds' error body.

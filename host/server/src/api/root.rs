@@ -2,7 +2,8 @@
 
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::clock;
 use crate::state::AppState;
@@ -12,13 +13,34 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/", get(root))
 }
 
-async fn root() -> Json<Value> {
-    Json(json!({
-        "status": "success",
-        "message": "Podplay Sanctuary Backend is running",
-        "timestamp": clock::timestamp(),
-        "version": env!("CARGO_PKG_VERSION"),
-    }))
+/// `GET /` answer (fields in the order the seeds' body always had: alphabetical).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Running {
+    /// `Podplay Sanctuary Backend is running`.
+    message: &'static str,
+    /// Always `success`.
+    status: &'static str,
+    /// When (RFC 3339).
+    timestamp: String,
+    /// The server's version.
+    version: &'static str,
+}
+
+/// Connectivity check.
+#[utoipa::path(
+    get, path = "/", tag = "health",
+    summary = "Connectivity check",
+    responses(
+        (status = 200, description = "Running", body = Running),
+    ),
+)]
+async fn root() -> Json<Running> {
+    Json(Running {
+        message: "Podplay Sanctuary Backend is running",
+        status: "success",
+        timestamp: clock::timestamp(),
+        version: env!("CARGO_PKG_VERSION"),
+    })
 }
 
 #[cfg(test)]

@@ -24,10 +24,10 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Paths no rate limit applies to: liveness, readiness and metrics scrapes.
-const UNLIMITED: [&str; 4] = ["/health", "/health/live", "/health/ready", "/metrics"];
+pub(crate) const UNLIMITED: [&str; 4] = ["/health", "/health/live", "/health/ready", "/metrics"];
 
 /// GET paths open even when reading is closed (load balancers probe the last two).
-const ALWAYS_OPEN: [&str; 5] = [
+pub(crate) const ALWAYS_OPEN: [&str; 5] = [
     "/",
     "/health",
     "/api/dev/ping",
@@ -173,7 +173,7 @@ pub fn is_tools(path: &str) -> bool {
 
 /// GET paths that stay open when reading is closed: liveness, and the auth routes (which
 /// answer for themselves).
-fn is_open(path: &str) -> bool {
+pub(crate) fn is_open(path: &str) -> bool {
     ALWAYS_OPEN.contains(&path)
         || path.starts_with("/api/auth/")
         || path.starts_with("/api/method/oropendola.auth.")

@@ -355,6 +355,74 @@ async fn guard(State(guard): State<Arc<Guard>>, request: Request, next: Next) ->
     response
 }
 
+/// The endpoint's operations for the API description. `/mcp` is rmcp's tower service, not
+/// an axum handler, so these items (never called) carry its `#[utoipa::path]`
+/// annotations; the statuses are those [`guard`] and rmcp answer.
+pub mod described {
+    use crate::api::openapi::{ErrorBody, JsonRpcErrorBody, JsonRpcMessage};
+
+    /// JSON-RPC requests and notifications for the tools, resources and prompts of every
+    /// MCP-server plugin.
+    #[utoipa::path(
+        post, path = "/mcp", tag = "mcp",
+        summary = "The MCP endpoint (Streamable HTTP)",
+        params(
+            ("Mcp-Session-Id" = Option<String>, Header, description = "The session, once `initialize` opened one"),
+        ),
+        request_body = JsonRpcMessage,
+        responses(
+            (status = 200, description = "A JSON-RPC answer, as JSON or as an event stream", content(
+                (JsonRpcMessage = "application/json"),
+                (String = "text/event-stream"),
+            )),
+            (status = 202, description = "A notification or an answer was accepted"),
+            (status = 400, description = "Not JSON (`-32700`), not a JSON-RPC 2.0 message (`-32600`), params of the wrong shape (`-32602`), or no session id where one is needed", body = JsonRpcErrorBody),
+            (status = 403, description = "An `Origin` not in `[cors] origins`", body = ErrorBody),
+            (status = 404, description = "An unknown or ended session (`Mcp-Session-Id`)", body = JsonRpcErrorBody),
+            (status = 406, description = "`Accept` lacks `application/json` or `text/event-stream`", body = JsonRpcErrorBody),
+            (status = 413, description = "A body over 4 MiB", body = JsonRpcErrorBody),
+            (status = 415, description = "A body that is not `application/json`", body = JsonRpcErrorBody),
+            (status = 429, description = "This client has too many MCP sessions open (`[server] mcp_max_sessions_per_client`)", body = JsonRpcErrorBody),
+            (status = 503, description = "Too many MCP sessions are open (`[server] mcp_max_sessions`)", body = JsonRpcErrorBody),
+        ),
+    )]
+    pub fn post() {}
+
+    /// A session's stream of server notifications.
+    #[utoipa::path(
+        get, path = "/mcp", tag = "mcp",
+        summary = "The MCP endpoint: a session's notification stream",
+        params(
+            ("Mcp-Session-Id" = Option<String>, Header, description = "The session"),
+        ),
+        responses(
+            (status = 200, description = "An event stream", body = String, content_type = "text/event-stream"),
+            (status = 400, description = "No session id", body = JsonRpcErrorBody),
+            (status = 403, description = "An `Origin` not in `[cors] origins`", body = ErrorBody),
+            (status = 404, description = "An unknown or ended session", body = JsonRpcErrorBody),
+            (status = 406, description = "`Accept` lacks `text/event-stream`", body = JsonRpcErrorBody),
+            (status = 409, description = "The session already has its stream open", body = JsonRpcErrorBody),
+        ),
+    )]
+    pub fn get() {}
+
+    /// Ends a session.
+    #[utoipa::path(
+        delete, path = "/mcp", tag = "mcp",
+        summary = "The MCP endpoint: ends a session",
+        params(
+            ("Mcp-Session-Id" = Option<String>, Header, description = "The session to end"),
+        ),
+        responses(
+            (status = 200, description = "Session ended"),
+            (status = 400, description = "No session id", body = JsonRpcErrorBody),
+            (status = 403, description = "An `Origin` not in `[cors] origins`", body = ErrorBody),
+            (status = 404, description = "An unknown or ended session", body = JsonRpcErrorBody),
+        ),
+    )]
+    pub fn delete() {}
+}
+
 #[cfg(test)]
 mod tests {
     use axum::body::Body;

@@ -150,6 +150,18 @@ fn default_window() -> (DateTime<Utc>, DateTime<Utc>) {
     (now - Duration::days(7), now + Duration::days(28))
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/calendar/sync", tag = "calendar",
+    summary = "Pulls the configured feeds' meetings through the calendar plugin",
+    description = "Pulls the configured feeds' meetings through the `calendar` plugin (`{start?, end?}`)",
+    request_body = serde_json::Value,
+    responses(
+        (status = 200, description = "`{success, data: {synced, errors, start, end}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+        (status = 400, description = "A bad window", body = crate::api::openapi::EnvelopeFailure),
+        (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
+        (status = 503, description = "The calendar plugin is not loaded", body = crate::api::openapi::EnvelopeFailure),
+    ),
+)]
 async fn sync(
     State(state): State<AppState>,
     user: V1User,
@@ -214,6 +226,20 @@ struct MeetingsQuery {
     end: Option<String>,
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/calendar/meetings", tag = "calendar",
+    summary = "The caller's meetings overlapping ?start=&end=",
+    description = "The caller's meetings overlapping `?start=&end=` (default: the current week)",
+    params(
+        ("start" = Option<String>, Query, description = "Start of the window (RFC 3339 or YYYY-MM-DD; default the start of this week)"),
+        ("end" = Option<String>, Query, description = "End of the window (default the end of this week)"),
+    ),
+    responses(
+        (status = 200, description = "`{success, data: {meetings, total, start, end}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+        (status = 400, description = "A bad date", body = crate::api::openapi::EnvelopeFailure),
+        (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
+    ),
+)]
 async fn meetings(
     State(state): State<AppState>,
     user: V1User,
@@ -265,6 +291,19 @@ async fn fetch_meeting(state: &AppState, user: &V1User, id: &str) -> Result<AnyR
         .ok_or_else(|| EnvelopeError::not_found(format!("No meeting with id {id}")))
 }
 
+#[utoipa::path(
+    get, path = "/api/v1/calendar/meetings/{id}", tag = "calendar",
+    summary = "One meeting, with its bot's notes",
+    description = "One meeting, with its bot's notes",
+    params(
+        ("id" = String, Path, description = "The id"),
+    ),
+    responses(
+        (status = 200, description = "`{success, data: {meeting}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+        (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
+        (status = 404, description = "Unknown meeting", body = crate::api::openapi::EnvelopeFailure),
+    ),
+)]
 async fn meeting(
     State(state): State<AppState>,
     user: V1User,
@@ -283,6 +322,21 @@ struct BotBody {
     route: Option<String>,
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/calendar/meetings/{id}/bot", tag = "calendar",
+    summary = "Schedules the meeting-notes job at the meeting's end",
+    description = "Schedules the meeting-notes job at the meeting's end (`{route?}`)",
+    params(
+        ("id" = String, Path, description = "The id"),
+    ),
+    request_body = serde_json::Value,
+    responses(
+        (status = 202, description = "`{success, data: {meeting, runs_at, route}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+        (status = 400, description = "Unknown route", body = crate::api::openapi::EnvelopeFailure),
+        (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
+        (status = 404, description = "Unknown meeting", body = crate::api::openapi::EnvelopeFailure),
+    ),
+)]
 async fn schedule_bot(
     State(state): State<AppState>,
     user: V1User,
@@ -456,6 +510,16 @@ async fn set_bot(
     Ok(())
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/calendar/webhook", tag = "calendar",
+    summary = "Registers a push channel",
+    description = "Registers a push channel (`{start?, end?}`): a callback token and path",
+    request_body = serde_json::Value,
+    responses(
+        (status = 201, description = "`{success, data: {channel_id, token, callback_path}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+        (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
+    ),
+)]
 async fn register_webhook(
     State(state): State<AppState>,
     user: V1User,
@@ -510,6 +574,18 @@ async fn register_webhook(
     ))
 }
 
+#[utoipa::path(
+    post, path = "/api/v1/calendar/webhook/{token}", tag = "calendar",
+    summary = "A push",
+    description = "A push: syncs the channel owner's meetings (the token is the credential)",
+    params(
+        ("token" = String, Path, description = "The token"),
+    ),
+    responses(
+        (status = 200, description = "`{success, data: {channel_id, synced, errors}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+        (status = 404, description = "No channel has this token", body = crate::api::openapi::EnvelopeFailure),
+    ),
+)]
 async fn webhook(
     State(state): State<AppState>,
     Path(token): Path<String>,

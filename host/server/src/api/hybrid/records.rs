@@ -474,7 +474,15 @@ async fn delete(
 }
 
 macro_rules! handlers {
-    ($spec:expr, $list:ident, $create:ident, $get:ident, $update:ident, $delete:ident) => {
+    (
+        $spec:expr,
+        $(#[$l:meta])* $list:ident,
+        $(#[$c:meta])* $create:ident,
+        $(#[$g:meta])* $get:ident,
+        $(#[$u:meta])* $update:ident,
+        $(#[$d:meta])* $delete:ident
+    ) => {
+        $(#[$l])*
         async fn $list(
             State(state): State<AppState>,
             user: V1User,
@@ -483,10 +491,12 @@ macro_rules! handlers {
             list(&state, &$spec, &user, query).await
         }
 
+        $(#[$c])*
         async fn $create(State(state): State<AppState>, user: V1User, body: Bytes) -> Result<Response, EnvelopeError> {
             create(&state, &$spec, &user, body).await
         }
 
+        $(#[$g])*
         async fn $get(
             State(state): State<AppState>,
             user: V1User,
@@ -496,6 +506,7 @@ macro_rules! handlers {
             Ok(Envelope(json!({ $spec.singular: record })).into_response())
         }
 
+        $(#[$u])*
         async fn $update(
             State(state): State<AppState>,
             user: V1User,
@@ -505,6 +516,7 @@ macro_rules! handlers {
             update(&state, &$spec, &user, &id, body).await
         }
 
+        $(#[$d])*
         async fn $delete(
             State(state): State<AppState>,
             user: V1User,
@@ -517,17 +529,150 @@ macro_rules! handlers {
 
 handlers!(
     DOCUMENTS,
+    #[utoipa::path(
+        get, path = "/api/v1/documents", tag = "hybrid",
+        summary = "The caller's documents, newest first",
+        description = "The caller's documents, newest first (`?limit=&offset=``&project_id=`); `X-Total-Count`",
+        params(
+            ("limit" = Option<i64>, Query, description = "At most this many (default 50)"),
+            ("offset" = Option<i64>, Query, description = "Skip this many (default 0)"),
+            ("project_id" = Option<String>, Query, description = "Only documents of this project"),
+        ),
+        responses(
+            (status = 200, description = "`{success, data: {documents, total, limit, offset}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+            (status = 400, description = "A bad limit or offset", body = crate::api::openapi::EnvelopeFailure),
+            (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
+        ),
+    )]
     list_documents,
+    #[utoipa::path(
+        post, path = "/api/v1/documents", tag = "hybrid",
+        summary = "Creates a document",
+        description = "Creates a document: `{title, content?, type?, project_id?, metadata?}`",
+        request_body = serde_json::Value,
+        responses(
+            (status = 201, description = "`{success, data: {document}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+            (status = 400, description = "A missing or invalid field", body = crate::api::openapi::EnvelopeFailure),
+            (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
+        ),
+    )]
     create_document,
+    #[utoipa::path(
+        get, path = "/api/v1/documents/{id}", tag = "hybrid",
+        summary = "One of the caller's documents",
+        description = "One of the caller's documents",
+        params(
+            ("id" = String, Path, description = "The id"),
+        ),
+        responses(
+            (status = 200, description = "`{success, data: {document}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+            (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
+            (status = 404, description = "Unknown, or another user's", body = crate::api::openapi::EnvelopeFailure),
+        ),
+    )]
     get_document,
+    #[utoipa::path(
+        put, path = "/api/v1/documents/{id}", tag = "hybrid",
+        summary = "Updates the fields given",
+        description = "Updates the fields given",
+        params(
+            ("id" = String, Path, description = "The id"),
+        ),
+        request_body = serde_json::Value,
+        responses(
+            (status = 200, description = "`{success, data: {document}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+            (status = 400, description = "An invalid field, or none", body = crate::api::openapi::EnvelopeFailure),
+            (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
+            (status = 404, description = "Unknown, or another user's", body = crate::api::openapi::EnvelopeFailure),
+        ),
+    )]
     update_document,
+    #[utoipa::path(
+        delete, path = "/api/v1/documents/{id}", tag = "hybrid",
+        summary = "Deletes one of the caller's documents",
+        description = "Deletes one of the caller's documents",
+        params(
+            ("id" = String, Path, description = "The id"),
+        ),
+        responses(
+            (status = 200, description = "`{success, data: {id, deleted}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+            (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
+            (status = 404, description = "Unknown, or another user's", body = crate::api::openapi::EnvelopeFailure),
+        ),
+    )]
     delete_document
 );
 handlers!(
     PROJECTS,
+    #[utoipa::path(
+        get, path = "/api/v1/projects", tag = "hybrid",
+        summary = "The caller's projects, newest first",
+        description = "The caller's projects, newest first (`?limit=&offset=`); `X-Total-Count`",
+        params(
+            ("limit" = Option<i64>, Query, description = "At most this many (default 50)"),
+            ("offset" = Option<i64>, Query, description = "Skip this many (default 0)"),
+        ),
+        responses(
+            (status = 200, description = "`{success, data: {projects, total, limit, offset}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+            (status = 400, description = "A bad limit or offset", body = crate::api::openapi::EnvelopeFailure),
+            (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
+        ),
+    )]
     list_projects,
+    #[utoipa::path(
+        post, path = "/api/v1/projects", tag = "hybrid",
+        summary = "Creates a project",
+        description = "Creates a project: `{name, description?, status?, metadata?}`",
+        request_body = serde_json::Value,
+        responses(
+            (status = 201, description = "`{success, data: {project}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+            (status = 400, description = "A missing or invalid field", body = crate::api::openapi::EnvelopeFailure),
+            (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
+        ),
+    )]
     create_project,
+    #[utoipa::path(
+        get, path = "/api/v1/projects/{id}", tag = "hybrid",
+        summary = "One of the caller's projects",
+        description = "One of the caller's projects",
+        params(
+            ("id" = String, Path, description = "The id"),
+        ),
+        responses(
+            (status = 200, description = "`{success, data: {project}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+            (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
+            (status = 404, description = "Unknown, or another user's", body = crate::api::openapi::EnvelopeFailure),
+        ),
+    )]
     get_project,
+    #[utoipa::path(
+        put, path = "/api/v1/projects/{id}", tag = "hybrid",
+        summary = "Updates the fields given",
+        description = "Updates the fields given",
+        params(
+            ("id" = String, Path, description = "The id"),
+        ),
+        request_body = serde_json::Value,
+        responses(
+            (status = 200, description = "`{success, data: {project}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+            (status = 400, description = "An invalid field, or none", body = crate::api::openapi::EnvelopeFailure),
+            (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
+            (status = 404, description = "Unknown, or another user's", body = crate::api::openapi::EnvelopeFailure),
+        ),
+    )]
     update_project,
+    #[utoipa::path(
+        delete, path = "/api/v1/projects/{id}", tag = "hybrid",
+        summary = "Deletes one of the caller's projects",
+        description = "Deletes one of the caller's projects",
+        params(
+            ("id" = String, Path, description = "The id"),
+        ),
+        responses(
+            (status = 200, description = "`{success, data: {id, deleted}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+            (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
+            (status = 404, description = "Unknown, or another user's", body = crate::api::openapi::EnvelopeFailure),
+        ),
+    )]
     delete_project
 );

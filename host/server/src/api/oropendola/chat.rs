@@ -18,7 +18,7 @@ use futures::Stream;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::{Args, Caller, answer};
+use super::{Answer, Args, Caller, answer};
 use crate::api::chat::chat_error;
 use crate::chat::{self, ChatInput};
 use crate::error::{ApiError, ApiResult};
@@ -56,11 +56,24 @@ async fn input_of(
 
 /// `chat.send_message {message, route?, session_id?, context?}`: the answer
 /// (the seeds' ChatResponse, plus `conversation_id`).
+#[utoipa::path(
+    post, path = "/api/method/oropendola.chat.send_message", tag = "oropendola",
+    summary = "Chat on a route",
+    description = "Chat on a route (`message`, `route?` = mama-bear, `session_id?`, `context?`; JSON or form): the ChatResponse under `message`",
+    request_body = serde_json::Value,
+    responses(
+        (status = 200, description = "`{message: ChatResponse + conversation_id}`", body = Answer<serde_json::Value>),
+        (status = 400, description = "A missing or empty `message` (Frappe `ValidationError`)", body = crate::api::openapi::FrappeErrorBody),
+        (status = 401, description = "Not logged in: no `sid` session (or key)", body = crate::api::openapi::FrappeErrorBody),
+        (status = 404, description = "No chat route of that name", body = crate::api::openapi::FrappeErrorBody),
+        (status = 429, description = "The plan's chat calls a day are used up", body = crate::api::openapi::FrappeErrorBody),
+    ),
+)]
 pub async fn send_message(
     State(state): State<AppState>,
     caller: Caller,
     args: Args,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<Answer<Value>>> {
     let (route, input) = input_of(&state, &caller, &args).await?;
     let reply = chat::send(&state, &route, input, None)
         .await
@@ -78,6 +91,21 @@ enum Message {
 }
 
 /// `chat.stream?message=…&route=…&session_id=…`: the answer as server-sent events.
+#[utoipa::path(
+    method(get, post), path = "/api/method/oropendola.chat.stream", tag = "oropendola",
+    summary = "Chat streamed as server-sent events for a browser EventSource",
+    description = "Chat streamed as server-sent events for a browser `EventSource` (`?message=&route=&session_id=`): unnamed `{session_id, chunk, index}` events, then `done` or `error`",
+    params(
+        ("message" = Option<String>, Query, description = "What to say (required, here or in the body)"),
+        ("route" = Option<String>, Query, description = "The chat route (default mama-bear)"),
+        ("session_id" = Option<String>, Query, description = "The conversation to continue"),
+    ),
+    responses(
+        (status = 200, description = "`text/event-stream`", body = String, content_type = "text/event-stream"),
+        (status = 400, description = "A missing or empty `message`", body = crate::api::openapi::FrappeErrorBody),
+        (status = 401, description = "Not logged in: no `sid` session (or key)", body = crate::api::openapi::FrappeErrorBody),
+    ),
+)]
 pub async fn stream(
     State(state): State<AppState>,
     caller: Caller,
@@ -150,11 +178,24 @@ fn events(
 
 /// `chat.get_history {session_id, limit?}`: the conversation's messages, oldest first.
 /// Without `session_id`: the caller's conversations, most recent first.
+#[utoipa::path(
+    method(get, post), path = "/api/method/oropendola.chat.get_history", tag = "oropendola",
+    summary = "A conversation's messages",
+    description = "A conversation's messages (`session_id`), or the caller's conversations",
+    params(
+        ("session_id" = Option<String>, Query, description = "The conversation; without it, the caller's conversations"),
+    ),
+    responses(
+        (status = 200, description = "`{message: {…session, messages}}` or `{message: {sessions}}`", body = Answer<serde_json::Value>),
+        (status = 401, description = "Not logged in: no `sid` session (or key)", body = crate::api::openapi::FrappeErrorBody),
+        (status = 404, description = "Unknown conversation", body = crate::api::openapi::FrappeErrorBody),
+    ),
+)]
 pub async fn get_history(
     State(state): State<AppState>,
     caller: Caller,
     args: Args,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<Answer<Value>>> {
     let session = match args.text("session_id")? {
         Some(id) => Some(id),
         None => args.text("conversation_id")?,

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use super::{Args, Caller, answer};
+use super::{Answer, Args, Caller, answer};
 use crate::api::chat::chat_error;
 use crate::chat::{self, ChatInput};
 use crate::clock;
@@ -83,11 +83,23 @@ fn is_text_type(content_type: &str, file_name: &str) -> bool {
 }
 
 /// `files.upload`: stores the `file` part for the caller.
+#[utoipa::path(
+    post, path = "/api/method/oropendola.files.upload", tag = "oropendola",
+    summary = "Stores a text file for the caller",
+    description = "Stores a text file for the caller (multipart part `file`)",
+    responses(
+        (status = 200, description = "`{message: {file_id, file_name, content_type, file_size}}`", body = Answer<serde_json::Value>),
+        (status = 400, description = "No `file` part", body = crate::api::openapi::FrappeErrorBody),
+        (status = 401, description = "Not logged in: no `sid` session (or key)", body = crate::api::openapi::FrappeErrorBody),
+        (status = 413, description = "Larger than `[oropendola] max_upload_bytes`", body = crate::api::openapi::FrappeErrorBody),
+        (status = 415, description = "Not a text file", body = crate::api::openapi::FrappeErrorBody),
+    ),
+)]
 pub async fn upload(
     State(state): State<AppState>,
     caller: Caller,
     mut multipart: Multipart,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<Answer<Value>>> {
     let max = state.config.oropendola.max_upload_bytes;
     let mut upload = None;
     while let Some(mut field) = multipart
@@ -179,11 +191,22 @@ pub async fn upload(
 }
 
 /// `files.analyze {file_id, prompt?, route?}`: the stored file's text to a chat route.
+#[utoipa::path(
+    post, path = "/api/method/oropendola.files.analyze", tag = "oropendola",
+    summary = "Sends a stored file's text to a chat route with an analysis prompt",
+    description = "Sends a stored file's text to a chat route with an analysis prompt (`file_id`, `prompt?`, `route?`)",
+    request_body = serde_json::Value,
+    responses(
+        (status = 200, description = "`{message: {analysis, metadata}}`", body = Answer<serde_json::Value>),
+        (status = 401, description = "Not logged in: no `sid` session (or key)", body = crate::api::openapi::FrappeErrorBody),
+        (status = 404, description = "No such file of the caller", body = crate::api::openapi::FrappeErrorBody),
+    ),
+)]
 pub async fn analyze(
     State(state): State<AppState>,
     caller: Caller,
     args: Args,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<Answer<Value>>> {
     let id = match args.text("file_id")? {
         Some(id) => id,
         None => args.required("file_id")?,

@@ -19,7 +19,7 @@ use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 use serde_json::{Value, json};
 
-use super::{Caller, answer};
+use super::{Answer, Caller, answer};
 use crate::auth::principal;
 use crate::config::{Config, PlanConfig};
 use crate::error::ApiError;
@@ -206,7 +206,19 @@ pub async fn enforce(State(enforcer): State<Enforcer>, request: Request, next: N
 }
 
 /// `subscription.check`: whether the caller's subscription is active, and its plan.
-pub async fn check(caller: Caller, Extension(budgets): Extension<Budgets>) -> axum::Json<Value> {
+#[utoipa::path(
+    method(get, post), path = "/api/method/oropendola.subscription.check", tag = "oropendola",
+    summary = "Whether the caller's subscription is active, and its plan",
+    description = "Whether the caller's subscription is active, and its plan",
+    responses(
+        (status = 200, description = "`{message: {active, plan, limits, remaining}}`", body = Answer<serde_json::Value>),
+        (status = 401, description = "Not logged in: no `sid` session (or key)", body = crate::api::openapi::FrappeErrorBody),
+    ),
+)]
+pub async fn check(
+    caller: Caller,
+    Extension(budgets): Extension<Budgets>,
+) -> axum::Json<Answer<Value>> {
     let mut info = budgets.describe(&caller);
     info["active"] = json!(true);
     info["user"] = json!(caller.name);
@@ -214,11 +226,20 @@ pub async fn check(caller: Caller, Extension(budgets): Extension<Budgets>) -> ax
 }
 
 /// `subscription.get_info`: the caller's plan, its limits and what is left, and every plan.
+#[utoipa::path(
+    method(get, post), path = "/api/method/oropendola.subscription.get_info", tag = "oropendola",
+    summary = "The caller's plan, limits, what is left, and every plan",
+    description = "The caller's plan, limits, what is left, and every plan",
+    responses(
+        (status = 200, description = "`{message: {plan, limits, remaining, plans}}`", body = Answer<serde_json::Value>),
+        (status = 401, description = "Not logged in: no `sid` session (or key)", body = crate::api::openapi::FrappeErrorBody),
+    ),
+)]
 pub async fn get_info(
     caller: Caller,
     State(state): State<AppState>,
     Extension(budgets): Extension<Budgets>,
-) -> axum::Json<Value> {
+) -> axum::Json<Answer<Value>> {
     let mut info = budgets.describe(&caller);
     info["user"] = json!(caller.name);
     info["status"] = json!("Active");

@@ -7,7 +7,10 @@ use axum::extract::State;
 use serde_json::{Map, Value, json};
 use sqlx::Row;
 
-use super::{Args, Caller, answer};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{Answer, Args, Caller, answer};
 use crate::clock;
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
@@ -20,37 +23,100 @@ const MAX_KEY: usize = 128;
 const MAX_DEPTH: usize = 8;
 
 /// `user.get_info`: the caller.
-pub async fn get_info(caller: Caller) -> axum::Json<Value> {
-    answer(json!({
-        "name": caller.name,
-        "user_id": caller.id,
-        "full_name": caller.name,
-        "username": caller.name,
-        "is_user": caller.is_user,
-        "roles": caller.scopes.names(),
-        "scopes": caller.scopes.names(),
-    }))
+#[utoipa::path(
+    method(get, post), path = "/api/method/oropendola.user.get_info", tag = "oropendola",
+    summary = "The caller",
+    description = "The caller",
+    responses(
+        (status = 200, description = "`{message: {name, user_id, full_name, roles}}`", body = Answer<UserInfo>),
+        (status = 401, description = "Not logged in: no `sid` session (or key)", body = crate::api::openapi::FrappeErrorBody),
+    ),
+)]
+pub async fn get_info(caller: Caller) -> axum::Json<Answer<UserInfo>> {
+    answer(UserInfo {
+        full_name: caller.name.clone(),
+        is_user: caller.is_user,
+        name: caller.name.clone(),
+        roles: caller.scopes.names(),
+        scopes: caller.scopes.names(),
+        user_id: caller.id,
+        username: caller.name,
+    })
+}
+
+/// `user.get_info`'s `message` (fields alphabetical, as the body always was).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserInfo {
+    /// The name shown.
+    full_name: String,
+    /// Whether this is a logged-in user (not a key).
+    is_user: bool,
+    /// The name shown: the username, the key's name, `Administrator`.
+    name: String,
+    /// Frappe's roles: the scopes.
+    roles: Vec<&'static str>,
+    /// What the credential may do.
+    scopes: Vec<&'static str>,
+    /// A stable id: the user's id, `key:<id>` for an API key, `admin` for the admin key.
+    user_id: String,
+    /// The name shown.
+    username: String,
+}
+
+/// The caller's settings (fields alphabetical, as the body always was).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Settings {
+    /// The settings, a JSON object.
+    #[schema(value_type = Object)]
+    settings: Value,
+    /// `true` after an update (absent on a read).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    success: Option<bool>,
+    /// When they last changed (RFC 3339); `null` when none are stored.
+    updated_at: Option<String>,
 }
 
 /// `user.get_settings`: the caller's settings (`{}` until some are stored).
+#[utoipa::path(
+    method(get, post), path = "/api/method/oropendola.user.get_settings", tag = "oropendola",
+    summary = "The caller's settings",
+    description = "The caller's settings",
+    responses(
+        (status = 200, description = "`{message: {settings, updated_at}}`", body = Answer<Settings>),
+        (status = 401, description = "Not logged in: no `sid` session (or key)", body = crate::api::openapi::FrappeErrorBody),
+    ),
+)]
 pub async fn get_settings(
     State(state): State<AppState>,
     caller: Caller,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<Answer<Settings>>> {
     let (settings, updated_at) = load(&state.db, &caller.id).await?;
-    Ok(answer(json!({
-        "settings": settings,
-        "updated_at": updated_at,
-    })))
+    Ok(answer(Settings {
+        settings,
+        success: None,
+        updated_at,
+    }))
 }
 
 /// `user.update_settings {settings}`: merges `settings` (an object, or a string holding
 /// one) into the caller's and answers the result.
+#[utoipa::path(
+    post, path = "/api/method/oropendola.user.update_settings", tag = "oropendola",
+    summary = "Merges settings",
+    description = "Merges `settings` (an object, or a string holding one) into the caller's",
+    request_body(content = Object, description = "`{settings}`: an object, or a string holding one (JSON or form-encoded)", content_type = "application/json"),
+    responses(
+        (status = 200, description = "`{message: {settings, updated_at}}`", body = Answer<Settings>),
+        (status = 400, description = "`settings` missing or not an object", body = crate::api::openapi::FrappeErrorBody),
+        (status = 401, description = "Not logged in: no `sid` session (or key)", body = crate::api::openapi::FrappeErrorBody),
+        (status = 413, description = "More than `[oropendola] max_settings_bytes`", body = crate::api::openapi::FrappeErrorBody),
+    ),
+)]
 pub async fn update_settings(
     State(state): State<AppState>,
     caller: Caller,
     args: Args,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<Answer<Settings>>> {
     let changes = match args.json("settings")? {
         Some(Value::Object(changes)) => changes,
         Some(other) => {
@@ -112,11 +178,11 @@ pub async fn update_settings(
     .execute(state.db.pool())
     .await
     .map_err(|e| ApiError::internal(e.into()))?;
-    Ok(answer(json!({
-        "settings": settings,
-        "updated_at": now,
-        "success": true,
-    })))
+    Ok(answer(Settings {
+        settings: Value::Object(settings),
+        success: Some(true),
+        updated_at: Some(now),
+    }))
 }
 
 /// The user's settings and when they changed; `{}` and `null` when none are stored.

@@ -13,7 +13,7 @@ use axum::extract::State;
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use super::{Args, Caller, answer};
+use super::{Answer, Args, Caller, answer};
 use crate::clock;
 use crate::error::{ApiError, ApiResult};
 use crate::mcp::{self, Error as McpError};
@@ -53,7 +53,20 @@ fn text_of(contents: &[Content]) -> String {
 }
 
 /// `workspace.index`: reads the workspace's text files into the index, replacing it.
-pub async fn index(State(state): State<AppState>, _caller: Caller) -> ApiResult<axum::Json<Value>> {
+#[utoipa::path(
+    post, path = "/api/method/oropendola.workspace.index", tag = "oropendola",
+    summary = "Indexes the workspace's text files through the filesystem plugin",
+    description = "Indexes the workspace's text files through the `filesystem` plugin",
+    responses(
+        (status = 200, description = "`{message: {files_indexed, skipped_large, skipped_binary, truncated}}`", body = Answer<serde_json::Value>),
+        (status = 401, description = "Not logged in: no `sid` session (or key)", body = crate::api::openapi::FrappeErrorBody),
+        (status = 503, description = "The filesystem plugin is not loaded", body = crate::api::openapi::FrappeErrorBody),
+    ),
+)]
+pub async fn index(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> ApiResult<axum::Json<Answer<Value>>> {
     let settings = &state.config.oropendola;
     let root = settings.workspace.trim_end_matches('/').to_owned();
     let mut queue = VecDeque::from([root.clone()]);
@@ -150,11 +163,25 @@ pub async fn index(State(state): State<AppState>, _caller: Caller) -> ApiResult<
 
 /// `workspace.search {query, limit?}`: indexed lines holding the query's words, best first
 /// (more distinct words, then the whole query as written), each with its path and line.
+#[utoipa::path(
+    method(get, post), path = "/api/method/oropendola.workspace.search", tag = "oropendola",
+    summary = "Ranked matches of query in the index",
+    description = "Ranked matches of `query` in the index (`limit?`)",
+    params(
+        ("query" = Option<String>, Query, description = "What to find (required, here or in the body)"),
+        ("limit" = Option<i64>, Query, description = "At most this many results"),
+    ),
+    responses(
+        (status = 200, description = "`{message: {results: [{path, line, text, score}]}}`", body = Answer<serde_json::Value>),
+        (status = 400, description = "No `query`", body = crate::api::openapi::FrappeErrorBody),
+        (status = 401, description = "Not logged in: no `sid` session (or key)", body = crate::api::openapi::FrappeErrorBody),
+    ),
+)]
 pub async fn search(
     State(state): State<AppState>,
     _caller: Caller,
     args: Args,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<Answer<Value>>> {
     let query = args.required("query")?;
     if query.chars().count() > MAX_QUERY {
         return Err(ApiError::bad_request(format!(
@@ -233,11 +260,24 @@ pub async fn search(
 
 /// `workspace.get_memory {query?}`: the caller's memory from the `memory` plugin's
 /// knowledge graph: the entities (with their relations) that mention the caller, or `query`.
+#[utoipa::path(
+    method(get, post), path = "/api/method/oropendola.workspace.get_memory", tag = "oropendola",
+    summary = "The caller's entities in the memory plugin's graph",
+    description = "The caller's entities in the `memory` plugin's graph (`query?`)",
+    params(
+        ("query" = Option<String>, Query, description = "Only entities matching this"),
+    ),
+    responses(
+        (status = 200, description = "`{message: {entities, relations}}`", body = Answer<serde_json::Value>),
+        (status = 401, description = "Not logged in: no `sid` session (or key)", body = crate::api::openapi::FrappeErrorBody),
+        (status = 503, description = "The memory plugin is not loaded", body = crate::api::openapi::FrappeErrorBody),
+    ),
+)]
 pub async fn get_memory(
     State(state): State<AppState>,
     caller: Caller,
     args: Args,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<Answer<Value>>> {
     let query = args.text("query")?.unwrap_or_else(|| caller.name.clone());
     let contents = mcp::call_tool(
         &state.plugins,
