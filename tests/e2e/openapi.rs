@@ -64,7 +64,7 @@ async fn the_served_openapi_document_passes_openapi_spec_validator() {
 
 /// Runs schemathesis against `server` with `headers`; its report, after asserting it
 /// passed and generated at least 1,000 requests.
-async fn schemathesis(server: &Server, headers: &[&str]) -> String {
+async fn schemathesis(server: &Server, headers: &[&str], extra: &[&str]) -> String {
     let mut command = Command::new("st");
     command
         .arg("run")
@@ -90,6 +90,7 @@ async fn schemathesis(server: &Server, headers: &[&str]) -> String {
     for header in headers {
         command.args(["--header", header]);
     }
+    command.args(extra);
     let output = tokio::time::timeout(SCHEMATHESIS_BUDGET, command.output())
         .await
         .expect("schemathesis finishes within its budget")
@@ -125,7 +126,7 @@ async fn schemathesis_finds_no_server_error_or_undocumented_answer_anonymously()
         return;
     }
     let server = sanctuary!().spawn().await;
-    schemathesis(&server, &[]).await;
+    schemathesis(&server, &[], &[]).await;
     let ping = server.get_json("/api/dev/ping").await;
     assert_eq!(ping["status"], "pong", "the server still serves");
 }
@@ -140,7 +141,19 @@ async fn schemathesis_finds_no_server_error_or_undocumented_answer_with_the_admi
         .envs(&[("SANCTUARY_ADMIN_TOKEN", token)])
         .spawn()
         .await;
-    schemathesis(&server, &[&format!("Authorization: Bearer {token}")]).await;
+    // With the admin key, disabling or uninstalling a plugin works, and the plugin's own
+    // routes then answer their documented 503, which schemathesis counts as a server
+    // error whatever the document says: those two operations are left out of this run
+    // (the plugin tests cover them).
+    schemathesis(
+        &server,
+        &[&format!("Authorization: Bearer {token}")],
+        &[
+            "--exclude-name-regex",
+            r"^(POST /api/plugins/\{id\}/disable|DELETE /api/plugins/\{id\})$",
+        ],
+    )
+    .await;
     let ping = server.get_json("/api/dev/ping").await;
     assert_eq!(ping["status"], "pong", "the server still serves");
 }
