@@ -191,8 +191,6 @@ fn scopes_of(names: &[String]) -> ApiResult<Scopes> {
     responses(
         (status = 201, description = "`{success, key, api_key}`", body = KeyCreated),
         (status = 400, description = "No name, unknown scopes, or a bad expiry", body = crate::api::openapi::ErrorBody),
-        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::ErrorBody),
-        (status = 403, description = "The credential lacks the `admin` scope", body = crate::api::openapi::ErrorBody),
     ),
     security(("bearer" = ["admin"]), ("session" = ["admin"])),
 )]
@@ -245,8 +243,6 @@ async fn create_key(
     description = "Lists API keys without their secrets: id, name, prefix, scopes, times (admin)",
     responses(
         (status = 200, description = "Done", body = KeyList),
-        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::ErrorBody),
-        (status = 403, description = "The credential lacks the `admin` scope", body = crate::api::openapi::ErrorBody),
     ),
     security(("bearer" = ["admin"]), ("session" = ["admin"])),
 )]
@@ -269,8 +265,6 @@ async fn list_keys(_admin: Admin, State(state): State<AppState>) -> ApiResult<Js
     ),
     responses(
         (status = 200, description = "`{success, message, api_key}`", body = KeyRevoked),
-        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::ErrorBody),
-        (status = 403, description = "The credential lacks the `admin` scope", body = crate::api::openapi::ErrorBody),
         (status = 404, description = "Unknown key", body = crate::api::openapi::ErrorBody),
     ),
     security(("bearer" = ["admin"]), ("session" = ["admin"])),
@@ -321,8 +315,6 @@ fn user_error(err: users::Error) -> ApiError {
     responses(
         (status = 201, description = "`{success, user}`", body = UserCreated),
         (status = 400, description = "Bad username, short password or unknown scopes", body = crate::api::openapi::ErrorBody),
-        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::ErrorBody),
-        (status = 403, description = "The credential lacks the `admin` scope", body = crate::api::openapi::ErrorBody),
         (status = 409, description = "The username is taken", body = crate::api::openapi::ErrorBody),
     ),
     security(("bearer" = ["admin"]), ("session" = ["admin"])),
@@ -356,8 +348,6 @@ async fn create_user(
     description = "Lists users (admin)",
     responses(
         (status = 200, description = "Done", body = UserList),
-        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::ErrorBody),
-        (status = 403, description = "The credential lacks the `admin` scope", body = crate::api::openapi::ErrorBody),
     ),
     security(("bearer" = ["admin"]), ("session" = ["admin"])),
 )]
@@ -380,8 +370,6 @@ async fn list_users(_admin: Admin, State(state): State<AppState>) -> ApiResult<J
     ),
     responses(
         (status = 200, description = "`{success, message}`", body = Done),
-        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::ErrorBody),
-        (status = 403, description = "The credential lacks the `admin` scope", body = crate::api::openapi::ErrorBody),
         (status = 404, description = "Unknown user", body = crate::api::openapi::ErrorBody),
     ),
     security(("bearer" = ["admin"]), ("session" = ["admin"])),

@@ -142,8 +142,6 @@ pub struct ToolError {
     ),
     responses(
         (status = 200, description = "Installed", body = crate::api::plugins::PluginDone),
-        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::ErrorBody),
-        (status = 403, description = "The credential lacks the `plugins` scope", body = crate::api::openapi::ErrorBody),
         (status = 404, description = "Unknown plugin", body = crate::api::openapi::ErrorBody),
     ),
     security(("bearer" = ["plugins"]), ("session" = ["plugins"])),

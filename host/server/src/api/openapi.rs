@@ -424,7 +424,26 @@ fn complete(path: &str, method: &HttpMethod, op: &mut Operation) {
     if op.parameters.as_ref().is_some_and(|p| !p.is_empty()) {
         extra.push((400, "A path or query parameter that does not parse", own));
     }
-    if !open {
+    // Scopes the handler's own `security(...)` names (its `Require<scope>` or `Admin`
+    // extractor): such a route refuses without them even where the guard is open.
+    let scopes: Vec<String> = op
+        .security
+        .iter()
+        .flatten()
+        .filter_map(|req| serde_json::to_value(req).ok())
+        .filter_map(|req| req.as_object().cloned())
+        .flat_map(|req| req.into_values())
+        .filter_map(|v| v.as_array().cloned())
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let lacks = match scopes.as_slice() {
+        [] => "The credential lacks the scope this needs".to_owned(),
+        names => format!("The credential lacks the `{}` scope", names.join("`/`")),
+    };
+    if !open || !scopes.is_empty() {
         let guard_shape = if Surface::of(path) == Surface::Frappe {
             own
         } else {
@@ -435,11 +454,7 @@ fn complete(path: &str, method: &HttpMethod, op: &mut Operation) {
             "A credential is needed here (`[auth]`) and none or an invalid one was sent",
             guard_shape,
         ));
-        extra.push((
-            403,
-            "The credential lacks the scope this needs",
-            guard_shape,
-        ));
+        extra.push((403, &lacks, guard_shape));
     }
     let responses = &mut op.responses.responses;
     for (status, description, shape) in extra {

@@ -154,8 +154,6 @@ pub async fn install_plugin(state: &AppState, id: &str) -> Result<Json<PluginDon
     ),
     responses(
         (status = 200, description = "Done", body = PluginDone),
-        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::ErrorBody),
-        (status = 403, description = "The credential lacks the `plugins` scope", body = crate::api::openapi::ErrorBody),
         (status = 404, description = "Unknown plugin", body = crate::api::openapi::ErrorBody),
     ),
     security(("bearer" = ["plugins"]), ("session" = ["plugins"])),
@@ -188,8 +186,6 @@ struct UninstallQuery {
     ),
     responses(
         (status = 200, description = "Uninstalled", body = Done),
-        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::ErrorBody),
-        (status = 403, description = "The credential lacks the `plugins` scope", body = crate::api::openapi::ErrorBody),
         (status = 404, description = "Unknown plugin", body = crate::api::openapi::ErrorBody),
     ),
     security(("bearer" = ["plugins"]), ("session" = ["plugins"])),
@@ -227,8 +223,6 @@ async fn uninstall(
     ),
     responses(
         (status = 200, description = "Done", body = PluginDone),
-        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::ErrorBody),
-        (status = 403, description = "The credential lacks the `plugins` scope", body = crate::api::openapi::ErrorBody),
         (status = 404, description = "Unknown plugin", body = crate::api::openapi::ErrorBody),
     ),
     security(("bearer" = ["plugins"]), ("session" = ["plugins"])),
@@ -250,8 +244,6 @@ async fn enable(
     ),
     responses(
         (status = 200, description = "Done", body = PluginDone),
-        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::ErrorBody),
-        (status = 403, description = "The credential lacks the `plugins` scope", body = crate::api::openapi::ErrorBody),
         (status = 404, description = "Unknown plugin", body = crate::api::openapi::ErrorBody),
     ),
     security(("bearer" = ["plugins"]), ("session" = ["plugins"])),
@@ -297,8 +289,6 @@ enum GrantBody {
     request_body(content = Object, description = "The permissions to grant (as a manifest's `permissions`), bare or under `permissions`"),
     responses(
         (status = 200, description = "Done", body = PluginDone),
-        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::ErrorBody),
-        (status = 403, description = "The credential lacks the `plugins` scope", body = crate::api::openapi::ErrorBody),
         (status = 404, description = "No such plugin", body = crate::api::openapi::ErrorBody),
         (status = 422, description = "A refused grant (a reserved name, a file grant into the host's files), or a plugin that still does not load with what was granted", body = crate::api::openapi::ErrorBody),
     ),
