@@ -217,4 +217,34 @@ mod tests {
             assert!(again.verify(&key));
         }
     }
+
+    #[tokio::test]
+    async fn nodes_starting_together_on_a_fresh_database_agree_on_one_generated_key() {
+        for db in crate::db::testing::all().await {
+            let starts =
+                futures::future::join_all((0..4).map(|_| AdminKeys::init(&db, None))).await;
+            let mut generated = Vec::new();
+            let mut keys = Vec::new();
+            for start in starts {
+                let (admin, source) = start.expect("init");
+                if let KeySource::Generated(key) = source {
+                    generated.push(key);
+                }
+                keys.push(admin);
+            }
+            assert_eq!(generated.len(), 1, "exactly one node generates the key");
+            for admin in &keys {
+                assert!(
+                    admin.verify(&generated[0]),
+                    "every node accepts the one key"
+                );
+            }
+            let count: i64 = sqlx::query("SELECT COUNT(*) FROM admin_keys")
+                .fetch_one(db.pool())
+                .await
+                .expect("count")
+                .get(0);
+            assert_eq!(count, 1);
+        }
+    }
 }

@@ -450,11 +450,6 @@ impl Jobs {
         Ok(resumed)
     }
 
-    /// This node's id.
-    pub fn node(&self) -> &str {
-        &self.node
-    }
-
     /// How long a claim holds without renewal.
     pub(crate) fn lease(&self) -> std::time::Duration {
         std::time::Duration::from_secs(u64::from(self.config.lease_secs.max(1)))
@@ -623,9 +618,7 @@ pub fn node_id(data_dir: &std::path::Path) -> std::io::Result<String> {
         Err(err) => return Err(err),
     }
     let id = format!("node-{}", uuid::Uuid::new_v4());
-    let partial = data_dir.join(format!("node-id.{}.tmp", std::process::id()));
-    std::fs::write(&partial, &id)?;
-    std::fs::rename(&partial, &file)?;
+    crate::plugins::write_atomic(&file, id.as_bytes())?;
     Ok(id)
 }
 

@@ -23,6 +23,7 @@ use crate::system::Sampler;
 
 mod bundled;
 mod files;
+pub(crate) use files::write_atomic;
 mod probe;
 pub mod tools;
 

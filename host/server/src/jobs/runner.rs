@@ -88,7 +88,7 @@ async fn run(state: &AppState, job: Job) {
     let started = Instant::now();
     let result = tokio::select! {
         () = token.cancelled() => None,
-        () = keep_lease(state, &job, &token) => None,
+        () = keep_lease(state, &job) => None,
         result = generate(state, &job) => Some(result),
     };
     forget(state, &job);
@@ -136,11 +136,11 @@ async fn run(state: &AppState, job: Job) {
     }
 }
 
-/// Renews the run's lease every fifth of it, for as long as it runs; returns (stopping
-/// the run) when the row says the run is no longer this node's: cancelled through another
+/// Renews the run's lease every fifth of it, for as long as it runs; returns (so the
+/// caller drops the run) when the row says the run is no longer this node's: cancelled through another
 /// node, or taken back after the lease ran out. A database error is logged and retried at
 /// the next renewal.
-async fn keep_lease(state: &AppState, job: &Job, token: &CancellationToken) {
+async fn keep_lease(state: &AppState, job: &Job) {
     let jobs = &state.jobs;
     let every = jobs.lease() / 5;
     loop {
@@ -157,7 +157,6 @@ async fn keep_lease(state: &AppState, job: &Job, token: &CancellationToken) {
             Ok(true) => {}
             Ok(false) => {
                 info!("job run stopped: the job was cancelled or taken over elsewhere");
-                token.cancel();
                 return;
             }
             Err(err) => {

@@ -5,16 +5,12 @@
 //! reader sees either no file or the whole address, never part of one.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Writes `addr` to `path` atomically (a temporary file in the same directory, renamed).
 /// A failure names the file and the fix.
 pub fn write(path: &Path, addr: SocketAddr) -> anyhow::Result<()> {
-    let temp = temp_path(path);
-    let written =
-        std::fs::write(&temp, format!("{addr}\n")).and_then(|()| std::fs::rename(&temp, path));
-    if let Err(err) = written {
-        let _ = std::fs::remove_file(&temp);
+    if let Err(err) = crate::plugins::write_atomic(path, format!("{addr}\n").as_bytes()) {
         anyhow::bail!(
             "cannot write the port file {} ({err}): create its directory, or choose another file with --port-file or SANCTUARY_PORT_FILE",
             path.display()
@@ -34,16 +30,6 @@ pub fn remove(path: &Path, addr: SocketAddr) {
 /// The address in the port file at `path`, if there is a whole one.
 pub fn read(path: &Path) -> Option<SocketAddr> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
-}
-
-/// `<dir>/.<name>.<pid>.tmp`: hidden, per process, and on the same file system as `path`
-/// (so the rename is atomic).
-fn temp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "port".into());
-    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }
 
 #[cfg(test)]
