@@ -8,6 +8,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use base64::Engine as _;
+use sanctuary_test_support::mcp::McpClient;
 use sanctuary_test_support::{Server, sanctuary};
 use serde_json::{Value, json};
 
@@ -87,41 +88,6 @@ impl JsonServer {
             .expect("upload");
         assert_eq!(response.status(), 200, "{:?}", response.text().await);
     }
-
-    /// One MCP request on `/mcp`: its JSON-RPC answer (from a JSON or an SSE body) and
-    /// the session id the server gave.
-    async fn mcp(
-        &self,
-        session: Option<&str>,
-        request_id: Option<&str>,
-        body: Value,
-    ) -> (Option<Value>, Option<String>) {
-        let mut request = self
-            .client
-            .post(self.url("/mcp"))
-            .header("accept", "application/json, text/event-stream")
-            .json(&body);
-        if let Some(session) = session {
-            request = request
-                .header("mcp-session-id", session)
-                .header("mcp-protocol-version", "2025-06-18");
-        }
-        if let Some(id) = request_id {
-            request = request.header("x-request-id", id);
-        }
-        let response = request.send().await.expect("mcp answers");
-        assert!(response.status().is_success(), "{}", response.status());
-        if let Some(id) = request_id {
-            assert_eq!(response.headers()["x-request-id"], id);
-        }
-        let session = response
-            .headers()
-            .get("mcp-session-id")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let text = response.text().await.expect("body");
-        (sanctuary_test_support::mcp::answer(&text), session)
-    }
 }
 
 #[tokio::test]
@@ -129,28 +95,12 @@ async fn one_mcp_tool_call_is_followed_by_its_request_id_through_json_logs() {
     let server = JsonServer::start().await;
     server.install_logging_fixture().await;
 
-    let (answer, session) = server
-        .mcp(
-            None,
-            None,
-            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-                "protocolVersion": "2025-06-18", "capabilities": {},
-                "clientInfo": {"name": "log-test", "version": "1.0"}}}),
-        )
-        .await;
-    assert!(answer.is_some_and(|a| a["result"].is_object()));
-    let session = session.expect("a session id");
-    server
-        .mcp(
-            Some(&session),
-            None,
-            json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-        )
-        .await;
+    let mut mcp = McpClient::new(server.url("/mcp"));
+    let init = mcp.initialize("log-test").await;
+    assert!(init.is_object(), "{init}");
     let request_id = "trace-me-7f3a";
-    let (answer, _) = server
-        .mcp(
-            Some(&session),
+    let (answer, _) = mcp
+        .send(
             Some(request_id),
             json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
                 "name": "api-v0-2__log",
