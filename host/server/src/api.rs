@@ -248,6 +248,7 @@ pub(crate) mod test_support {
         let metrics = Arc::new(crate::metrics::Metrics::new());
         let calls = crate::telemetry::Recorder::start(db.db(), metrics.clone());
         let config_cache = config.cache.clone();
+        let cluster = Arc::new(crate::cluster::Cluster::single("node-test"));
         let state = AppState {
             providers: Arc::new(crate::providers::Providers::new(&config)),
             config: Arc::new(config),
@@ -264,12 +265,13 @@ pub(crate) mod test_support {
             jobs: Arc::new(crate::jobs::Jobs::new(
                 db.db(),
                 crate::config::JobsConfig::default(),
-                "node-test",
+                cluster.clone(),
             )),
             health: Arc::new(crate::api::health::Monitor::new(
                 crate::config::HealthConfig::default(),
             )),
             scout: Arc::new(crate::scout::StatusCache::new(0)),
+            cluster,
         };
         state
             .plugins

@@ -70,6 +70,12 @@ pub struct ServeArgs {
     #[arg(long, env = "SANCTUARY_DATABASE_URL", value_name = "URL")]
     pub database_url: Option<String>,
 
+    /// Redis URL (redis://[USER:PASSWORD@]HOST[:PORT][/DB]) for running more than one
+    /// node: Socket.IO rooms, job, cache, route and plugin events, and rate limits are
+    /// shared through it [default: none, one node alone].
+    #[arg(long, env = "SANCTUARY_REDIS_URL", value_name = "URL")]
+    pub redis_url: Option<String>,
+
     /// Directory for compiled-component caches [default: <data-dir>/cache].
     #[arg(long, env = "SANCTUARY_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -216,6 +222,7 @@ mod tests {
             ("data_dir", "SANCTUARY_DATA_DIR"),
             ("config", "SANCTUARY_CONFIG"),
             ("database_url", "SANCTUARY_DATABASE_URL"),
+            ("redis_url", "SANCTUARY_REDIS_URL"),
             ("cache_dir", "SANCTUARY_CACHE_DIR"),
             ("secrets_file", "SANCTUARY_SECRETS_FILE"),
             ("rate_limit", "SANCTUARY_RATE_LIMIT"),

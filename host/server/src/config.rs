@@ -43,6 +43,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Database URL, never empty: `sqlite://...` or `postgres://...`.
     pub database_url: String,
+    /// Redis URL for sharing events, Socket.IO rooms and rate limits between nodes
+    /// (`--redis-url`, `SANCTUARY_REDIS_URL`, `redis_url`); `None`: one node alone.
+    pub redis_url: Option<String>,
     /// Directory for compiled-component caches.
     pub cache_dir: PathBuf,
     /// Token for operations that change the installation; from `SANCTUARY_ADMIN_TOKEN` only.
@@ -115,6 +118,7 @@ struct FileConfig {
     port_file: Option<PathBuf>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
+    redis_url: Option<String>,
     cache_dir: Option<PathBuf>,
     cors: Option<CorsConfig>,
     plugins: BTreeMap<String, serde_json::Value>,
@@ -229,6 +233,11 @@ impl Config {
             port_file: args.port_file.clone().or(file.port_file),
             data_dir,
             database_url,
+            redis_url: args
+                .redis_url
+                .clone()
+                .or(file.redis_url)
+                .filter(|url| !url.trim().is_empty()),
             cache_dir,
             admin_token: admin_token.filter(|token| !token.is_empty()),
             cors: file.cors.unwrap_or_default(),
@@ -337,6 +346,12 @@ impl Config {
             file.database_url
                 .as_ref()
                 .is_none_or(|u| u.trim().is_empty() || *u == self.database_url),
+        );
+        differs(
+            "redis_url",
+            file.redis_url
+                .as_ref()
+                .is_none_or(|u| u.trim().is_empty() || Some(u) == self.redis_url.as_ref()),
         );
         differs(
             "cache_dir",
@@ -519,6 +534,7 @@ impl Default for Config {
             port: DEFAULT_PORT,
             port_file: None,
             database_url: default_database_url(&data_dir),
+            redis_url: None,
             cache_dir: data_dir.join("cache"),
             data_dir,
             admin_token: None,
@@ -570,6 +586,10 @@ impl fmt::Debug for Config {
             .field("port_file", &self.port_file)
             .field("data_dir", &self.data_dir)
             .field("database_url", &crate::db::redact(&self.database_url))
+            .field(
+                "redis_url",
+                &self.redis_url.as_deref().map(crate::db::redact),
+            )
             .field("cache_dir", &self.cache_dir)
             .field(
                 "admin_token",

@@ -237,6 +237,8 @@ pub struct Installer<'a> {
     pub pending_dir: PathBuf,
     /// Which signatures installs and uploads must carry.
     pub signatures: &'a crate::signing::SignaturesConfig,
+    /// The other nodes, told of every change ([`crate::plugins::reconcile`]).
+    pub cluster: &'a crate::cluster::Cluster,
 }
 
 /// What an install did.
@@ -267,7 +269,18 @@ impl Installer<'_> {
         })?;
         verify_sha256(&manifest, &bytes)?;
         self.check_signature(&manifest, &bytes, entry.origin() == "bundled")?;
-        self.stage_or_apply(manifest, &bytes, entry.origin()).await
+        let installed = self
+            .stage_or_apply(manifest, &bytes, entry.origin())
+            .await?;
+        self.announce(id);
+        Ok(installed)
+    }
+
+    /// Tells the other nodes that `id` changed.
+    fn announce(&self, id: &str) {
+        self.cluster.publish(crate::cluster::Event::PluginsChanged {
+            plugin: id.to_owned(),
+        });
     }
 
     /// Installs (or updates to) an uploaded plugin: `manifest` and its component `bytes`,
@@ -289,7 +302,10 @@ impl Installer<'_> {
         }
         verify_sha256(&manifest, bytes)?;
         self.check_signature(&manifest, bytes, false)?;
-        self.stage_or_apply(manifest, bytes, "upload").await
+        let id = manifest.id.clone();
+        let installed = self.stage_or_apply(manifest, bytes, "upload").await?;
+        self.announce(&id);
+        Ok(installed)
     }
 
     /// Refuses what the signature policy refuses. The component is verified here, once:
@@ -370,7 +386,15 @@ impl Installer<'_> {
             }
             Err(e) => Err(Error::from(e)),
         };
-        if let Err(e) = recorded {
+        let stored = match (recorded, source) {
+            (Ok(()), plugins::BUNDLED_SOURCE) => Ok(()),
+            // Where the other nodes of this database find it.
+            (Ok(()), _) => plugins::reconcile::store_component(self.db, &manifest, bytes)
+                .await
+                .map_err(|e| Error::Io(std::io::Error::other(format!("{e:#}")))),
+            (Err(e), _) => Err(e),
+        };
+        if let Err(e) = stored {
             plugins::unstage_plugin(&dir);
             return Err(e);
         }
@@ -416,6 +440,7 @@ impl Installer<'_> {
             std::fs::remove_dir_all(&trash)?;
         }
         info!(plugin = %id, keep_data, "plugin uninstalled");
+        self.announce(id);
         Ok(())
     }
 
@@ -433,6 +458,7 @@ impl Installer<'_> {
         } else {
             self.plugins.unload(id);
         }
+        self.announce(id);
         Ok(())
     }
 
@@ -456,6 +482,7 @@ impl Installer<'_> {
             if record.enabled && dir.join(plugins::MANIFEST_FILE).is_file() {
                 self.plugins.load_dir(&dir).await?;
             }
+            self.announce(id);
             return Ok(None);
         };
         let needs = staged.permissions.exceeds(&granted);
@@ -468,9 +495,11 @@ impl Installer<'_> {
         }
         let bytes = std::fs::read(pending.join(staged.component_file()))?;
         verify_sha256(&staged, &bytes)?;
-        self.apply(staged, &bytes, "registry", Some(granted))
-            .await
-            .map(Some)
+        let installed = self
+            .apply(staged, &bytes, "registry", Some(granted))
+            .await?;
+        self.announce(id);
+        Ok(Some(installed))
     }
 
     /// The update waiting for a grant, if any.

@@ -27,10 +27,10 @@ pub mod runner;
 pub mod store;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
@@ -39,6 +39,7 @@ use utoipa::ToSchema;
 use crate::chat::json_type;
 use crate::chat::params::{self, Sampling};
 use crate::clock;
+use crate::cluster::Cluster;
 use crate::config::JobsConfig;
 use crate::db::{self, Db};
 use crate::providers::Providers;
@@ -56,7 +57,7 @@ pub const MAX_CHANNELS: usize = 20;
 const EVENT_BUFFER: usize = 1024;
 
 /// Where a job is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Waiting for a worker.
@@ -99,7 +100,7 @@ impl Status {
 }
 
 /// A job as the API and the events show it.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Job {
     /// `job-<uuid>`.
     pub job_id: String,
@@ -138,13 +139,13 @@ pub struct Job {
     /// Seconds the successful run took.
     pub processing_time: Option<f64>,
     /// The sampling parameters the job was created with (none: the provider's defaults).
-    #[serde(skip_serializing_if = "Sampling::is_unset")]
+    #[serde(default, skip_serializing_if = "Sampling::is_unset")]
     #[schema(value_type = Option<Object>)]
     pub sampling: Sampling,
 }
 
 /// What a job event says happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     /// A job was created (`pending`).
@@ -170,7 +171,7 @@ impl EventKind {
 }
 
 /// A change of a job: `{type, job, timestamp}` on the WebSocket.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct JobEvent {
     /// What happened.
     #[serde(rename = "type")]
@@ -386,6 +387,8 @@ pub struct Jobs {
     config: JobsConfig,
     /// This node's id: the owner of the jobs it claims.
     node: String,
+    /// Where this node's job events go to the other nodes.
+    cluster: Arc<Cluster>,
     events: broadcast::Sender<JobEvent>,
     /// Wakes an idle worker when a job becomes `pending`.
     wake: Notify,
@@ -400,13 +403,14 @@ pub struct Jobs {
 }
 
 impl Jobs {
-    /// The job service over `db` for node `node` (see [`node_id`]); no worker runs until
+    /// The job service over `db` for the node of `cluster` (see [`node_id`]); no worker runs until
     /// [`Jobs::start`].
-    pub fn new(db: Db, config: JobsConfig, node: impl Into<String>) -> Jobs {
+    pub fn new(db: Db, config: JobsConfig, cluster: Arc<Cluster>) -> Jobs {
         Jobs {
             db,
             config,
-            node: node.into(),
+            node: cluster.node().to_owned(),
+            cluster,
             events: broadcast::channel(EVENT_BUFFER).0,
             wake: Notify::new(),
             running: Mutex::new(HashMap::new()),
@@ -586,14 +590,34 @@ impl Jobs {
         }
     }
 
-    /// Sends `job` as a `kind` event to every listener.
+    /// Sends `job` as a `kind` event to every listener, here and on the other nodes.
     fn emit(&self, kind: EventKind, job: &Job) {
-        // No listener is not an error.
-        let _ = self.events.send(JobEvent {
+        let event = JobEvent {
             kind,
             job: job.clone(),
             timestamp: clock::timestamp(),
+        };
+        self.cluster.publish(crate::cluster::Event::Job {
+            event: event.clone(),
         });
+        // No listener is not an error.
+        let _ = self.events.send(event);
+    }
+
+    /// Follows a job event of another node: this node's listeners hear of it, a pending
+    /// job wakes a worker here, and a cancelled job running here stops at once.
+    pub fn follow(&self, event: JobEvent) {
+        match event.job.status {
+            Status::Pending => self.wake.notify_one(),
+            Status::Cancelled => {
+                if let Some((_, token)) = self.lock_running().get(&event.job.job_id) {
+                    tracing::info!(job = %event.job.job_id, "job cancelled on another node; stopping its run here");
+                    token.cancel();
+                }
+            }
+            _ => {}
+        }
+        let _ = self.events.send(event);
     }
 
     fn lock_running(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, CancellationToken)>> {

@@ -16,6 +16,7 @@ pub mod cache;
 pub mod chat;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod console;
 pub mod db;

@@ -23,6 +23,7 @@ use crate::system::Sampler;
 
 mod bundled;
 mod files;
+pub mod reconcile;
 pub(crate) use files::write_atomic;
 mod probe;
 pub mod tools;
@@ -78,6 +79,9 @@ fn bundled_grant(
 
 /// The installation source of a plugin found in the plugins directory (copied by hand).
 pub const DISK_SOURCE: &str = "disk";
+
+/// The install source of the first-party plugins the binary carries.
+pub const BUNDLED_SOURCE: &str = "bundled";
 
 /// Name of the manifest file in a plugin's directory.
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -219,6 +223,11 @@ impl PluginHost {
         })
     }
 
+    /// The database the installs are recorded in (none in tests without one).
+    pub fn db(&self) -> Option<&Db> {
+        self.db.as_ref()
+    }
+
     /// The audit of denied access.
     pub fn audit(&self) -> &Arc<crate::audit::Audit> {
         &self.audit
@@ -283,7 +292,8 @@ impl PluginHost {
                     Some(record) => bundled_grant(&manifest, existing.as_ref(), record.granted),
                     None => manifest.permissions.clone(),
                 };
-                db.record_install(&manifest, &granted, "bundled").await?;
+                db.record_install(&manifest, &granted, BUNDLED_SOURCE)
+                    .await?;
             }
             commit_plugin(&dir)?;
             info!(plugin = %manifest.id, version = %manifest.version, "installed bundled plugin");

@@ -78,10 +78,13 @@ impl Providers {
         }
     }
 
-    /// Adds the bindings stored through the admin API.
-    pub async fn load_stored(&self, db: &crate::db::Db) -> crate::db::Result<()> {
+    /// Takes the bindings stored through the admin API as the API layer (replacing the
+    /// one in force: another node may have bound or unbound routes); returns what changed
+    /// in the table.
+    pub async fn load_stored(&self, db: &crate::db::Db) -> crate::db::Result<Vec<String>> {
         let stored = store::all(db).await?;
         let mut layers = lock(&self.layers);
+        layers.api.clear();
         for (name, route) in stored {
             // A binding stored by an older host that this one judges invalid is skipped.
             match validate_route(&name, &route) {
@@ -91,8 +94,7 @@ impl Providers {
                 Err(e) => warn!(route = %name, cause = %e, "ignoring a stored route binding"),
             }
         }
-        self.rebuild(&layers);
-        Ok(())
+        Ok(self.rebuild(&layers))
     }
 
     /// The route table in force (a snapshot: later changes do not alter it).

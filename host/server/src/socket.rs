@@ -12,10 +12,11 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
+use crate::cluster::socket_bus::Adapter;
+use crate::cluster::socket_bus::Io;
 use axum::Extension;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use socketioxide::SocketIo;
 use socketioxide::extract::{SocketRef, State, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
@@ -44,17 +45,18 @@ pub const SOCKET_BUFFER_PACKETS: usize = 8192;
 pub const PATH: &str = "/socket.io";
 
 /// The Socket.IO layer, carrying what keeps its plugin-event forwarder running.
-pub type Layer = Stack<SocketIoLayer, Extension<Arc<ForwarderGuard>>>;
+pub type Layer = Stack<SocketIoLayer<Adapter>, Extension<Arc<ForwarderGuard>>>;
 
 /// The Socket.IO layer to put on the router, and the handle to emit from elsewhere. Also
 /// starts forwarding the live set's [`PluginEvent`]s to every client; the forwarder stops
 /// when the last router carrying the layer is dropped, or when the plugin host is.
-pub fn layer(state: AppState) -> (Layer, SocketIo) {
+pub fn layer(state: AppState) -> (Layer, Io) {
     let events = state.plugins.subscribe();
     let job_events = state.jobs.subscribe();
     let workspaces = Arc::new(Workspaces::new());
     let limits = state.config.socketio;
-    let (layer, io) = SocketIo::builder()
+    let bus = crate::cluster::socket_bus::adapter_state(state.cluster.socket_bus());
+    let (layer, io) = socketioxide::SocketIo::builder()
         .req_path(PATH)
         // A streamed answer is many small `ai_progress` packets; a long-polling client
         // collects them between polls, so the per-connection buffer must hold a whole
@@ -66,11 +68,19 @@ pub fn layer(state: AppState) -> (Layer, SocketIo) {
         .ping_interval(std::time::Duration::from_millis(limits.ping_interval_ms))
         .with_state(state)
         .with_state(workspaces.clone())
+        .with_adapter::<Adapter>(bus)
         .build_layer();
-    io.ns("/", on_connect.with(register_handlers));
     let stop = CancellationToken::new();
     match tokio::runtime::Handle::try_current() {
         Ok(runtime) => {
+            // The namespace exists once its adapter has subscribed to the other nodes'
+            // channels: at once alone, after a few Redis round trips with Redis.
+            let init = io.ns("/", on_connect.with(register_handlers));
+            runtime.spawn(async move {
+                if let Err(err) = init.await {
+                    tracing::error!(cause = %err, "Socket.IO could not subscribe to Redis; its clients are refused");
+                }
+            });
             runtime.spawn(forward_plugin_events(
                 io.clone(),
                 events,
@@ -83,7 +93,7 @@ pub fn layer(state: AppState) -> (Layer, SocketIo) {
                 stop.clone(),
             ));
         }
-        Err(_) => tracing::warn!("no tokio runtime: plugin events are not sent to Socket.IO"),
+        Err(_) => tracing::warn!("no tokio runtime: Socket.IO is not served"),
     }
     // The forwarder holds `io` (and through it the app state), so it cannot watch for the
     // app going away by itself; the guard lives in the router's services instead, and its
@@ -129,14 +139,16 @@ pub(crate) async fn next_event<T: Clone>(
 /// Emits every plugin event to all clients until `stop` fires or the channel closes; also
 /// as a `workspace_update` to every workspace room, and as an operator notice (`msgprint`).
 async fn forward_plugin_events(
-    io: SocketIo,
+    io: Io,
     mut events: broadcast::Receiver<PluginEvent>,
     workspaces: Arc<Workspaces>,
     stop: CancellationToken,
 ) {
     while let Some(event) = next_event(&mut events, &stop, "plugin events").await {
         let (name, payload) = plugin_event(&event);
-        let Some(clients) = io.of("/") else { break };
+        let Some(clients) = io.of("/").map(|ns| ns.local()) else {
+            break;
+        };
         if let Err(err) = clients.emit(name, &payload).await {
             tracing::debug!(event = name, %err, "socket.io broadcast failed for some clients");
         }
@@ -182,7 +194,7 @@ fn plugin_event(event: &PluginEvent) -> (&'static str, Value) {
 /// before the client is told it is connected, so an event it sends straight away cannot
 /// arrive before its handler exists.
 async fn register_handlers(
-    socket: SocketRef,
+    socket: SocketRef<Adapter>,
     State(state): State<AppState>,
 ) -> Result<(), Infallible> {
     // Who it is (a `sid` cookie or key), known before any event arrives.
@@ -193,7 +205,7 @@ async fn register_handlers(
     Ok(())
 }
 
-async fn on_connect(socket: SocketRef, State(state): State<AppState>) {
+async fn on_connect(socket: SocketRef<Adapter>, State(state): State<AppState>) {
     tracing::debug!(sid = %socket.id, "socket.io client connected");
     // Counted while the socket lives: the guard goes when socketioxide drops the socket.
     socket
@@ -218,8 +230,8 @@ fn connected(sid: &str, services: Value) -> Value {
     })
 }
 
-async fn on_test_event(socket: SocketRef, TryData(data): TryData<Value>) {
-    if !events::within_limit(&socket, "test_event") {
+async fn on_test_event(socket: SocketRef<Adapter>, TryData(data): TryData<Value>) {
+    if !events::within_limit(&socket, "test_event").await {
         return;
     }
     // Any payload is fine, none included.
@@ -249,8 +261,8 @@ struct Pong {
     server_time: String,
 }
 
-async fn on_ping(socket: SocketRef, TryData(ping): TryData<Ping>) {
-    if !events::within_limit(&socket, "ping") {
+async fn on_ping(socket: SocketRef<Adapter>, TryData(ping): TryData<Ping>) {
+    if !events::within_limit(&socket, "ping").await {
         return;
     }
     match ping {
@@ -267,7 +279,12 @@ async fn on_ping(socket: SocketRef, TryData(ping): TryData<Ping>) {
 }
 
 /// Answers a payload of the wrong shape with `error {message}`; the socket stays connected.
-fn bad_payload(socket: &SocketRef, event: &str, expected: &str, err: &dyn std::fmt::Display) {
+fn bad_payload(
+    socket: &SocketRef<Adapter>,
+    event: &str,
+    expected: &str,
+    err: &dyn std::fmt::Display,
+) {
     tracing::debug!(sid = %socket.id, event, %err, "bad socket.io payload");
     emit(
         socket,
@@ -276,7 +293,7 @@ fn bad_payload(socket: &SocketRef, event: &str, expected: &str, err: &dyn std::f
     );
 }
 
-fn emit<T: Serialize + ?Sized>(socket: &SocketRef, event: &str, data: &T) {
+fn emit<T: Serialize + ?Sized>(socket: &SocketRef<Adapter>, event: &str, data: &T) {
     if let Err(err) = socket.emit(event, data) {
         // The client went away or its buffer is full: nothing to answer.
         tracing::debug!(sid = %socket.id, event, %err, "socket.io emit failed");

@@ -45,6 +45,8 @@ pub struct AppState {
     pub health: Arc<crate::api::health::Monitor>,
     /// Scout project statuses shared for `[scout] status_ttl_ms`.
     pub scout: Arc<crate::scout::StatusCache>,
+    /// This node and what it shares with the others (Redis, `--redis-url`).
+    pub cluster: Arc<crate::cluster::Cluster>,
 }
 
 impl AppState {
@@ -69,6 +71,20 @@ impl AppState {
         let db = Db::connect(&config.database_url)
             .await
             .map_err(|e| anyhow::anyhow!(crate::db::startup_error(&config.database_url, &e)))?;
+        let node = crate::jobs::node_id(&config.data_dir).with_context(|| {
+            format!(
+                "read or create {}",
+                config.data_dir.join("node-id").display()
+            )
+        })?;
+        tracing::info!(node = %node, "node id");
+        let cluster = Arc::new(match &config.redis_url {
+            Some(url) => crate::cluster::Cluster::connect(url, &node)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.to_string()))?,
+            None => crate::cluster::Cluster::single(&node),
+        });
+        crate::cluster::nodes::spawn(db.clone(), node.clone(), cluster.is_shared());
         let registry = Registry::load(config.registry.as_deref()).context("read the registry")?;
         let (admin, key_source) = AdminKeys::init(&db, config.admin_token.as_deref())
             .await
@@ -102,14 +118,11 @@ impl AppState {
             .load_stored(&db)
             .await
             .context("read the chat routes bound through the API")?;
-        let node = crate::jobs::node_id(&config.data_dir).with_context(|| {
-            format!(
-                "read or create {}",
-                config.data_dir.join("node-id").display()
-            )
-        })?;
-        tracing::info!(node = %node, "node id");
-        let jobs = Arc::new(crate::jobs::Jobs::new(db.clone(), config.jobs, node));
+        let jobs = Arc::new(crate::jobs::Jobs::new(
+            db.clone(),
+            config.jobs,
+            cluster.clone(),
+        ));
         crate::telemetry::retention::spawn(db.clone(), config.telemetry);
         let health = Arc::new(crate::api::health::Monitor::new(config.health));
         let scout = Arc::new(crate::scout::StatusCache::new(config.scout.status_ttl_ms));
@@ -128,7 +141,9 @@ impl AppState {
             jobs,
             health,
             scout,
+            cluster,
         };
+        crate::cluster::apply::spawn(state.clone());
         // After the providers: resumed jobs may start running at once, so they wait for
         // the plugins they call.
         if background {
@@ -158,6 +173,7 @@ impl AppState {
             registry: &self.registry,
             pending_dir: crate::install::pending_dir(&self.config.data_dir),
             signatures: &self.config.signatures,
+            cluster: &self.cluster,
         }
     }
 

@@ -162,12 +162,18 @@ pub async fn run(
     limit: Option<&ClientLimit>,
     deadline: Duration,
 ) -> BatchReply {
+    async fn checked(limit: Option<&ClientLimit>) -> Option<Result<(), Duration>> {
+        match limit {
+            Some(limit) => Some(limit.check().await),
+            None => None,
+        }
+    }
     let until = tokio::time::Instant::now() + deadline;
     let mut results = Vec::with_capacity(requests.len());
     for item in requests {
         let result = match build(item, inherited) {
             Err(message) => failed(400, message, None),
-            Ok(request) => match limit.map(ClientLimit::check) {
+            Ok(request) => match checked(limit).await {
                 Some(Err(wait)) => failed(
                     429,
                     limit.map(|l| l.limiter().refusal()).unwrap_or_default(),
@@ -465,7 +471,7 @@ mod tests {
                 .is_some_and(|e| e.contains("at most 1 a second"))
         );
         assert!(
-            limit.check().is_err(),
+            limit.check().await.is_err(),
             "the batch used the client's bucket up"
         );
     }

@@ -126,6 +126,12 @@ async fn invalidate(
         invalidated += state.cache.invalidate_key(key);
     }
     tracing::info!(?route, ?key, invalidated, "response cache invalidated");
+    state
+        .cluster
+        .publish(crate::cluster::Event::CacheInvalidated {
+            route: route.map(str::to_owned),
+            key: key.map(str::to_owned),
+        });
     Ok(Envelope(Invalidated { invalidated }))
 }
 
@@ -147,6 +153,7 @@ async fn clear(
     admin?;
     let cleared = state.cache.clear();
     tracing::info!(cleared, "response cache cleared");
+    state.cluster.publish(crate::cluster::Event::CacheCleared);
     Ok(Envelope(Cleared { cleared }))
 }
 

@@ -80,6 +80,7 @@ pub async fn bind_route(
     for change in state.providers.set_api_route(&name, route) {
         tracing::info!(change = %change, "chat route bound through the API");
     }
+    state.cluster.publish(crate::cluster::Event::RoutesChanged);
     Ok(Json(RouteChange {
         success: true,
         message: format!("Route {name} bound"),
@@ -110,6 +111,9 @@ pub async fn unbind_route(
         .await
         .map_err(|e| ApiError::internal(e.into()))?;
     let changes = state.providers.remove_api_route(&name);
+    if stored {
+        state.cluster.publish(crate::cluster::Event::RoutesChanged);
+    }
     if !stored && changes.is_none() {
         let message = match state.providers.route(&name) {
             Some(route) => format!(

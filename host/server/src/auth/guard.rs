@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+use crate::cluster::socket_bus::Adapter;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::Method;
@@ -44,11 +45,13 @@ struct Outer {
 
 /// `router` behind [`outer`], with a rate limiter built from the state's configuration.
 pub fn outer(router: Router, state: &AppState) -> Router {
-    let limiter = Limiter::new(&state.config.rate_limit).map(Arc::new);
+    let limiter = Limiter::new(&state.config.rate_limit)
+        .map(|limiter| Arc::new(limiter.shared_through(state.cluster.commands())));
     if let Some(limiter) = &limiter {
         tracing::info!(
             per_second = limiter.per_second(),
             burst = limiter.burst(),
+            across_nodes = limiter.is_shared(),
             "rate limits on"
         );
     }
@@ -71,7 +74,7 @@ async fn resolve_and_limit(State(outer): State<Outer>, request: Request, next: N
         };
         if !UNLIMITED.contains(&parts.uri.path())
             && !is_socketio_session(&parts)
-            && let Err(wait) = limiter.check(&bucket)
+            && let Err(wait) = limiter.check(&bucket).await
         {
             tracing::debug!(bucket = %crate::logsafe::Safe(&bucket), "rate limited");
             return ApiError::too_many_requests(limiter.refusal(), wait).into_response();
@@ -181,7 +184,7 @@ pub(crate) fn is_open(path: &str) -> bool {
 
 /// Reads a Socket.IO client's credential from its handshake request (the `sid` cookie or
 /// a bearer key) and keeps it with the socket. Anonymous clients stay connected.
-pub async fn identify_socket(socket: &SocketRef, state: &AppState) {
+pub async fn identify_socket(socket: &SocketRef<Adapter>, state: &AppState) {
     let resolved = principal::resolve(&socket.req_parts().headers, state).await;
     match &resolved {
         Resolved::Valid(principal) => {
@@ -197,7 +200,7 @@ pub async fn identify_socket(socket: &SocketRef, state: &AppState) {
 
 /// Whether a Socket.IO client may chat: chat is open, or it connected with a valid
 /// credential. When it may not, it is told with `chat_error` (code `unauthorized`).
-pub fn socket_may_chat(socket: &SocketRef, state: &AppState) -> bool {
+pub fn socket_may_chat(socket: &SocketRef<Adapter>, state: &AppState) -> bool {
     if state.config.auth.open_chat
         || socket
             .extensions
@@ -223,7 +226,7 @@ pub fn socket_may_chat(socket: &SocketRef, state: &AppState) -> bool {
 /// Whether a Socket.IO client may run terminal commands (plugin tool calls): tools are
 /// open, or it connected with a valid credential. When it may not, it is told with
 /// `terminal_output` carrying the reason, like any refused command.
-pub fn socket_may_use_tools(socket: &SocketRef, state: &AppState) -> bool {
+pub fn socket_may_use_tools(socket: &SocketRef<Adapter>, state: &AppState) -> bool {
     state.config.auth.open_tools
         || socket
             .extensions

@@ -11,6 +11,10 @@
 //! per polling request), is taken from the same client's bucket through the
 //! [`ClientLimit`] the outer layer leaves in the request's extensions. One client has one
 //! bucket whatever the transport.
+//!
+//! With Redis (`--redis-url`) the buckets are the cluster's, kept in Redis
+//! ([`crate::cluster::limit`]): a client gets the configured rate from all the nodes
+//! together. When Redis cannot answer in time, this node's own buckets decide.
 
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
@@ -23,7 +27,9 @@ use axum::http::request::Parts;
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use crate::cluster::limit::SharedBuckets;
 use crate::config::RateLimitConfig;
+use socketioxide_redis::drivers::redis::redis_client::aio::MultiplexedConnection;
 
 /// Checks between two sweeps of buckets that are full again (idle clients).
 const SWEEP_EVERY: u64 = 4096;
@@ -35,6 +41,7 @@ pub struct Limiter {
     burst: u32,
     trust_forwarded: bool,
     checks: AtomicU64,
+    shared: Option<SharedBuckets>,
 }
 
 impl Limiter {
@@ -51,7 +58,20 @@ impl Limiter {
             burst: burst.get(),
             trust_forwarded: config.trust_forwarded,
             checks: AtomicU64::new(0),
+            shared: None,
         })
+    }
+
+    /// The limiter keeping its buckets in Redis through `commands` (see
+    /// [`crate::cluster::limit`]), its own buckets deciding when Redis cannot.
+    pub fn shared_through(mut self, commands: Option<MultiplexedConnection>) -> Limiter {
+        self.shared = commands.map(|c| SharedBuckets::new(c, self.per_second, self.burst));
+        self
+    }
+
+    /// Whether the buckets are the cluster's (in Redis).
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
     }
 
     /// Requests a second per client.
@@ -65,7 +85,17 @@ impl Limiter {
     }
 
     /// Takes one request from `bucket`'s allowance; when it has none, how long until it has.
-    pub fn check(&self, bucket: &str) -> Result<(), Duration> {
+    pub async fn check(&self, bucket: &str) -> Result<(), Duration> {
+        if let Some(shared) = &self.shared
+            && let Some(answer) = shared.check(bucket).await
+        {
+            return answer;
+        }
+        self.check_here(bucket)
+    }
+
+    /// [`Limiter::check`] against this node's own buckets.
+    fn check_here(&self, bucket: &str) -> Result<(), Duration> {
         if self.checks.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
             self.buckets.retain_recent();
             self.buckets.shrink_to_fit();
@@ -114,8 +144,8 @@ impl ClientLimit {
 
     /// Takes one request (or event) from the client's allowance; when it has none, how long
     /// until it has.
-    pub fn check(&self) -> Result<(), Duration> {
-        self.limiter.check(&self.bucket)
+    pub async fn check(&self) -> Result<(), Duration> {
+        self.limiter.check(&self.bucket).await
     }
 
     /// The client's bucket (`key:…`, `session:…`, `ip:…`).
@@ -154,38 +184,38 @@ mod tests {
         assert!(limiter(0, Some(5), false).is_none());
     }
 
-    #[test]
-    fn a_client_gets_its_burst_then_waits_while_another_is_unaffected() {
+    #[tokio::test]
+    async fn a_client_gets_its_burst_then_waits_while_another_is_unaffected() {
         let limiter = limiter(1, None, false).expect("on");
         assert_eq!(limiter.burst(), 2, "burst defaults to twice the rate");
-        assert!(limiter.check("a").is_ok());
-        assert!(limiter.check("a").is_ok());
-        let wait = limiter.check("a").expect_err("over the limit");
+        assert!(limiter.check("a").await.is_ok());
+        assert!(limiter.check("a").await.is_ok());
+        let wait = limiter.check("a").await.expect_err("over the limit");
         assert!(
             wait > Duration::ZERO && wait <= Duration::from_secs(1),
             "{wait:?}"
         );
-        assert!(limiter.check("b").is_ok(), "buckets are per client");
+        assert!(limiter.check("b").await.is_ok(), "buckets are per client");
     }
 
-    #[test]
-    fn a_client_limit_draws_from_the_same_bucket_as_its_requests() {
+    #[tokio::test]
+    async fn a_client_limit_draws_from_the_same_bucket_as_its_requests() {
         let limiter = Arc::new(limiter(1, Some(2), false).expect("on"));
         let limit = ClientLimit::new(limiter.clone(), "ip:1".into());
-        assert!(limiter.check("ip:1").is_ok());
-        assert!(limit.check().is_ok());
+        assert!(limiter.check("ip:1").await.is_ok());
+        assert!(limit.check().await.is_ok());
         assert!(
-            limit.check().is_err(),
+            limit.check().await.is_err(),
             "the request and the event shared one burst"
         );
         assert!(limiter.refusal().contains("at most 1 a second"));
     }
 
-    #[test]
-    fn an_explicit_burst_is_used() {
+    #[tokio::test]
+    async fn an_explicit_burst_is_used() {
         let limiter = limiter(10, Some(1), false).expect("on");
-        assert!(limiter.check("a").is_ok());
-        assert!(limiter.check("a").is_err());
+        assert!(limiter.check("a").await.is_ok());
+        assert!(limiter.check("a").await.is_err());
     }
 
     #[test]
@@ -202,5 +232,36 @@ mod tests {
         assert_eq!(proxied.address_bucket(&parts), "ip:203.0.113.7");
         let (bare, ()) = Request::get("/").body(()).expect("request").into_parts();
         assert_eq!(plain.address_bucket(&bare), "shared");
+    }
+
+    #[tokio::test]
+    async fn two_nodes_sharing_redis_draw_from_one_bucket_per_client() {
+        let Some(url) = crate::cluster::testing::redis_url() else {
+            return;
+        };
+        let node = |name: &'static str| {
+            let url = url.clone();
+            async move {
+                let cluster = crate::cluster::Cluster::connect(&url, name)
+                    .await
+                    .expect("redis");
+                limiter(1, Some(3), false)
+                    .expect("on")
+                    .shared_through(cluster.commands())
+            }
+        };
+        let (a, b) = (node("node-a").await, node("node-b").await);
+        assert!(a.is_shared() && b.is_shared());
+        let client = format!("ip:test-{}", uuid::Uuid::new_v4());
+        assert!(a.check(&client).await.is_ok());
+        assert!(b.check(&client).await.is_ok());
+        assert!(a.check(&client).await.is_ok());
+        let wait = b
+            .check(&client)
+            .await
+            .expect_err("the burst of 3 was spent across both nodes");
+        assert!(wait <= Duration::from_secs(1), "{wait:?}");
+        let other = format!("ip:test-{}", uuid::Uuid::new_v4());
+        assert!(b.check(&other).await.is_ok(), "buckets are per client");
     }
 }

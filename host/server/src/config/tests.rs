@@ -118,6 +118,7 @@ fn flags_and_environment_override_the_file() {
         port_file: Some("/tmp/flag.port".into()),
         data_dir: Some("/tmp/flag".into()),
         database_url: Some("postgres://db.example/sanctuary".into()),
+        redis_url: Some("redis://cache.example:6380".into()),
         cache_dir: Some("/tmp/cache".into()),
         registry: None,
         config: None,
@@ -153,6 +154,10 @@ fn flags_and_environment_override_the_file() {
     assert_eq!(config.port_file, Some(PathBuf::from("/tmp/flag.port")));
     assert_eq!(config.data_dir, PathBuf::from("/tmp/flag"));
     assert_eq!(config.database_url, "postgres://db.example/sanctuary");
+    assert_eq!(
+        config.redis_url.as_deref(),
+        Some("redis://cache.example:6380")
+    );
     assert_eq!(config.cache_dir, PathBuf::from("/tmp/cache"));
     assert_eq!(config.health.probe_timeout_ms, 250, "the flag wins");
     assert_eq!(config.health.cache_ttl_ms, 0, "the file's other keys stay");

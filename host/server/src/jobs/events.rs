@@ -11,10 +11,10 @@
 
 use std::collections::HashSet;
 
+use crate::cluster::socket_bus::Io;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use socketioxide::SocketIo;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -116,12 +116,14 @@ fn error(message: &str) -> Value {
 /// Emits every job event to all Socket.IO clients, named by its type, with the payload
 /// `{job, timestamp}`, until `stop` fires or the events end.
 pub async fn forward_to_socketio(
-    io: SocketIo,
+    io: Io,
     mut events: broadcast::Receiver<JobEvent>,
     stop: CancellationToken,
 ) {
     while let Some(event) = crate::socket::next_event(&mut events, &stop, "job events").await {
-        let Some(clients) = io.of("/") else { break };
+        let Some(clients) = io.of("/").map(|ns| ns.local()) else {
+            break;
+        };
         let name = event.kind.as_str();
         let payload = json!({ "job": event.job, "timestamp": event.timestamp });
         if let Err(err) = clients.emit(name, &payload).await {

@@ -32,6 +32,7 @@ impl PluginHost {
     pub async fn start(&self) -> anyhow::Result<()> {
         self.recover().await;
         self.seed_bundled().await?;
+        self.reconcile_all().await;
         self.mark_loading();
         self.load_all().await;
         self.startup.done.send_replace(true);
@@ -45,6 +46,7 @@ impl PluginHost {
     pub async fn start_in_background(self: &Arc<Self>) -> anyhow::Result<()> {
         self.recover().await;
         self.seed_bundled().await?;
+        self.reconcile_all().await;
         self.mark_loading();
         let host = self.clone();
         tokio::spawn(async move {

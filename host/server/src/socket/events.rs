@@ -10,9 +10,10 @@
 
 use std::sync::Arc;
 
+use crate::cluster::socket_bus::Adapter;
+use crate::cluster::socket_bus::Io;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use socketioxide::SocketIo;
 use socketioxide::extract::{Event, SocketRef, State, TryData};
 
 use super::{chat, terminal, workspaces};
@@ -36,9 +37,9 @@ pub const MAX_BATCH: usize = 50;
 /// What a handler works with.
 pub struct Ctx {
     /// The client.
-    pub socket: SocketRef,
+    pub socket: SocketRef<Adapter>,
     /// The server, for room broadcasts.
-    pub io: SocketIo,
+    pub io: Io,
     /// The app.
     pub state: AppState,
     /// Workspace subscriptions.
@@ -46,7 +47,7 @@ pub struct Ctx {
 }
 
 /// Registers [`EVENTS`] and the disconnect clean-up on `socket`.
-pub fn register(socket: &SocketRef) {
+pub fn register(socket: &SocketRef<Adapter>) {
     for event in EVENTS {
         socket.on(event, on_event);
     }
@@ -55,8 +56,8 @@ pub fn register(socket: &SocketRef) {
 }
 
 async fn on_event(
-    socket: SocketRef,
-    io: SocketIo,
+    socket: SocketRef<Adapter>,
+    io: Io,
     State(state): State<AppState>,
     State(workspaces): State<Arc<Workspaces>>,
     Event(event): Event,
@@ -73,8 +74,8 @@ async fn on_event(
 }
 
 /// An event nobody handles: `error` naming it (counted like any other event).
-async fn on_unknown(socket: SocketRef, Event(event): Event) {
-    if !within_limit(&socket, &event) {
+async fn on_unknown(socket: SocketRef<Adapter>, Event(event): Event) {
+    if !within_limit(&socket, &event).await {
         return;
     }
     let shown = crate::logsafe::safe(&event);
@@ -92,7 +93,7 @@ async fn on_unknown(socket: SocketRef, Event(event): Event) {
 
 /// Takes one event from the client's rate limit (the same bucket as its HTTP requests);
 /// when none is left, tells the client with `error` naming the limit and returns `false`.
-pub fn within_limit(socket: &SocketRef, event: &str) -> bool {
+pub async fn within_limit(socket: &SocketRef<Adapter>, event: &str) -> bool {
     let Some(limit) = socket
         .req_parts()
         .extensions
@@ -100,7 +101,7 @@ pub fn within_limit(socket: &SocketRef, event: &str) -> bool {
     else {
         return true;
     };
-    let Err(wait) = limit.check() else {
+    let Err(wait) = limit.check().await else {
         return true;
     };
     tracing::debug!(sid = %socket.id, event = %crate::logsafe::Safe(event), "socket.io event rate limited");
@@ -134,7 +135,7 @@ pub async fn dispatch(ctx: &Ctx, event: &str, data: Value) {
 
 /// Handles one event that is not a batch, if the client's rate limit allows.
 async fn single(ctx: &Ctx, event: &str, data: Value) {
-    if !within_limit(&ctx.socket, event) {
+    if !within_limit(&ctx.socket, event).await {
         return;
     }
     match event {
@@ -208,7 +209,12 @@ pub async fn wait_for_plugins(ctx: &Ctx) {
 
 /// Answers a payload of the wrong shape with `error {message, event}`; the socket stays
 /// connected.
-pub fn bad_payload(socket: &SocketRef, event: &str, expected: &str, err: &dyn std::fmt::Display) {
+pub fn bad_payload(
+    socket: &SocketRef<Adapter>,
+    event: &str,
+    expected: &str,
+    err: &dyn std::fmt::Display,
+) {
     tracing::debug!(sid = %socket.id, event, %err, "bad socket.io payload");
     super::emit(
         socket,

@@ -11,8 +11,9 @@
 
 use std::sync::Arc;
 
+use crate::cluster::socket_bus::Adapter;
+use crate::cluster::socket_bus::Io;
 use serde_json::{Value, json};
-use socketioxide::SocketIo;
 use socketioxide::extract::{SocketRef, State};
 
 use super::events::{Ctx, bad_payload, required_str};
@@ -79,13 +80,13 @@ pub async fn unsubscribe(ctx: &Ctx, data: Value) {
 }
 
 /// A disconnected client no longer keeps any workspace watched.
-pub async fn on_disconnect(socket: SocketRef, State(workspaces): State<Arc<Workspaces>>) {
+pub async fn on_disconnect(socket: SocketRef<Adapter>, State(workspaces): State<Arc<Workspaces>>) {
     workspaces.forget(&socket.id.to_string());
 }
 
 /// What the file watcher calls: a `workspace_update` to the workspace's room. The watcher
 /// runs on a thread of its own, hence the hop onto the runtime.
-fn file_notifier(io: &SocketIo) -> OnChange {
+fn file_notifier(io: &Io) -> OnChange {
     let io = io.clone();
     let runtime = tokio::runtime::Handle::current();
     Arc::new(move |id: &str, paths: Vec<String>| {
@@ -107,7 +108,7 @@ fn file_notifier(io: &SocketIo) -> OnChange {
 }
 
 /// Sends a plugin event to every subscribed workspace as `workspace_update`.
-pub async fn plugin_event(io: &SocketIo, workspaces: &Workspaces, name: &str, payload: &Value) {
+pub async fn plugin_event(io: &Io, workspaces: &Workspaces, name: &str, payload: &Value) {
     for id in workspaces.ids() {
         let Some(ns) = io.of("/") else { return };
         let mut update = json!({
