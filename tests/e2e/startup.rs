@@ -26,6 +26,7 @@ fn run(dir: &Path, args: &[&str], as_nobody: bool) -> Output {
         .env_remove("SANCTUARY_CONFIG")
         .env_remove("SANCTUARY_DATA_DIR")
         .env_remove("SANCTUARY_DATABASE_URL")
+        .env_remove("SANCTUARY_REDIS_URL")
         .env_remove("SANCTUARY_ADMIN_TOKEN")
         .stdin(Stdio::null())
         .output()
@@ -109,6 +110,55 @@ fn an_unreachable_database_is_named_without_its_password_with_the_fix() {
     assert!(!line.contains("hunter2"), "{line}");
     assert!(line.contains("cannot connect to the database"), "{line}");
     assert!(line.contains("--database-url"), "{line}");
+}
+
+#[test]
+fn an_unreachable_redis_is_named_without_its_password_with_the_fix() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let url = format!("redis://default:hunter2@127.0.0.1:{port}/0");
+    let data = scratch.path().join("data");
+    let output = run(
+        scratch.path(),
+        &[
+            "--data-dir",
+            data.to_str().expect("utf-8"),
+            "--redis-url",
+            &url,
+        ],
+        false,
+    );
+    assert!(!output.status.success(), "it started");
+    let line = error_line(&output);
+    assert!(line.contains(&format!("127.0.0.1:{port}")), "{line}");
+    assert!(!line.contains("hunter2"), "{line}");
+    assert!(line.contains("cannot reach Redis"), "{line}");
+    assert!(line.contains("--redis-url"), "{line}");
+}
+
+#[test]
+fn a_malformed_redis_url_is_named_with_the_expected_form() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let data = scratch.path().join("data");
+    let output = run(
+        scratch.path(),
+        &[
+            "--data-dir",
+            data.to_str().expect("utf-8"),
+            "--redis-url",
+            "postgres://127.0.0.1/test",
+        ],
+        false,
+    );
+    assert!(!output.status.success(), "it started");
+    let line = error_line(&output);
+    assert!(line.contains("postgres://127.0.0.1/test"), "{line}");
+    assert!(line.contains("expected redis://"), "{line}");
+    assert!(line.contains("SANCTUARY_REDIS_URL"), "{line}");
 }
 
 #[test]
