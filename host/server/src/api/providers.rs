@@ -195,7 +195,11 @@ mod tests {
         assert_eq!(names, ["mama-bear", "vertex-garden"]);
         assert_eq!(body["routes"][0]["source"], "default");
         assert_eq!(body["routes"][0]["chain"][0]["provider"], "local");
-        assert_eq!(body["breaker"], json!({"failures": 5, "open_ms": 30000}));
+        assert_eq!(
+            body["breaker"],
+            json!({"failures": 5, "open_ms": 30000, "scope": "node"})
+        );
+        assert_eq!(body["node"], "node-test");
     }
 
     #[tokio::test]

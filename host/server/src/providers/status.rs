@@ -25,6 +25,9 @@ pub struct ProvidersView {
     pub providers: Vec<ProviderView>,
     /// The breaker settings in force.
     pub breaker: BreakerSettings,
+    /// The node answering: breakers, last outcomes and call figures are each node's own
+    /// (routes, bindings and installs are the same on every node of one database).
+    pub node: String,
     /// When this was computed (RFC 3339).
     pub timestamp: String,
 }
@@ -36,6 +39,9 @@ pub struct BreakerSettings {
     pub failures: u32,
     /// How long it stays open before a probe call.
     pub open_ms: u64,
+    /// `node`: each node keeps its own breakers (a provider failing on one node is not
+    /// shut off on the others).
+    pub scope: &'static str,
 }
 
 /// One route.
@@ -160,7 +166,9 @@ pub fn view(state: &AppState) -> ProvidersView {
         breaker: BreakerSettings {
             failures: settings.failures,
             open_ms: settings.open_ms,
+            scope: "node",
         },
+        node: state.cluster.node().to_owned(),
         timestamp: crate::clock::timestamp(),
     }
 }
