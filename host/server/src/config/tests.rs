@@ -528,6 +528,29 @@ fn the_example_config_at_the_repository_root_is_valid() {
 }
 
 #[test]
+fn the_deployment_config_is_valid_and_the_same_in_compose_and_kubernetes() {
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+    let text =
+        std::fs::read_to_string(deploy.join("sanctuary.toml")).expect("deploy/sanctuary.toml");
+    let config = resolve(&ServeArgs::default(), &text).expect("deploy/sanctuary.toml resolves");
+    // Behind the load balancer the client address comes from X-Forwarded-For.
+    assert!(config.rate_limit.trust_forwarded);
+    // The ConfigMap carries the same file, indented under `sanctuary.toml: |`.
+    let map = std::fs::read_to_string(deploy.join("k8s/configmap.yaml")).expect("configmap.yaml");
+    let (_, block) = map
+        .split_once("  sanctuary.toml: |\n")
+        .expect("the ConfigMap has a sanctuary.toml key");
+    let embedded: String = block
+        .lines()
+        .map(|line| format!("{}\n", line.strip_prefix("    ").unwrap_or(line)))
+        .collect();
+    assert_eq!(
+        embedded, text,
+        "deploy/k8s/configmap.yaml differs from deploy/sanctuary.toml"
+    );
+}
+
+#[test]
 fn the_port_file_comes_from_the_file_when_no_flag_names_one() {
     let config = resolve(
         &ServeArgs::default(),
