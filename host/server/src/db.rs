@@ -164,7 +164,11 @@ impl Db {
                 location: location.clone(),
                 source,
             })?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        // A database migrated by a newer node (during a rolling upgrade) still serves an
+        // older one that restarts: migrations are additive.
+        let mut migrator = sqlx::migrate!("./migrations");
+        migrator.set_ignore_missing(true);
+        migrator.run(&pool).await?;
         tracing::debug!(kind = kind.name(), %location, "database ready");
         Ok(Db {
             pool,
