@@ -268,12 +268,18 @@ fn parent_dir(file: &Path) -> PathBuf {
     parent.canonicalize().unwrap_or(parent)
 }
 
-/// Whether an event path is one of `files` (compared by canonical directory and name).
+/// Whether an event path is one of `files` (compared by canonical directory and name), or
+/// the `..data` link beside one: Kubernetes updates a mounted ConfigMap or Secret by
+/// swapping that link, and the file's own name sees no event.
 fn concerns(path: &Path, files: &[PathBuf]) -> bool {
-    files
-        .iter()
-        .any(|f| f.file_name() == path.file_name() && parent_dir(f) == parent_dir(path))
+    let swapped = path.file_name() == Some(std::ffi::OsStr::new(KUBERNETES_DATA_LINK));
+    files.iter().any(|f| {
+        (swapped || f.file_name() == path.file_name()) && parent_dir(f) == parent_dir(path)
+    })
 }
+
+/// The link Kubernetes swaps to update a mounted volume's files at once.
+const KUBERNETES_DATA_LINK: &str = "..data";
 
 async fn run(
     reloader: Reloader,
@@ -329,5 +335,16 @@ mod tests {
         assert!(concerns(&dir.path().join("./sanctuary.toml"), &files));
         assert!(!concerns(&dir.path().join("other.toml"), &files));
         assert!(!concerns(&dir.path().join("sanctuary.toml.swp"), &files));
+    }
+
+    #[test]
+    fn a_kubernetes_volume_update_concerns_the_files_beside_its_link() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("sanctuary.toml");
+        std::fs::write(&config, "").expect("write");
+        let files = vec![config];
+        assert!(concerns(&dir.path().join("..data"), &files));
+        let elsewhere = tempfile::tempdir().expect("tempdir");
+        assert!(!concerns(&elsewhere.path().join("..data"), &files));
     }
 }
