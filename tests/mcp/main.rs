@@ -520,3 +520,86 @@ async fn the_terminal_calls_tools_through_the_same_checks() {
     let out = sanctuary::terminal::run(&state.plugins, "memory.read_graph").await;
     assert!(out.success, "{}", out.output);
 }
+
+#[tokio::test]
+async fn one_plugins_endpoint_serves_its_tools_and_prompts_under_their_own_names() {
+    use sanctuary_test_support::mcp::McpClient;
+    let data = tempfile::tempdir().expect("tempdir");
+    let addr = serve(start(data.path(), |_| {}).await).await;
+    let mut client = McpClient::new(format!("http://{addr}/mcp/time"));
+    let info = client.initialize("scoped-test").await;
+    assert!(info["capabilities"]["logging"].is_object(), "{info}");
+    assert!(info["capabilities"]["completions"].is_object(), "{info}");
+    assert_eq!(
+        info["capabilities"]["resources"]["subscribe"], true,
+        "{info}"
+    );
+
+    let listed = client.call("tools/list", json!({})).await;
+    let names: Vec<&str> = listed["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(names.contains(&"current_time"), "{names:?}");
+    assert!(names.iter().all(|n| !n.contains("__")), "{names:?}");
+    assert!(
+        !names.contains(&"read_file"),
+        "another plugin's tool: {names:?}"
+    );
+
+    let called = client
+        .call(
+            "tools/call",
+            json!({"name": "current_time", "arguments": {"timezone": "UTC"}}),
+        )
+        .await;
+    assert_eq!(called["result"]["isError"], false, "{called}");
+    assert!(
+        called["result"]["content"][0]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("UTC"))
+    );
+    let other = client
+        .call(
+            "tools/call",
+            json!({"name": "filesystem__read_file", "arguments": {}}),
+        )
+        .await;
+    assert!(
+        other.get("error").is_some() || other["result"]["isError"] == true,
+        "a tool of another plugin is not reachable here: {other}"
+    );
+
+    let prompts = client.call("prompts/list", json!({})).await;
+    for prompt in prompts["result"]["prompts"].as_array().expect("prompts") {
+        assert!(
+            !prompt["name"].as_str().expect("name").contains("__"),
+            "{prompt}"
+        );
+    }
+    let level = client
+        .call("logging/setLevel", json!({"level": "warning"}))
+        .await;
+    assert_eq!(level["result"], json!({}), "{level}");
+    let unknown = client
+        .call("resources/subscribe", json!({"uri": "nowhere://at-all"}))
+        .await;
+    assert!(unknown.get("error").is_some(), "{unknown}");
+
+    let missing = reqwest::Client::new()
+        .post(format!("http://{addr}/mcp/no-such-plugin"))
+        .header("accept", "application/json, text/event-stream")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(missing.status(), 404);
+    let body: Value = missing.json().await.expect("json-rpc error");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("no-such-plugin"))
+    );
+}

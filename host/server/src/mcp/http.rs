@@ -43,6 +43,7 @@ use tracing::warn;
 
 use super::server::Handler;
 use crate::error::ApiError;
+use crate::plugins::PluginHost;
 use crate::state::AppState;
 
 /// Where the endpoint is mounted.
@@ -85,9 +86,41 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         owners: Mutex::new(HashMap::new()),
         opening: tokio::sync::Mutex::new(()),
     });
+    let scoped = Router::new()
+        .route_service(SCOPED_PATH, service.clone())
+        .route_layer(middleware::from_fn_with_state(
+            state.plugins.clone(),
+            loaded_server,
+        ));
     Router::new()
         .route_service(PATH, service)
+        .merge(scoped)
         .route_layer(middleware::from_fn_with_state(guard_state, guard))
+}
+
+/// One plugin's MCP endpoint (see [`super::server::scope_of`]).
+pub const SCOPED_PATH: &str = "/mcp/{plugin}";
+
+/// Refuses `/mcp/<plugin>` with 404 and a JSON-RPC error unless `<plugin>` is a loaded
+/// mcp-server plugin.
+async fn loaded_server(
+    State(plugins): State<Arc<PluginHost>>,
+    axum::extract::Path(plugin): axum::extract::Path<String>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if super::server(&plugins, &plugin).is_err() {
+        return rpc_error(
+            StatusCode::NOT_FOUND,
+            Value::Null,
+            -32000,
+            format!(
+                "no MCP server plugin `{}` is loaded; GET /api/mcp/servers lists them",
+                crate::logsafe::safe(&plugin)
+            ),
+        );
+    }
+    next.run(request).await
 }
 
 /// What the endpoint's guard knows: the allowed origins and the session bounds.

@@ -8,6 +8,18 @@
 //! standalone stream whenever an mcp-server plugin is loaded, replaced or removed; a
 //! client on 2026-07-28 (no session) gets the same through `subscriptions/listen`.
 //!
+//! One plugin alone: `/mcp/<plugin>` serves the same protocol over that plugin's tools,
+//! resources and prompts only, under their own names (`current_time`, not
+//! `time__current_time`), as a client configured with one MCP server per plugin expects
+//! ([`scope_of`]).
+//!
+//! Also served: `logging/setLevel` (the session's level is kept; the host sends it no log
+//! notifications of its own below that level — it sends none at all today),
+//! `completion/complete` (no suggestions: plugins offer none), and the legacy
+//! `resources/subscribe` / `resources/unsubscribe`: a subscribed session is sent
+//! `notifications/resources/updated` for each subscribed URI whenever the plugin set
+//! changes (a reloaded plugin may serve new contents).
+//!
 //! Request ids: rmcp runs a session's calls on the session's own task, outside the HTTP
 //! request's `request{id}` span, so a tool call re-enters a `request` span with the id of
 //! the HTTP request that carried it (from the request parts rmcp hands over): the call's
@@ -20,9 +32,14 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
     GetPromptResponse, GetPromptResult, Implementation, InitializeRequestParams, InitializeResult,
     JsonObject, ListPromptsResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, ResourceContents, Role,
-    ServerCapabilities, ServerConfig, SubscriptionFilter,
+    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, ResourceContents,
+    ResourceUpdatedNotificationParam, Role, ServerCapabilities, ServerConfig,
+    SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
 };
+// Logging is deprecated by the 2026-07-28 revision (SEP-2577) but part of every earlier
+// one, which clients still speak.
+#[allow(deprecated)]
+use rmcp::model::{LoggingLevel, SetLevelRequestParams};
 use rmcp::service::{RequestContext, RoleServer, SubscriptionContext};
 use rmcp::{ErrorData as McpError, Peer, ServerHandler};
 use serde_json::Value;
@@ -37,7 +54,8 @@ use super::Error;
 
 /// What the server tells clients about itself when they connect.
 const INSTRUCTIONS: &str = "Sanctuary serves the tools, resources and prompts of its MCP-server \
-plugins. Tool and prompt names are `<plugin>__<name>`, e.g. `time__current_time`.";
+plugins. Tool and prompt names are `<plugin>__<name>`, e.g. `time__current_time`; `/mcp/<plugin>` serves \
+one plugin's tools, resources and prompts under their own names.";
 
 /// The handler of one MCP session (or one session-less request).
 pub struct Handler {
@@ -48,6 +66,11 @@ pub struct Handler {
     /// acknowledged, so that no change between the acknowledgement and the listening is
     /// lost.
     pending: Mutex<Option<Watch>>,
+    /// The resource URIs the session subscribed to (`resources/subscribe`).
+    subscribed: Arc<Mutex<BTreeSet<String>>>,
+    /// The log level the client asked for (`logging/setLevel`).
+    #[allow(deprecated)]
+    level: Mutex<Option<LoggingLevel>>,
 }
 
 impl Handler {
@@ -57,8 +80,36 @@ impl Handler {
             plugins,
             alive: watch::channel(()).0,
             pending: Mutex::new(None),
+            subscribed: Arc::new(Mutex::new(BTreeSet::new())),
+            level: Mutex::new(None),
         }
     }
+}
+
+/// The plugin a request is scoped to: `Some("time")` on `/mcp/time`, `None` on `/mcp`.
+pub fn scope_of(context: &RequestContext<RoleServer>) -> Option<String> {
+    let parts = context.extensions.get::<axum::http::request::Parts>()?;
+    let plugin = parts
+        .uri
+        .path()
+        .strip_prefix(super::http::PATH)?
+        .strip_prefix('/')?;
+    (!plugin.is_empty() && !plugin.contains('/')).then(|| plugin.to_owned())
+}
+
+/// `name` as the client sees it: unqualified in the scope of its own plugin.
+fn shown(scope: Option<&str>, server: &str, name: &str) -> Option<String> {
+    match scope {
+        Some(plugin) if plugin == server => Some(name.to_owned()),
+        Some(_) => None,
+        None => Some(super::qualified(server, name)),
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Follows the plugin set and says when the MCP lists change.
@@ -113,11 +164,20 @@ impl Watch {
     }
 }
 
-/// Sends the three list-changed notifications to a session's peer.
-async fn notify_session(peer: &Peer<RoleServer>) -> Result<(), rmcp::service::ServiceError> {
+/// Sends the three list-changed notifications to a session's peer, and an update for each
+/// resource it subscribed to.
+async fn notify_session(
+    peer: &Peer<RoleServer>,
+    subscribed: &[String],
+) -> Result<(), rmcp::service::ServiceError> {
     peer.notify_tool_list_changed().await?;
     peer.notify_resource_list_changed().await?;
-    peer.notify_prompt_list_changed().await
+    peer.notify_prompt_list_changed().await?;
+    for uri in subscribed {
+        peer.notify_resource_updated(ResourceUpdatedNotificationParam::new(uri.clone()))
+            .await?;
+    }
+    Ok(())
 }
 
 /// Sends the accepted list-changed notifications to a `subscriptions/listen` stream.
@@ -196,6 +256,7 @@ fn schema_object(schema: &str) -> JsonObject {
 }
 
 impl ServerHandler for Handler {
+    #[allow(deprecated)] // `enable_logging`: see the import of `LoggingLevel`.
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
             ServerCapabilities::builder()
@@ -203,8 +264,11 @@ impl ServerHandler for Handler {
                 .enable_prompts_list_changed()
                 .enable_resources()
                 .enable_resources_list_changed()
+                .enable_resources_subscribe()
                 .enable_tools()
                 .enable_tool_list_changed()
+                .enable_logging()
+                .enable_completions()
                 .build(),
         )
         .with_server_info(Implementation::new("sanctuary", env!("CARGO_PKG_VERSION")))
@@ -223,6 +287,7 @@ impl ServerHandler for Handler {
         let mut watch = Watch::new(&self.plugins);
         let mut alive = self.alive.subscribe();
         let peer = context.peer.clone();
+        let subscribed = self.subscribed.clone();
         tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -230,7 +295,8 @@ impl ServerHandler for Handler {
                     _ = alive.changed() => break,
                     changed = watch.changed() => if !changed { break },
                 }
-                if let Err(e) = notify_session(&peer).await {
+                let uris: Vec<String> = lock(&subscribed).iter().cloned().collect();
+                if let Err(e) = notify_session(&peer, &uris).await {
                     debug!(cause = %e, "MCP session gone; stopping its notifications");
                     break;
                 }
@@ -242,16 +308,18 @@ impl ServerHandler for Handler {
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
+        let scope = scope_of(&context);
         let tools = super::tools(&self.plugins)
             .into_iter()
-            .map(|(server, tool)| {
-                rmcp::model::Tool::new(
-                    super::qualified(&server, &tool.name),
+            .filter_map(|(server, tool)| {
+                let name = shown(scope.as_deref(), &server, &tool.name)?;
+                Some(rmcp::model::Tool::new(
+                    name,
                     tool.description,
                     Arc::new(schema_object(&tool.input_schema)),
-                )
+                ))
             })
             .collect();
         Ok(ListToolsResult::with_all_items(tools))
@@ -262,10 +330,16 @@ impl ServerHandler for Handler {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let Some((server, tool)) = super::split(&request.name) else {
+        let scope = scope_of(&context);
+        let split = match &scope {
+            Some(plugin) => Some((plugin.as_str(), request.name.as_ref())),
+            None => super::split(&request.name),
+        };
+        let Some((server, tool)) = split else {
             return Err(McpError::invalid_params(
                 format!(
-                    "unknown tool `{}`: tool names are `<plugin>__<tool>`",
+                    "unknown tool `{}`: tool names are `<plugin>__<tool>` (or connect to \
+                     /mcp/<plugin> for one plugin's tools under their own names)",
                     request.name
                 ),
                 None,
@@ -281,11 +355,17 @@ impl ServerHandler for Handler {
     async fn list_resources(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
+        let scope = scope_of(&context);
         let resources = super::resources(&self.plugins)
             .await
             .into_iter()
+            .filter(|offered| {
+                scope
+                    .as_ref()
+                    .is_none_or(|plugin| *plugin == offered.server)
+            })
             .map(|offered| {
                 rmcp::model::Resource::new(offered.uri, offered.resource.name)
                     .with_description(offered.resource.description)
@@ -298,11 +378,14 @@ impl ServerHandler for Handler {
     async fn read_resource(
         &self,
         request: ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        let (text, mime, _) = super::read_resource(&self.plugins, &request.uri)
+        let (text, mime, server) = super::read_resource(&self.plugins, &request.uri)
             .await
             .map_err(protocol_error)?;
+        if scope_of(&context).is_some_and(|plugin| plugin != server) {
+            return Err(protocol_error(Error::UnknownResource(request.uri.clone())));
+        }
         let contents = ResourceContents::text(text, request.uri).with_mime_type(mime);
         Ok(ReadResourceResult::new(vec![contents]).into())
     }
@@ -310,11 +393,16 @@ impl ServerHandler for Handler {
     async fn list_prompts(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
+        let scope = scope_of(&context);
         let prompts = super::prompts(&self.plugins)
             .await
             .into_iter()
+            .filter_map(|(name, prompt)| {
+                let (server, own) = super::split(&name)?;
+                Some((shown(scope.as_deref(), server, own)?, prompt))
+            })
             .map(|(name, prompt)| {
                 let arguments = prompt
                     .arguments
@@ -334,8 +422,12 @@ impl ServerHandler for Handler {
     async fn get_prompt(
         &self,
         request: GetPromptRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, McpError> {
+        let name = match scope_of(&context) {
+            Some(plugin) => super::qualified(&plugin, &request.name),
+            None => request.name.clone(),
+        };
         let arguments: BTreeMap<String, String> = request
             .arguments
             .unwrap_or_default()
@@ -345,7 +437,7 @@ impl ServerHandler for Handler {
                 other => (k, other.to_string()),
             })
             .collect();
-        let (prompt, messages) = super::get_prompt(&self.plugins, &request.name, arguments)
+        let (prompt, messages) = super::get_prompt(&self.plugins, &name, arguments)
             .await
             .map_err(protocol_error)?;
         let messages = messages
@@ -362,6 +454,45 @@ impl ServerHandler for Handler {
         let mut result = GetPromptResult::new(messages);
         result.description = Some(prompt.description);
         Ok(result.into())
+    }
+
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        debug!(level = ?request.level, "MCP client set its log level");
+        *lock(&self.level) = Some(request.level);
+        Ok(())
+    }
+
+    #[allow(deprecated)]
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let scope = scope_of(&context);
+        let known = super::resources(&self.plugins)
+            .await
+            .into_iter()
+            .any(|o| o.uri == request.uri && scope.as_ref().is_none_or(|p| *p == o.server));
+        if !known {
+            return Err(protocol_error(Error::UnknownResource(request.uri)));
+        }
+        lock(&self.subscribed).insert(request.uri);
+        Ok(())
+    }
+
+    #[allow(deprecated)]
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        lock(&self.subscribed).remove(&request.uri);
+        Ok(())
     }
 
     fn accepted_subscription_filter(
