@@ -38,6 +38,7 @@ pub mod system;
 pub mod telemetry;
 pub mod terminal;
 pub mod watch;
+pub mod watcher;
 pub mod workspace;
 
 // The plugin runtime is its own crate (`host/runtime`); these paths keep naming its

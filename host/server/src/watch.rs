@@ -8,10 +8,8 @@
 //! old version on failure and announces the outcome; a directory without a manifest (or
 //! gone) is unloaded.
 //!
-//! Reads are not changes: notify 8 reports every open and close, and the host reads these
-//! files itself when it loads a plugin, so counting them would reload forever. That is
-//! why this module debounces on its own rather than with `notify-debouncer-mini` (whose
-//! re-export of `notify` it uses), which drops the kind of each event.
+//! The watching and debouncing (changes only: the host reads these files itself when it
+//! loads a plugin) is the host's one file watcher, [`crate::watcher`].
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Component, Path, PathBuf};
@@ -19,10 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use notify_debouncer_mini::notify::event::{AccessKind, AccessMode};
-use notify_debouncer_mini::notify::{
-    self, Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher as _,
-};
+use notify_debouncer_mini::notify::RecursiveMode;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
@@ -30,6 +25,7 @@ use tracing::{debug, info, warn};
 use crate::manifest::Manifest;
 use crate::plugins::{MANIFEST_FILE, PluginHost, read_manifest};
 use crate::runtime::LoadError;
+use crate::watcher::{Batch, Debounce, FileWatcher};
 
 /// How long the directory must be quiet before its changes are handled. Writers rename
 /// finished files into place, so this only has to cover one burst of renames.
@@ -42,7 +38,7 @@ const MAX_DELAY: Duration = Duration::from_secs(1);
 /// handling its events ends once the events already queued are handled.
 #[must_use = "dropping the handle stops watching"]
 pub struct WatchHandle {
-    _watcher: RecommendedWatcher,
+    _watcher: FileWatcher,
     dir: PathBuf,
 }
 
@@ -75,11 +71,14 @@ pub fn spawn(plugins: Arc<PluginHost>) -> anyhow::Result<WatchHandle> {
         .canonicalize()
         .with_context(|| format!("resolve plugins directory {}", dir.display()))?;
 
-    let (tx, rx) = mpsc::unbounded_channel();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<Event>| {
-        // A closed channel means the task is gone; the watcher is being dropped too.
-        let _ = tx.send(event);
-    })
+    let _runtime = runtime.enter();
+    let (watcher, rx) = crate::watcher::start(
+        "plugins directory",
+        Debounce {
+            quiet: DEBOUNCE,
+            max: MAX_DELAY,
+        },
+    )
     .context("start the file watcher")?;
     watcher
         .watch(&root, RecursiveMode::Recursive)
@@ -114,100 +113,25 @@ enum OnDisk {
 }
 
 /// Handles changes, a quiet burst at a time, until the watcher is dropped.
-async fn run(
-    plugins: Arc<PluginHost>,
-    root: PathBuf,
-    mut rx: mpsc::UnboundedReceiver<notify::Result<Event>>,
-) {
+async fn run(plugins: Arc<PluginHost>, root: PathBuf, mut batches: mpsc::UnboundedReceiver<Batch>) {
     // Directories whose last load failed (or was refused: disabled), with what they held
     // then: a later event that changes nothing there (say, the removal of the component it
     // replaced) must not retry the same broken plugin and announce the same error again.
     let mut failed: HashMap<PathBuf, Fingerprint> = HashMap::new();
-    let mut open = true;
-    while open {
-        let mut names = BTreeSet::new();
-        // Wait for a change...
-        loop {
-            match rx.recv().await {
-                Some(event) => {
-                    if collect(&plugins, &root, event, &mut names) {
-                        break;
-                    }
-                }
-                None => return,
-            }
-        }
-        // ...then for the burst it starts to end.
-        let started = tokio::time::Instant::now();
-        let mut quiet_from = started;
-        loop {
-            let deadline = (quiet_from + DEBOUNCE).min(started + MAX_DELAY);
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(event)) => {
-                    if collect(&plugins, &root, event, &mut names) {
-                        quiet_from = tokio::time::Instant::now();
-                    }
-                }
-                Ok(None) => {
-                    open = false;
-                    break;
-                }
-                Err(_) => break,
-            }
+    while let Some(batch) = batches.recv().await {
+        let mut names: BTreeSet<String> = batch
+            .paths
+            .iter()
+            .filter_map(|path| plugin_dir_name(&root, path))
+            .collect();
+        if batch.rescan {
+            names.extend(rescan(&plugins, &root));
         }
         for name in names {
             handle(&plugins, &name, &mut failed).await;
         }
     }
     debug!("plugin watcher stopped");
-}
-
-/// Adds the plugin directories `event` changes to `names`; whether it was a change.
-fn collect(
-    plugins: &PluginHost,
-    root: &Path,
-    event: notify::Result<Event>,
-    names: &mut BTreeSet<String>,
-) -> bool {
-    let event = match event {
-        Ok(event) => event,
-        Err(e) => {
-            warn!(cause = %e, "plugin watcher error");
-            return false;
-        }
-    };
-    if event.need_rescan() {
-        // Events were lost (the kernel queue overflowed): look at everything.
-        warn!("plugin watcher missed events; rescanning the plugins directory");
-        names.extend(rescan(plugins, root));
-        return true;
-    }
-    if !is_change(&event.kind) {
-        return false;
-    }
-    names.extend(
-        event
-            .paths
-            .iter()
-            .filter_map(|path| plugin_dir_name(root, path)),
-    );
-    // Even a change to an ignored path (a writer's temporary file) means a burst is on.
-    true
-}
-
-/// Whether an event kind can change what a directory holds; opening, reading and closing
-/// a file unchanged cannot.
-/// Whether a notify event is a change (not a read: inotify reports opens and closes too).
-pub(crate) fn is_change(kind: &EventKind) -> bool {
-    match kind {
-        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
-        EventKind::Access(_) => false,
-        EventKind::Any
-        | EventKind::Create(_)
-        | EventKind::Modify(_)
-        | EventKind::Remove(_)
-        | EventKind::Other => true,
-    }
 }
 
 /// Every plugin directory there is or was: the subdirectories of `root` and those the
@@ -418,26 +342,6 @@ mod tests {
         let loose = root.path().join("README.txt");
         std::fs::write(&loose, "hello").expect("write");
         assert_eq!(plugin_dir_name(root.path(), &loose), None);
-    }
-
-    #[test]
-    fn reading_a_file_is_not_a_change_but_writing_it_is() {
-        use notify::event::{CreateKind, ModifyKind, RemoveKind, RenameMode};
-        for read in [
-            EventKind::Access(AccessKind::Open(AccessMode::Any)),
-            EventKind::Access(AccessKind::Close(AccessMode::Read)),
-            EventKind::Access(AccessKind::Read),
-        ] {
-            assert!(!is_change(&read), "{read:?}");
-        }
-        for write in [
-            EventKind::Access(AccessKind::Close(AccessMode::Write)),
-            EventKind::Create(CreateKind::File),
-            EventKind::Modify(ModifyKind::Name(RenameMode::To)),
-            EventKind::Remove(RemoveKind::Folder),
-        ] {
-            assert!(is_change(&write), "{write:?}");
-        }
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! who listens to which workspace, and a file watcher on the directory of every workspace
 //! that names a scout project, alive while it has subscribers.
 //!
-//! The watcher (`notify`, debounced) covers the project directory except `target/`,
+//! The watcher (the host's one file watcher, [`crate::watcher`]: changes only, debounced)
+//! covers the project directory except `target/`,
 //! `node_modules/` and `.git/` (build output and repository internals would flood the
 //! clients); a directory created at the top level later is not watched. Changes are handed
 //! to a callback as paths relative to the project, so this module knows nothing of
@@ -13,7 +14,9 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use notify_debouncer_mini::notify::{self, Event, RecommendedWatcher, RecursiveMode, Watcher as _};
+use notify_debouncer_mini::notify::RecursiveMode;
+
+use crate::watcher::{Debounce, FileWatcher};
 
 /// How long files must be quiet before a change is reported.
 pub const DEBOUNCE: Duration = Duration::from_millis(200);
@@ -54,7 +57,7 @@ pub struct Workspaces {
 #[derive(Default)]
 struct Entry {
     subscribers: BTreeSet<String>,
-    watcher: Option<RecommendedWatcher>,
+    watcher: Option<FileWatcher>,
 }
 
 impl Workspaces {
@@ -125,7 +128,7 @@ impl Workspaces {
 }
 
 /// Watches `dir` (minus [`IGNORED`] directories) for workspace `id`.
-fn watch(id: &str, dir: &Path, on_change: OnChange) -> Result<RecommendedWatcher, WatchError> {
+fn watch(id: &str, dir: &Path, on_change: OnChange) -> Result<FileWatcher, WatchError> {
     let io = |source| WatchError::Io {
         path: dir.to_path_buf(),
         source,
@@ -141,45 +144,28 @@ fn watch(id: &str, dir: &Path, on_change: OnChange) -> Result<RecommendedWatcher
 
     let workspace = id.to_string();
     let base = root.clone();
-    // Only changes count: inotify also reports every open and close, and the scout
-    // checks read the project, which must not look like an edit. Changes are gathered
-    // for DEBOUNCE after the first one and reported as one update, on a thread that ends
-    // when the watcher (and with it the sender) is dropped.
-    let (tx, rx) = std::sync::mpsc::channel::<PathBuf>();
-    let mut watcher = notify::recommended_watcher(move |result: notify::Result<Event>| {
-        if let Ok(event) = result
-            && crate::watch::is_change(&event.kind)
-        {
-            for path in event.paths {
-                let _ = tx.send(path);
-            }
-        }
-    })
+    // Only changes count (the scout checks read the project, which must not look like an
+    // edit); a burst is reported as one update, by a task that ends when the watcher is
+    // dropped.
+    let (watcher, mut batches) = crate::watcher::start(
+        "workspace",
+        Debounce {
+            quiet: DEBOUNCE,
+            max: DEBOUNCE * 5,
+        },
+    )
     .map_err(|source| WatchError::Notify {
         path: root.clone(),
         source,
     })?;
-    std::thread::Builder::new()
-        .name("sanctuary-workspace".into())
-        .spawn(move || {
-            while let Ok(first) = rx.recv() {
-                let mut batch = vec![first];
-                let deadline = std::time::Instant::now() + DEBOUNCE;
-                while let Ok(path) =
-                    rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
-                {
-                    batch.push(path);
-                }
-                let paths = relevant(&base, batch.iter().map(PathBuf::as_path));
-                if !paths.is_empty() {
-                    on_change(&workspace, paths);
-                }
+    tokio::spawn(async move {
+        while let Some(batch) = batches.recv().await {
+            let paths = relevant(&base, batch.paths.iter().map(PathBuf::as_path));
+            if !paths.is_empty() {
+                on_change(&workspace, paths);
             }
-        })
-        .map_err(|source| WatchError::Io {
-            path: root.clone(),
-            source,
-        })?;
+        }
+    });
     let notify = |path: &Path, source| WatchError::Notify {
         path: path.to_path_buf(),
         source,
@@ -257,8 +243,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn subscribers_are_counted_and_the_last_one_out_stops_the_watcher() {
+    #[tokio::test]
+    async fn subscribers_are_counted_and_the_last_one_out_stops_the_watcher() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (on_change, _rx) = recorder();
         let workspaces = Workspaces::new();
@@ -286,8 +272,8 @@ mod tests {
         assert_eq!(workspaces.ids(), ["plain"]);
     }
 
-    #[test]
-    fn a_missing_directory_is_an_error() {
+    #[tokio::test]
+    async fn a_missing_directory_is_an_error() {
         let (on_change, _rx) = recorder();
         let err = Workspaces::new()
             .subscribe("x", "a", Some(Path::new("/definitely/not/here")), on_change)
@@ -295,8 +281,8 @@ mod tests {
         assert!(matches!(err, WatchError::Io { .. }));
     }
 
-    #[test]
-    fn a_file_written_in_a_watched_directory_is_reported() {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_file_written_in_a_watched_directory_is_reported() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir(dir.path().join("src")).expect("mkdir");
         std::fs::create_dir(dir.path().join("target")).expect("mkdir");

@@ -18,12 +18,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use notify_debouncer_mini::notify::{self, Event, RecommendedWatcher, RecursiveMode, Watcher as _};
+use notify_debouncer_mini::notify::RecursiveMode;
 use tokio::sync::{Mutex, mpsc};
 use tracing::{error, info, warn};
 
 use crate::config::Reloadable;
 use crate::state::AppState;
+use crate::watcher::{Batch, Debounce, FileWatcher};
 
 /// How long the files must be quiet before a change is applied.
 pub const DEBOUNCE: Duration = Duration::from_millis(100);
@@ -219,26 +220,19 @@ pub async fn spawn(state: AppState) -> anyhow::Result<Option<ConfigWatch>> {
     if files.is_empty() {
         return Ok(None);
     }
-    // Raw events, changes only: inotify also reports opens and closes, and the reload
-    // reads the very files it watches, which must not count as an edit (it would reload
-    // forever). Bursts are gathered for DEBOUNCE in `run`.
-    let (tx, rx) = mpsc::unbounded_channel();
-    let mut debouncer =
-        notify::recommended_watcher(move |result: notify::Result<Event>| match result {
-            Ok(event) if crate::watch::is_change(&event.kind) => {
-                for path in event.paths {
-                    let _ = tx.send(Ok(path));
-                }
-            }
-            Ok(_) => {}
-            Err(e) => {
-                let _ = tx.send(Err(e));
-            }
-        })
-        .context("start the config file watcher")?;
+    // Changes only (the reload reads the very files it watches), gathered by the host's
+    // one watcher.
+    let (debouncer, rx) = crate::watcher::start(
+        "config file",
+        Debounce {
+            quiet: DEBOUNCE,
+            max: DEBOUNCE * 10,
+        },
+    )
+    .context("start the config file watcher")?;
     let mut watched = BTreeSet::new();
     for file in &files {
-        watch_parent(&mut debouncer, &mut watched, file)?;
+        watch_parent(&debouncer, &mut watched, file)?;
     }
     info!(files = ?files, "watching the config for changes");
     let task = tokio::spawn(run(reloader, debouncer, watched, rx));
@@ -246,7 +240,7 @@ pub async fn spawn(state: AppState) -> anyhow::Result<Option<ConfigWatch>> {
 }
 
 fn watch_parent(
-    debouncer: &mut RecommendedWatcher,
+    debouncer: &FileWatcher,
     watched: &mut BTreeSet<PathBuf>,
     file: &Path,
 ) -> anyhow::Result<()> {
@@ -283,37 +277,21 @@ const KUBERNETES_DATA_LINK: &str = "..data";
 
 async fn run(
     reloader: Reloader,
-    mut debouncer: RecommendedWatcher,
+    debouncer: FileWatcher,
     mut watched: BTreeSet<PathBuf>,
-    mut rx: mpsc::UnboundedReceiver<notify::Result<PathBuf>>,
+    mut rx: mpsc::UnboundedReceiver<Batch>,
 ) {
-    while let Some(first) = rx.recv().await {
-        // Gather the burst (an editor's write, a rename into place) into one reload.
-        let mut paths = Vec::new();
-        let mut note = |result: notify::Result<PathBuf>| match result {
-            Ok(path) => paths.push(path),
-            Err(e) => warn!(cause = %e, "config watcher error"),
-        };
-        note(first);
-        let window = tokio::time::sleep(DEBOUNCE);
-        tokio::pin!(window);
-        loop {
-            tokio::select! {
-                more = rx.recv() => match more {
-                    Some(result) => note(result),
-                    None => break,
-                },
-                _ = &mut window => break,
-            }
-        }
+    // One burst (an editor's write, a rename into place) is one reload.
+    while let Some(batch) = rx.recv().await {
+        let paths = batch.paths;
         let files = reloader.files().await;
-        if !paths.iter().any(|p| concerns(p, &files)) {
+        if !batch.rescan && !paths.iter().any(|p| concerns(p, &files)) {
             continue;
         }
         if reloader.reload().await.is_ok() {
             // The secrets file may have moved to another directory.
             for file in reloader.files().await {
-                if let Err(e) = watch_parent(&mut debouncer, &mut watched, &file) {
+                if let Err(e) = watch_parent(&debouncer, &mut watched, &file) {
                     warn!(cause = %format!("{e:#}"), "cannot watch the new secrets file");
                 }
             }
