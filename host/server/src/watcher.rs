@@ -8,18 +8,16 @@
 //! reload forever), gathered until the files have been quiet for [`Debounce::quiet`]
 //! (at most [`Debounce::max`] after the first), and handed over as one [`Batch`].
 //!
-//! `notify-debouncer-mini` is not used for this because it drops the kind of each event,
-//! which the read filter needs; its re-export of `notify` is.
+//! A debouncer crate (`notify-debouncer-mini`) is not used for this because it drops the kind
+//! of each event, which the read filter needs.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use notify_debouncer_mini::notify::event::{AccessKind, AccessMode};
-use notify_debouncer_mini::notify::{
-    self, Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher as _,
-};
+use notify::event::{AccessKind, AccessMode};
+use notify::{self, Event, EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
 
 /// How long to gather changes.

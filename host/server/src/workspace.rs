@@ -14,7 +14,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use notify_debouncer_mini::notify::RecursiveMode;
+use notify::RecursiveMode;
 
 use crate::watcher::{Debounce, FileWatcher};
 
@@ -44,7 +44,7 @@ pub enum WatchError {
         /// The directory.
         path: PathBuf,
         /// Why.
-        source: notify_debouncer_mini::notify::Error,
+        source: notify::Error,
     },
 }
 

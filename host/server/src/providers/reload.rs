@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use notify_debouncer_mini::notify::RecursiveMode;
+use notify::RecursiveMode;
 use tokio::sync::{Mutex, mpsc};
 use tracing::{error, info, warn};
 
