@@ -14,7 +14,7 @@
 mod events;
 // mod jobs;
 // mod limits;
-// mod plugins;
+mod plugins;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -165,6 +165,12 @@ impl Site {
     /// Nodes started without `SANCTUARY_ADMIN_TOKEN` (they generate the admin key).
     pub fn without_admin_token(mut self) -> Site {
         self.admin = false;
+        self
+    }
+
+    /// An environment variable of every node.
+    pub fn env(mut self, name: &str, value: &str) -> Site {
+        self.env.push((name.to_owned(), value.to_owned()));
         self
     }
 

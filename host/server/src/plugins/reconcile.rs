@@ -20,8 +20,10 @@ use crate::db::Db;
 use crate::manifest::Manifest;
 use crate::state::AppState;
 
-/// Stores `bytes`, the component of `manifest`, where every node can read it; a component
-/// already stored (same sha256) is left as it is.
+/// Stores `bytes`, the component of `manifest`, where every node can read it. A component
+/// already stored (same sha256) keeps its bytes and takes `manifest`: an update may change
+/// only the manifest (a new version asking for more permissions, granted), and the other
+/// nodes must write the manifest now installed.
 pub async fn store_component(db: &Db, manifest: &Manifest, bytes: &[u8]) -> anyhow::Result<()> {
     let sha256 = manifest
         .sha256
@@ -29,7 +31,8 @@ pub async fn store_component(db: &Db, manifest: &Manifest, bytes: &[u8]) -> anyh
         .unwrap_or_else(|| hex::encode(crate::signing::digest(bytes)));
     sqlx::query(
         "INSERT INTO plugin_components (sha256, plugin_id, manifest, component, stored_at) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO UPDATE SET \
+         plugin_id = excluded.plugin_id, manifest = excluded.manifest, stored_at = excluded.stored_at",
     )
     .bind(&sha256)
     .bind(&manifest.id)
@@ -57,6 +60,20 @@ pub async fn stored_component(
         anyhow::bail!("the stored component does not match its sha256 {sha256}");
     }
     Ok(Some((manifest, bytes)))
+}
+
+/// The manifest stored with the component `sha256`, if it is stored.
+async fn stored_manifest(db: &Db, sha256: &str) -> anyhow::Result<Option<Manifest>> {
+    let row = sqlx::query("SELECT manifest FROM plugin_components WHERE sha256 = $1")
+        .bind(sha256)
+        .fetch_optional(db.pool())
+        .await?;
+    row.map(|row| {
+        Ok(serde_json::from_str(
+            &row.try_get::<String, _>("manifest")?,
+        )?)
+    })
+    .transpose()
 }
 
 /// Follows a change another node made to plugin `id`: brings this node's files and live
@@ -136,9 +153,18 @@ impl PluginHost {
             }
             return Ok(None);
         }
-        let here = read_manifest(&dir).ok().and_then(|m| m.sha256);
+        // The files here are current when they hold the installed component with the
+        // manifest it was installed with (an update may change the manifest alone).
+        let current = match read_manifest(&dir).ok() {
+            Some(here) if here.sha256.as_deref() == Some(record.sha256.as_str()) => {
+                stored_manifest(db, &record.sha256)
+                    .await?
+                    .is_none_or(|stored| stored == here)
+            }
+            _ => false,
+        };
         let mut done = None;
-        if here.as_deref() != Some(record.sha256.as_str()) {
+        if !current {
             let Some((manifest, bytes)) = stored_component(db, &record.sha256).await? else {
                 anyhow::bail!(
                     "version {} (sha256 {}) is installed but its component is not stored in the \
@@ -147,6 +173,16 @@ impl PluginHost {
                     record.sha256
                 );
             };
+            if manifest.id != id || manifest.version.to_string() != record.version {
+                anyhow::bail!(
+                    "version {} (sha256 {}) is installed but the component stored with that \
+                     sha256 was last installed as {} {}; install it again through the API of any node",
+                    record.version,
+                    record.sha256,
+                    manifest.id,
+                    manifest.version
+                );
+            }
             write_plugin(&dir, &manifest, &bytes)?;
             done = Some("written from the database");
         }
