@@ -12,7 +12,7 @@
 //! rate-limit buckets (API keys) that no other test names.
 
 mod events;
-// mod jobs;
+mod jobs;
 // mod limits;
 mod plugins;
 
