@@ -13,7 +13,7 @@
 
 mod events;
 mod jobs;
-// mod limits;
+mod limits;
 mod plugins;
 
 use std::path::PathBuf;
