@@ -62,11 +62,15 @@ async fn a_client_gets_the_configured_rate_from_the_two_nodes_together() {
     );
     assert!(allowed >= 1, "{statuses:?}");
 
-    // Spent through both nodes, the bucket is empty on each.
-    for node in [&a, &b] {
-        let answer = ping(node).await.expect("the node answers");
-        assert_eq!(answer.status(), 429);
-        assert!(answer.headers().contains_key("retry-after"));
+    // Both nodes refused: the burst was spent through either.
+    for (node, parity) in [("A", 0), ("B", 1)] {
+        assert!(
+            statuses
+                .iter()
+                .enumerate()
+                .any(|(i, s)| i % 2 == parity && *s == 429),
+            "{node} refused none: {statuses:?}"
+        );
     }
 }
 
