@@ -206,3 +206,40 @@ async fn installed_and_removed(db: &Db) -> anyhow::Result<Vec<String>> {
         .map(|row| Ok(row.try_get::<String, _>("id")?))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COMPONENT: &[u8] = b"\0asm stored bytes";
+
+    fn manifest(version: &str, env: &[&str]) -> Manifest {
+        let mut manifest = Manifest::from_json(&format!(
+            r#"{{"schema_version":1,"id":"stored","name":"Stored","kind":"health-probe",
+                "version":"{version}","api":"^0.2"}}"#
+        ))
+        .expect("manifest");
+        manifest.permissions.env = env.iter().map(|name| (*name).to_owned()).collect();
+        manifest.sha256 = Some(hex::encode(crate::signing::digest(COMPONENT)));
+        manifest
+    }
+
+    #[tokio::test]
+    async fn the_same_component_stored_again_keeps_the_manifest_it_was_last_installed_with() {
+        for test_db in crate::db::testing::all().await {
+            let db = test_db.db();
+            let first = manifest("0.1.0", &[]);
+            store_component(&db, &first, COMPONENT).await.unwrap();
+            let update = manifest("0.2.0", &["FIXTURE_ENV_ALLOWED"]);
+            store_component(&db, &update, COMPONENT).await.unwrap();
+            let sha256 = update.sha256.clone().unwrap();
+            let (stored, bytes) = stored_component(&db, &sha256)
+                .await
+                .unwrap()
+                .expect("stored");
+            assert_eq!(stored, update, "{}", db.kind());
+            assert_eq!(bytes, COMPONENT);
+            assert_eq!(stored_manifest(&db, &sha256).await.unwrap(), Some(update));
+        }
+    }
+}
