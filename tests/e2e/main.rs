@@ -3,6 +3,7 @@
 //! seed routes, Socket.IO (Engine.IO v4 over a real WebSocket and over long-polling) for
 //! `connected` and `test_event`.
 
+mod cluster;
 mod containment;
 mod hostile;
 mod observability;

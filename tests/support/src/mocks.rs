@@ -2,7 +2,8 @@
 //! Chat Completions (JSON and SSE `chat.completion.chunk`s ending in `[DONE]`), Anthropic
 //! Messages (JSON and the SSE event types `message_start` ... `message_stop`) and Gemini
 //! `generateContent` / `streamGenerateContent?alt=sse`, with each vendor's error bodies.
-//! A mock can be told to fail with a status or to hang, and counts what it receives.
+//! A mock can be told to fail with a status, to answer late or to hang, and counts what it
+//! receives.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -38,6 +39,8 @@ pub enum Behavior {
     Fail(u16),
     /// Never answers.
     Hang,
+    /// Answers after this long (an upstream slower than a job lease).
+    Delay(Duration),
 }
 
 /// Token counts every mock reports: prompt, completion.
@@ -154,8 +157,10 @@ impl Shared {
         let body = serde_json::from_slice(body).unwrap_or(Value::Null);
         self.bodies.lock().expect("lock").push(body);
         let behavior = *self.behavior.lock().expect("lock");
-        if behavior == Behavior::Hang {
-            tokio::time::sleep(Duration::from_secs(3600)).await;
+        match behavior {
+            Behavior::Hang => tokio::time::sleep(Duration::from_secs(3600)).await,
+            Behavior::Delay(delay) => tokio::time::sleep(delay).await,
+            Behavior::Answer | Behavior::Fail(_) => {}
         }
         behavior
     }

@@ -20,8 +20,10 @@ use crate::db::Db;
 use crate::manifest::Manifest;
 use crate::state::AppState;
 
-/// Stores `bytes`, the component of `manifest`, where every node can read it; a component
-/// already stored (same sha256) is left as it is.
+/// Stores `bytes`, the component of `manifest`, where every node can read it. A component
+/// already stored (same sha256) keeps its bytes and takes `manifest`: an update may change
+/// only the manifest (a new version asking for more permissions, granted), and the other
+/// nodes must write the manifest now installed.
 pub async fn store_component(db: &Db, manifest: &Manifest, bytes: &[u8]) -> anyhow::Result<()> {
     let sha256 = manifest
         .sha256
@@ -29,7 +31,8 @@ pub async fn store_component(db: &Db, manifest: &Manifest, bytes: &[u8]) -> anyh
         .unwrap_or_else(|| hex::encode(crate::signing::digest(bytes)));
     sqlx::query(
         "INSERT INTO plugin_components (sha256, plugin_id, manifest, component, stored_at) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sha256) DO UPDATE SET \
+         plugin_id = excluded.plugin_id, manifest = excluded.manifest, stored_at = excluded.stored_at",
     )
     .bind(&sha256)
     .bind(&manifest.id)
@@ -57,6 +60,20 @@ pub async fn stored_component(
         anyhow::bail!("the stored component does not match its sha256 {sha256}");
     }
     Ok(Some((manifest, bytes)))
+}
+
+/// The manifest stored with the component `sha256`, if it is stored.
+async fn stored_manifest(db: &Db, sha256: &str) -> anyhow::Result<Option<Manifest>> {
+    let row = sqlx::query("SELECT manifest FROM plugin_components WHERE sha256 = $1")
+        .bind(sha256)
+        .fetch_optional(db.pool())
+        .await?;
+    row.map(|row| {
+        Ok(serde_json::from_str(
+            &row.try_get::<String, _>("manifest")?,
+        )?)
+    })
+    .transpose()
 }
 
 /// Follows a change another node made to plugin `id`: brings this node's files and live
@@ -136,9 +153,18 @@ impl PluginHost {
             }
             return Ok(None);
         }
-        let here = read_manifest(&dir).ok().and_then(|m| m.sha256);
+        // The files here are current when they hold the installed component with the
+        // manifest it was installed with (an update may change the manifest alone).
+        let current = match read_manifest(&dir).ok() {
+            Some(here) if here.sha256.as_deref() == Some(record.sha256.as_str()) => {
+                stored_manifest(db, &record.sha256)
+                    .await?
+                    .is_none_or(|stored| stored == here)
+            }
+            _ => false,
+        };
         let mut done = None;
-        if here.as_deref() != Some(record.sha256.as_str()) {
+        if !current {
             let Some((manifest, bytes)) = stored_component(db, &record.sha256).await? else {
                 anyhow::bail!(
                     "version {} (sha256 {}) is installed but its component is not stored in the \
@@ -147,6 +173,16 @@ impl PluginHost {
                     record.sha256
                 );
             };
+            if manifest.id != id || manifest.version.to_string() != record.version {
+                anyhow::bail!(
+                    "version {} (sha256 {}) is installed but the component stored with that \
+                     sha256 was last installed as {} {}; install it again through the API of any node",
+                    record.version,
+                    record.sha256,
+                    manifest.id,
+                    manifest.version
+                );
+            }
             write_plugin(&dir, &manifest, &bytes)?;
             done = Some("written from the database");
         }
@@ -169,4 +205,41 @@ async fn installed_and_removed(db: &Db) -> anyhow::Result<Vec<String>> {
     rows.iter()
         .map(|row| Ok(row.try_get::<String, _>("id")?))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COMPONENT: &[u8] = b"\0asm stored bytes";
+
+    fn manifest(version: &str, env: &[&str]) -> Manifest {
+        let mut manifest = Manifest::from_json(&format!(
+            r#"{{"schema_version":1,"id":"stored","name":"Stored","kind":"health-probe",
+                "version":"{version}","api":"^0.2"}}"#
+        ))
+        .expect("manifest");
+        manifest.permissions.env = env.iter().map(|name| (*name).to_owned()).collect();
+        manifest.sha256 = Some(hex::encode(crate::signing::digest(COMPONENT)));
+        manifest
+    }
+
+    #[tokio::test]
+    async fn the_same_component_stored_again_keeps_the_manifest_it_was_last_installed_with() {
+        for test_db in crate::db::testing::all().await {
+            let db = test_db.db();
+            let first = manifest("0.1.0", &[]);
+            store_component(&db, &first, COMPONENT).await.unwrap();
+            let update = manifest("0.2.0", &["FIXTURE_ENV_ALLOWED"]);
+            store_component(&db, &update, COMPONENT).await.unwrap();
+            let sha256 = update.sha256.clone().unwrap();
+            let (stored, bytes) = stored_component(&db, &sha256)
+                .await
+                .unwrap()
+                .expect("stored");
+            assert_eq!(stored, update, "{}", db.kind());
+            assert_eq!(bytes, COMPONENT);
+            assert_eq!(stored_manifest(&db, &sha256).await.unwrap(), Some(update));
+        }
+    }
 }

@@ -8,6 +8,10 @@
 //!   timestamp}` on each change of the live plugin set, and a project's room gets
 //!   `workspace_update {workspace_id, type: "file", event: "changed", paths, timestamp}`
 //!   when files change in its directory.
+//!
+//! Both come from each node to its own members: every node loads the plugins and watches
+//! the directories of its members' workspaces itself, so a cluster-wide broadcast would
+//! reach a member once per node.
 
 use std::sync::Arc;
 
@@ -84,8 +88,9 @@ pub async fn on_disconnect(socket: SocketRef<Adapter>, State(workspaces): State<
     workspaces.forget(&socket.id.to_string());
 }
 
-/// What the file watcher calls: a `workspace_update` to the workspace's room. The watcher
-/// runs on a thread of its own, hence the hop onto the runtime.
+/// What the file watcher calls: a `workspace_update` to the workspace's room, to this
+/// node's members only (every node with a member watches the directory itself). The
+/// watcher runs on a thread of its own, hence the hop onto the runtime.
 fn file_notifier(io: &Io) -> OnChange {
     let io = io.clone();
     let runtime = tokio::runtime::Handle::current();
@@ -101,13 +106,18 @@ fn file_notifier(io: &Io) -> OnChange {
         let room = room(id);
         runtime.spawn(async move {
             if let Some(ns) = io.of("/") {
-                let _ = ns.within(room).emit("workspace_update", &update).await;
+                let _ = ns
+                    .within(room)
+                    .local()
+                    .emit("workspace_update", &update)
+                    .await;
             }
         });
     })
 }
 
-/// Sends a plugin event to every subscribed workspace as `workspace_update`.
+/// Sends a plugin event to every workspace subscribed on this node as `workspace_update`,
+/// to this node's members only: every node of a cluster loads the plugin and sends its own.
 pub async fn plugin_event(io: &Io, workspaces: &Workspaces, name: &str, payload: &Value) {
     for id in workspaces.ids() {
         let Some(ns) = io.of("/") else { return };
@@ -121,7 +131,12 @@ pub async fn plugin_event(io: &Io, workspaces: &Workspaces, name: &str, payload:
                 update.entry(key.clone()).or_insert_with(|| value.clone());
             }
         }
-        if let Err(err) = ns.within(room(&id)).emit("workspace_update", &update).await {
+        if let Err(err) = ns
+            .within(room(&id))
+            .local()
+            .emit("workspace_update", &update)
+            .await
+        {
             tracing::debug!(workspace = %id, %err, "workspace update did not reach every client");
         }
     }
