@@ -353,12 +353,15 @@ pub(crate) mod tests {
 
     use super::*;
 
+    /// What another call does to the store, run between a read and a write.
+    type OtherCall = Box<dyn FnOnce(&Map)>;
+
     /// A store in a map, for native tests. `meanwhile`, when set, runs once just before
     /// the next compare-and-swap, as a concurrent call would between a read and a write.
     #[derive(Default)]
     pub(crate) struct Map {
         pairs: RefCell<BTreeMap<String, String>>,
-        meanwhile: RefCell<Option<Box<dyn FnOnce(&Map)>>>,
+        meanwhile: RefCell<Option<OtherCall>>,
     }
 
     impl kv::Store for Map {
