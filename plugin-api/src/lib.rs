@@ -1,9 +1,11 @@
 //! The guest SDK for [Sanctuary] plugins.
 //!
 //! A Sanctuary plugin is a WebAssembly component built for `wasm32-wasip2` that
-//! implements one of four worlds of the WIT package `sanctuary:plugin@0.2.0` (this SDK's
-//! version follows the API's: a 0.2.x SDK serves API 0.2; its manifest says `"api": "^0.2"`).
-//! The WIT files ship inside this package (`wit/v0.2.0`, and the older `wit/v0.1.0`).
+//! implements one of four worlds of the WIT package `sanctuary:plugin@0.2.1` (this SDK's
+//! version follows the API's: a 0.2.x SDK serves API 0.2; its manifest says `"api": "^0.2"`,
+//! or `"^0.2.1"` when it uses what 0.2.1 added, [`mcp::kv::compare_and_swap`] and
+//! [`mcp::kv::update`]). The WIT files ship inside this package (`wit/v0.2.1`, and the
+//! older `wit/v0.2.0` and `wit/v0.1.0`).
 //!
 //! | kind           | trait to implement            | export                                    |
 //! | -------------- | ----------------------------- | ----------------------------------------- |
@@ -21,8 +23,8 @@
 //!
 //! Besides the traits this crate offers the helpers every plugin needs: [`log`],
 //! [`config()`] (the operator's settings for the plugin), [`args()`] (a tool's arguments),
-//! [`secret()`], [`mcp::kv`] (a private key-value store), and constructors on
-//! [`PluginError`] and the record types. Plugins that call web APIs use [`http`], a
+//! [`secret()`], [`mcp::kv`] (a private key-value store with atomic updates), and
+//! constructors on [`PluginError`] and the record types. Plugins that call web APIs use [`http`], a
 //! blocking HTTP client (with server-sent events) limited to the hosts their manifest lists
 //! under `permissions.network`.
 //!
@@ -210,7 +212,7 @@ pub mod __private {
     pub mod mcp_server {
         wit_bindgen::generate!({
             world: "mcp-server",
-            path: "wit/v0.2.0",
+            path: "wit/v0.2.1",
             additional_derives: [PartialEq],
             pub_export_macro: true,
             export_macro_name: "export_mcp_server",
@@ -222,14 +224,14 @@ pub mod __private {
     pub mod ai_provider {
         wit_bindgen::generate!({
             world: "ai-provider",
-            path: "wit/v0.2.0",
+            path: "wit/v0.2.1",
             additional_derives: [PartialEq],
             pub_export_macro: true,
             export_macro_name: "export_ai_provider",
             default_bindings_module: "sanctuary_plugin_api::__private::ai_provider",
             with: {
-                "sanctuary:plugin/types@0.2.0": crate::types,
-                "sanctuary:plugin/host@0.2.0": crate::host,
+                "sanctuary:plugin/types@0.2.1": crate::types,
+                "sanctuary:plugin/host@0.2.1": crate::host,
             },
         });
     }
@@ -238,14 +240,14 @@ pub mod __private {
     pub mod scout_check {
         wit_bindgen::generate!({
             world: "scout-check",
-            path: "wit/v0.2.0",
+            path: "wit/v0.2.1",
             additional_derives: [PartialEq],
             pub_export_macro: true,
             export_macro_name: "export_scout_check",
             default_bindings_module: "sanctuary_plugin_api::__private::scout_check",
             with: {
-                "sanctuary:plugin/types@0.2.0": crate::types,
-                "sanctuary:plugin/host@0.2.0": crate::host,
+                "sanctuary:plugin/types@0.2.1": crate::types,
+                "sanctuary:plugin/host@0.2.1": crate::host,
             },
         });
     }
@@ -254,14 +256,14 @@ pub mod __private {
     pub mod health_probe {
         wit_bindgen::generate!({
             world: "health-probe",
-            path: "wit/v0.2.0",
+            path: "wit/v0.2.1",
             additional_derives: [PartialEq],
             pub_export_macro: true,
             export_macro_name: "export_health_probe",
             default_bindings_module: "sanctuary_plugin_api::__private::health_probe",
             with: {
-                "sanctuary:plugin/types@0.2.0": crate::types,
-                "sanctuary:plugin/host@0.2.0": crate::host,
+                "sanctuary:plugin/types@0.2.1": crate::types,
+                "sanctuary:plugin/host@0.2.1": crate::host,
             },
         });
     }

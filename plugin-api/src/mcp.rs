@@ -9,14 +9,13 @@ use crate::__private::mcp_server::exports::sanctuary::plugin::mcp as raw;
 pub use crate::PluginError;
 pub use raw::{Content, Prompt, PromptArgument, PromptMessage, Resource, Tool};
 
-/// A small persistent key-value store private to this plugin (world `mcp-server` only).
-pub use crate::__private::mcp_server::sanctuary::plugin::kv;
-
 pub use crate::tools::{IntoToolResult, NoArgs, SchemaType, ToolArgs, ToolEntry, ToolFn};
 /// Derives [`ToolArgs`] for a struct of a tool's arguments: one JSON Schema property per
 /// field, described by its `///` doc comment; see [`ToolFn`].
 pub use sanctuary_plugin_api_macros::ToolArgs;
 pub use sanctuary_plugin_api_macros::tool;
+
+pub mod kv;
 
 /// An `mcp-server` plugin: tools, resources and prompts served over MCP (`/mcp`), the REST
 /// API and the Socket.IO terminal. Every method has a default, so a server implements only

@@ -1,8 +1,10 @@
 //! Versioned API: one host serves a plugin built against the frozen API 0.1.0 (fixture
-//! `api-v0-1`, raw `wit_bindgen` over `wit/v0.1.0`) beside one built against the latest,
-//! 0.2.0 (fixture `api-v0-2`, through the SDK), with the same tools; the old one's host
-//! imports (log, config, kv, installed plugins) and exports go through the 0.1.0
-//! conversion layer. A plugin needing an API this host lacks (fixture `api-v0-3`, built
+//! `api-v0-1`, raw `wit_bindgen` over `wit/v0.1.0`) beside one built against 0.2.0
+//! (fixture `api-v0-2`, raw `wit_bindgen` over `wit/v0.2.0`), with the same tools; the
+//! 0.1.0 one's host imports (log, config, kv, installed plugins) and exports go through
+//! the 0.1.0 conversion layer, the 0.2.0 one links straight to the latest (0.2.1)
+//! bindings, which wasmtime's linker matches semver-compatibly. The bundled plugins,
+//! built through the SDK, are 0.2.1 components. A plugin needing an API this host lacks (fixture `api-v0-3`, built
 //! against a future 0.3.0) is refused at install and at load, naming the version it needs
 //! and the versions the host supports.
 
@@ -389,6 +391,17 @@ fn reads_which_api_version_and_kind_a_component_implements() {
     let api = api_version_of(&new).expect("a component");
     assert_eq!(api.version.to_string(), "0.2.0");
     assert_eq!(api.exports, vec!["sanctuary:plugin/mcp@0.2.0".to_string()]);
+    assert!(api.supported);
+
+    // Built through the SDK: the latest, 0.2.1, whose kv adds compare-and-swap.
+    let (_, memory) = sanctuary_test_support::bundled("memory");
+    let api = api_version_of(&memory).expect("a component");
+    assert_eq!(api.version.to_string(), "0.2.1");
+    assert!(
+        api.imports
+            .contains(&"sanctuary:plugin/kv@0.2.1".to_string()),
+        "{api:?}"
+    );
     assert!(api.supported);
 
     let (_, future) = fixture("api-v0-3");

@@ -14,7 +14,7 @@ use crate::audit::Kind as Denied;
 
 wasmtime::component::bindgen!({
     world: "host-imports",
-    path: "../../wit/v0.2.0",
+    path: "../../wit/v0.2.1",
     imports: { default: async },
 });
 
@@ -274,6 +274,35 @@ impl kv::Host for StoreState {
     async fn list_keys(&mut self, prefix: String) -> Vec<String> {
         let plugin = self.host.plugin_id.clone();
         self.host.services.kv_list(&plugin, &prefix).await
+    }
+
+    async fn compare_and_swap(
+        &mut self,
+        key: String,
+        expected: Option<String>,
+        new: Option<String>,
+    ) -> bool {
+        let plugin = self.host.plugin_id.clone();
+        let limits = self.host.budget.limits;
+        let swapped = self
+            .host
+            .services
+            .kv_compare_and_swap(
+                &plugin,
+                &key,
+                expected.as_deref(),
+                new.as_deref(),
+                limits.kv_keys,
+                limits.kv_bytes,
+            )
+            .await;
+        swapped.unwrap_or_else(|quota| {
+            // Like `set` past a quota: the call fails once it returns.
+            if self.host.over_budget.is_none() {
+                self.host.over_budget = Some(Overrun::Quota(quota));
+            }
+            false
+        })
     }
 }
 

@@ -23,6 +23,16 @@ pub trait KvStore: Send + Sync {
     ) -> BoxFuture<'a, KvResult<()>>;
     /// Removes `key`; whether it was set.
     fn delete<'a>(&'a self, plugin: &'a str, key: &'a str) -> BoxFuture<'a, KvResult<bool>>;
+    /// In one atomic step: if `key`'s value is `expected` (`None`: the key is absent),
+    /// sets it to `new` (`None`: removes it); whether it did. Atomic against every other
+    /// writer of the store, including other processes sharing it.
+    fn compare_and_swap<'a>(
+        &'a self,
+        plugin: &'a str,
+        key: &'a str,
+        expected: Option<&'a str>,
+        new: Option<&'a str>,
+    ) -> BoxFuture<'a, KvResult<bool>>;
     /// The keys starting with `prefix`, in order.
     fn list<'a>(&'a self, plugin: &'a str, prefix: &'a str)
     -> BoxFuture<'a, KvResult<Vec<String>>>;
@@ -63,6 +73,27 @@ impl KvStore for MemoryKv {
             Ok(pairs
                 .remove(&(plugin.to_string(), key.to_string()))
                 .is_some())
+        })
+    }
+
+    fn compare_and_swap<'a>(
+        &'a self,
+        plugin: &'a str,
+        key: &'a str,
+        expected: Option<&'a str>,
+        new: Option<&'a str>,
+    ) -> BoxFuture<'a, KvResult<bool>> {
+        Box::pin(async move {
+            let mut pairs = self.pairs.lock().await;
+            let at = (plugin.to_string(), key.to_string());
+            if pairs.get(&at).map(String::as_str) != expected {
+                return Ok(false);
+            }
+            match new {
+                Some(value) => pairs.insert(at, value.to_string()),
+                None => pairs.remove(&at),
+            };
+            Ok(true)
         })
     }
 

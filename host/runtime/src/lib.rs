@@ -560,7 +560,8 @@ impl Runtime {
             })?;
         debug!(plugin = %id, api = %api.version, elapsed = ?started.elapsed(), "component compiled");
 
-        let latest = api.version == manifest::WIT_VERSION;
+        // 0.2.x: the latest bindings (semver-compatible names); 0.1.0: its converter.
+        let latest = manifest::is_native(&api.version);
         let linker = if latest {
             &self.linker
         } else {
@@ -577,7 +578,7 @@ impl Runtime {
             expected: kind,
             found: format!("does not match the world: {e:#}"),
         };
-        // `check_component_api` admitted only served versions: the latest, or 0.1.0.
+        // `check_component_api` admitted only served versions: 0.2.x, or 0.1.0.
         let pre = match (kind, latest) {
             (Kind::McpServer, true) => Pre::Mcp(mcp::McpPre::Latest(
                 mcp::McpServerPre::new(instance_pre).map_err(typed)?,

@@ -10,12 +10,23 @@ use serde::{Deserialize, Serialize};
 
 /// The latest version of the WIT package (`sanctuary:plugin`): the host's native API, and
 /// the one the guest SDK (`sanctuary-plugin-api`) builds against.
-pub const WIT_VERSION: Version = Version::new(0, 2, 0);
+pub const WIT_VERSION: Version = Version::new(0, 2, 1);
 
 /// Every version of the WIT package this host serves, oldest first; the last is
 /// [`WIT_VERSION`]. A released version is frozen: it stays here, unchanged, when a newer
 /// one is added (see `wit/README.md`).
-pub const SUPPORTED_WIT_VERSIONS: [Version; 2] = [Version::new(0, 1, 0), WIT_VERSION];
+pub const SUPPORTED_WIT_VERSIONS: [Version; 3] =
+    [Version::new(0, 1, 0), Version::new(0, 2, 0), WIT_VERSION];
+
+/// Whether a component built against `version` is served by the latest bindings: any
+/// release of [`WIT_VERSION`]'s minor. Patch releases only add, and wasmtime's linker
+/// resolves a `...@0.2.0` import or export against the host's `...@0.2.1` (semver
+/// compatible), so only older minors need a converter module (`v0_1_0`).
+pub fn is_native(version: &Version) -> bool {
+    version.major == WIT_VERSION.major
+        && version.minor == WIT_VERSION.minor
+        && version.patch <= WIT_VERSION.patch
+}
 
 /// The supported versions as one line, e.g. `0.1.0, 0.2.0`, for error messages.
 pub fn supported_versions() -> String {
@@ -675,9 +686,27 @@ mod tests {
     }
 
     #[test]
-    fn the_latest_version_is_the_last_supported_one() {
+    fn a_requirement_on_a_patch_release_refuses_components_built_before_it() {
+        let mut v = good();
+        v["api"] = "^0.2.1".into();
+        let m = parse(v).expect("valid");
+        m.check_api().expect("this host serves 0.2.1");
+        m.check_component_api(&Version::new(0, 2, 1))
+            .expect("a 0.2.1 component matches ^0.2.1");
+        let err = m
+            .check_component_api(&Version::new(0, 2, 0))
+            .expect_err("0.2.0 lacks what ^0.2.1 asks for")
+            .to_string();
+        assert!(err.contains("^0.2.1") && err.contains("0.2.0"), "{err}");
+    }
+
+    #[test]
+    fn the_latest_version_is_the_last_supported_one_and_serves_its_minor_natively() {
         assert_eq!(SUPPORTED_WIT_VERSIONS.last(), Some(&WIT_VERSION));
         assert!(SUPPORTED_WIT_VERSIONS.windows(2).all(|w| w[0] < w[1]));
+        assert!(is_native(&Version::new(0, 2, 0)) && is_native(&WIT_VERSION));
+        assert!(!is_native(&Version::new(0, 1, 0)) && !is_native(&Version::new(0, 3, 0)));
+        assert!(!is_native(&Version::new(0, 2, WIT_VERSION.patch + 1)));
     }
 
     #[test]

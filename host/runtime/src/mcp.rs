@@ -10,7 +10,7 @@ use super::{CallError, CallOptions, Plugin, Pre, Runtime, v0_1_0};
 
 wasmtime::component::bindgen!({
     world: "mcp-server",
-    path: "../../wit/v0.2.0",
+    path: "../../wit/v0.2.1",
     imports: { default: async },
     exports: { default: async },
     with: {

@@ -134,12 +134,71 @@ impl HostServices {
         max_keys: u64,
         max_chars: u64,
     ) -> Result<(), String> {
-        let lock = {
-            let mut locks = self.kv_locks.lock().unwrap_or_else(|p| p.into_inner());
-            locks.entry(plugin.to_string()).or_default().clone()
-        };
+        let lock = self.kv_lock(plugin);
         let _one_at_a_time = lock.lock().await;
         let old = self.kv_get(plugin, key).await;
+        self.kv_quota(plugin, key, old.as_deref(), value, max_keys, max_chars)
+            .await?;
+        if let Err(e) = self.kv.set(plugin, key, value).await {
+            warn!(plugin, cause = %e, "kv set failed");
+        }
+        Ok(())
+    }
+
+    /// Sets `key` to `new` (removes it when `None`) only if its value is `expected`
+    /// (`None`: absent), in one atomic step of the store; whether it applied. A write
+    /// is held to the same quotas as [`HostServices::kv_set`] (a refusal is the error,
+    /// and is reported); a store failure is logged and reads as not applied.
+    pub(crate) async fn kv_compare_and_swap(
+        &self,
+        plugin: &str,
+        key: &str,
+        expected: Option<&str>,
+        new: Option<&str>,
+        max_keys: u64,
+        max_chars: u64,
+    ) -> Result<bool, String> {
+        let swap = || async {
+            self.kv
+                .compare_and_swap(plugin, key, expected, new)
+                .await
+                .inspect_err(|e| warn!(plugin, cause = %e, "kv compare-and-swap failed"))
+                .unwrap_or(false)
+        };
+        let Some(value) = new else {
+            // A removal never takes the plugin past a quota.
+            return Ok(swap().await);
+        };
+        let lock = self.kv_lock(plugin);
+        let _one_at_a_time = lock.lock().await;
+        // A value that already differs fails the swap without a quota question; when it
+        // matches, the quota is checked against it and the store's swap decides.
+        let old = self.kv_get(plugin, key).await;
+        if old.as_deref() != expected {
+            return Ok(false);
+        }
+        self.kv_quota(plugin, key, expected, value, max_keys, max_chars)
+            .await?;
+        Ok(swap().await)
+    }
+
+    /// The lock that makes `plugin`'s quota checks and writes happen one at a time.
+    fn kv_lock(&self, plugin: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.kv_locks.lock().unwrap_or_else(|p| p.into_inner());
+        locks.entry(plugin.to_string()).or_default().clone()
+    }
+
+    /// Refuses (and reports) replacing `old` (`None`: a new key) with `value` at `key`
+    /// when that takes `plugin` past `max_keys` keys or `max_chars` characters.
+    async fn kv_quota(
+        &self,
+        plugin: &str,
+        key: &str,
+        old: Option<&str>,
+        value: &str,
+        max_keys: u64,
+        max_chars: u64,
+    ) -> Result<(), String> {
         let (keys, chars) = self
             .kv
             .usage(plugin)
@@ -148,8 +207,8 @@ impl HostServices {
             .unwrap_or((0, 0));
         let chars_of = |k: &str, v: &str| (k.chars().count() + v.chars().count()) as u64;
         let keys_after = keys + u64::from(old.is_none());
-        let chars_after = chars - old.as_deref().map_or(0, |v| chars_of(key, v)).min(chars)
-            + chars_of(key, value);
+        let chars_after =
+            chars - old.map_or(0, |v| chars_of(key, v)).min(chars) + chars_of(key, value);
         let refusal = if keys_after > max_keys {
             Some(format!("kv_keys: {keys_after} keys, at most {max_keys}"))
         } else if chars_after > max_chars {
@@ -159,14 +218,13 @@ impl HostServices {
         } else {
             None
         };
-        if let Some(reason) = refusal {
-            self.denials.deny(plugin, Kind::Quota, reason.clone());
-            return Err(reason);
+        match refusal {
+            Some(reason) => {
+                self.denials.deny(plugin, Kind::Quota, reason.clone());
+                Err(reason)
+            }
+            None => Ok(()),
         }
-        if let Err(e) = self.kv.set(plugin, key, value).await {
-            warn!(plugin, cause = %e, "kv set failed");
-        }
-        Ok(())
     }
 
     pub(crate) async fn kv_delete(&self, plugin: &str, key: &str) -> bool {
@@ -279,6 +337,38 @@ mod tests {
         assert_eq!(services.kv_get("p", "a").await.as_deref(), Some("12345678"));
         // Another plugin has its own quota.
         assert!(services.kv_set("q", "c", "1", 2, 100).await.is_ok());
+        let kept = kept.0.lock().expect("lock");
+        assert_eq!(*kept, vec![("p".to_string(), Kind::Quota); 2]);
+    }
+
+    #[tokio::test]
+    async fn compare_and_swap_applies_only_over_the_expected_value_within_the_quotas() {
+        let kept = Arc::new(Kept::default());
+        let services = HostServices::new(None, Arc::new(Idle)).with_denials(kept.clone());
+        let cas =
+            |key, expected, new| services.kv_compare_and_swap("p", key, expected, new, 2, 100);
+        // Absent expected: creates only a missing key.
+        assert_eq!(cas("a", None, Some("1")).await, Ok(true));
+        assert_eq!(cas("a", None, Some("2")).await, Ok(false));
+        // A stale expected value changes nothing.
+        assert_eq!(cas("a", Some("0"), Some("2")).await, Ok(false));
+        assert_eq!(cas("a", Some("1"), Some("2")).await, Ok(true));
+        assert_eq!(services.kv_get("p", "a").await.as_deref(), Some("2"));
+        // None as the new value removes the key, only over the expected value.
+        assert_eq!(cas("a", Some("1"), None).await, Ok(false));
+        assert_eq!(cas("a", Some("2"), None).await, Ok(true));
+        assert_eq!(services.kv_get("p", "a").await, None);
+        // The quotas hold: a third key, or too many characters, is refused and audited.
+        assert_eq!(cas("a", None, Some("1")).await, Ok(true));
+        assert_eq!(cas("b", None, Some("1")).await, Ok(true));
+        let keys = cas("c", None, Some("1")).await.expect_err("third key");
+        assert!(keys.starts_with("kv_keys"), "{keys}");
+        let big = "x".repeat(200);
+        let bytes = cas("a", Some("1"), Some(&big)).await.expect_err("too big");
+        assert!(bytes.starts_with("kv_bytes"), "{bytes}");
+        // A swap that would not apply is not a quota question.
+        assert_eq!(cas("c", Some("nothing"), Some(&big)).await, Ok(false));
+        assert_eq!(services.kv_get("p", "a").await.as_deref(), Some("1"));
         let kept = kept.0.lock().expect("lock");
         assert_eq!(*kept, vec![("p".to_string(), Kind::Quota); 2]);
     }

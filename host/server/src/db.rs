@@ -1,16 +1,18 @@
 //! The host's database: one sqlx `AnyPool`, SQLite by default and PostgreSQL when the URL
 //! says `postgres://`. Migrations live in `host/server/migrations/` and are written to run on both
 //! (see the note at the top of the first one). Besides connection figures for the health
-//! and dev routes, it holds the plugin key-value store that plugins reach through the host.
+//! and dev routes, it holds the plugin key-value store that plugins reach through the host
+//! (`db/kv.rs`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
 use serde::Serialize;
 use sqlx::AnyPool;
+use sqlx::AssertSqlSafe;
 use sqlx::any::AnyPoolOptions;
-use sqlx::{AssertSqlSafe, Row};
+
+mod kv;
 
 /// What can go wrong talking to the database.
 #[derive(Debug, thiserror::Error)]
@@ -230,78 +232,6 @@ impl Db {
             tables,
         })
     }
-
-    /// A plugin's value for `key`, if set.
-    pub async fn kv_get(&self, plugin: &str, key: &str) -> Result<Option<String>> {
-        let value =
-            sqlx::query_scalar("SELECT value FROM plugin_kv WHERE plugin_id = $1 AND key = $2")
-                .bind(plugin)
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(value)
-    }
-
-    /// Sets a plugin's `key` to `value`, replacing any previous value.
-    pub async fn kv_set(&self, plugin: &str, key: &str, value: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO plugin_kv (plugin_id, key, value, updated_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (plugin_id, key) \
-             DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-        )
-        .bind(plugin)
-        .bind(key)
-        .bind(value)
-        .bind(crate::clock::timestamp())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Removes a plugin's `key`; `true` if it existed.
-    pub async fn kv_delete(&self, plugin: &str, key: &str) -> Result<bool> {
-        let result = sqlx::query("DELETE FROM plugin_kv WHERE plugin_id = $1 AND key = $2")
-            .bind(plugin)
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
-        Ok(result.rows_affected() > 0)
-    }
-
-    /// How many keys a plugin keeps, and their keys and values' length in characters.
-    pub async fn kv_usage(&self, plugin: &str) -> Result<(u64, u64)> {
-        let row = sqlx::query(
-            "SELECT COUNT(*), CAST(COALESCE(SUM(LENGTH(key) + LENGTH(value)), 0) AS BIGINT) \
-             FROM plugin_kv WHERE plugin_id = $1",
-        )
-        .bind(plugin)
-        .fetch_one(&self.pool)
-        .await?;
-        let keys: i64 = row.try_get(0)?;
-        let chars: i64 = row.try_get(1)?;
-        Ok((keys.max(0) as u64, chars.max(0) as u64))
-    }
-
-    /// A plugin's keys starting with `prefix` (case-sensitive), sorted by code point.
-    pub async fn kv_list(&self, plugin: &str, prefix: &str) -> Result<Vec<String>> {
-        // `substr` rather than LIKE: LIKE is case-insensitive on SQLite and treats `%`/`_`
-        // in the prefix as wildcards.
-        let rows = sqlx::query(
-            "SELECT key FROM plugin_kv WHERE plugin_id = $1 \
-             AND substr(key, 1, length(CAST($2 AS TEXT))) = CAST($2 AS TEXT)",
-        )
-        .bind(plugin)
-        .bind(prefix)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut keys = rows
-            .iter()
-            .map(|row| row.try_get::<String, _>(0))
-            .collect::<Result<Vec<_>, _>>()?;
-        // Sorted here, not by ORDER BY, so both engines agree whatever their collation.
-        keys.sort_unstable();
-        Ok(keys)
-    }
 }
 
 impl std::fmt::Debug for Db {
@@ -512,44 +442,10 @@ pub mod testing {
     }
 }
 
-/// The plugins' key-value store is the `plugin_kv` table.
-impl sanctuary_runtime::kv::KvStore for Db {
-    fn get<'a>(
-        &'a self,
-        plugin: &'a str,
-        key: &'a str,
-    ) -> BoxFuture<'a, anyhow::Result<Option<String>>> {
-        Box::pin(async move { Ok(self.kv_get(plugin, key).await?) })
-    }
-
-    fn set<'a>(
-        &'a self,
-        plugin: &'a str,
-        key: &'a str,
-        value: &'a str,
-    ) -> BoxFuture<'a, anyhow::Result<()>> {
-        Box::pin(async move { Ok(self.kv_set(plugin, key, value).await?) })
-    }
-
-    fn delete<'a>(&'a self, plugin: &'a str, key: &'a str) -> BoxFuture<'a, anyhow::Result<bool>> {
-        Box::pin(async move { Ok(self.kv_delete(plugin, key).await?) })
-    }
-
-    fn list<'a>(
-        &'a self,
-        plugin: &'a str,
-        prefix: &'a str,
-    ) -> BoxFuture<'a, anyhow::Result<Vec<String>>> {
-        Box::pin(async move { Ok(self.kv_list(plugin, prefix).await?) })
-    }
-
-    fn usage<'a>(&'a self, plugin: &'a str) -> BoxFuture<'a, anyhow::Result<(u64, u64)>> {
-        Box::pin(async move { Ok(self.kv_usage(plugin).await?) })
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use sqlx::Row;
+
     use super::*;
 
     #[tokio::test]
@@ -572,73 +468,6 @@ mod tests {
             assert!(!names.contains(&"_sqlx_migrations"), "{names:?}");
             assert!(info.tables.iter().all(|t| t.rows == 0));
             assert!(!info.version.is_empty());
-        }
-    }
-
-    #[tokio::test]
-    async fn kv_values_round_trip_and_are_scoped_per_plugin() {
-        for db in testing::all().await {
-            assert_eq!(db.kv_get("a", "k").await.expect("get"), None);
-            db.kv_set("a", "k", "one").await.expect("set");
-            db.kv_set("b", "k", "other").await.expect("set");
-            assert_eq!(
-                db.kv_get("a", "k").await.expect("get").as_deref(),
-                Some("one")
-            );
-            assert_eq!(
-                db.kv_get("b", "k").await.expect("get").as_deref(),
-                Some("other")
-            );
-            db.kv_set("a", "k", "two").await.expect("overwrite");
-            assert_eq!(
-                db.kv_get("a", "k").await.expect("get").as_deref(),
-                Some("two")
-            );
-            let info = db.info().await.expect("info");
-            let kv = info
-                .tables
-                .iter()
-                .find(|t| t.name == "plugin_kv")
-                .expect("plugin_kv");
-            assert_eq!(kv.rows, 2, "{}", db.kind());
-        }
-    }
-
-    #[tokio::test]
-    async fn kv_delete_says_whether_the_key_existed() {
-        for db in testing::all().await {
-            db.kv_set("a", "k", "v").await.expect("set");
-            assert!(db.kv_delete("a", "k").await.expect("delete"));
-            assert!(!db.kv_delete("a", "k").await.expect("delete again"));
-            assert_eq!(db.kv_get("a", "k").await.expect("get"), None);
-        }
-    }
-
-    #[tokio::test]
-    async fn kv_list_matches_the_prefix_exactly_and_sorts() {
-        for db in testing::all().await {
-            for key in ["user:2", "user:10", "User:1", "user_x", "usage", "user:é"] {
-                db.kv_set("a", key, "v").await.expect("set");
-            }
-            db.kv_set("b", "user:3", "v").await.expect("set");
-            let keys = db.kv_list("a", "user:").await.expect("list");
-            assert_eq!(keys, ["user:10", "user:2", "user:é"], "{}", db.kind());
-            // `_` and `%` are not wildcards.
-            let keys = db.kv_list("a", "user_").await.expect("list");
-            assert_eq!(keys, ["user_x"], "{}", db.kind());
-            assert!(db.kv_list("a", "user%").await.expect("list").is_empty());
-            let all = db.kv_list("a", "").await.expect("list");
-            assert_eq!(all.len(), 6, "{}", db.kind());
-            assert!(all.windows(2).all(|w| w[0] < w[1]), "{all:?}");
-        }
-    }
-
-    #[tokio::test]
-    async fn values_keep_unicode_quotes_and_large_text() {
-        for db in testing::all().await {
-            let value = format!("'\"; DROP TABLE plugin_kv; -- ✓ {}", "x".repeat(100_000));
-            db.kv_set("a", "k'ey", &value).await.expect("set");
-            assert_eq!(db.kv_get("a", "k'ey").await.expect("get"), Some(value));
         }
     }
 

@@ -438,6 +438,9 @@ pub fn contents_json(contents: &[Content]) -> Vec<Value> {
 }
 
 #[cfg(test)]
+mod concurrent;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -4,23 +4,25 @@
 //! Each entity and each relation is one key, so concurrent calls that touch different
 //! nodes never overwrite each other: `e/<name>` holds an entity as JSON, and
 //! `r/<from>/<relationType>/<to>` a relation (names escaped so `/` cannot split them).
+//! Concurrent calls that touch the same node do not overwrite each other either: every
+//! change computed from a stored value (observations added to or removed from an entity)
+//! is written with the store's atomic update, and every creation with a compare-and-swap
+//! from absent, so a write another call (or another host) made meanwhile is never lost.
 
 use std::collections::BTreeSet;
 
 use sanctuary_plugin_api::PluginError;
+use sanctuary_plugin_api::mcp::kv;
 use serde::{Deserialize, Serialize};
 
 const ENTITY: &str = "e/";
 const RELATION: &str = "r/";
 
-/// Where the graph is kept.
-pub trait Store {
-    /// The value under `key`.
-    fn get(&self, key: &str) -> Option<String>;
-    /// Stores `value` under `key`.
-    fn set(&self, key: &str, value: &str);
-    /// Removes `key`.
-    fn delete(&self, key: &str);
+/// Where the graph is kept: reads and atomic writes ([`kv::Store`]: `get`,
+/// `compare_and_swap` and the `update` built on them), removals and listings.
+pub trait Store: kv::Store {
+    /// Removes `key`; whether it existed.
+    fn delete(&self, key: &str) -> bool;
     /// The keys starting with `prefix`, sorted.
     fn list(&self, prefix: &str) -> Vec<String>;
 }
@@ -123,19 +125,51 @@ fn relation_of_key(key: &str) -> Option<Relation> {
 fn load(store: &impl Store, name: &str) -> Result<Option<Entity>, PluginError> {
     store
         .get(&entity_key(name))
-        .map(|json| {
-            serde_json::from_str(&json).map_err(|e| {
-                PluginError::failed(format!("the stored entity `{name}` is unreadable: {e}"))
-            })
-        })
+        .map(|json| parse(name, &json))
         .transpose()
 }
 
-fn save(store: &impl Store, entity: &Entity) -> Result<(), PluginError> {
-    let json = serde_json::to_string(entity)
-        .map_err(|e| PluginError::failed(format!("cannot store `{}`: {e}", entity.name)))?;
-    store.set(&entity_key(&entity.name), &json);
-    Ok(())
+fn parse(name: &str, json: &str) -> Result<Entity, PluginError> {
+    serde_json::from_str(json)
+        .map_err(|e| PluginError::failed(format!("the stored entity `{name}` is unreadable: {e}")))
+}
+
+fn to_json(entity: &Entity) -> Result<String, PluginError> {
+    serde_json::to_string(entity)
+        .map_err(|e| PluginError::failed(format!("cannot store `{}`: {e}", entity.name)))
+}
+
+/// Changes entity `name` with `change` in one atomic update of its key (retried if
+/// another call changes it meanwhile; `change` runs again on the newer entity, so it
+/// only computes). `None` if the entity does not exist (then nothing is written), else
+/// what `change` returned for the entity that was stored.
+fn modify<T>(
+    store: &impl Store,
+    name: &str,
+    mut change: impl FnMut(&mut Entity) -> T,
+) -> Result<Option<T>, PluginError> {
+    let mut outcome: Result<Option<T>, PluginError> = Ok(None);
+    store.update(&entity_key(name), |old| {
+        // Each attempt starts afresh: only the one that is stored counts.
+        outcome = Ok(None);
+        let old = old?;
+        let changed = parse(name, &old).and_then(|mut entity| {
+            let result = change(&mut entity);
+            Ok((to_json(&entity)?, result))
+        });
+        match changed {
+            Ok((json, result)) => {
+                outcome = Ok(Some(result));
+                Some(json)
+            }
+            Err(e) => {
+                // Leave the stored value as it is: the update writes nothing.
+                outcome = Err(e);
+                Some(old)
+            }
+        }
+    })?;
+    outcome
 }
 
 fn all_entities(store: &impl Store) -> Result<Vec<Entity>, PluginError> {
@@ -157,59 +191,60 @@ fn all_relations(store: &impl Store) -> Vec<Relation> {
         .collect()
 }
 
-/// Creates the entities whose names are new; returns those it created.
+/// Creates the entities whose names are new; returns those it created. Of two calls
+/// creating one name at once, exactly one creates it.
 pub fn create_entities(
     store: &impl Store,
     entities: Vec<Entity>,
 ) -> Result<Vec<Entity>, PluginError> {
     let mut created: Vec<Entity> = Vec::new();
     for mut entity in entities {
-        if load(store, &entity.name)?.is_some() || created.iter().any(|c| c.name == entity.name) {
+        if created.iter().any(|c| c.name == entity.name) {
             continue;
         }
         dedup(&mut entity.observations);
-        save(store, &entity)?;
-        created.push(entity);
+        let json = to_json(&entity)?;
+        if store.compare_and_swap(&entity_key(&entity.name), None, Some(&json)) {
+            created.push(entity);
+        }
     }
     Ok(created)
 }
 
 /// Creates the relations that do not exist yet; returns those it created.
 pub fn create_relations(store: &impl Store, relations: Vec<Relation>) -> Vec<Relation> {
-    let mut created = Vec::new();
-    for relation in relations {
-        let key = relation_key(&relation);
-        if store.get(&key).is_none() {
-            store.set(&key, "");
-            created.push(relation);
-        }
-    }
-    created
+    relations
+        .into_iter()
+        .filter(|relation| store.compare_and_swap(&relation_key(relation), None, Some("")))
+        .collect()
 }
 
 /// Adds observations to existing entities; every entity must exist (checked before
-/// anything is written). Returns what was new for each.
+/// anything is written). Returns what was new for each. Each entity is updated
+/// atomically, so observations that concurrent calls add to one entity are all kept.
 pub fn add_observations(
     store: &impl Store,
     additions: Vec<ObservationAdd>,
 ) -> Result<Vec<Added>, PluginError> {
-    let mut loaded = Vec::with_capacity(additions.len());
     for addition in &additions {
-        let Some(entity) = load(store, &addition.entity_name)? else {
+        if load(store, &addition.entity_name)?.is_none() {
             return Err(not_found(&addition.entity_name));
-        };
-        loaded.push(entity);
+        }
     }
     let mut results = Vec::new();
-    for (addition, mut entity) in additions.into_iter().zip(loaded) {
-        let mut added = Vec::new();
-        for content in addition.contents {
-            if !entity.observations.contains(&content) && !added.contains(&content) {
-                added.push(content);
+    for addition in additions {
+        let added = modify(store, &addition.entity_name, |entity| {
+            let mut added = Vec::new();
+            for content in &addition.contents {
+                if !entity.observations.contains(content) && !added.contains(content) {
+                    added.push(content.clone());
+                }
             }
-        }
-        entity.observations.extend(added.iter().cloned());
-        save(store, &entity)?;
+            entity.observations.extend(added.iter().cloned());
+            added
+        })?
+        // Deleted by another call since the check above.
+        .ok_or_else(|| not_found(&addition.entity_name))?;
         results.push(Added {
             entity_name: addition.entity_name,
             added_observations: added,
@@ -222,9 +257,7 @@ pub fn add_observations(
 pub fn delete_entities(store: &impl Store, names: &[String]) -> Vec<String> {
     let mut deleted = Vec::new();
     for name in names {
-        let key = entity_key(name);
-        if store.get(&key).is_some() {
-            store.delete(&key);
+        if store.delete(&entity_key(name)) {
             deleted.push(name.clone());
         }
     }
@@ -242,27 +275,21 @@ pub fn delete_observations(
     deletions: Vec<ObservationDelete>,
 ) -> Result<(), PluginError> {
     for deletion in deletions {
-        if let Some(mut entity) = load(store, &deletion.entity_name)? {
+        modify(store, &deletion.entity_name, |entity| {
             entity
                 .observations
                 .retain(|o| !deletion.observations.contains(o));
-            save(store, &entity)?;
-        }
+        })?;
     }
     Ok(())
 }
 
 /// Deletes relations; returns how many existed.
 pub fn delete_relations(store: &impl Store, relations: &[Relation]) -> usize {
-    let mut deleted = 0;
-    for relation in relations {
-        let key = relation_key(relation);
-        if store.get(&key).is_some() {
-            store.delete(&key);
-            deleted += 1;
-        }
-    }
-    deleted
+    relations
+        .iter()
+        .filter(|relation| store.delete(&relation_key(relation)))
+        .count()
 }
 
 /// The whole graph.
@@ -320,27 +347,50 @@ fn not_found(name: &str) -> PluginError {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::cell::RefCell;
     use std::collections::BTreeMap;
 
     use super::*;
 
+    /// What another call does to the store, run between a read and a write.
+    type OtherCall = Box<dyn FnOnce(&Map)>;
+
+    /// A store in a map, for native tests. `meanwhile`, when set, runs once just before
+    /// the next compare-and-swap, as a concurrent call would between a read and a write.
     #[derive(Default)]
-    struct Map(RefCell<BTreeMap<String, String>>);
+    pub(crate) struct Map {
+        pairs: RefCell<BTreeMap<String, String>>,
+        meanwhile: RefCell<Option<OtherCall>>,
+    }
+
+    impl kv::Store for Map {
+        fn get(&self, key: &str) -> Option<String> {
+            self.pairs.borrow().get(key).cloned()
+        }
+        fn compare_and_swap(&self, key: &str, expected: Option<&str>, new: Option<&str>) -> bool {
+            let meanwhile = self.meanwhile.borrow_mut().take();
+            if let Some(other_call) = meanwhile {
+                other_call(self);
+            }
+            let mut pairs = self.pairs.borrow_mut();
+            if pairs.get(key).map(String::as_str) != expected {
+                return false;
+            }
+            match new {
+                Some(value) => pairs.insert(key.into(), value.into()),
+                None => pairs.remove(key),
+            };
+            true
+        }
+    }
 
     impl Store for Map {
-        fn get(&self, key: &str) -> Option<String> {
-            self.0.borrow().get(key).cloned()
-        }
-        fn set(&self, key: &str, value: &str) {
-            self.0.borrow_mut().insert(key.into(), value.into());
-        }
-        fn delete(&self, key: &str) {
-            self.0.borrow_mut().remove(key);
+        fn delete(&self, key: &str) -> bool {
+            self.pairs.borrow_mut().remove(key).is_some()
         }
         fn list(&self, prefix: &str) -> Vec<String> {
-            self.0
+            self.pairs
                 .borrow()
                 .keys()
                 .filter(|k| k.starts_with(prefix))
@@ -453,6 +503,56 @@ mod tests {
                 .observations
                 .is_empty()
         );
+    }
+
+    fn observe(name: &str, contents: &[&str]) -> Vec<ObservationAdd> {
+        vec![ObservationAdd {
+            entity_name: name.into(),
+            contents: contents.iter().map(|c| c.to_string()).collect(),
+        }]
+    }
+
+    #[test]
+    fn an_observation_added_by_a_concurrent_call_is_kept() {
+        let store = seeded();
+        // Another call adds its observation after this one read Ada and before it writes.
+        *store.meanwhile.borrow_mut() = Some(Box::new(|store: &Map| {
+            add_observations(store, observe("Ada", &["from the other call"])).expect("added");
+        }));
+        let added = add_observations(&store, observe("Ada", &["from this call"])).expect("ok");
+        assert_eq!(added[0].added_observations, ["from this call"]);
+        let ada = load(&store, "Ada").expect("ok").expect("exists");
+        assert_eq!(
+            ada.observations,
+            ["writes programs", "from the other call", "from this call"]
+        );
+    }
+
+    #[test]
+    fn of_two_calls_creating_one_entity_exactly_one_creates_it() {
+        let store = Map::default();
+        *store.meanwhile.borrow_mut() = Some(Box::new(|store: &Map| {
+            let first = create_entities(store, vec![entity("Ada", "person", &["first"])]);
+            assert_eq!(first.expect("ok").len(), 1);
+        }));
+        let second = create_entities(&store, vec![entity("Ada", "robot", &["second"])]);
+        assert!(second.expect("ok").is_empty());
+        let ada = load(&store, "Ada").expect("ok").expect("exists");
+        assert_eq!(
+            (ada.entity_type.as_str(), ada.observations),
+            ("person", vec!["first".into()])
+        );
+    }
+
+    #[test]
+    fn an_entity_deleted_while_observations_are_added_is_reported_missing() {
+        let store = seeded();
+        *store.meanwhile.borrow_mut() = Some(Box::new(|store: &Map| {
+            delete_entities(store, &["Bob".into()]);
+        }));
+        let err = add_observations(&store, observe("Bob", &["x"])).expect_err("deleted");
+        assert!(err.message().contains("Bob"), "{}", err.message());
+        assert_eq!(load(&store, "Bob").expect("ok"), None);
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! observations, typed relations between them) with the tool set of the reference MCP
 //! memory server. It is stored through the host's `kv` interface, so it lives in the
 //! host's database: it survives restarts and is shared by every host on that database.
+//! Its changes go through the interface's compare-and-swap (API 0.2.1, hence its
+//! manifest's `"api": "^0.2.1"`), so concurrent calls never lose each other's writes.
 
 mod graph;
 
@@ -19,15 +21,18 @@ const GRAPH_URI: &str = "memory://graph";
 /// The host's key-value store, private to this plugin.
 struct Kv;
 
-impl Store for Kv {
+impl kv::Store for Kv {
     fn get(&self, key: &str) -> Option<String> {
         kv::get(key)
     }
-    fn set(&self, key: &str, value: &str) {
-        kv::set(key, value);
+    fn compare_and_swap(&self, key: &str, expected: Option<&str>, new: Option<&str>) -> bool {
+        kv::compare_and_swap(key, expected, new)
     }
-    fn delete(&self, key: &str) {
-        kv::delete(key);
+}
+
+impl Store for Kv {
+    fn delete(&self, key: &str) -> bool {
+        kv::delete(key)
     }
     fn list(&self, prefix: &str) -> Vec<String> {
         kv::list_keys(prefix)
@@ -360,32 +365,8 @@ fn recall_text(topic: Option<&str>, graph: &graph::Graph) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::RefCell;
-    use std::collections::BTreeMap;
-
     use super::*;
-
-    #[derive(Default)]
-    struct Map(RefCell<BTreeMap<String, String>>);
-
-    impl Store for Map {
-        fn get(&self, key: &str) -> Option<String> {
-            self.0.borrow().get(key).cloned()
-        }
-        fn set(&self, key: &str, value: &str) {
-            self.0.borrow_mut().insert(key.into(), value.into());
-        }
-        fn delete(&self, key: &str) {
-            self.0.borrow_mut().remove(key);
-        }
-        fn list(&self, prefix: &str) -> Vec<String> {
-            let map = self.0.borrow();
-            map.keys()
-                .filter(|k| k.starts_with(prefix))
-                .cloned()
-                .collect()
-        }
-    }
+    use crate::graph::tests::Map;
 
     fn json_of(contents: &[Content]) -> Value {
         contents
