@@ -30,6 +30,8 @@ use crate::providers::{self, Progress, ProviderError, Route, Served};
 use crate::runtime::provider::{ChatRequest, Message, Role};
 use crate::state::AppState;
 
+mod schema;
+
 /// Routes of this module.
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -297,7 +299,7 @@ fn resolve(state: &AppState, model: &str) -> Option<Target> {
 /// Create a chat completion (OpenAI's API).
 #[utoipa::path(
     post, path = "/v1/chat/completions", tag = "openai",
-    request_body(content = Object, description = "OpenAI's chat completion request: `model`, `messages`, `stream`, `max_tokens`, `temperature`"),
+    request_body(content = schema::CompletionRequest, description = "OpenAI's chat completion request: `model`, `messages`, `stream`, `max_tokens`, `temperature`, `top_p` (other OpenAI fields are accepted and ignored)"),
     responses(
         (status = 200, description = "A `chat.completion`, or with `stream: true` an event stream of `chat.completion.chunk`s ending in `[DONE]`"),
         (status = 400, description = "Invalid request (OpenAI error shape)"),

@@ -137,11 +137,14 @@ async fn pull(
     Ok((events.len(), answer["errors"].clone()))
 }
 
-/// Body of `POST /api/v1/calendar/sync`.
-#[derive(Debug, Default, Deserialize)]
+/// Body of `POST /api/v1/calendar/sync` and `POST /api/v1/calendar/webhook` (an empty
+/// body is `{}`).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SyncBody {
+pub struct SyncBody {
+    /// Start of the window (RFC 3339 or YYYY-MM-DD; default a week ago).
     start: Option<String>,
+    /// End of the window, after `start` (default four weeks ahead).
     end: Option<String>,
 }
 
@@ -154,11 +157,10 @@ fn default_window() -> (DateTime<Utc>, DateTime<Utc>) {
     post, path = "/api/v1/calendar/sync", tag = "calendar",
     summary = "Pulls the configured feeds' meetings through the calendar plugin",
     description = "Pulls the configured feeds' meetings through the `calendar` plugin (`{start?, end?}`)",
-    request_body = serde_json::Value,
+    request_body(content = SyncBody, description = "`{start?, end?}`; an empty body is `{}`"),
     responses(
         (status = 200, description = "`{success, data: {synced, errors, start, end}}`", body = crate::error::EnvelopeData<serde_json::Value>),
         (status = 400, description = "A bad window", body = crate::api::openapi::EnvelopeFailure),
-        (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
         (status = 503, description = "The calendar plugin is not loaded", body = crate::api::openapi::EnvelopeFailure),
     ),
 )]
@@ -237,7 +239,6 @@ struct MeetingsQuery {
     responses(
         (status = 200, description = "`{success, data: {meetings, total, start, end}}`", body = crate::error::EnvelopeData<serde_json::Value>),
         (status = 400, description = "A bad date", body = crate::api::openapi::EnvelopeFailure),
-        (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
     ),
 )]
 async fn meetings(
@@ -300,7 +301,6 @@ async fn fetch_meeting(state: &AppState, user: &V1User, id: &str) -> Result<AnyR
     ),
     responses(
         (status = 200, description = "`{success, data: {meeting}}`", body = crate::error::EnvelopeData<serde_json::Value>),
-        (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
         (status = 404, description = "Unknown meeting", body = crate::api::openapi::EnvelopeFailure),
     ),
 )]
@@ -315,10 +315,11 @@ async fn meeting(
     Ok(Envelope(json!({ "meeting": meeting_json(&row)? })))
 }
 
-/// Body of `POST .../meetings/{id}/bot`.
-#[derive(Debug, Default, Deserialize)]
+/// Body of `POST .../meetings/{id}/bot` (an empty body is `{}`).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct BotBody {
+pub struct BotBody {
+    /// The chat route whose providers write the notes (default the jobs' route).
     route: Option<String>,
 }
 
@@ -329,11 +330,10 @@ struct BotBody {
     params(
         ("id" = String, Path, description = "The id"),
     ),
-    request_body = serde_json::Value,
+    request_body(content = BotBody, description = "`{route?}`; an empty body is `{}`"),
     responses(
         (status = 202, description = "`{success, data: {meeting, runs_at, route}}`", body = crate::error::EnvelopeData<serde_json::Value>),
         (status = 400, description = "Unknown route", body = crate::api::openapi::EnvelopeFailure),
-        (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
         (status = 404, description = "Unknown meeting", body = crate::api::openapi::EnvelopeFailure),
     ),
 )]
@@ -514,10 +514,9 @@ async fn set_bot(
     post, path = "/api/v1/calendar/webhook", tag = "calendar",
     summary = "Registers a push channel",
     description = "Registers a push channel (`{start?, end?}`): a callback token and path",
-    request_body = serde_json::Value,
+    request_body(content = SyncBody, description = "`{start?, end?}`; an empty body is `{}`"),
     responses(
         (status = 201, description = "`{success, data: {channel_id, token, callback_path}}`", body = crate::error::EnvelopeData<serde_json::Value>),
-        (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
     ),
 )]
 async fn register_webhook(

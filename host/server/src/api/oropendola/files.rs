@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
+use utoipa::ToSchema;
 
 use super::{Answer, Args, Caller, answer};
 use crate::api::chat::chat_error;
@@ -82,11 +83,40 @@ fn is_text_type(content_type: &str, file_name: &str) -> bool {
         || TEXT_EXTENSIONS.contains(&extension.as_str())
 }
 
+/// The multipart form of `files.upload` (the handler reads it part by part).
+#[derive(Debug, ToSchema)]
+#[allow(
+    dead_code,
+    reason = "the schema of the form the handler reads part by part"
+)]
+pub struct UploadForm {
+    /// The file: a text file (`text/*`, JSON, XML, YAML, TOML, or a source/text
+    /// extension) of at most `[oropendola] max_upload_bytes`; other parts are ignored.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+}
+
+/// The arguments of `files.analyze` (a JSON object or a form-encoded body).
+#[derive(Debug, ToSchema)]
+#[allow(
+    dead_code,
+    reason = "the schema of the arguments the handler reads from `Args`"
+)]
+pub struct AnalyzeArgs {
+    /// The uploaded file (`files.upload`'s `file_id`).
+    pub file_id: String,
+    /// What to ask about it (a default analysis prompt when absent).
+    pub prompt: Option<String>,
+    /// The chat route (default `mama-bear`).
+    pub route: Option<String>,
+}
+
 /// `files.upload`: stores the `file` part for the caller.
 #[utoipa::path(
     post, path = "/api/method/oropendola.files.upload", tag = "oropendola",
     summary = "Stores a text file for the caller",
     description = "Stores a text file for the caller (multipart part `file`)",
+    request_body(content = UploadForm, content_type = "multipart/form-data", description = "A multipart form whose `file` part is the file"),
     responses(
         (status = 200, description = "`{message: {file_id, file_name, content_type, file_size}}`", body = Answer<serde_json::Value>),
         (status = 400, description = "No `file` part", body = crate::api::openapi::FrappeErrorBody),
@@ -195,7 +225,7 @@ pub async fn upload(
     post, path = "/api/method/oropendola.files.analyze", tag = "oropendola",
     summary = "Sends a stored file's text to a chat route with an analysis prompt",
     description = "Sends a stored file's text to a chat route with an analysis prompt (`file_id`, `prompt?`, `route?`)",
-    request_body = serde_json::Value,
+    request_body(content = AnalyzeArgs, description = "`{file_id, prompt?, route?}` as JSON (or form-encoded)"),
     responses(
         (status = 200, description = "`{message: {analysis, metadata}}`", body = Answer<serde_json::Value>),
         (status = 401, description = "Not logged in: no `sid` session (or key)", body = crate::api::openapi::FrappeErrorBody),
