@@ -413,18 +413,26 @@ impl Login {
 }
 
 /// The schema of a login's body (read by [`Login::from_args`]): Frappe's `usr` and `pwd`,
-/// or `username` and `password`; `usr`/`pwd` win when both are given.
-#[derive(Debug, ToSchema)]
+/// or `username` and `password` (`usr`/`pwd` win when both are given; other fields are
+/// ignored).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
 #[allow(dead_code, reason = "the schema of the body `Login::from_args` reads")]
-pub struct LoginBody {
-    /// The username (Frappe's name for it).
-    usr: Option<String>,
-    /// The password (Frappe's name for it).
-    pwd: Option<String>,
-    /// The username.
-    username: Option<String>,
-    /// The password.
-    password: Option<String>,
+pub enum LoginBody {
+    /// Frappe's names.
+    Frappe {
+        /// The username.
+        usr: String,
+        /// The password.
+        pwd: String,
+    },
+    /// The plain names.
+    Plain {
+        /// The username.
+        username: String,
+        /// The password.
+        password: String,
+    },
 }
 
 /// `Set-Cookie` for Frappe's `user_id` cookie (readable by scripts, like Frappe's).

@@ -541,7 +541,7 @@ handlers!(
             ("project_id" = Option<String>, Query, description = "Only documents of this project"),
         ),
         responses(
-            (status = 200, description = "`{success, data: {documents, total, limit, offset}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+            (status = 200, description = "`{success, data: {documents, total, limit, offset}}`", body = schema::DocumentList),
             (status = 400, description = "A bad limit or offset", body = crate::api::openapi::EnvelopeFailure),
         ),
     )]
@@ -552,7 +552,7 @@ handlers!(
         description = "Creates a document: `{title, content?, type?, project_id?, metadata?}`",
         request_body = schema::NewDocument,
         responses(
-            (status = 201, description = "`{success, data: {document}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+            (status = 201, description = "`{success, data: {document}}`", body = schema::DocumentAnswer),
             (status = 400, description = "A missing or invalid field", body = crate::api::openapi::EnvelopeFailure),
         ),
     )]
@@ -565,7 +565,7 @@ handlers!(
             ("id" = String, Path, description = "The id"),
         ),
         responses(
-            (status = 200, description = "`{success, data: {document}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+            (status = 200, description = "`{success, data: {document}}`", body = schema::DocumentAnswer),
             (status = 404, description = "Unknown, or another user's", body = crate::api::openapi::EnvelopeFailure),
         ),
     )]
@@ -579,7 +579,7 @@ handlers!(
         ),
         request_body = schema::DocumentChanges,
         responses(
-            (status = 200, description = "`{success, data: {document}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+            (status = 200, description = "`{success, data: {document}}`", body = schema::DocumentAnswer),
             (status = 400, description = "An invalid field, or none", body = crate::api::openapi::EnvelopeFailure),
             (status = 404, description = "Unknown, or another user's", body = crate::api::openapi::EnvelopeFailure),
         ),
@@ -593,7 +593,7 @@ handlers!(
             ("id" = String, Path, description = "The id"),
         ),
         responses(
-            (status = 200, description = "`{success, data: {id, deleted}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+            (status = 200, description = "`{success, data: {id, deleted}}`", body = schema::RecordDeleted),
             (status = 404, description = "Unknown, or another user's", body = crate::api::openapi::EnvelopeFailure),
         ),
     )]
@@ -610,7 +610,7 @@ handlers!(
             ("offset" = Option<i64>, Query, description = "Skip this many (default 0)"),
         ),
         responses(
-            (status = 200, description = "`{success, data: {projects, total, limit, offset}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+            (status = 200, description = "`{success, data: {projects, total, limit, offset}}`", body = schema::ProjectList),
             (status = 400, description = "A bad limit or offset", body = crate::api::openapi::EnvelopeFailure),
         ),
     )]
@@ -621,7 +621,7 @@ handlers!(
         description = "Creates a project: `{name, description?, status?, metadata?}`",
         request_body = schema::NewProject,
         responses(
-            (status = 201, description = "`{success, data: {project}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+            (status = 201, description = "`{success, data: {project}}`", body = schema::ProjectAnswer),
             (status = 400, description = "A missing or invalid field", body = crate::api::openapi::EnvelopeFailure),
         ),
     )]
@@ -634,7 +634,7 @@ handlers!(
             ("id" = String, Path, description = "The id"),
         ),
         responses(
-            (status = 200, description = "`{success, data: {project}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+            (status = 200, description = "`{success, data: {project}}`", body = schema::ProjectAnswer),
             (status = 404, description = "Unknown, or another user's", body = crate::api::openapi::EnvelopeFailure),
         ),
     )]
@@ -648,7 +648,7 @@ handlers!(
         ),
         request_body = schema::ProjectChanges,
         responses(
-            (status = 200, description = "`{success, data: {project}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+            (status = 200, description = "`{success, data: {project}}`", body = schema::ProjectAnswer),
             (status = 400, description = "An invalid field, or none", body = crate::api::openapi::EnvelopeFailure),
             (status = 404, description = "Unknown, or another user's", body = crate::api::openapi::EnvelopeFailure),
         ),
@@ -662,7 +662,7 @@ handlers!(
             ("id" = String, Path, description = "The id"),
         ),
         responses(
-            (status = 200, description = "`{success, data: {id, deleted}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+            (status = 200, description = "`{success, data: {id, deleted}}`", body = schema::RecordDeleted),
             (status = 404, description = "Unknown, or another user's", body = crate::api::openapi::EnvelopeFailure),
         ),
     )]

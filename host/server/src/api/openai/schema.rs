@@ -10,8 +10,9 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[allow(dead_code, reason = "the schema of the body `Completion::parse` reads")]
 pub struct CompletionRequest {
-    /// A chat route's name (e.g. `mama-bear`) or a model a loaded provider offers.
-    #[schema(min_length = 1)]
+    /// A chat route's name (e.g. `mama-bear`, see `GET /v1/models`), `provider/model`, a
+    /// provider id, or a model a loaded provider offers.
+    #[schema(min_length = 1, pattern = r"\S", example = "mama-bear")]
     model: String,
     /// The conversation, oldest first (1 to 1000 messages).
     #[schema(min_items = 1, max_items = 1000)]
