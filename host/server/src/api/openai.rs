@@ -63,6 +63,18 @@ impl OpenAiError {
         }
     }
 
+    /// 404 for a model only providers that are not configured offer: it cannot be used
+    /// here (OpenAI's `model_not_found`, saying what is missing).
+    fn model_unconfigured(model: &str, missing: &[String]) -> OpenAiError {
+        OpenAiError {
+            message: format!(
+                "The model `{model}` cannot be used here: {}",
+                missing.join("; ")
+            ),
+            ..OpenAiError::model_not_found(model)
+        }
+    }
+
     fn model_not_found(model: &str) -> OpenAiError {
         OpenAiError {
             status: StatusCode::NOT_FOUND,
@@ -255,10 +267,18 @@ struct Target {
     route_name: Option<String>,
 }
 
-/// Resolves `model` (see the module docs).
-fn resolve(state: &AppState, model: &str) -> Option<Target> {
+/// What a provider that is not configured lacks, naming it (`None`: it can be called).
+fn unconfigured(state: &AppState, provider: &str) -> Option<String> {
+    let live = providers::loaded_provider(state, provider)?;
+    providers::configured::missing(state, &live).map(|why| format!("`{provider}` has {why}"))
+}
+
+/// Resolves `model` (see the module docs). A model named through a provider that is not
+/// configured (no API key, no endpoint of its own) is not found: every call to it would
+/// fail, and [`models`] does not list it.
+fn resolve(state: &AppState, model: &str) -> Result<Target, OpenAiError> {
     if let Some(route) = state.providers.route(model) {
-        return Some(Target {
+        return Ok(Target {
             route_name: Some(route.name.clone()),
             route,
         });
@@ -267,19 +287,25 @@ fn resolve(state: &AppState, model: &str) -> Option<Target> {
         route: Route::ad_hoc(model, chain),
         route_name: None,
     };
+    let usable = |provider: &str| match unconfigured(state, provider) {
+        Some(missing) => Err(OpenAiError::model_unconfigured(model, &[missing])),
+        None => Ok(()),
+    };
     if let Some((provider, name)) = model.split_once('/')
         && !name.is_empty()
         && providers::loaded_provider(state, provider).is_some()
     {
-        return Some(ad_hoc(vec![ChainEntry {
+        usable(provider)?;
+        return Ok(ad_hoc(vec![ChainEntry {
             model: Some(name.to_string()),
             ..ChainEntry::new(provider)
         }]));
     }
     if providers::loaded_provider(state, model).is_some() {
-        return Some(ad_hoc(vec![ChainEntry::new(model)]));
+        usable(model)?;
+        return Ok(ad_hoc(vec![ChainEntry::new(model)]));
     }
-    let offering: Vec<ChainEntry> = state
+    let (offering, missing): (Vec<_>, Vec<_>) = state
         .plugins
         .of_kind(Kind::AiProvider)
         .iter()
@@ -288,12 +314,25 @@ fn resolve(state: &AppState, model: &str) -> Option<Target> {
                 .as_ref()
                 .is_some_and(|info| info.models.iter().any(|m| m == model))
         })
-        .map(|live| ChainEntry {
-            model: Some(model.to_string()),
-            ..ChainEntry::new(live.id())
-        })
-        .collect();
-    (!offering.is_empty()).then(|| ad_hoc(offering))
+        .map(|live| (live.id().to_string(), unconfigured(state, live.id())))
+        .partition(|(_, missing)| missing.is_none());
+    if offering.is_empty() {
+        let missing: Vec<String> = missing.into_iter().filter_map(|(_, why)| why).collect();
+        return Err(if missing.is_empty() {
+            OpenAiError::model_not_found(model)
+        } else {
+            OpenAiError::model_unconfigured(model, &missing)
+        });
+    }
+    Ok(ad_hoc(
+        offering
+            .into_iter()
+            .map(|(id, _)| ChainEntry {
+                model: Some(model.to_string()),
+                ..ChainEntry::new(&id)
+            })
+            .collect(),
+    ))
 }
 
 /// Create a chat completion (OpenAI's API).
@@ -303,7 +342,7 @@ fn resolve(state: &AppState, model: &str) -> Option<Target> {
     responses(
         (status = 200, description = "A `chat.completion`, or with `stream: true` an event stream of `chat.completion.chunk`s ending in `[DONE]`"),
         (status = 400, description = "Invalid request (OpenAI error shape)"),
-        (status = 404, description = "Unknown model (OpenAI error shape)"),
+        (status = 404, description = "Unknown model, or one only providers that are not configured offer (OpenAI error shape)"),
         (status = 502, description = "The provider failed (OpenAI error shape)"),
         (status = 503, description = "No provider available (OpenAI error shape)"),
         (status = 504, description = "The provider timed out (OpenAI error shape)"),
@@ -314,8 +353,7 @@ pub async fn chat_completions(
     body: Bytes,
 ) -> Result<Response, OpenAiError> {
     let completion = Completion::parse(&body)?;
-    let target = resolve(&state, &completion.model)
-        .ok_or_else(|| OpenAiError::model_not_found(&completion.model))?;
+    let target = resolve(&state, &completion.model)?;
     // A route's links fix their own models (or use the provider's default).
     let request = completion.request(None);
     if completion.stream {
@@ -598,6 +636,10 @@ pub async fn models(State(state): State<AppState>) -> Json<Value> {
         .collect();
     for live in state.plugins.of_kind(Kind::AiProvider) {
         let Some(info) = &live.provider else { continue };
+        // A provider that is not configured serves nothing (see `resolve`).
+        if providers::configured::missing(&state, &live).is_some() {
+            continue;
+        }
         for model in &info.models {
             data.push(ModelEntry {
                 id: format!("{}/{model}", live.id()),
