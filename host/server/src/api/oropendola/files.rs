@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 use utoipa::ToSchema;
@@ -118,7 +119,7 @@ pub struct AnalyzeArgs {
     description = "Stores a text file for the caller (multipart part `file`)",
     request_body(content = UploadForm, content_type = "multipart/form-data", description = "A multipart form whose `file` part is the file"),
     responses(
-        (status = 200, description = "`{message: {file_id, file_name, content_type, file_size}}`", body = Answer<serde_json::Value>),
+        (status = 200, description = "`{message: {file_id, file_name, content_type, file_size}}`", body = Answer<Uploaded>),
         (status = 400, description = "No `file` part", body = crate::api::openapi::FrappeErrorBody),
         (status = 401, description = "Not logged in: no `sid` session (or key)", body = crate::api::openapi::FrappeErrorBody),
         (status = 413, description = "Larger than `[oropendola] max_upload_bytes`", body = crate::api::openapi::FrappeErrorBody),
@@ -129,7 +130,7 @@ pub async fn upload(
     State(state): State<AppState>,
     caller: Caller,
     mut multipart: Multipart,
-) -> ApiResult<axum::Json<Answer<Value>>> {
+) -> ApiResult<axum::Json<Answer<Uploaded>>> {
     let max = state.config.oropendola.max_upload_bytes;
     let mut upload = None;
     while let Some(mut field) = multipart
@@ -209,15 +210,51 @@ pub async fn upload(
     .await
     .map_err(internal)?;
     tracing::info!(user = %caller.name, file = %file_name, size = bytes.len(), "file uploaded");
-    Ok(answer(json!({
-        "file_id": id,
-        "name": id,
-        "file_name": file_name,
-        "content_type": content_type,
-        "file_size": bytes.len(),
-        "sha256": sha,
-        "created_at": now,
-    })))
+    Ok(answer(Uploaded {
+        file_id: id.clone(),
+        name: id,
+        file_name,
+        content_type,
+        file_size: bytes.len(),
+        sha256: sha,
+        created_at: now,
+    }))
+}
+
+/// `files.upload`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Uploaded {
+    /// The file's id, for `files.analyze`.
+    file_id: String,
+    /// Frappe's `name`: the id.
+    name: String,
+    /// The file's name, as sent (without directories).
+    file_name: String,
+    /// Its media type, as sent.
+    content_type: String,
+    /// Its size in bytes.
+    file_size: usize,
+    /// Its SHA-256, hex.
+    sha256: String,
+    /// When it was stored (RFC 3339).
+    created_at: String,
+}
+
+/// `files.analyze`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Analysis {
+    /// The file's id.
+    file_id: String,
+    /// The file's name.
+    file_name: String,
+    /// The chat route's answer.
+    analysis: String,
+    /// Whether only the file's first part was sent.
+    truncated: bool,
+    /// The conversation the analysis was stored in.
+    session_id: String,
+    /// Figures about the answer.
+    metadata: chat::ChatMetadata,
 }
 
 /// `files.analyze {file_id, prompt?, route?}`: the stored file's text to a chat route.
@@ -227,7 +264,7 @@ pub async fn upload(
     description = "Sends a stored file's text to a chat route with an analysis prompt (`file_id`, `prompt?`, `route?`)",
     request_body(content = AnalyzeArgs, description = "`{file_id, prompt?, route?}` as JSON (or form-encoded)"),
     responses(
-        (status = 200, description = "`{message: {analysis, metadata}}`", body = Answer<serde_json::Value>),
+        (status = 200, description = "`{message: {analysis, metadata}}`", body = Answer<Analysis>),
         (status = 401, description = "Not logged in: no `sid` session (or key)", body = crate::api::openapi::FrappeErrorBody),
         (status = 404, description = "No such file of the caller", body = crate::api::openapi::FrappeErrorBody),
     ),
@@ -236,7 +273,7 @@ pub async fn analyze(
     State(state): State<AppState>,
     caller: Caller,
     args: Args,
-) -> ApiResult<axum::Json<Answer<Value>>> {
+) -> ApiResult<axum::Json<Answer<Analysis>>> {
     let id = match args.text("file_id")? {
         Some(id) => id,
         None => args.required("file_id")?,
@@ -279,12 +316,12 @@ pub async fn analyze(
     let reply = chat::send(&state, &route, input, None)
         .await
         .map_err(chat_error)?;
-    Ok(answer(json!({
-        "file_id": id,
-        "file_name": file_name,
-        "analysis": reply.response,
-        "truncated": cut,
-        "session_id": reply.session_id,
-        "metadata": reply.metadata,
-    })))
+    Ok(answer(Analysis {
+        file_id: id,
+        file_name,
+        analysis: reply.response,
+        truncated: cut,
+        session_id: reply.session_id,
+        metadata: reply.metadata,
+    }))
 }
