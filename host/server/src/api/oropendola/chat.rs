@@ -283,7 +283,7 @@ impl ToSchema for ChatStreamEvent {
         ("session_id" = Option<String>, Query, description = "The conversation; without it, the caller's conversations"),
     ),
     responses(
-        (status = 200, description = "`{message: {…session, messages}}` or `{message: {sessions}}`", body = Answer<serde_json::Value>),
+        (status = 200, description = "`{message: {…session, messages}}` or `{message: {sessions}}`", body = Answer<History>),
         (status = 401, description = "Not logged in: no `sid` session (or key)", body = crate::api::openapi::FrappeErrorBody),
         (status = 404, description = "Unknown conversation", body = crate::api::openapi::FrappeErrorBody),
     ),
@@ -292,7 +292,7 @@ pub async fn get_history(
     State(state): State<AppState>,
     caller: Caller,
     args: Args,
-) -> ApiResult<axum::Json<Answer<Value>>> {
+) -> ApiResult<axum::Json<Answer<History>>> {
     let session = match args.text("session_id")? {
         Some(id) => Some(id),
         None => args.text("conversation_id")?,
@@ -302,7 +302,7 @@ pub async fn get_history(
         let sessions = chat::sessions(&state, Some(&caller.name), limit as i64)
             .await
             .map_err(chat_error)?;
-        return Ok(answer(json!({ "sessions": sessions })));
+        return Ok(answer(History::Conversations { sessions }));
     };
     let detail = chat::session_detail(&state, &session)
         .await
@@ -311,7 +311,18 @@ pub async fn get_history(
         // Another user's conversation is as good as unknown.
         return Err(chat_error(chat::Error::UnknownSession(session)));
     }
-    Ok(answer(
-        serde_json::to_value(&detail).map_err(|e| ApiError::internal(e.into()))?,
-    ))
+    Ok(answer(History::Conversation(detail)))
+}
+
+/// `chat.get_history`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum History {
+    /// With `session_id`: the conversation and its messages, oldest first.
+    Conversation(chat::SessionDetail),
+    /// Without: the caller's conversations, most recent first.
+    Conversations {
+        /// The conversations.
+        sessions: Vec<chat::SessionView>,
+    },
 }
