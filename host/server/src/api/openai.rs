@@ -340,7 +340,10 @@ fn resolve(state: &AppState, model: &str) -> Result<Target, OpenAiError> {
     post, path = "/v1/chat/completions", tag = "openai",
     request_body(content = schema::CompletionRequest, description = "OpenAI's chat completion request: `model`, `messages`, `stream`, `max_tokens`, `temperature`, `top_p` (other OpenAI fields are accepted and ignored)"),
     responses(
-        (status = 200, description = "A `chat.completion`, or with `stream: true` an event stream of `chat.completion.chunk`s ending in `[DONE]`"),
+        (status = 200, description = "A `chat.completion`, or with `stream: true` an event stream of `chat.completion.chunk`s ending in `[DONE]`", content(
+            (schema::ChatCompletion = "application/json"),
+            (schema::CompletionStreamEvent = "text/event-stream"),
+        )),
         (status = 400, description = "Invalid request (OpenAI error shape)"),
         (status = 404, description = "Unknown model, or one only providers that are not configured offer (OpenAI error shape)"),
         (status = 502, description = "The provider failed (OpenAI error shape)"),
@@ -362,10 +365,10 @@ pub async fn chat_completions(
     let served = crate::cache::serve(&state, &target.route, &request, None)
         .await
         .map_err(|e| OpenAiError::from_provider(&e))?;
-    let mut body = completion_object(&served);
+    let mut body = schema::ChatCompletion::of(&served);
     if served.cached {
         // Not OpenAI's: tells a client the answer came from the response cache.
-        body["metadata"] = json!({ "cached": true });
+        body.metadata = Some(schema::CompletionMetadata { cached: true });
     }
     let mut response = Json(body).into_response();
     set_headers(response.headers_mut(), Some(&served.provider), &target);
@@ -400,33 +403,6 @@ fn finish_reason(reason: &str) -> &'static str {
         "content_filter" | "safety" | "SAFETY" | "refusal" => "content_filter",
         _ => "stop",
     }
-}
-
-fn usage(served: &Served) -> Value {
-    let usage = &served.response.usage;
-    json!({
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": u64::from(usage.prompt_tokens) + u64::from(usage.completion_tokens),
-    })
-}
-
-/// The `chat.completion` object.
-fn completion_object(served: &Served) -> Value {
-    json!({
-        "id": completion_id(),
-        "object": "chat.completion",
-        "created": unix_now(),
-        "model": served.response.model,
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": served.response.text, "refusal": null},
-            "logprobs": null,
-            "finish_reason": finish_reason(&served.response.finish_reason),
-        }],
-        "usage": usage(served),
-        "system_fingerprint": null,
-    })
 }
 
 /// What the provider task reports to a streamed completion.
@@ -511,12 +487,20 @@ async fn stream(
         include_usage: completion.include_usage,
     };
     let (events_tx, events) = mpsc::unbounded_channel::<Event>();
-    let _ = events_tx.send(chunks.chunk(json!({"role": "assistant", "content": ""}), None));
+    let opening = schema::ChunkDelta {
+        role: Some("assistant"),
+        content: Some(String::new()),
+    };
+    let _ = events_tx.send(chunks.chunk(opening, None));
     // An answer that arrived whole (the provider did not stream) goes out as one chunk.
     if let Update::Done(result) = &first
         && let Ok(served) = result.as_ref()
     {
-        let _ = events_tx.send(chunks.chunk(json!({ "content": served.response.text }), None));
+        let delta = schema::ChunkDelta {
+            content: Some(served.response.text.clone()),
+            ..Default::default()
+        };
+        let _ = events_tx.send(chunks.chunk(delta, None));
     }
     tokio::spawn(async move {
         let mut next = Some(first);
@@ -551,19 +535,20 @@ struct Chunks {
 }
 
 impl Chunks {
-    fn chunk(&self, delta: Value, finish_reason: Option<&str>) -> Event {
-        event(json!({
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "system_fingerprint": null,
-            "choices": [{
-                "index": 0,
-                "delta": delta,
-                "logprobs": null,
-                "finish_reason": finish_reason,
+    fn chunk(&self, delta: schema::ChunkDelta, finish_reason: Option<&'static str>) -> Event {
+        event(json!(schema::ChatCompletionChunk {
+            id: self.id.clone(),
+            object: "chat.completion.chunk",
+            created: self.created,
+            model: self.model.clone(),
+            system_fingerprint: None,
+            choices: vec![schema::ChunkChoice {
+                index: 0,
+                delta,
+                logprobs: None,
+                finish_reason,
             }],
+            usage: None,
         }))
     }
 
@@ -571,23 +556,30 @@ impl Chunks {
     fn on(&self, update: Update) -> (Vec<Event>, bool) {
         match update {
             Update::Serving { .. } => (Vec::new(), false),
-            Update::Chunk(text) => (vec![self.chunk(json!({ "content": text }), None)], false),
+            Update::Chunk(text) => {
+                let delta = schema::ChunkDelta {
+                    content: Some(text),
+                    ..Default::default()
+                };
+                (vec![self.chunk(delta, None)], false)
+            }
             Update::Done(result) => {
                 let mut events = Vec::new();
                 match *result {
                     Ok(served) => {
                         events.push(self.chunk(
-                            json!({}),
+                            schema::ChunkDelta::default(),
                             Some(finish_reason(&served.response.finish_reason)),
                         ));
                         if self.include_usage {
-                            events.push(event(json!({
-                                "id": self.id,
-                                "object": "chat.completion.chunk",
-                                "created": self.created,
-                                "model": self.model,
-                                "choices": [],
-                                "usage": usage(&served),
+                            events.push(event(json!(schema::ChatCompletionChunk {
+                                id: self.id.clone(),
+                                object: "chat.completion.chunk",
+                                created: self.created,
+                                model: self.model.clone(),
+                                system_fingerprint: None,
+                                choices: Vec::new(),
+                                usage: Some(schema::CompletionUsage::of(&served)),
                             })));
                         }
                     }
