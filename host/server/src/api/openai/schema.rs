@@ -249,7 +249,7 @@ pub struct CompletionStreamEvent;
 
 impl utoipa::PartialSchema for CompletionStreamEvent {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Type};
         let json = |name: &str| {
             ObjectBuilder::new()
                 .schema_type(Type::String)
@@ -269,7 +269,9 @@ impl utoipa::PartialSchema for CompletionStreamEvent {
                 .property("data", data)
                 .required("data")
         };
-        OneOfBuilder::new()
+        // `anyOf`: the events differ only by their data's content, which validators
+        // that do not read `contentSchema` cannot tell apart.
+        AnyOfBuilder::new()
             .description(Some("An event of the stream (unnamed: `message`)"))
             .item(event(json("ChatCompletionChunk"), "A chunk"))
             .item(event(
