@@ -20,7 +20,6 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -598,28 +597,19 @@ fn event(value: Value) -> Event {
     Event::default().data(value.to_string())
 }
 
-/// One entry of `GET /v1/models`.
-#[derive(Debug, Serialize)]
-struct ModelEntry {
-    id: String,
-    object: &'static str,
-    created: i64,
-    owned_by: String,
-}
-
 /// List the models (OpenAI's API): every route, and every loaded provider's models as
 /// `provider/model`.
 #[utoipa::path(
     get, path = "/v1/models", tag = "openai",
-    responses((status = 200, description = "`{object: \"list\", data: [{id, object: \"model\", created, owned_by}]}`"))
+    responses((status = 200, description = "`{object: \"list\", data: [{id, object: \"model\", created, owned_by}]}`", body = schema::ModelList))
 )]
-pub async fn models(State(state): State<AppState>) -> Json<Value> {
+pub async fn models(State(state): State<AppState>) -> Json<schema::ModelList> {
     let started = state.started_wall.timestamp();
-    let mut data: Vec<ModelEntry> = state
+    let mut data: Vec<schema::ModelEntry> = state
         .providers
         .table()
         .iter()
-        .map(|route| ModelEntry {
+        .map(|route| schema::ModelEntry {
             id: route.name.clone(),
             object: "model",
             created: started,
@@ -633,7 +623,7 @@ pub async fn models(State(state): State<AppState>) -> Json<Value> {
             continue;
         }
         for model in &info.models {
-            data.push(ModelEntry {
+            data.push(schema::ModelEntry {
                 id: format!("{}/{model}", live.id()),
                 object: "model",
                 created: live.loaded_at.timestamp(),
@@ -641,7 +631,10 @@ pub async fn models(State(state): State<AppState>) -> Json<Value> {
             });
         }
     }
-    Json(json!({ "object": "list", "data": data }))
+    Json(schema::ModelList {
+        object: "list",
+        data,
+    })
 }
 
 #[cfg(test)]

@@ -304,3 +304,25 @@ impl ToSchema for CompletionStreamEvent {
         <ChatCompletionChunk as ToSchema>::schemas(schemas);
     }
 }
+
+/// `GET /v1/models`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelList {
+    /// Always `list`.
+    pub object: &'static str,
+    /// Every route, and every configured provider's models as `provider/model`.
+    pub data: Vec<ModelEntry>,
+}
+
+/// A model of [`ModelList`].
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelEntry {
+    /// What to pass as `model`.
+    pub id: String,
+    /// Always `model`.
+    pub object: &'static str,
+    /// When it became available (Unix seconds).
+    pub created: i64,
+    /// `sanctuary` for a route, else the provider plugin's id.
+    pub owned_by: String,
+}
