@@ -96,7 +96,7 @@ pub struct ChatRequestBody {
     user_id: Option<String>,
     /// The conversation; a new id is made when absent, an unknown one is created.
     session_id: Option<String>,
-    /// Extra context handed to the provider.
+    /// Extra context handed to the provider: free-form JSON.
     #[schema(value_type = Option<Object>)]
     context: Option<Value>,
 }
@@ -369,7 +369,8 @@ pub struct SessionView {
     pub message_count: i64,
     /// When its last message was written (`null` when it has none).
     pub last_message_at: Option<String>,
-    /// The creator's metadata, plus `message_count`, `last_message_at` and `title`.
+    /// The creator's metadata (free-form), plus `message_count`, `last_message_at` and
+    /// `title`.
     #[schema(value_type = Object)]
     pub metadata: Value,
 }
@@ -411,7 +412,8 @@ pub struct MessageView {
     pub content: String,
     /// When it was written.
     pub created_at: String,
-    /// For answers: model, tokens, timing, provider.
+    /// For answers: model, tokens, timing, provider (free-form: as the answer's
+    /// ChatResponse `metadata`, or the client's own for its messages).
     #[schema(value_type = Object)]
     pub metadata: Value,
 }
@@ -459,7 +461,7 @@ pub struct NewSessionBody {
     user_id: Option<String>,
     /// Title (default: taken from the first message).
     title: Option<String>,
-    /// Kept as the session's metadata, with any other fields of the body.
+    /// Kept as the session's metadata (free-form), with any other fields of the body.
     #[schema(value_type = Option<Object>)]
     metadata: Option<Value>,
 }

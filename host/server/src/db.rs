@@ -114,7 +114,7 @@ pub struct Db {
 }
 
 /// What `/api/dev/database/info` shows about the database.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DbInfo {
     /// `sqlite` or `postgres`.
     pub kind: &'static str,
@@ -127,7 +127,7 @@ pub struct DbInfo {
 }
 
 /// One table and its row count.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TableInfo {
     /// Table name.
     pub name: String,

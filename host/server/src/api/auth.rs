@@ -64,7 +64,6 @@ pub struct NewKey {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KeyCreated {
     /// The key's record (no secret).
-    #[schema(value_type = Object)]
     api_key: keys::ApiKey,
     /// The secret, shown only now.
     key: String,
@@ -80,7 +79,6 @@ pub struct KeyCreated {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KeyList {
     /// Every key, without secrets.
-    #[schema(value_type = Vec<Object>)]
     keys: Vec<keys::ApiKey>,
     /// Always `true`.
     success: bool,
@@ -94,7 +92,6 @@ pub struct KeyList {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KeyRevoked {
     /// The revoked key's record.
-    #[schema(value_type = Object)]
     api_key: keys::ApiKey,
     /// What was done.
     message: String,
@@ -114,7 +111,6 @@ pub struct UserCreated {
     /// When (RFC 3339).
     timestamp: String,
     /// The new user (no password).
-    #[schema(value_type = Object)]
     user: users::User,
 }
 
@@ -128,7 +124,6 @@ pub struct UserList {
     /// How many.
     total: usize,
     /// Every user (no passwords).
-    #[schema(value_type = Vec<Object>)]
     users: Vec<users::User>,
 }
 
@@ -148,7 +143,6 @@ pub struct LoggedIn {
     /// When (RFC 3339).
     timestamp: String,
     /// Who logged in.
-    #[schema(value_type = Object)]
     user: UserView,
     /// Frappe's `user_id`: the username.
     user_id: String,
@@ -166,7 +160,6 @@ pub struct SessionValid {
     /// When (RFC 3339).
     timestamp: String,
     /// Whose session it is.
-    #[schema(value_type = Object)]
     user: UserView,
     /// Always `true`.
     valid: bool,
@@ -419,6 +412,29 @@ impl Login {
     }
 }
 
+/// The schema of a login's body (read by [`Login::from_args`]): Frappe's `usr` and `pwd`,
+/// or `username` and `password` (`usr`/`pwd` win when both are given; other fields are
+/// ignored).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code, reason = "the schema of the body `Login::from_args` reads")]
+pub enum LoginBody {
+    /// Frappe's names.
+    Frappe {
+        /// The username.
+        usr: String,
+        /// The password.
+        pwd: String,
+    },
+    /// The plain names.
+    Plain {
+        /// The username.
+        username: String,
+        /// The password.
+        password: String,
+    },
+}
+
 /// `Set-Cookie` for Frappe's `user_id` cookie (readable by scripts, like Frappe's).
 fn user_id_cookie(
     username: &str,
@@ -454,7 +470,7 @@ fn user_view(session: &Session) -> UserView {
     post, path = "/api/auth/login", tag = "auth",
     summary = "Logs in with {usr, pwd} or {username, password}",
     description = "Logs in with `{usr, pwd}` or `{username, password}`; sets the `sid` cookie",
-    request_body(content = Object, description = "`{usr, pwd}` (Frappe) or `{username, password}`, as JSON or form-encoded", content_type = "application/json"),
+    request_body(content = LoginBody, description = "`{usr, pwd}` (Frappe) or `{username, password}`, as JSON or form-encoded", content_type = "application/json"),
     responses(
         (status = 200, description = "`{success, message: \"Logged In\", user: {id, username, scopes}, expires_at}` and the `sid` cookie", body = LoggedIn),
         (status = 400, description = "Neither `{usr, pwd}` nor `{username, password}`", body = crate::api::openapi::ErrorBody),

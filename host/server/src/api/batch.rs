@@ -75,11 +75,11 @@ pub struct BatchItem {
     path: Option<String>,
     /// Alternatively a URL; only its path and query are used.
     url: Option<String>,
-    /// JSON body.
+    /// JSON body: free-form, whatever the sub-request's route takes.
     #[schema(value_type = Option<Object>)]
     body: Option<Value>,
-    /// Extra headers (string values).
-    #[schema(value_type = Option<Object>)]
+    /// Extra headers (free-form names; string values).
+    #[schema(value_type = Option<HashMap<String, String>>)]
     headers: Option<Map<String, Value>>,
 }
 
@@ -93,14 +93,14 @@ pub struct BatchResult {
     pub success: bool,
     /// Its HTTP status.
     pub status: u16,
-    /// Its JSON body, on success.
+    /// Its JSON body, on success: free-form, whatever the sub-request's route answers.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub data: Option<Value>,
     /// What went wrong, on failure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// The failing response's body.
+    /// The failing response's body: free-form, in the sub-request's route's error shape.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub details: Option<Value>,

@@ -99,7 +99,6 @@ fn target(body: &Value) -> Result<(Option<&str>, Option<&str>), EnvelopeError> {
     responses(
         (status = 200, description = "`{success, data: {invalidated}}`", body = EnvelopeData<Invalidated>),
         (status = 400, description = "Neither `route` nor `key`, or not a JSON object", body = crate::api::openapi::EnvelopeFailure),
-        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::EnvelopeFailure),
         (status = 403, description = "The credential lacks the `cache` scope", body = crate::api::openapi::EnvelopeFailure),
     ),
     security(("bearer" = ["cache"]), ("session" = ["cache"])),
@@ -141,7 +140,6 @@ async fn invalidate(
     description = "Drops every cached chat answer (`cache` scope)",
     responses(
         (status = 200, description = "`{success, data: {cleared}}`", body = EnvelopeData<Cleared>),
-        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::EnvelopeFailure),
         (status = 403, description = "The credential lacks the `cache` scope", body = crate::api::openapi::EnvelopeFailure),
     ),
     security(("bearer" = ["cache"]), ("session" = ["cache"])),

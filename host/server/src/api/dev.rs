@@ -59,7 +59,7 @@ async fn ping() -> Json<Pong> {
     post, path = "/api/dev/echo", tag = "dev",
     summary = "Echoes the JSON body and the request headers",
     description = "Echoes the JSON body and the request headers (credentials redacted)",
-    request_body = serde_json::Value,
+    request_body(content = serde_json::Value, description = "Any JSON value: free-form, echoed back"),
     responses(
         (status = 200, description = "The echo", body = Echo),
         (status = 400, description = "Not JSON", body = crate::api::openapi::ErrorBody),
@@ -77,7 +77,7 @@ async fn echo(headers: HeaderMap, ApiJson(body): ApiJson<Value>) -> Json<Echo> {
 /// `POST /api/dev/echo` answer (fields alphabetical, as the seeds' body always was).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Echo {
-    /// The JSON body sent.
+    /// The JSON body sent: free-form, whatever the client sent.
     echo: Value,
     /// The request headers (lower-case names; credentials `[redacted]`).
     #[schema(value_type = HashMap<String, String>)]
@@ -89,11 +89,14 @@ pub struct Echo {
 }
 
 /// `GET /api/dev/database/info`: [`DbInfo`] with a status and a timestamp.
-#[derive(Serialize)]
-struct DatabaseInfo {
+#[derive(Serialize, ToSchema)]
+pub struct DatabaseInfo {
+    /// Always `success`.
     status: &'static str,
+    /// The database.
     #[serde(flatten)]
     info: DbInfo,
+    /// When (RFC 3339).
     timestamp: String,
 }
 
@@ -102,7 +105,7 @@ struct DatabaseInfo {
     summary = "Database kind, location",
     description = "Database kind, location (no secrets), version, tables and row counts",
     responses(
-        (status = 200, description = "Database facts", body = Object),
+        (status = 200, description = "Database facts", body = DatabaseInfo),
     ),
 )]
 async fn database_info(State(state): State<AppState>) -> ApiResult<Json<DatabaseInfo>> {

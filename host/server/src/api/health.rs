@@ -27,6 +27,13 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
+mod view;
+
+pub use view::{
+    Checks, DatabaseCheck, DatabaseDetail, DetailedHealth, PerformanceDetail, PluginDetail,
+    PluginsCheck, Pressure, ProbeReport, ProviderDetail, SystemDetail,
+};
+
 use crate::clock;
 use crate::config::HealthConfig;
 use crate::manifest::Kind;
@@ -64,7 +71,7 @@ pub struct Snapshot {
     /// The overall status, pressure judged over time.
     status: &'static str,
     /// Probes under pressure: since when, and whether it has lasted long enough to count.
-    pressure: Vec<Value>,
+    pressure: Vec<Pressure>,
 }
 
 type ProbeRun = Shared<BoxFuture<'static, ProbeOutcome>>;
@@ -235,7 +242,7 @@ impl Monitor {
     }
 
     /// The overall status from the database and the probes, and the pressure details.
-    fn judge(&self, database_ok: bool, probes: &[ProbeOutcome]) -> (&'static str, Vec<Value>) {
+    fn judge(&self, database_ok: bool, probes: &[ProbeOutcome]) -> (&'static str, Vec<Pressure>) {
         let now = Instant::now();
         let sustain = Duration::from_secs(self.config.degraded_after_secs);
         let mut since = lock(&self.pressure_since);
@@ -252,14 +259,14 @@ impl Monitor {
                     let lasted = now.duration_since(first);
                     let sustained = lasted >= sustain;
                     degraded |= sustained;
-                    pressure.push(json!({
-                        "probe": probe.id,
-                        "status": status,
-                        "detail": probe.detail,
-                        "since": clock::format(first_wall),
-                        "seconds": lasted.as_secs_f64(),
-                        "sustained": sustained,
-                    }));
+                    pressure.push(Pressure {
+                        probe: probe.id.clone(),
+                        status: status.to_owned(),
+                        detail: probe.detail.clone(),
+                        since: clock::format(first_wall),
+                        seconds: lasted.as_secs_f64(),
+                        sustained,
+                    });
                 }
                 _ => degraded = true,
             }
@@ -362,38 +369,51 @@ fn overall(state: &AppState, snap: &Snapshot, loading: &[String]) -> &'static st
 }
 
 /// Seed 001's `checks`: the database, the plugin set and each probe.
-fn checks(state: &AppState, snap: &Snapshot, loading: &[String]) -> Value {
-    let probes: Map<String, Value> = snap
-        .probes
-        .iter()
-        .map(|p| {
-            (
-                p.id.clone(),
-                json!({ "status": p.status, "detail": p.detail, "duration_ms": p.duration_ms }),
-            )
-        })
-        .collect();
+fn checks(state: &AppState, snap: &Snapshot, loading: &[String]) -> Checks {
     let failed = state.plugins.failures();
-    json!({
-        "database": {
-            "status": if snap.database_ok { "operational" } else { "unavailable" },
-            "latency_ms": snap.database_latency_ms,
-            "error": snap.database_error,
+    Checks {
+        database: DatabaseCheck {
+            status: database_status(snap),
+            latency_ms: snap.database_latency_ms,
+            error: snap.database_error.clone(),
         },
-        "plugins": {
-            "status": if !loading.is_empty() || state.plugins.is_starting() {
+        plugins: PluginsCheck {
+            status: if !loading.is_empty() || state.plugins.is_starting() {
                 "loading"
             } else if failed.is_empty() {
                 "loaded"
             } else {
                 "degraded"
             },
-            "loaded": state.plugins.list().len(),
-            "loading": loading,
-            "failed": failed,
+            loaded: state.plugins.list().len(),
+            loading: loading.to_vec(),
+            failed,
         },
-        "probes": probes,
-    })
+        probes: probe_reports(snap),
+    }
+}
+
+/// Each probe's `{status, detail, duration_ms}`, by id.
+fn probe_reports(snap: &Snapshot) -> BTreeMap<String, ProbeReport> {
+    snap.probes
+        .iter()
+        .map(|p| {
+            let report = ProbeReport {
+                status: p.status.clone(),
+                detail: p.detail.clone(),
+                duration_ms: p.duration_ms,
+            };
+            (p.id.clone(), report)
+        })
+        .collect()
+}
+
+fn database_status(snap: &Snapshot) -> &'static str {
+    if snap.database_ok {
+        "operational"
+    } else {
+        "unavailable"
+    }
 }
 
 /// While the start-up loading runs, waits for it up to the probe deadline: a warm start
@@ -418,16 +438,7 @@ async fn health(State(state): State<AppState>) -> Json<Health> {
     let snap = state.health.snapshot(&state).await;
     let loading = state.plugins.loading();
     let services = all_services(&state, &snap);
-    let probes: Map<String, Value> = snap
-        .probes
-        .iter()
-        .map(|p| {
-            (
-                p.id.clone(),
-                json!({ "status": p.status, "detail": p.detail, "duration_ms": p.duration_ms }),
-            )
-        })
-        .collect();
+    let probes = probe_reports(&snap);
     Json(Health {
         backend_running: true,
         checked_at: clock::format(snap.checked_at),
@@ -451,21 +462,19 @@ pub struct Health {
     backend_running: bool,
     /// When the checks ran (RFC 3339); they are shared for `[health] cache_ttl_ms`.
     checked_at: String,
-    /// The checks by name, each `{status, ...}`.
-    #[schema(value_type = Object)]
-    checks: Value,
+    /// The checks: the database, the plugin set, each probe.
+    checks: Checks,
     /// Plugins still loading.
     loading: Vec<String>,
     /// Probes under pressure: since when, and whether it has lasted long enough to count.
-    #[schema(value_type = Vec<Object>)]
-    pressure: Vec<Value>,
+    pressure: Vec<Pressure>,
     /// Each health-probe plugin's `{status, detail, duration_ms}`, by id.
-    #[schema(value_type = Object)]
-    probes: Map<String, Value>,
+    probes: BTreeMap<String, ProbeReport>,
     /// Always `podplay-sanctuary`.
     service: &'static str,
-    /// Each service's status, by name.
-    #[schema(value_type = Object)]
+    /// Each service's status (`operational`, `running`, `loading`, ... or a probe's
+    /// status), by name.
+    #[schema(value_type = BTreeMap<String, String>)]
     services: Map<String, Value>,
     /// `healthy`, `degraded` or `unhealthy`.
     status: &'static str,
@@ -482,91 +491,96 @@ pub struct Health {
     summary = "Every service, probe, provider, plugin and system figure",
     description = "Every service, probe, provider, plugin and system figure",
     responses(
-        (status = 200, description = "Detailed health", body = serde_json::Value),
+        (status = 200, description = "Detailed health", body = DetailedHealth),
     ),
 )]
-async fn detailed(State(state): State<AppState>) -> Json<Value> {
+async fn detailed(State(state): State<AppState>) -> Json<DetailedHealth> {
     settle(&state).await;
     let snap = state.health.snapshot(&state).await;
     let loading = state.plugins.loading();
     let services = all_services(&state, &snap);
     let system = state.plugins.system();
     let memory = system.memory();
-    let plugins: Vec<Value> = state
+    let plugins: Vec<PluginDetail> = state
         .plugins
         .list()
         .iter()
         .map(|live| {
             let m = &live.plugin.manifest;
-            json!({
-                "id": m.id,
-                "name": m.name,
-                "kind": m.kind,
-                "version": m.version.to_string(),
-                "api_version": live.plugin.api_version,
-                "state": "loaded",
-                "loaded_at": clock::format(live.loaded_at),
-                "tools": live.tools.iter().map(|t| &t.name).collect::<Vec<_>>(),
-                "stats": live.plugin.stats.snapshot(),
-            })
+            PluginDetail {
+                id: m.id.clone(),
+                name: m.name.clone(),
+                kind: m.kind,
+                version: m.version.to_string(),
+                api_version: live.plugin.api_version.clone(),
+                state: "loaded",
+                loaded_at: clock::format(live.loaded_at),
+                tools: live.tools.iter().map(|t| t.name.clone()).collect(),
+                stats: live.plugin.stats.snapshot(),
+            }
         })
         .collect();
-    let providers: Vec<Value> = state
+    let providers: Vec<ProviderDetail> = state
         .plugins
         .of_kind(Kind::AiProvider)
         .iter()
         .filter_map(|live| {
             let info = live.provider.as_ref()?;
-            Some(json!({
-                "id": live.id(),
-                "name": info.name,
-                "models": info.models,
-                "default_model": info.default_model,
-                "offline": info.offline,
-                "available": true,
-            }))
+            Some(ProviderDetail {
+                id: live.id().to_string(),
+                name: info.name.clone(),
+                models: info.models.clone(),
+                default_model: info.default_model.clone(),
+                offline: info.offline,
+                available: true,
+            })
         })
         .collect();
     let (calls, errors) = state.plugins.list().iter().fold((0, 0), |(c, e), live| {
         let s = live.plugin.stats.snapshot();
         (c + s.calls, e + s.errors)
     });
-    Json(json!({
-        "status": overall(&state, &snap, &loading),
-        "service": SERVICE,
-        "backend_running": true,
-        "timestamp": clock::timestamp(),
-        "uptime": state.uptime(),
-        "started_at": clock::format(state.started_wall),
-        "version": env!("CARGO_PKG_VERSION"),
-        "services": services,
-        "probes": snap.probes,
-        "checks": checks(&state, &snap, &loading),
-        "loading": loading,
-        "pressure": snap.pressure,
-        "checked_at": clock::format(snap.checked_at),
-        "database": {
-            "status": if snap.database_ok { "operational" } else { "unavailable" },
-            "kind": state.db.kind(),
-            "latency_ms": snap.database_latency_ms,
-            "error": snap.database_error,
+    let services = services
+        .into_iter()
+        .map(|(name, status)| (name, status.as_str().unwrap_or_default().to_owned()))
+        .collect();
+    let process_memory_bytes = memory.host_process_bytes;
+    Json(DetailedHealth {
+        status: overall(&state, &snap, &loading),
+        service: SERVICE,
+        backend_running: true,
+        timestamp: clock::timestamp(),
+        uptime: state.uptime(),
+        started_at: clock::format(state.started_wall),
+        version: env!("CARGO_PKG_VERSION"),
+        services,
+        probes: snap.probes.clone(),
+        checks: checks(&state, &snap, &loading),
+        loading,
+        pressure: snap.pressure.clone(),
+        checked_at: clock::format(snap.checked_at),
+        database: DatabaseDetail {
+            status: database_status(&snap),
+            kind: state.db.kind(),
+            latency_ms: snap.database_latency_ms,
+            error: snap.database_error.clone(),
         },
-        "ai_providers": providers,
-        "plugins": plugins,
-        "failed_plugins": state.plugins.failures(),
-        "system": {
-            "cpu": system.cpu(),
-            "memory": memory,
-            "disks": system.disks(),
-            "network": system.network(),
+        ai_providers: providers,
+        plugins,
+        failed_plugins: state.plugins.failures(),
+        system: SystemDetail {
+            cpu: system.cpu(),
+            memory,
+            disks: system.disks(),
+            network: system.network(),
         },
-        "performance": {
-            "uptime_seconds": state.uptime(),
-            "process_memory_bytes": memory.host_process_bytes,
-            "plugin_calls": calls,
-            "plugin_errors": errors,
+        performance: PerformanceDetail {
+            uptime_seconds: state.uptime(),
+            process_memory_bytes,
+            plugin_calls: calls,
+            plugin_errors: errors,
         },
-    }))
+    })
 }
 
 /// `GET /health/live`: the process serves (for a liveness probe); always 200.

@@ -69,7 +69,6 @@ fn envelope(err: jobs::Error) -> EnvelopeError {
     responses(
         (status = 201, description = "`{success, data: job}` (status `pending`)", body = EnvelopeData<Job>),
         (status = 400, description = "Missing or empty prompt, unknown route, or a field of the wrong type", body = crate::api::openapi::EnvelopeFailure),
-        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::EnvelopeFailure),
         (status = 403, description = "The credential lacks the `jobs` scope", body = crate::api::openapi::EnvelopeFailure),
     ),
     security(("bearer" = ["jobs"]), ("session" = ["jobs"])),
@@ -184,7 +183,6 @@ async fn show(State(state): State<AppState>, Path(job_id): Path<String>) -> Enve
     ),
     responses(
         (status = 200, description = "`{success, data: job}` (status `pending`)", body = EnvelopeData<Job>),
-        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::EnvelopeFailure),
         (status = 403, description = "The credential lacks the `jobs` scope", body = crate::api::openapi::EnvelopeFailure),
         (status = 404, description = "Unknown job", body = crate::api::openapi::EnvelopeFailure),
         (status = 409, description = "The job is not failed or cancelled", body = crate::api::openapi::EnvelopeFailure),
@@ -214,7 +212,6 @@ async fn retry(
     ),
     responses(
         (status = 200, description = "`{success, data: job}` (status `cancelled`)", body = EnvelopeData<Job>),
-        (status = 401, description = "No credential, or one that is not valid", body = crate::api::openapi::EnvelopeFailure),
         (status = 403, description = "The credential lacks the `jobs` scope", body = crate::api::openapi::EnvelopeFailure),
         (status = 404, description = "Unknown job", body = crate::api::openapi::EnvelopeFailure),
         (status = 409, description = "The job is not pending or in progress", body = crate::api::openapi::EnvelopeFailure),

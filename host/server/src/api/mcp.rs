@@ -58,7 +58,7 @@ struct SearchQuery {
         ("category" = Option<String>, Query, description = "Only servers of this category"),
     ),
     responses(
-        (status = 200, description = "`{servers, total, query, category, timestamp}`", body = serde_json::Value),
+        (status = 200, description = "`{servers, total, query, category, timestamp}`", body = SearchResult),
     ),
 )]
 async fn search(
@@ -102,12 +102,26 @@ pub struct SearchResult {
     total: usize,
 }
 
+/// A piece of a [`ToolResult`]'s content (built as JSON by the MCP layer).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code, reason = "the schema of the content pieces built as JSON")]
+pub struct ToolContent {
+    /// `text` or `json`.
+    #[schema(rename = "type")]
+    kind: String,
+    /// The text (a `text` piece).
+    text: Option<String>,
+    /// The value (a `json` piece): free-form, as the tool answers.
+    #[schema(value_type = Option<Object>)]
+    json: Option<Value>,
+}
+
 /// A tool's result as `POST /api/mcp/servers/{server_name}/tools/{tool}` answers it
 /// (fields alphabetical, as the body always was).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ToolResult {
     /// `[{type: "text", text} | {type: "json", json}]`.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<ToolContent>)]
     content: Vec<Value>,
     /// On a failure inside the plugin: `{code, message}`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -177,7 +191,7 @@ async fn install(
         ("server_name" = String, Path, description = "The server name"),
         ("tool" = String, Path, description = "The tool"),
     ),
-    request_body(content = Object, description = "The tool's arguments (an object; an empty body means `{}`)"),
+    request_body(content = Object, description = "The tool's arguments: free-form here, each tool's own JSON Schema (`GET /api/mcp/servers` lists them); an empty body means `{}`"),
     responses(
         (status = 200, description = "The tool's result (also a failure inside the plugin, with `is_error: true`)", body = ToolResult),
         (status = 429, description = "The plugin's calls per minute are spent", body = crate::api::openapi::ErrorBody),

@@ -20,7 +20,6 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -29,6 +28,8 @@ use crate::manifest::Kind;
 use crate::providers::{self, Progress, ProviderError, Route, Served};
 use crate::runtime::provider::{ChatRequest, Message, Role};
 use crate::state::AppState;
+
+mod schema;
 
 /// Routes of this module.
 pub fn routes() -> Router<AppState> {
@@ -58,6 +59,18 @@ impl OpenAiError {
             kind: "invalid_request_error",
             code: None,
             param,
+        }
+    }
+
+    /// 404 for a model only providers that are not configured offer: it cannot be used
+    /// here (OpenAI's `model_not_found`, saying what is missing).
+    fn model_unconfigured(model: &str, missing: &[String]) -> OpenAiError {
+        OpenAiError {
+            message: format!(
+                "The model `{model}` cannot be used here: {}",
+                missing.join("; ")
+            ),
+            ..OpenAiError::model_not_found(model)
         }
     }
 
@@ -253,10 +266,18 @@ struct Target {
     route_name: Option<String>,
 }
 
-/// Resolves `model` (see the module docs).
-fn resolve(state: &AppState, model: &str) -> Option<Target> {
+/// What a provider that is not configured lacks, naming it (`None`: it can be called).
+fn unconfigured(state: &AppState, provider: &str) -> Option<String> {
+    let live = providers::loaded_provider(state, provider)?;
+    providers::configured::missing(state, &live).map(|why| format!("`{provider}` has {why}"))
+}
+
+/// Resolves `model` (see the module docs). A model named through a provider that is not
+/// configured (no API key, no endpoint of its own) is not found: every call to it would
+/// fail, and [`models`] does not list it.
+fn resolve(state: &AppState, model: &str) -> Result<Target, OpenAiError> {
     if let Some(route) = state.providers.route(model) {
-        return Some(Target {
+        return Ok(Target {
             route_name: Some(route.name.clone()),
             route,
         });
@@ -265,19 +286,25 @@ fn resolve(state: &AppState, model: &str) -> Option<Target> {
         route: Route::ad_hoc(model, chain),
         route_name: None,
     };
+    let usable = |provider: &str| match unconfigured(state, provider) {
+        Some(missing) => Err(OpenAiError::model_unconfigured(model, &[missing])),
+        None => Ok(()),
+    };
     if let Some((provider, name)) = model.split_once('/')
         && !name.is_empty()
         && providers::loaded_provider(state, provider).is_some()
     {
-        return Some(ad_hoc(vec![ChainEntry {
+        usable(provider)?;
+        return Ok(ad_hoc(vec![ChainEntry {
             model: Some(name.to_string()),
             ..ChainEntry::new(provider)
         }]));
     }
     if providers::loaded_provider(state, model).is_some() {
-        return Some(ad_hoc(vec![ChainEntry::new(model)]));
+        usable(model)?;
+        return Ok(ad_hoc(vec![ChainEntry::new(model)]));
     }
-    let offering: Vec<ChainEntry> = state
+    let (offering, missing): (Vec<_>, Vec<_>) = state
         .plugins
         .of_kind(Kind::AiProvider)
         .iter()
@@ -286,22 +313,38 @@ fn resolve(state: &AppState, model: &str) -> Option<Target> {
                 .as_ref()
                 .is_some_and(|info| info.models.iter().any(|m| m == model))
         })
-        .map(|live| ChainEntry {
-            model: Some(model.to_string()),
-            ..ChainEntry::new(live.id())
-        })
-        .collect();
-    (!offering.is_empty()).then(|| ad_hoc(offering))
+        .map(|live| (live.id().to_string(), unconfigured(state, live.id())))
+        .partition(|(_, missing)| missing.is_none());
+    if offering.is_empty() {
+        let missing: Vec<String> = missing.into_iter().filter_map(|(_, why)| why).collect();
+        return Err(if missing.is_empty() {
+            OpenAiError::model_not_found(model)
+        } else {
+            OpenAiError::model_unconfigured(model, &missing)
+        });
+    }
+    Ok(ad_hoc(
+        offering
+            .into_iter()
+            .map(|(id, _)| ChainEntry {
+                model: Some(model.to_string()),
+                ..ChainEntry::new(&id)
+            })
+            .collect(),
+    ))
 }
 
 /// Create a chat completion (OpenAI's API).
 #[utoipa::path(
     post, path = "/v1/chat/completions", tag = "openai",
-    request_body(content = Object, description = "OpenAI's chat completion request: `model`, `messages`, `stream`, `max_tokens`, `temperature`"),
+    request_body(content = schema::CompletionRequest, description = "OpenAI's chat completion request: `model`, `messages`, `stream`, `max_tokens`, `temperature`, `top_p` (other OpenAI fields are accepted and ignored)"),
     responses(
-        (status = 200, description = "A `chat.completion`, or with `stream: true` an event stream of `chat.completion.chunk`s ending in `[DONE]`"),
+        (status = 200, description = "A `chat.completion`, or with `stream: true` an event stream of `chat.completion.chunk`s ending in `[DONE]`", content(
+            (schema::ChatCompletion = "application/json"),
+            (schema::CompletionStreamEvent = "text/event-stream"),
+        )),
         (status = 400, description = "Invalid request (OpenAI error shape)"),
-        (status = 404, description = "Unknown model (OpenAI error shape)"),
+        (status = 404, description = "Unknown model, or one only providers that are not configured offer (OpenAI error shape)"),
         (status = 502, description = "The provider failed (OpenAI error shape)"),
         (status = 503, description = "No provider available (OpenAI error shape)"),
         (status = 504, description = "The provider timed out (OpenAI error shape)"),
@@ -312,8 +355,7 @@ pub async fn chat_completions(
     body: Bytes,
 ) -> Result<Response, OpenAiError> {
     let completion = Completion::parse(&body)?;
-    let target = resolve(&state, &completion.model)
-        .ok_or_else(|| OpenAiError::model_not_found(&completion.model))?;
+    let target = resolve(&state, &completion.model)?;
     // A route's links fix their own models (or use the provider's default).
     let request = completion.request(None);
     if completion.stream {
@@ -322,10 +364,10 @@ pub async fn chat_completions(
     let served = crate::cache::serve(&state, &target.route, &request, None)
         .await
         .map_err(|e| OpenAiError::from_provider(&e))?;
-    let mut body = completion_object(&served);
+    let mut body = schema::ChatCompletion::of(&served);
     if served.cached {
         // Not OpenAI's: tells a client the answer came from the response cache.
-        body["metadata"] = json!({ "cached": true });
+        body.metadata = Some(schema::CompletionMetadata { cached: true });
     }
     let mut response = Json(body).into_response();
     set_headers(response.headers_mut(), Some(&served.provider), &target);
@@ -360,33 +402,6 @@ fn finish_reason(reason: &str) -> &'static str {
         "content_filter" | "safety" | "SAFETY" | "refusal" => "content_filter",
         _ => "stop",
     }
-}
-
-fn usage(served: &Served) -> Value {
-    let usage = &served.response.usage;
-    json!({
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": u64::from(usage.prompt_tokens) + u64::from(usage.completion_tokens),
-    })
-}
-
-/// The `chat.completion` object.
-fn completion_object(served: &Served) -> Value {
-    json!({
-        "id": completion_id(),
-        "object": "chat.completion",
-        "created": unix_now(),
-        "model": served.response.model,
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": served.response.text, "refusal": null},
-            "logprobs": null,
-            "finish_reason": finish_reason(&served.response.finish_reason),
-        }],
-        "usage": usage(served),
-        "system_fingerprint": null,
-    })
 }
 
 /// What the provider task reports to a streamed completion.
@@ -471,12 +486,20 @@ async fn stream(
         include_usage: completion.include_usage,
     };
     let (events_tx, events) = mpsc::unbounded_channel::<Event>();
-    let _ = events_tx.send(chunks.chunk(json!({"role": "assistant", "content": ""}), None));
+    let opening = schema::ChunkDelta {
+        role: Some("assistant"),
+        content: Some(String::new()),
+    };
+    let _ = events_tx.send(chunks.chunk(opening, None));
     // An answer that arrived whole (the provider did not stream) goes out as one chunk.
     if let Update::Done(result) = &first
         && let Ok(served) = result.as_ref()
     {
-        let _ = events_tx.send(chunks.chunk(json!({ "content": served.response.text }), None));
+        let delta = schema::ChunkDelta {
+            content: Some(served.response.text.clone()),
+            ..Default::default()
+        };
+        let _ = events_tx.send(chunks.chunk(delta, None));
     }
     tokio::spawn(async move {
         let mut next = Some(first);
@@ -511,19 +534,20 @@ struct Chunks {
 }
 
 impl Chunks {
-    fn chunk(&self, delta: Value, finish_reason: Option<&str>) -> Event {
-        event(json!({
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "system_fingerprint": null,
-            "choices": [{
-                "index": 0,
-                "delta": delta,
-                "logprobs": null,
-                "finish_reason": finish_reason,
+    fn chunk(&self, delta: schema::ChunkDelta, finish_reason: Option<&'static str>) -> Event {
+        event(json!(schema::ChatCompletionChunk {
+            id: self.id.clone(),
+            object: "chat.completion.chunk",
+            created: self.created,
+            model: self.model.clone(),
+            system_fingerprint: None,
+            choices: vec![schema::ChunkChoice {
+                index: 0,
+                delta,
+                logprobs: None,
+                finish_reason,
             }],
+            usage: None,
         }))
     }
 
@@ -531,23 +555,30 @@ impl Chunks {
     fn on(&self, update: Update) -> (Vec<Event>, bool) {
         match update {
             Update::Serving { .. } => (Vec::new(), false),
-            Update::Chunk(text) => (vec![self.chunk(json!({ "content": text }), None)], false),
+            Update::Chunk(text) => {
+                let delta = schema::ChunkDelta {
+                    content: Some(text),
+                    ..Default::default()
+                };
+                (vec![self.chunk(delta, None)], false)
+            }
             Update::Done(result) => {
                 let mut events = Vec::new();
                 match *result {
                     Ok(served) => {
                         events.push(self.chunk(
-                            json!({}),
+                            schema::ChunkDelta::default(),
                             Some(finish_reason(&served.response.finish_reason)),
                         ));
                         if self.include_usage {
-                            events.push(event(json!({
-                                "id": self.id,
-                                "object": "chat.completion.chunk",
-                                "created": self.created,
-                                "model": self.model,
-                                "choices": [],
-                                "usage": usage(&served),
+                            events.push(event(json!(schema::ChatCompletionChunk {
+                                id: self.id.clone(),
+                                object: "chat.completion.chunk",
+                                created: self.created,
+                                model: self.model.clone(),
+                                system_fingerprint: None,
+                                choices: Vec::new(),
+                                usage: Some(schema::CompletionUsage::of(&served)),
                             })));
                         }
                     }
@@ -566,28 +597,19 @@ fn event(value: Value) -> Event {
     Event::default().data(value.to_string())
 }
 
-/// One entry of `GET /v1/models`.
-#[derive(Debug, Serialize)]
-struct ModelEntry {
-    id: String,
-    object: &'static str,
-    created: i64,
-    owned_by: String,
-}
-
 /// List the models (OpenAI's API): every route, and every loaded provider's models as
 /// `provider/model`.
 #[utoipa::path(
     get, path = "/v1/models", tag = "openai",
-    responses((status = 200, description = "`{object: \"list\", data: [{id, object: \"model\", created, owned_by}]}`"))
+    responses((status = 200, description = "`{object: \"list\", data: [{id, object: \"model\", created, owned_by}]}`", body = schema::ModelList))
 )]
-pub async fn models(State(state): State<AppState>) -> Json<Value> {
+pub async fn models(State(state): State<AppState>) -> Json<schema::ModelList> {
     let started = state.started_wall.timestamp();
-    let mut data: Vec<ModelEntry> = state
+    let mut data: Vec<schema::ModelEntry> = state
         .providers
         .table()
         .iter()
-        .map(|route| ModelEntry {
+        .map(|route| schema::ModelEntry {
             id: route.name.clone(),
             object: "model",
             created: started,
@@ -596,8 +618,12 @@ pub async fn models(State(state): State<AppState>) -> Json<Value> {
         .collect();
     for live in state.plugins.of_kind(Kind::AiProvider) {
         let Some(info) = &live.provider else { continue };
+        // A provider that is not configured serves nothing (see `resolve`).
+        if providers::configured::missing(&state, &live).is_some() {
+            continue;
+        }
         for model in &info.models {
-            data.push(ModelEntry {
+            data.push(schema::ModelEntry {
                 id: format!("{}/{model}", live.id()),
                 object: "model",
                 created: live.loaded_at.timestamp(),
@@ -605,7 +631,10 @@ pub async fn models(State(state): State<AppState>) -> Json<Value> {
             });
         }
     }
-    Json(json!({ "object": "list", "data": data }))
+    Json(schema::ModelList {
+        object: "list",
+        data,
+    })
 }
 
 #[cfg(test)]

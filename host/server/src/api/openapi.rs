@@ -24,6 +24,8 @@ use crate::auth::guard;
 use crate::error::Surface;
 use crate::state::AppState;
 
+pub mod sse;
+
 /// Routes of this module.
 pub fn routes() -> Router<AppState> {
     Router::new().route("/api/openapi.json", get(openapi_json))
@@ -40,7 +42,7 @@ pub struct ErrorBody {
     message: Option<String>,
     /// When (RFC 3339).
     timestamp: String,
-    /// Specifics, e.g. `{field}` for a validation error.
+    /// Specifics, e.g. `{field}` for a validation error (free-form).
     #[schema(value_type = Option<Object>)]
     details: Option<serde_json::Value>,
     /// Only on 500: the id under which the failure was logged.
@@ -63,7 +65,7 @@ pub struct EnvelopeFailureDetail {
     message: String,
     /// The HTTP status.
     status: Option<u16>,
-    /// Specifics, e.g. `{field}` for a validation error.
+    /// Specifics, e.g. `{field}` for a validation error (free-form).
     #[schema(value_type = Option<Object>)]
     details: Option<serde_json::Value>,
 }
@@ -94,14 +96,14 @@ pub struct OpenAiErrorDetail {
 pub struct JsonRpcMessage {
     /// Always `2.0`.
     jsonrpc: String,
-    /// The request's id (absent on a notification).
+    /// The request's id (absent on a notification): free-form, a string or a number.
     id: Option<serde_json::Value>,
     /// The method called (a request or a notification).
     method: Option<String>,
-    /// The method's parameters.
+    /// The method's parameters: free-form, as the method takes them.
     #[schema(value_type = Option<Object>)]
     params: Option<serde_json::Value>,
-    /// An answer's result.
+    /// An answer's result: free-form, as the method answers.
     #[schema(value_type = Option<Object>)]
     result: Option<serde_json::Value>,
     /// An answer's error.
@@ -113,7 +115,8 @@ pub struct JsonRpcMessage {
 pub struct JsonRpcErrorBody {
     /// Always `2.0`.
     jsonrpc: String,
-    /// The request's id, or `null` when it could not be read.
+    /// The request's id (free-form, a string or a number), or `null` when it could not
+    /// be read.
     id: Option<serde_json::Value>,
     /// The error.
     error: JsonRpcErrorDetail,
@@ -127,7 +130,7 @@ pub struct JsonRpcErrorDetail {
     code: i64,
     /// What went wrong, naming the field when one is at fault.
     message: String,
-    /// Specifics, if any.
+    /// Specifics, if any (free-form).
     #[schema(value_type = Option<Object>)]
     data: Option<serde_json::Value>,
 }
@@ -444,14 +447,19 @@ fn complete(path: &str, method: &HttpMethod, op: &mut Operation) {
         names => format!("The credential lacks the `{}` scope", names.join("`/`")),
     };
     if !open || !scopes.is_empty() {
-        let guard_shape = if Surface::of(path) == Surface::Frappe {
-            own
-        } else {
-            "ErrorBody"
+        // The Oropendola methods reshape every error into Frappe's; the envelope routes
+        // refuse in their envelope (their extractors, and the gate for them).
+        let guard_shape = match Surface::of(path) {
+            Surface::Frappe | Surface::Envelope => own,
+            _ => "ErrorBody",
         };
         extra.push((
             401,
-            "A credential is needed here (`[auth]`) and none or an invalid one was sent",
+            if path.starts_with("/api/v1/") {
+                "A credential is needed here (`[auth]`, or a bearer JWT) and none or an invalid one was sent (the message says why)"
+            } else {
+                "A credential is needed here (`[auth]`) and none or an invalid one was sent"
+            },
             guard_shape,
         ));
         extra.push((403, &lacks, guard_shape));
@@ -513,7 +521,7 @@ fn operation_id(method: &HttpMethod, path: &str) -> String {
 /// This API's OpenAPI 3.1 description.
 #[utoipa::path(
     get, path = "/api/openapi.json", tag = "meta",
-    responses((status = 200, description = "The OpenAPI document", body = Object))
+    responses((status = 200, description = "The OpenAPI document (free-form here: its schema is OpenAPI 3.1's own)", body = Object))
 )]
 pub async fn openapi_json() -> Json<&'static Document> {
     Json(document())

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
@@ -56,30 +56,93 @@ pub struct PluginView {
     /// Whether the registry has a newer version than the installed one.
     pub update_available: bool,
     /// What it asks for.
-    #[schema(value_type = Object)]
+    #[schema(value_type = PermissionsView)]
     pub permissions: Permissions,
     /// What the operator granted.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<PermissionsView>)]
     pub granted: Option<Permissions>,
     /// What the installed version asks for beyond what was granted, in words: it runs
     /// without these until `POST /api/plugins/{id}/permissions` grants them (a plugin
     /// copied into the plugins directory by hand starts with everything pending).
     pub pending_permissions: Vec<String>,
     /// An update waiting for a permission grant.
-    #[schema(value_type = Option<Object>)]
-    pub pending_update: Option<Value>,
+    pub pending_update: Option<PendingUpdate>,
     /// Where it came from: `bundled`, `registry` or `disk`.
     pub source: Option<String>,
     /// Tools, for mcp-server plugins that are loaded.
-    #[schema(value_type = Vec<Object>)]
-    pub tools: Vec<Value>,
+    pub tools: Vec<ToolView>,
     /// Call counters, when loaded.
-    #[schema(value_type = Option<Object>)]
-    pub stats: Option<Value>,
+    #[schema(value_type = Option<StatsView>)]
+    pub stats: Option<crate::runtime::StatsSnapshot>,
     /// Its budget as the host enforces it (defaults, the manifest's ask, the operator's
     /// `[budgets.plugin.<id>]`), when installed.
-    #[schema(value_type = Option<Object>)]
     pub budgets: Option<crate::runtime::budget::Limits>,
+}
+
+/// An update of a [`PluginView`] staged until the operator grants what it asks for more.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PendingUpdate {
+    /// The staged version.
+    pub version: String,
+    /// What it asks for beyond what was granted, in words.
+    pub needs: Vec<String>,
+}
+
+/// A tool of a loaded mcp-server plugin.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ToolView {
+    /// Its name, unique within the plugin.
+    pub name: String,
+    /// What it does.
+    pub description: String,
+}
+
+/// The schema of a manifest's `permissions` ([`Permissions`], whose crate does not derive
+/// schemas); a test checks that the fields match what `Permissions` serializes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PermissionsView {
+    /// Hosts it may reach over outgoing HTTP (`api.example.com`, `localhost:8080`).
+    pub network: Vec<String>,
+    /// Directories it may read (or write).
+    pub files: Vec<FileGrantView>,
+    /// Host environment variables passed into its WASI environment.
+    pub env: Vec<String>,
+    /// Secrets it may read through `host.secret`.
+    pub secrets: Vec<String>,
+    /// Scout checks only: the scouted project is mounted read-only at `/project`.
+    pub project_dir: bool,
+    /// Memory cap in MiB.
+    pub memory_mb: u32,
+    /// Time cap of one call in milliseconds.
+    pub timeout_ms: u64,
+}
+
+/// A directory of a [`PermissionsView`] (the manifest's `FileGrant`).
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileGrantView {
+    /// Directory on the host: absolute, or relative to `<data-dir>/files/`.
+    pub path: String,
+    /// Where the plugin sees it (absent: the same path).
+    pub guest_path: Option<String>,
+    /// Whether the plugin may write there (read-only otherwise).
+    pub write: bool,
+}
+
+/// The schema of a plugin's call counters ([`crate::runtime::StatsSnapshot`]); a test
+/// checks that the fields match what the snapshot serializes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatsView {
+    /// Calls started.
+    pub calls: u64,
+    /// Calls failed.
+    pub errors: u64,
+    /// Calls timed out.
+    pub timeouts: u64,
+    /// Calls crashed.
+    pub crashes: u64,
+    /// Mean call time in milliseconds.
+    pub mean_ms: f64,
 }
 
 /// Every plugin known to the registry or installed, optionally of one kind, by id.
@@ -166,21 +229,24 @@ async fn view(state: &AppState, id: &str) -> Result<Option<PluginView>, ApiError
             .as_ref()
             .map(|r| r.granted.clone())
             .unwrap_or_default();
-        json!({
-            "version": staged.version.to_string(),
-            "needs": staged.permissions.exceeds(&granted),
-        })
+        PendingUpdate {
+            version: staged.version.to_string(),
+            needs: staged.permissions.exceeds(&granted),
+        }
     });
     let tools = live
         .as_ref()
         .map(|l| {
             l.tools
                 .iter()
-                .map(|t| json!({ "name": t.name, "description": t.description }))
+                .map(|t| ToolView {
+                    name: t.name.clone(),
+                    description: t.description.clone(),
+                })
                 .collect()
         })
         .unwrap_or_default();
-    let stats = live.as_ref().map(|l| json!(l.plugin.stats.snapshot()));
+    let stats = live.as_ref().map(|l| l.plugin.stats.snapshot());
     let budgets = installed_manifest.as_ref().map(|m| {
         let config = &state.config.budgets;
         crate::runtime::budget::Limits::resolve(

@@ -279,6 +279,46 @@ enum GrantBody {
     Bare(Permissions),
 }
 
+/// The schema of a grant's body ([`GrantBody`], whose permissions' crate derives no
+/// schemas).
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code, reason = "the schema of the body read as `GrantBody`")]
+pub enum GrantSchema {
+    /// The permissions under `permissions`.
+    Wrapped {
+        /// The permissions to grant.
+        permissions: PermissionsGrant,
+    },
+    /// The permissions, bare.
+    Bare(PermissionsGrant),
+}
+
+/// A manifest's `permissions` as a grant names them: every field optional (absent: none,
+/// or the default cap).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(
+    dead_code,
+    reason = "the schema of the permissions read as `Permissions`"
+)]
+pub struct PermissionsGrant {
+    /// Hosts it may reach over outgoing HTTP (`api.example.com`, `localhost:8080`).
+    network: Option<Vec<String>>,
+    /// Directories it may read (or write).
+    files: Option<Vec<plugin_view::FileGrantView>>,
+    /// Host environment variables passed into its WASI environment.
+    env: Option<Vec<String>>,
+    /// Secrets it may read through `host.secret`.
+    secrets: Option<Vec<String>>,
+    /// Scout checks only: mount the scouted project read-only at `/project`.
+    project_dir: Option<bool>,
+    /// Memory cap in MiB (default 64).
+    memory_mb: Option<u32>,
+    /// Time cap of one call in milliseconds (default 5000).
+    timeout_ms: Option<u64>,
+}
+
 #[utoipa::path(
     post, path = "/api/plugins/{id}/permissions", tag = "plugins",
     summary = "Grants a plugin permissions",
@@ -286,7 +326,7 @@ enum GrantBody {
     params(
         ("id" = String, Path, description = "The id"),
     ),
-    request_body(content = Object, description = "The permissions to grant (as a manifest's `permissions`), bare or under `permissions`"),
+    request_body(content = GrantSchema, description = "The permissions to grant (as a manifest's `permissions`), bare or under `permissions`"),
     responses(
         (status = 200, description = "Done", body = PluginDone),
         (status = 404, description = "No such plugin", body = crate::api::openapi::ErrorBody),

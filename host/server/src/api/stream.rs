@@ -41,7 +41,7 @@ enum Message {
     post, path = "/api/chat/stream", tag = "chat",
     request_body(content = crate::chat::ChatRequestBody, description = "A ChatRequest, plus an optional `route` (default `mama-bear`)"),
     responses(
-        (status = 200, description = "`text/event-stream`: `chunk` events `{chunk, index}`, then `done` with the ChatResponse, or `error`", content_type = "text/event-stream"),
+        (status = 200, description = "`text/event-stream`: `chunk` events `{chunk, index}`, then `done` with the ChatResponse, or `error`", body = ChatStreamEvent, content_type = "text/event-stream"),
         (status = 400, description = "Missing, empty or non-string `message`, or a non-string `route`", body = ErrorBody),
         (status = 404, description = "No route has that name", body = ErrorBody),
         (status = 503, description = "No AI provider of the route is loaded", body = ErrorBody),
@@ -119,7 +119,7 @@ fn events(rx: mpsc::UnboundedReceiver<Message>) -> impl Stream<Item = Result<Eve
         }
         let event = match rx.recv().await? {
             Message::Chunk(chunk) => {
-                let event = json_event("chunk", &json!({ "chunk": chunk, "index": index }));
+                let event = json_event("chunk", &Chunk { chunk, index });
                 return Some((Ok(event), (rx, index + 1, false)));
             }
             Message::Done(result) => match *result {
@@ -136,19 +136,83 @@ fn events(rx: mpsc::UnboundedReceiver<Message>) -> impl Stream<Item = Result<Eve
                     let status = chat_error(err).status();
                     json_event(
                         "error",
-                        &json!({
-                            "success": false,
-                            "error": message,
-                            "code": code,
-                            "status": status.as_u16(),
-                            "timestamp": crate::clock::timestamp(),
-                        }),
+                        &StreamFailure {
+                            success: false,
+                            error: message,
+                            code,
+                            status: status.as_u16(),
+                            timestamp: crate::clock::timestamp(),
+                        },
                     )
                 }
             },
         };
         Some((Ok(event), (rx, index, true)))
     })
+}
+
+/// A piece of the answer: a `chunk` event's data.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Chunk {
+    /// The text of this piece.
+    pub chunk: String,
+    /// Its position, from 0.
+    pub index: u64,
+}
+
+/// Why the chat failed: an `error` event's data.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct StreamFailure {
+    /// Always `false`.
+    pub success: bool,
+    /// What went wrong.
+    pub error: String,
+    /// `provider_error`, `timeout`, `no_provider`, `invalid_request`, `unknown_session`,
+    /// `storage`, ... (the provider failure's code).
+    pub code: &'static str,
+    /// The HTTP status the same failure answers outside a stream.
+    pub status: u16,
+    /// When (RFC 3339).
+    pub timestamp: String,
+}
+
+/// An event of `POST /api/chat/stream` (its `text/event-stream` schema, event by event).
+pub struct ChatStreamEvent;
+
+impl utoipa::PartialSchema for ChatStreamEvent {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::api::openapi::sse::events(
+            "An event of the stream; its `data` is JSON",
+            &[
+                ("chunk", "Chunk", "A piece of the answer"),
+                (
+                    "done",
+                    "ChatReply",
+                    "The whole answer (the ChatResponse); the stream ends",
+                ),
+                ("error", "StreamFailure", "The chat failed; the stream ends"),
+            ],
+        )
+    }
+}
+
+impl utoipa::ToSchema for ChatStreamEvent {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "ChatStreamEvent".into()
+    }
+
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema as _;
+        schemas.push(("Chunk".into(), Chunk::schema()));
+        schemas.push(("StreamFailure".into(), StreamFailure::schema()));
+        schemas.push(("ChatReply".into(), ChatReply::schema()));
+        <ChatReply as utoipa::ToSchema>::schemas(schemas);
+    }
 }
 
 fn json_event(name: &str, data: &impl serde::Serialize) -> Event {

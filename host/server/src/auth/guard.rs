@@ -21,7 +21,7 @@ use socketioxide::extract::SocketRef;
 
 use super::principal::{self, Resolved};
 use super::ratelimit::{ClientLimit, Limiter};
-use crate::error::ApiError;
+use crate::error::{ApiError, EnvelopeError, Surface};
 use crate::state::AppState;
 
 /// Paths no rate limit applies to: liveness, readiness and metrics scrapes.
@@ -153,6 +153,10 @@ async fn check_gate(State(state): State<AppState>, request: Request, next: Next)
     let resolved = principal::resolved(&mut parts, &state).await;
     match resolved.require_any(needed) {
         Ok(_) => next.run(Request::from_parts(parts, body)).await,
+        // The envelope routes refuse in their envelope, as their own extractors do.
+        Err(err) if Surface::of(parts.uri.path()) == Surface::Envelope => {
+            EnvelopeError::from(err).into_response()
+        }
         Err(err) => err.into_response(),
     }
 }

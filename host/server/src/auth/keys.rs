@@ -19,7 +19,7 @@ const SHOWN: usize = super::KEY_PREFIX.len() + 8;
 const LAST_USED_RESOLUTION: Duration = Duration::seconds(60);
 
 /// An API key as listings show it: never the secret.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ApiKey {
     /// Id, for revoking.
     pub id: String,
@@ -28,6 +28,7 @@ pub struct ApiKey {
     /// The key's first characters.
     pub prefix: String,
     /// What it may do.
+    #[schema(value_type = Vec<String>)]
     pub scopes: Scopes,
     /// When it was created (RFC 3339).
     pub created_at: String,

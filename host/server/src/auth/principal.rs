@@ -45,13 +45,14 @@ pub enum Kind {
 }
 
 /// The user a principal acts for, as login and `verify_session` answer it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UserView {
     /// Id.
     pub id: String,
     /// Login name.
     pub username: String,
     /// Scopes.
+    #[schema(value_type = Vec<String>)]
     pub scopes: Scopes,
 }
 

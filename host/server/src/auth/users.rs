@@ -48,13 +48,14 @@ impl From<sqlx::Error> for Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A user as the API shows it: never the password hash.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct User {
     /// Id.
     pub id: String,
     /// Login name.
     pub username: String,
     /// What the user may do.
+    #[schema(value_type = Vec<String>)]
     pub scopes: Scopes,
     /// When the user was created (RFC 3339).
     pub created_at: String,

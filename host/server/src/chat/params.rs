@@ -67,7 +67,9 @@ pub fn optional_id(
 }
 
 /// The sampling parameters of a request.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 pub struct Sampling {
     /// Longest answer, in tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -7,7 +7,7 @@ use crate::runtime::CallError;
 use crate::runtime::probe::ProbeReport;
 
 /// The outcome of one health probe.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ProbeOutcome {
     /// Probe plugin id.
     pub id: String,
@@ -24,7 +24,7 @@ pub struct ProbeOutcome {
 }
 
 /// One figure reported by a probe.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Metric {
     /// Name.
     pub name: String,

@@ -745,3 +745,23 @@ async fn a_socket_with_a_session_cookie_may_chat_when_chat_is_closed() {
         server.abort();
     }
 }
+
+#[tokio::test]
+async fn closed_reading_refuses_the_envelope_routes_in_their_envelope() {
+    for (state, _guards) in states(|config| config.auth.open_read = false).await {
+        let app = crate::app(state);
+        for path in ["/api/jobs", "/api/v1/documents", "/api/cache/stats"] {
+            let (status, _, reply) =
+                send(app.clone(), request("GET", path, None, Auth::None)).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
+            assert_eq!(reply["success"], false, "{path}: {reply}");
+            assert_eq!(reply["error"]["status"], 401, "{path}: {reply}");
+            assert!(
+                reply["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("open_read")),
+                "{path}: {reply}"
+            );
+        }
+    }
+}

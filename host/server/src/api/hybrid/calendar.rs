@@ -31,6 +31,10 @@ use crate::jobs::{NewJob, Status};
 use crate::runtime::mcp::Content;
 use crate::state::AppState;
 
+mod view;
+
+pub use view::{BotScheduled, ChannelRegistered, Meeting, MeetingList, OneMeeting, Pushed, Synced};
+
 /// Routes of this module.
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -137,11 +141,14 @@ async fn pull(
     Ok((events.len(), answer["errors"].clone()))
 }
 
-/// Body of `POST /api/v1/calendar/sync`.
-#[derive(Debug, Default, Deserialize)]
+/// Body of `POST /api/v1/calendar/sync` and `POST /api/v1/calendar/webhook` (an empty
+/// body is `{}`).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SyncBody {
+pub struct SyncBody {
+    /// Start of the window (RFC 3339 or YYYY-MM-DD; default a week ago).
     start: Option<String>,
+    /// End of the window, after `start` (default four weeks ahead).
     end: Option<String>,
 }
 
@@ -154,11 +161,10 @@ fn default_window() -> (DateTime<Utc>, DateTime<Utc>) {
     post, path = "/api/v1/calendar/sync", tag = "calendar",
     summary = "Pulls the configured feeds' meetings through the calendar plugin",
     description = "Pulls the configured feeds' meetings through the `calendar` plugin (`{start?, end?}`)",
-    request_body = serde_json::Value,
+    request_body(content = SyncBody, description = "`{start?, end?}`; an empty body is `{}`"),
     responses(
-        (status = 200, description = "`{success, data: {synced, errors, start, end}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+        (status = 200, description = "`{success, data: {synced, errors, start, end}}`", body = crate::error::EnvelopeData<Synced>),
         (status = 400, description = "A bad window", body = crate::api::openapi::EnvelopeFailure),
-        (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
         (status = 503, description = "The calendar plugin is not loaded", body = crate::api::openapi::EnvelopeFailure),
     ),
 )]
@@ -166,7 +172,7 @@ async fn sync(
     State(state): State<AppState>,
     user: V1User,
     body: Bytes,
-) -> Result<Envelope<Value>, EnvelopeError> {
+) -> Result<Envelope<Synced>, EnvelopeError> {
     let body: SyncBody = if body.iter().all(u8::is_ascii_whitespace) {
         SyncBody::default()
     } else {
@@ -186,37 +192,37 @@ async fn sync(
     }
     let (synced, errors) = pull(&state, &user.id, from, to).await?;
     tracing::info!(user = %user.name, synced, "calendar synced");
-    Ok(Envelope(json!({
-        "synced": synced,
-        "errors": errors,
-        "start": rfc3339(from),
-        "end": rfc3339(to),
-    })))
+    Ok(Envelope(Synced {
+        synced,
+        errors,
+        start: rfc3339(from),
+        end: rfc3339(to),
+    }))
 }
 
-fn meeting_json(row: &AnyRow) -> Result<Value, EnvelopeError> {
+fn meeting_json(row: &AnyRow) -> Result<Meeting, EnvelopeError> {
     let text = |name: &str| row.try_get::<String, _>(name).map_err(internal);
     let optional = |name: &str| row.try_get::<Option<String>, _>(name).map_err(internal);
     let attendees: Value = serde_json::from_str(&text("attendees")?).unwrap_or_else(|_| json!([]));
-    Ok(json!({
-        "id": text("id")?,
-        "ical_id": text("ical_id")?,
-        "uid": text("uid")?,
-        "title": text("title")?,
-        "description": text("description")?,
-        "location": text("location")?,
-        "start_time": text("start_time")?,
-        "end_time": text("end_time")?,
-        "all_day": row.try_get::<i64, _>("all_day").map_err(internal)? != 0,
-        "timezone": text("timezone")?,
-        "organizer": text("organizer")?,
-        "attendees": attendees,
-        "recurring": row.try_get::<i64, _>("recurring").map_err(internal)? != 0,
-        "synced_at": text("synced_at")?,
-        "bot_status": optional("bot_status")?,
-        "bot_job_id": optional("bot_job_id")?,
-        "notes": optional("notes")?,
-    }))
+    Ok(Meeting {
+        id: text("id")?,
+        ical_id: text("ical_id")?,
+        uid: text("uid")?,
+        title: text("title")?,
+        description: text("description")?,
+        location: text("location")?,
+        start_time: text("start_time")?,
+        end_time: text("end_time")?,
+        all_day: row.try_get::<i64, _>("all_day").map_err(internal)? != 0,
+        timezone: text("timezone")?,
+        organizer: text("organizer")?,
+        attendees,
+        recurring: row.try_get::<i64, _>("recurring").map_err(internal)? != 0,
+        synced_at: text("synced_at")?,
+        bot_status: optional("bot_status")?,
+        bot_job_id: optional("bot_job_id")?,
+        notes: optional("notes")?,
+    })
 }
 
 /// Query of `GET /api/v1/calendar/meetings`.
@@ -235,16 +241,15 @@ struct MeetingsQuery {
         ("end" = Option<String>, Query, description = "End of the window (default the end of this week)"),
     ),
     responses(
-        (status = 200, description = "`{success, data: {meetings, total, start, end}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+        (status = 200, description = "`{success, data: {meetings, total, start, end}}`", body = crate::error::EnvelopeData<MeetingList>),
         (status = 400, description = "A bad date", body = crate::api::openapi::EnvelopeFailure),
-        (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
     ),
 )]
 async fn meetings(
     State(state): State<AppState>,
     user: V1User,
     Query(query): Query<MeetingsQuery>,
-) -> Result<Envelope<Value>, EnvelopeError> {
+) -> Result<Envelope<MeetingList>, EnvelopeError> {
     let today = Utc::now().date_naive();
     let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
     let mut from = monday.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
@@ -273,12 +278,12 @@ async fn meetings(
         .iter()
         .map(meeting_json)
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Envelope(json!({
-        "meetings": meetings,
-        "total": meetings.len(),
-        "start": rfc3339(from),
-        "end": rfc3339(to),
-    })))
+    Ok(Envelope(MeetingList {
+        total: meetings.len(),
+        meetings,
+        start: rfc3339(from),
+        end: rfc3339(to),
+    }))
 }
 
 async fn fetch_meeting(state: &AppState, user: &V1User, id: &str) -> Result<AnyRow, EnvelopeError> {
@@ -299,8 +304,7 @@ async fn fetch_meeting(state: &AppState, user: &V1User, id: &str) -> Result<AnyR
         ("id" = String, Path, description = "The id"),
     ),
     responses(
-        (status = 200, description = "`{success, data: {meeting}}`", body = crate::error::EnvelopeData<serde_json::Value>),
-        (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
+        (status = 200, description = "`{success, data: {meeting}}`", body = crate::error::EnvelopeData<OneMeeting>),
         (status = 404, description = "Unknown meeting", body = crate::api::openapi::EnvelopeFailure),
     ),
 )]
@@ -308,17 +312,20 @@ async fn meeting(
     State(state): State<AppState>,
     user: V1User,
     Path(id): Path<String>,
-) -> Result<Envelope<Value>, EnvelopeError> {
+) -> Result<Envelope<OneMeeting>, EnvelopeError> {
     // Catch up on a bot whose timer or job finished while nobody watched (e.g. a restart).
     advance_bot(&state, &user.id, &id).await?;
     let row = fetch_meeting(&state, &user, &id).await?;
-    Ok(Envelope(json!({ "meeting": meeting_json(&row)? })))
+    Ok(Envelope(OneMeeting {
+        meeting: meeting_json(&row)?,
+    }))
 }
 
-/// Body of `POST .../meetings/{id}/bot`.
-#[derive(Debug, Default, Deserialize)]
+/// Body of `POST .../meetings/{id}/bot` (an empty body is `{}`).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct BotBody {
+pub struct BotBody {
+    /// The chat route whose providers write the notes (default the jobs' route).
     route: Option<String>,
 }
 
@@ -329,11 +336,10 @@ struct BotBody {
     params(
         ("id" = String, Path, description = "The id"),
     ),
-    request_body = serde_json::Value,
+    request_body(content = BotBody, description = "`{route?}`; an empty body is `{}`"),
     responses(
-        (status = 202, description = "`{success, data: {meeting, runs_at, route}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+        (status = 202, description = "`{success, data: {meeting, runs_at, route}}`", body = crate::error::EnvelopeData<BotScheduled>),
         (status = 400, description = "Unknown route", body = crate::api::openapi::EnvelopeFailure),
-        (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
         (status = 404, description = "Unknown meeting", body = crate::api::openapi::EnvelopeFailure),
     ),
 )]
@@ -342,7 +348,7 @@ async fn schedule_bot(
     user: V1User,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<(StatusCode, Envelope<Value>), EnvelopeError> {
+) -> Result<(StatusCode, Envelope<BotScheduled>), EnvelopeError> {
     let body: BotBody = if body.iter().all(u8::is_ascii_whitespace) {
         BotBody::default()
     } else {
@@ -390,11 +396,11 @@ async fn schedule_bot(
     let row = fetch_meeting(&state, &user, &id).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Envelope(json!({
-            "meeting": meeting_json(&row)?,
-            "runs_at": rfc3339(end),
-            "route": route,
-        })),
+        Envelope(BotScheduled {
+            meeting: meeting_json(&row)?,
+            runs_at: rfc3339(end),
+            route,
+        }),
     ))
 }
 
@@ -425,13 +431,13 @@ async fn advance_bot(state: &AppState, user_id: &str, id: &str) -> Result<bool, 
             let prompt = format!(
                 "Write meeting notes for \"{}\" ({} to {}, {}). Organizer: {}. Attendees: {}. \
                  Agenda and description: {}. Give a summary, decisions and action items.",
-                meeting["title"].as_str().unwrap_or_default(),
-                meeting["start_time"].as_str().unwrap_or_default(),
-                meeting["end_time"].as_str().unwrap_or_default(),
-                meeting["location"].as_str().unwrap_or_default(),
-                meeting["organizer"].as_str().unwrap_or_default(),
-                meeting["attendees"],
-                meeting["description"].as_str().unwrap_or_default(),
+                meeting.title,
+                meeting.start_time,
+                meeting.end_time,
+                meeting.location,
+                meeting.organizer,
+                meeting.attendees,
+                meeting.description,
             );
             let route: Option<String> = row.try_get("bot_route").map_err(internal)?;
             let job = state
@@ -514,17 +520,16 @@ async fn set_bot(
     post, path = "/api/v1/calendar/webhook", tag = "calendar",
     summary = "Registers a push channel",
     description = "Registers a push channel (`{start?, end?}`): a callback token and path",
-    request_body = serde_json::Value,
+    request_body(content = SyncBody, description = "`{start?, end?}`; an empty body is `{}`"),
     responses(
-        (status = 201, description = "`{success, data: {channel_id, token, callback_path}}`", body = crate::error::EnvelopeData<serde_json::Value>),
-        (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
+        (status = 201, description = "`{success, data: {channel_id, token, callback_path}}`", body = crate::error::EnvelopeData<ChannelRegistered>),
     ),
 )]
 async fn register_webhook(
     State(state): State<AppState>,
     user: V1User,
     body: Bytes,
-) -> Result<(StatusCode, Envelope<Value>), EnvelopeError> {
+) -> Result<(StatusCode, Envelope<ChannelRegistered>), EnvelopeError> {
     let body: SyncBody = if body.iter().all(u8::is_ascii_whitespace) {
         SyncBody::default()
     } else {
@@ -565,12 +570,12 @@ async fn register_webhook(
     tracing::info!(user = %user.name, channel = %id, "calendar push channel registered");
     Ok((
         StatusCode::CREATED,
-        Envelope(json!({
-            "channel_id": id,
-            "token": token,
-            "callback_path": format!("/api/v1/calendar/webhook/{token}"),
-            "message": "POST to callback_path (no other credential needed) to sync this user's meetings",
-        })),
+        Envelope(ChannelRegistered {
+            channel_id: id,
+            callback_path: format!("/api/v1/calendar/webhook/{token}"),
+            token,
+            message: "POST to callback_path (no other credential needed) to sync this user's meetings",
+        }),
     ))
 }
 
@@ -582,14 +587,14 @@ async fn register_webhook(
         ("token" = String, Path, description = "The token"),
     ),
     responses(
-        (status = 200, description = "`{success, data: {channel_id, synced, errors}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+        (status = 200, description = "`{success, data: {channel_id, synced, errors}}`", body = crate::error::EnvelopeData<Pushed>),
         (status = 404, description = "No channel has this token", body = crate::api::openapi::EnvelopeFailure),
     ),
 )]
 async fn webhook(
     State(state): State<AppState>,
     Path(token): Path<String>,
-) -> Result<Envelope<Value>, EnvelopeError> {
+) -> Result<Envelope<Pushed>, EnvelopeError> {
     let row = sqlx::query(
         "SELECT id, user_id, window_start, window_end FROM calendar_channels WHERE token_hash = $1",
     )
@@ -613,7 +618,9 @@ async fn webhook(
         .execute(state.db.pool())
         .await
         .map_err(internal)?;
-    Ok(Envelope(
-        json!({ "channel_id": channel, "synced": synced, "errors": errors }),
-    ))
+    Ok(Envelope(Pushed {
+        channel_id: channel,
+        synced,
+        errors,
+    }))
 }

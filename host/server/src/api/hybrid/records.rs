@@ -21,6 +21,8 @@ use crate::clock;
 use crate::error::{Envelope, EnvelopeError};
 use crate::state::AppState;
 
+mod schema;
+
 /// How a field is kept.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -539,9 +541,8 @@ handlers!(
             ("project_id" = Option<String>, Query, description = "Only documents of this project"),
         ),
         responses(
-            (status = 200, description = "`{success, data: {documents, total, limit, offset}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+            (status = 200, description = "`{success, data: {documents, total, limit, offset}}`", body = schema::DocumentList),
             (status = 400, description = "A bad limit or offset", body = crate::api::openapi::EnvelopeFailure),
-            (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
         ),
     )]
     list_documents,
@@ -549,11 +550,10 @@ handlers!(
         post, path = "/api/v1/documents", tag = "hybrid",
         summary = "Creates a document",
         description = "Creates a document: `{title, content?, type?, project_id?, metadata?}`",
-        request_body = serde_json::Value,
+        request_body = schema::NewDocument,
         responses(
-            (status = 201, description = "`{success, data: {document}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+            (status = 201, description = "`{success, data: {document}}`", body = schema::DocumentAnswer),
             (status = 400, description = "A missing or invalid field", body = crate::api::openapi::EnvelopeFailure),
-            (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
         ),
     )]
     create_document,
@@ -565,8 +565,7 @@ handlers!(
             ("id" = String, Path, description = "The id"),
         ),
         responses(
-            (status = 200, description = "`{success, data: {document}}`", body = crate::error::EnvelopeData<serde_json::Value>),
-            (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
+            (status = 200, description = "`{success, data: {document}}`", body = schema::DocumentAnswer),
             (status = 404, description = "Unknown, or another user's", body = crate::api::openapi::EnvelopeFailure),
         ),
     )]
@@ -578,11 +577,10 @@ handlers!(
         params(
             ("id" = String, Path, description = "The id"),
         ),
-        request_body = serde_json::Value,
+        request_body = schema::DocumentChanges,
         responses(
-            (status = 200, description = "`{success, data: {document}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+            (status = 200, description = "`{success, data: {document}}`", body = schema::DocumentAnswer),
             (status = 400, description = "An invalid field, or none", body = crate::api::openapi::EnvelopeFailure),
-            (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
             (status = 404, description = "Unknown, or another user's", body = crate::api::openapi::EnvelopeFailure),
         ),
     )]
@@ -595,8 +593,7 @@ handlers!(
             ("id" = String, Path, description = "The id"),
         ),
         responses(
-            (status = 200, description = "`{success, data: {id, deleted}}`", body = crate::error::EnvelopeData<serde_json::Value>),
-            (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
+            (status = 200, description = "`{success, data: {id, deleted}}`", body = schema::RecordDeleted),
             (status = 404, description = "Unknown, or another user's", body = crate::api::openapi::EnvelopeFailure),
         ),
     )]
@@ -613,9 +610,8 @@ handlers!(
             ("offset" = Option<i64>, Query, description = "Skip this many (default 0)"),
         ),
         responses(
-            (status = 200, description = "`{success, data: {projects, total, limit, offset}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+            (status = 200, description = "`{success, data: {projects, total, limit, offset}}`", body = schema::ProjectList),
             (status = 400, description = "A bad limit or offset", body = crate::api::openapi::EnvelopeFailure),
-            (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
         ),
     )]
     list_projects,
@@ -623,11 +619,10 @@ handlers!(
         post, path = "/api/v1/projects", tag = "hybrid",
         summary = "Creates a project",
         description = "Creates a project: `{name, description?, status?, metadata?}`",
-        request_body = serde_json::Value,
+        request_body = schema::NewProject,
         responses(
-            (status = 201, description = "`{success, data: {project}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+            (status = 201, description = "`{success, data: {project}}`", body = schema::ProjectAnswer),
             (status = 400, description = "A missing or invalid field", body = crate::api::openapi::EnvelopeFailure),
-            (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
         ),
     )]
     create_project,
@@ -639,8 +634,7 @@ handlers!(
             ("id" = String, Path, description = "The id"),
         ),
         responses(
-            (status = 200, description = "`{success, data: {project}}`", body = crate::error::EnvelopeData<serde_json::Value>),
-            (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
+            (status = 200, description = "`{success, data: {project}}`", body = schema::ProjectAnswer),
             (status = 404, description = "Unknown, or another user's", body = crate::api::openapi::EnvelopeFailure),
         ),
     )]
@@ -652,11 +646,10 @@ handlers!(
         params(
             ("id" = String, Path, description = "The id"),
         ),
-        request_body = serde_json::Value,
+        request_body = schema::ProjectChanges,
         responses(
-            (status = 200, description = "`{success, data: {project}}`", body = crate::error::EnvelopeData<serde_json::Value>),
+            (status = 200, description = "`{success, data: {project}}`", body = schema::ProjectAnswer),
             (status = 400, description = "An invalid field, or none", body = crate::api::openapi::EnvelopeFailure),
-            (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
             (status = 404, description = "Unknown, or another user's", body = crate::api::openapi::EnvelopeFailure),
         ),
     )]
@@ -669,8 +662,7 @@ handlers!(
             ("id" = String, Path, description = "The id"),
         ),
         responses(
-            (status = 200, description = "`{success, data: {id, deleted}}`", body = crate::error::EnvelopeData<serde_json::Value>),
-            (status = 401, description = "No credential, or a JWT that is refused (saying why)", body = crate::api::openapi::EnvelopeFailure),
+            (status = 200, description = "`{success, data: {id, deleted}}`", body = schema::RecordDeleted),
             (status = 404, description = "Unknown, or another user's", body = crate::api::openapi::EnvelopeFailure),
         ),
     )]

@@ -18,6 +18,11 @@ use futures::Stream;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use serde::Serialize;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
+use utoipa::{PartialSchema, ToSchema};
+
 use super::{Answer, Args, Caller, answer};
 use crate::api::chat::chat_error;
 use crate::chat::{self, ChatInput};
@@ -54,15 +59,37 @@ async fn input_of(
     Ok((route, input))
 }
 
+/// The arguments of `chat.send_message` and `chat.stream` (a JSON object or a
+/// form-encoded body; the query string's arguments count too).
+#[derive(Debug, ToSchema)]
+#[allow(
+    dead_code,
+    reason = "the schema of the arguments `input_of` reads from `Args`"
+)]
+pub struct ChatArgs {
+    /// What to say (required).
+    pub message: String,
+    /// The chat route (default `mama-bear`).
+    pub route: Option<String>,
+    /// The conversation to continue; a new one when absent.
+    pub session_id: Option<String>,
+    /// Another name for `session_id`.
+    pub conversation_id: Option<String>,
+    /// Extra context handed to the provider: free-form JSON (an object, or a string
+    /// holding JSON).
+    #[schema(value_type = Option<Object>)]
+    pub context: Option<Value>,
+}
+
 /// `chat.send_message {message, route?, session_id?, context?}`: the answer
 /// (the seeds' ChatResponse, plus `conversation_id`).
 #[utoipa::path(
     post, path = "/api/method/oropendola.chat.send_message", tag = "oropendola",
     summary = "Chat on a route",
     description = "Chat on a route (`message`, `route?` = mama-bear, `session_id?`, `context?`; JSON or form): the ChatResponse under `message`",
-    request_body = serde_json::Value,
+    request_body(content = ChatArgs, description = "`{message, route?, session_id?, context?}` as JSON (or form-encoded)"),
     responses(
-        (status = 200, description = "`{message: ChatResponse + conversation_id}`", body = Answer<serde_json::Value>),
+        (status = 200, description = "`{message: ChatResponse + conversation_id + route}`", body = Answer<SentMessage>),
         (status = 400, description = "A missing or empty `message` (Frappe `ValidationError`)", body = crate::api::openapi::FrappeErrorBody),
         (status = 401, description = "Not logged in: no `sid` session (or key)", body = crate::api::openapi::FrappeErrorBody),
         (status = 404, description = "No chat route of that name", body = crate::api::openapi::FrappeErrorBody),
@@ -73,15 +100,16 @@ pub async fn send_message(
     State(state): State<AppState>,
     caller: Caller,
     args: Args,
-) -> ApiResult<axum::Json<Answer<Value>>> {
+) -> ApiResult<axum::Json<Answer<SentMessage>>> {
     let (route, input) = input_of(&state, &caller, &args).await?;
     let reply = chat::send(&state, &route, input, None)
         .await
         .map_err(chat_error)?;
-    let mut value = serde_json::to_value(&reply).map_err(|e| ApiError::internal(e.into()))?;
-    value["conversation_id"] = json!(reply.session_id);
-    value["route"] = json!(route);
-    Ok(answer(value))
+    Ok(answer(SentMessage {
+        conversation_id: reply.session_id.clone(),
+        route,
+        reply,
+    }))
 }
 
 /// What the chat task reports to the stream.
@@ -101,9 +129,11 @@ enum Message {
         ("session_id" = Option<String>, Query, description = "The conversation to continue"),
     ),
     responses(
-        (status = 200, description = "`text/event-stream`", body = String, content_type = "text/event-stream"),
+        (status = 200, description = "`text/event-stream`: unnamed `{session_id, chunk, index}` events, then `done` `{message: ChatResponse}` or `error` (Frappe's error body)", body = ChatStreamEvent, content_type = "text/event-stream"),
         (status = 400, description = "A missing or empty `message`", body = crate::api::openapi::FrappeErrorBody),
         (status = 401, description = "Not logged in: no `sid` session (or key)", body = crate::api::openapi::FrappeErrorBody),
+        (status = 404, description = "No chat route of that name", body = crate::api::openapi::FrappeErrorBody),
+        (status = 503, description = "No AI provider of the route is loaded", body = crate::api::openapi::FrappeErrorBody),
     ),
 )]
 pub async fn stream(
@@ -155,14 +185,18 @@ fn events(
             }
             let event = match rx.recv().await? {
                 Message::Chunk(chunk) => {
-                    let data = json!({ "session_id": session_id, "chunk": chunk, "index": index });
-                    let event = Event::default().data(data.to_string());
+                    let piece = StreamPiece {
+                        session_id: session_id.clone(),
+                        chunk,
+                        index,
+                    };
+                    let event = Event::default().data(json!(piece).to_string());
                     return Some((Ok(event), (rx, index + 1, false, session_id)));
                 }
                 Message::Done(result) => match *result {
                     Ok(reply) => Event::default()
                         .event("done")
-                        .data(json!({ "message": reply }).to_string()),
+                        .data(json!(Answer { message: reply }).to_string()),
                     Err(err) => {
                         let message = err.to_string();
                         let status = chat_error(err).status();
@@ -176,6 +210,69 @@ fn events(
     )
 }
 
+/// A piece of a streamed answer: `chat.stream`'s unnamed events (Socket.IO's
+/// `ai_progress`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StreamPiece {
+    /// The conversation.
+    pub session_id: String,
+    /// The text of this piece.
+    pub chunk: String,
+    /// Its position, from 0.
+    pub index: u64,
+}
+
+/// `chat.send_message`'s answer: the seeds' ChatResponse, with the conversation and route.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SentMessage {
+    /// The ChatResponse.
+    #[serde(flatten)]
+    reply: chat::ChatReply,
+    /// The conversation (the same as `session_id`).
+    conversation_id: String,
+    /// The chat route that answered.
+    route: String,
+}
+
+/// An event of `chat.stream` (its `text/event-stream` schema, event by event).
+pub struct ChatStreamEvent;
+
+impl PartialSchema for ChatStreamEvent {
+    fn schema() -> RefOr<Schema> {
+        crate::api::openapi::sse::events(
+            "An event of the stream; its `data` is JSON",
+            &[
+                ("message", "StreamPiece", "A piece of the answer"),
+                (
+                    "done",
+                    "Answer_ChatReply",
+                    "The whole answer (`{message: ChatResponse}`); the stream ends",
+                ),
+                (
+                    "error",
+                    "FrappeErrorBody",
+                    "The chat failed (Frappe's error body); the stream ends",
+                ),
+            ],
+        )
+    }
+}
+
+impl ToSchema for ChatStreamEvent {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "OropendolaChatStreamEvent".into()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push(("StreamPiece".into(), StreamPiece::schema()));
+        schemas.push((
+            "Answer_ChatReply".into(),
+            Answer::<chat::ChatReply>::schema(),
+        ));
+        <Answer<chat::ChatReply> as ToSchema>::schemas(schemas);
+    }
+}
+
 /// `chat.get_history {session_id, limit?}`: the conversation's messages, oldest first.
 /// Without `session_id`: the caller's conversations, most recent first.
 #[utoipa::path(
@@ -186,7 +283,7 @@ fn events(
         ("session_id" = Option<String>, Query, description = "The conversation; without it, the caller's conversations"),
     ),
     responses(
-        (status = 200, description = "`{message: {…session, messages}}` or `{message: {sessions}}`", body = Answer<serde_json::Value>),
+        (status = 200, description = "`{message: {…session, messages}}` or `{message: {sessions}}`", body = Answer<History>),
         (status = 401, description = "Not logged in: no `sid` session (or key)", body = crate::api::openapi::FrappeErrorBody),
         (status = 404, description = "Unknown conversation", body = crate::api::openapi::FrappeErrorBody),
     ),
@@ -195,7 +292,7 @@ pub async fn get_history(
     State(state): State<AppState>,
     caller: Caller,
     args: Args,
-) -> ApiResult<axum::Json<Answer<Value>>> {
+) -> ApiResult<axum::Json<Answer<History>>> {
     let session = match args.text("session_id")? {
         Some(id) => Some(id),
         None => args.text("conversation_id")?,
@@ -205,7 +302,7 @@ pub async fn get_history(
         let sessions = chat::sessions(&state, Some(&caller.name), limit as i64)
             .await
             .map_err(chat_error)?;
-        return Ok(answer(json!({ "sessions": sessions })));
+        return Ok(answer(History::Conversations { sessions }));
     };
     let detail = chat::session_detail(&state, &session)
         .await
@@ -214,7 +311,18 @@ pub async fn get_history(
         // Another user's conversation is as good as unknown.
         return Err(chat_error(chat::Error::UnknownSession(session)));
     }
-    Ok(answer(
-        serde_json::to_value(&detail).map_err(|e| ApiError::internal(e.into()))?,
-    ))
+    Ok(answer(History::Conversation(detail)))
+}
+
+/// `chat.get_history`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum History {
+    /// With `session_id`: the conversation and its messages, oldest first.
+    Conversation(chat::SessionDetail),
+    /// Without: the caller's conversations, most recent first.
+    Conversations {
+        /// The conversations.
+        sessions: Vec<chat::SessionView>,
+    },
 }

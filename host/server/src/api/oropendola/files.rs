@@ -9,9 +9,11 @@ use std::path::PathBuf;
 
 use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
+use utoipa::ToSchema;
 
 use super::{Answer, Args, Caller, answer};
 use crate::api::chat::chat_error;
@@ -82,13 +84,42 @@ fn is_text_type(content_type: &str, file_name: &str) -> bool {
         || TEXT_EXTENSIONS.contains(&extension.as_str())
 }
 
+/// The multipart form of `files.upload` (the handler reads it part by part).
+#[derive(Debug, ToSchema)]
+#[allow(
+    dead_code,
+    reason = "the schema of the form the handler reads part by part"
+)]
+pub struct UploadForm {
+    /// The file: a text file (`text/*`, JSON, XML, YAML, TOML, or a source/text
+    /// extension) of at most `[oropendola] max_upload_bytes`; other parts are ignored.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+}
+
+/// The arguments of `files.analyze` (a JSON object or a form-encoded body).
+#[derive(Debug, ToSchema)]
+#[allow(
+    dead_code,
+    reason = "the schema of the arguments the handler reads from `Args`"
+)]
+pub struct AnalyzeArgs {
+    /// The uploaded file (`files.upload`'s `file_id`).
+    pub file_id: String,
+    /// What to ask about it (a default analysis prompt when absent).
+    pub prompt: Option<String>,
+    /// The chat route (default `mama-bear`).
+    pub route: Option<String>,
+}
+
 /// `files.upload`: stores the `file` part for the caller.
 #[utoipa::path(
     post, path = "/api/method/oropendola.files.upload", tag = "oropendola",
     summary = "Stores a text file for the caller",
     description = "Stores a text file for the caller (multipart part `file`)",
+    request_body(content = UploadForm, content_type = "multipart/form-data", description = "A multipart form whose `file` part is the file"),
     responses(
-        (status = 200, description = "`{message: {file_id, file_name, content_type, file_size}}`", body = Answer<serde_json::Value>),
+        (status = 200, description = "`{message: {file_id, file_name, content_type, file_size}}`", body = Answer<Uploaded>),
         (status = 400, description = "No `file` part", body = crate::api::openapi::FrappeErrorBody),
         (status = 401, description = "Not logged in: no `sid` session (or key)", body = crate::api::openapi::FrappeErrorBody),
         (status = 413, description = "Larger than `[oropendola] max_upload_bytes`", body = crate::api::openapi::FrappeErrorBody),
@@ -99,7 +130,7 @@ pub async fn upload(
     State(state): State<AppState>,
     caller: Caller,
     mut multipart: Multipart,
-) -> ApiResult<axum::Json<Answer<Value>>> {
+) -> ApiResult<axum::Json<Answer<Uploaded>>> {
     let max = state.config.oropendola.max_upload_bytes;
     let mut upload = None;
     while let Some(mut field) = multipart
@@ -179,15 +210,51 @@ pub async fn upload(
     .await
     .map_err(internal)?;
     tracing::info!(user = %caller.name, file = %file_name, size = bytes.len(), "file uploaded");
-    Ok(answer(json!({
-        "file_id": id,
-        "name": id,
-        "file_name": file_name,
-        "content_type": content_type,
-        "file_size": bytes.len(),
-        "sha256": sha,
-        "created_at": now,
-    })))
+    Ok(answer(Uploaded {
+        file_id: id.clone(),
+        name: id,
+        file_name,
+        content_type,
+        file_size: bytes.len(),
+        sha256: sha,
+        created_at: now,
+    }))
+}
+
+/// `files.upload`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Uploaded {
+    /// The file's id, for `files.analyze`.
+    file_id: String,
+    /// Frappe's `name`: the id.
+    name: String,
+    /// The file's name, as sent (without directories).
+    file_name: String,
+    /// Its media type, as sent.
+    content_type: String,
+    /// Its size in bytes.
+    file_size: usize,
+    /// Its SHA-256, hex.
+    sha256: String,
+    /// When it was stored (RFC 3339).
+    created_at: String,
+}
+
+/// `files.analyze`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Analysis {
+    /// The file's id.
+    file_id: String,
+    /// The file's name.
+    file_name: String,
+    /// The chat route's answer.
+    analysis: String,
+    /// Whether only the file's first part was sent.
+    truncated: bool,
+    /// The conversation the analysis was stored in.
+    session_id: String,
+    /// Figures about the answer.
+    metadata: chat::ChatMetadata,
 }
 
 /// `files.analyze {file_id, prompt?, route?}`: the stored file's text to a chat route.
@@ -195,9 +262,9 @@ pub async fn upload(
     post, path = "/api/method/oropendola.files.analyze", tag = "oropendola",
     summary = "Sends a stored file's text to a chat route with an analysis prompt",
     description = "Sends a stored file's text to a chat route with an analysis prompt (`file_id`, `prompt?`, `route?`)",
-    request_body = serde_json::Value,
+    request_body(content = AnalyzeArgs, description = "`{file_id, prompt?, route?}` as JSON (or form-encoded)"),
     responses(
-        (status = 200, description = "`{message: {analysis, metadata}}`", body = Answer<serde_json::Value>),
+        (status = 200, description = "`{message: {analysis, metadata}}`", body = Answer<Analysis>),
         (status = 401, description = "Not logged in: no `sid` session (or key)", body = crate::api::openapi::FrappeErrorBody),
         (status = 404, description = "No such file of the caller", body = crate::api::openapi::FrappeErrorBody),
     ),
@@ -206,7 +273,7 @@ pub async fn analyze(
     State(state): State<AppState>,
     caller: Caller,
     args: Args,
-) -> ApiResult<axum::Json<Answer<Value>>> {
+) -> ApiResult<axum::Json<Answer<Analysis>>> {
     let id = match args.text("file_id")? {
         Some(id) => id,
         None => args.required("file_id")?,
@@ -249,12 +316,12 @@ pub async fn analyze(
     let reply = chat::send(&state, &route, input, None)
         .await
         .map_err(chat_error)?;
-    Ok(answer(json!({
-        "file_id": id,
-        "file_name": file_name,
-        "analysis": reply.response,
-        "truncated": cut,
-        "session_id": reply.session_id,
-        "metadata": reply.metadata,
-    })))
+    Ok(answer(Analysis {
+        file_id: id,
+        file_name,
+        analysis: reply.response,
+        truncated: cut,
+        session_id: reply.session_id,
+        metadata: reply.metadata,
+    }))
 }

@@ -17,7 +17,8 @@ use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::{Answer, Caller, answer};
 use crate::auth::principal;
@@ -142,7 +143,7 @@ impl Budgets {
     }
 
     /// The caller's plan and what is left of it, as the subscription methods show it.
-    fn describe(&self, caller: &Caller) -> Value {
+    fn describe(&self, caller: &Caller) -> PlanState {
         let left = self
             .0
             .left
@@ -152,26 +153,32 @@ impl Budgets {
             .copied()
             .unwrap_or_default();
         match self.plan_of(caller) {
-            None => json!({
-                "plan": "unlimited",
-                "limits": { "requests_per_minute": null, "chat_calls_per_day": null },
-                "remaining": { "requests_this_minute": null, "chat_calls_today": null },
-            }),
+            None => PlanState {
+                plan: "unlimited".to_owned(),
+                limits: PlanLimits {
+                    requests_per_minute: None,
+                    chat_calls_per_day: None,
+                },
+                remaining: PlanRemaining {
+                    requests_this_minute: None,
+                    chat_calls_today: None,
+                },
+            },
             Some(budget) => {
                 let limit = |n: u32| (n > 0).then_some(n);
                 let requests = limit(budget.plan.requests_per_minute);
                 let chats = limit(budget.plan.chat_calls_per_day);
-                json!({
-                    "plan": budget.plan.name,
-                    "limits": {
-                        "requests_per_minute": requests,
-                        "chat_calls_per_day": chats,
+                PlanState {
+                    plan: budget.plan.name.clone(),
+                    limits: PlanLimits {
+                        requests_per_minute: requests,
+                        chat_calls_per_day: chats,
                     },
-                    "remaining": {
-                        "requests_this_minute": requests.map(|n| left.0.unwrap_or(n)),
-                        "chat_calls_today": chats.map(|n| left.1.unwrap_or(n)),
+                    remaining: PlanRemaining {
+                        requests_this_minute: requests.map(|n| left.0.unwrap_or(n)),
+                        chat_calls_today: chats.map(|n| left.1.unwrap_or(n)),
                     },
-                })
+                }
             }
         }
     }
@@ -211,18 +218,19 @@ pub async fn enforce(State(enforcer): State<Enforcer>, request: Request, next: N
     summary = "Whether the caller's subscription is active, and its plan",
     description = "Whether the caller's subscription is active, and its plan",
     responses(
-        (status = 200, description = "`{message: {active, plan, limits, remaining}}`", body = Answer<serde_json::Value>),
+        (status = 200, description = "`{message: {active, plan, limits, remaining}}`", body = Answer<PlanCheck>),
         (status = 401, description = "Not logged in: no `sid` session (or key)", body = crate::api::openapi::FrappeErrorBody),
     ),
 )]
 pub async fn check(
     caller: Caller,
     Extension(budgets): Extension<Budgets>,
-) -> axum::Json<Answer<Value>> {
-    let mut info = budgets.describe(&caller);
-    info["active"] = json!(true);
-    info["user"] = json!(caller.name);
-    answer(info)
+) -> axum::Json<Answer<PlanCheck>> {
+    answer(PlanCheck {
+        state: budgets.describe(&caller),
+        active: true,
+        user: caller.name,
+    })
 }
 
 /// `subscription.get_info`: the caller's plan, its limits and what is left, and every plan.
@@ -231,7 +239,7 @@ pub async fn check(
     summary = "The caller's plan, limits, what is left, and every plan",
     description = "The caller's plan, limits, what is left, and every plan",
     responses(
-        (status = 200, description = "`{message: {plan, limits, remaining, plans}}`", body = Answer<serde_json::Value>),
+        (status = 200, description = "`{message: {plan, limits, remaining, plans}}`", body = Answer<PlanInfo>),
         (status = 401, description = "Not logged in: no `sid` session (or key)", body = crate::api::openapi::FrappeErrorBody),
     ),
 )]
@@ -239,21 +247,86 @@ pub async fn get_info(
     caller: Caller,
     State(state): State<AppState>,
     Extension(budgets): Extension<Budgets>,
-) -> axum::Json<Answer<Value>> {
-    let mut info = budgets.describe(&caller);
-    info["user"] = json!(caller.name);
-    info["status"] = json!("Active");
-    info["plans"] = json!(
-        state
+) -> axum::Json<Answer<PlanInfo>> {
+    answer(PlanInfo {
+        state: budgets.describe(&caller),
+        user: caller.name,
+        status: "Active",
+        plans: state
             .config
             .plans
             .iter()
-            .map(|p| json!({
-                "name": p.name,
-                "requests_per_minute": p.requests_per_minute,
-                "chat_calls_per_day": p.chat_calls_per_day,
-            }))
-            .collect::<Vec<_>>()
-    );
-    answer(info)
+            .map(|p| PlanEntry {
+                name: p.name.clone(),
+                requests_per_minute: p.requests_per_minute,
+                chat_calls_per_day: p.chat_calls_per_day,
+            })
+            .collect(),
+    })
+}
+
+/// A caller's plan, its limits and what is left (`null`: unlimited).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanState {
+    /// The plan's name (`unlimited` without one).
+    plan: String,
+    /// Its limits.
+    limits: PlanLimits,
+    /// What is left of them.
+    remaining: PlanRemaining,
+}
+
+/// A plan's limits (`null`: unlimited).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanLimits {
+    /// Requests a minute.
+    requests_per_minute: Option<u32>,
+    /// Chat calls a day.
+    chat_calls_per_day: Option<u32>,
+}
+
+/// What is left of a plan's limits (`null`: unlimited).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanRemaining {
+    /// Requests left this minute.
+    requests_this_minute: Option<u32>,
+    /// Chat calls left today.
+    chat_calls_today: Option<u32>,
+}
+
+/// `subscription.check`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanCheck {
+    /// The plan.
+    #[serde(flatten)]
+    state: PlanState,
+    /// Always `true`.
+    active: bool,
+    /// The caller.
+    user: String,
+}
+
+/// `subscription.get_info`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanInfo {
+    /// The plan.
+    #[serde(flatten)]
+    state: PlanState,
+    /// The caller.
+    user: String,
+    /// Always `Active`.
+    status: &'static str,
+    /// Every plan.
+    plans: Vec<PlanEntry>,
+}
+
+/// A plan of `[[plans]]`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanEntry {
+    /// Its name.
+    name: String,
+    /// Requests a minute (`0`: unlimited).
+    requests_per_minute: u32,
+    /// Chat calls a day (`0`: unlimited).
+    chat_calls_per_day: u32,
 }

@@ -66,8 +66,8 @@ pub struct UserInfo {
 /// The caller's settings (fields alphabetical, as the body always was).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Settings {
-    /// The settings, a JSON object.
-    #[schema(value_type = Object)]
+    /// The settings: the client's own keys, each any JSON value (free-form).
+    #[schema(value_type = HashMap<String, serde_json::Value>)]
     settings: Value,
     /// `true` after an update (absent on a read).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -98,13 +98,27 @@ pub async fn get_settings(
     }))
 }
 
+/// The arguments of `user.update_settings` (a JSON object or a form-encoded body).
+#[derive(Debug, ToSchema)]
+#[allow(
+    dead_code,
+    reason = "the schema of the arguments the handler reads from `Args`"
+)]
+pub struct UpdateSettingsArgs {
+    /// The changes: an object of the client's own keys (free-form values; `null` removes
+    /// a key), or a string holding one as JSON. Keys have 1 to 128 characters; values
+    /// nest at most 8 levels.
+    #[schema(value_type = Object)]
+    pub settings: Value,
+}
+
 /// `user.update_settings {settings}`: merges `settings` (an object, or a string holding
 /// one) into the caller's and answers the result.
 #[utoipa::path(
     post, path = "/api/method/oropendola.user.update_settings", tag = "oropendola",
     summary = "Merges settings",
     description = "Merges `settings` (an object, or a string holding one) into the caller's",
-    request_body(content = Object, description = "`{settings}`: an object, or a string holding one (JSON or form-encoded)", content_type = "application/json"),
+    request_body(content = UpdateSettingsArgs, description = "`{settings}`: an object, or a string holding one (JSON or form-encoded)", content_type = "application/json"),
     responses(
         (status = 200, description = "`{message: {settings, updated_at}}`", body = Answer<Settings>),
         (status = 400, description = "`settings` missing or not an object", body = crate::api::openapi::FrappeErrorBody),

@@ -10,8 +10,10 @@
 use std::collections::VecDeque;
 
 use axum::extract::State;
+use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::Row;
+use utoipa::ToSchema;
 
 use super::{Answer, Args, Caller, answer};
 use crate::clock;
@@ -58,7 +60,7 @@ fn text_of(contents: &[Content]) -> String {
     summary = "Indexes the workspace's text files through the filesystem plugin",
     description = "Indexes the workspace's text files through the `filesystem` plugin",
     responses(
-        (status = 200, description = "`{message: {files_indexed, skipped_large, skipped_binary, truncated}}`", body = Answer<serde_json::Value>),
+        (status = 200, description = "`{message: {files_indexed, skipped_large, skipped_binary, truncated}}`", body = Answer<Indexed>),
         (status = 401, description = "Not logged in: no `sid` session (or key)", body = crate::api::openapi::FrappeErrorBody),
         (status = 503, description = "The filesystem plugin is not loaded", body = crate::api::openapi::FrappeErrorBody),
     ),
@@ -66,7 +68,7 @@ fn text_of(contents: &[Content]) -> String {
 pub async fn index(
     State(state): State<AppState>,
     _caller: Caller,
-) -> ApiResult<axum::Json<Answer<Value>>> {
+) -> ApiResult<axum::Json<Answer<Indexed>>> {
     let settings = &state.config.oropendola;
     let root = settings.workspace.trim_end_matches('/').to_owned();
     let mut queue = VecDeque::from([root.clone()]);
@@ -149,16 +151,81 @@ pub async fn index(
         .await
         .map_err(|e| ApiError::internal(e.into()))?;
     tracing::info!(files = files.len(), workspace = %root, "workspace indexed");
-    Ok(answer(json!({
-        "success": true,
-        "workspace": root,
-        "files_indexed": files.len(),
-        "directories": directories,
-        "skipped_large": skipped_large,
-        "skipped_binary": skipped_binary,
-        "truncated": truncated,
-        "indexed_at": now,
-    })))
+    Ok(answer(Indexed {
+        success: true,
+        workspace: root,
+        files_indexed: files.len(),
+        directories,
+        skipped_large,
+        skipped_binary,
+        truncated,
+        indexed_at: now,
+    }))
+}
+
+/// `workspace.index`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Indexed {
+    /// Always `true`.
+    success: bool,
+    /// The workspace directory, as the filesystem plugin sees it.
+    workspace: String,
+    /// Text files indexed.
+    files_indexed: usize,
+    /// Directories walked.
+    directories: u64,
+    /// Files left out for their size.
+    skipped_large: u64,
+    /// Files left out as binary.
+    skipped_binary: u64,
+    /// Whether the walk stopped at `[oropendola] max_index_files`.
+    truncated: bool,
+    /// When (RFC 3339).
+    indexed_at: String,
+}
+
+/// `workspace.get_memory`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemoryAnswer {
+    /// The caller.
+    user: String,
+    /// What was looked for (the caller's name by default).
+    query: String,
+    /// The matching entities, as the `memory` plugin answers them (free-form).
+    #[schema(value_type = Vec<Object>)]
+    entities: Value,
+    /// Their relations, as the `memory` plugin answers them (free-form).
+    #[schema(value_type = Vec<Object>)]
+    relations: Value,
+    /// The plugin's text answer.
+    summary: String,
+}
+
+/// `workspace.search`'s answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchAnswer {
+    /// The query.
+    query: String,
+    /// The best matches, best first.
+    results: Vec<SearchMatch>,
+    /// Matching lines in all.
+    total_matches: usize,
+    /// Files in the index.
+    files_indexed: usize,
+}
+
+/// A line matching a `workspace.search`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchMatch {
+    /// The file.
+    path: String,
+    /// The line's number, from 1.
+    line: usize,
+    /// The line (trimmed, at most 300 characters).
+    text: String,
+    /// The rank: the share of the query's words it holds, plus 1 for the whole query, plus
+    /// 0.25 when the path holds a word.
+    score: f64,
 }
 
 /// `workspace.search {query, limit?}`: indexed lines holding the query's words, best first
@@ -172,7 +239,7 @@ pub async fn index(
         ("limit" = Option<i64>, Query, description = "At most this many results"),
     ),
     responses(
-        (status = 200, description = "`{message: {results: [{path, line, text, score}]}}`", body = Answer<serde_json::Value>),
+        (status = 200, description = "`{message: {results: [{path, line, text, score}]}}`", body = Answer<SearchAnswer>),
         (status = 400, description = "No `query`", body = crate::api::openapi::FrappeErrorBody),
         (status = 401, description = "Not logged in: no `sid` session (or key)", body = crate::api::openapi::FrappeErrorBody),
     ),
@@ -181,7 +248,7 @@ pub async fn search(
     State(state): State<AppState>,
     _caller: Caller,
     args: Args,
-) -> ApiResult<axum::Json<Answer<Value>>> {
+) -> ApiResult<axum::Json<Answer<SearchAnswer>>> {
     let query = args.required("query")?;
     if query.chars().count() > MAX_QUERY {
         return Err(ApiError::bad_request(format!(
@@ -243,19 +310,22 @@ pub async fn search(
             .then_with(|| a.2.cmp(&b.2))
     });
     let total = matches.len();
-    let results: Vec<Value> = matches
+    let results: Vec<SearchMatch> = matches
         .into_iter()
         .take(limit)
-        .map(|(score, path, line, text)| {
-            json!({ "path": path, "line": line, "text": text, "score": (score * 1000.0).round() / 1000.0 })
+        .map(|(score, path, line, text)| SearchMatch {
+            path,
+            line,
+            text,
+            score: (score * 1000.0).round() / 1000.0,
         })
         .collect();
-    Ok(answer(json!({
-        "query": query,
-        "results": results,
-        "total_matches": total,
-        "files_indexed": rows.len(),
-    })))
+    Ok(answer(SearchAnswer {
+        query,
+        results,
+        total_matches: total,
+        files_indexed: rows.len(),
+    }))
 }
 
 /// `workspace.get_memory {query?}`: the caller's memory from the `memory` plugin's
@@ -268,7 +338,7 @@ pub async fn search(
         ("query" = Option<String>, Query, description = "Only entities matching this"),
     ),
     responses(
-        (status = 200, description = "`{message: {entities, relations}}`", body = Answer<serde_json::Value>),
+        (status = 200, description = "`{message: {entities, relations}}`", body = Answer<MemoryAnswer>),
         (status = 401, description = "Not logged in: no `sid` session (or key)", body = crate::api::openapi::FrappeErrorBody),
         (status = 503, description = "The memory plugin is not loaded", body = crate::api::openapi::FrappeErrorBody),
     ),
@@ -277,7 +347,7 @@ pub async fn get_memory(
     State(state): State<AppState>,
     caller: Caller,
     args: Args,
-) -> ApiResult<axum::Json<Answer<Value>>> {
+) -> ApiResult<axum::Json<Answer<MemoryAnswer>>> {
     let query = args.text("query")?.unwrap_or_else(|| caller.name.clone());
     let contents = mcp::call_tool(
         &state.plugins,
@@ -288,11 +358,11 @@ pub async fn get_memory(
     .await
     .map_err(tool_error)?;
     let graph = json_of(&contents).unwrap_or_else(|| json!({ "entities": [], "relations": [] }));
-    Ok(answer(json!({
-        "user": caller.name,
-        "query": query,
-        "entities": graph.get("entities").cloned().unwrap_or_else(|| json!([])),
-        "relations": graph.get("relations").cloned().unwrap_or_else(|| json!([])),
-        "summary": text_of(&contents),
-    })))
+    Ok(answer(MemoryAnswer {
+        user: caller.name,
+        query,
+        entities: graph.get("entities").cloned().unwrap_or_else(|| json!([])),
+        relations: graph.get("relations").cloned().unwrap_or_else(|| json!([])),
+        summary: text_of(&contents),
+    }))
 }
