@@ -31,8 +31,10 @@ pub mod limit;
 pub mod nodes;
 pub mod socket_bus;
 
-/// The Redis channel events travel on.
-const EVENTS_CHANNEL: &str = "sanctuary:events";
+/// What every Redis key and channel of one installation starts with, unless
+/// `--redis-prefix` / `SANCTUARY_REDIS_PREFIX` / `redis_prefix` says otherwise: two
+/// installations sharing one Redis need prefixes of their own.
+pub const DEFAULT_PREFIX: &str = "sanctuary";
 
 /// How long start-up waits for Redis before giving up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -106,6 +108,7 @@ pub enum ConnectError {
 /// This node's view of the cluster: its id, and Redis when there is one.
 pub struct Cluster {
     node: String,
+    prefix: String,
     redis: Option<Redis>,
     /// Events from other nodes.
     received: broadcast::Sender<Event>,
@@ -124,15 +127,23 @@ impl Cluster {
     pub fn single(node: impl Into<String>) -> Cluster {
         Cluster {
             node: node.into(),
+            prefix: DEFAULT_PREFIX.to_owned(),
             redis: None,
             received: broadcast::channel(EVENT_BUFFER).0,
         }
     }
 
-    /// A node sharing events through the Redis at `url`; fails with a clear message when
-    /// the URL is wrong or Redis does not answer within five seconds.
-    pub async fn connect(url: &str, node: impl Into<String>) -> Result<Cluster, ConnectError> {
+    /// A node sharing events through the Redis at `url`, its keys and channels starting
+    /// with `prefix`; fails with a clear message when the URL is wrong or Redis does not
+    /// answer within five seconds.
+    pub async fn connect(
+        url: &str,
+        prefix: &str,
+        node: impl Into<String>,
+    ) -> Result<Cluster, ConnectError> {
         let node = node.into();
+        let prefix = prefix.to_owned();
+        let channel = format!("{prefix}:events");
         let shown = crate::db::redact(url);
         let client =
             redis::Client::open(resp3(url).as_str()).map_err(|e| ConnectError::BadUrl {
@@ -156,16 +167,22 @@ impl Cluster {
             .map_err(|_| unreachable(format!("no answer within {CONNECT_TIMEOUT:?}")))?
             .map_err(|e| unreachable(e.to_string()))?;
         let stream = driver
-            .subscribe(EVENTS_CHANNEL.to_owned(), EVENT_BUFFER)
+            .subscribe(channel.clone(), EVENT_BUFFER)
             .await
             .map_err(|e| unreachable(e.to_string()))?;
         let (received, _) = broadcast::channel(EVENT_BUFFER);
         let (outbox, queued) = mpsc::channel(EVENT_BUFFER);
-        tokio::spawn(publish_queued(driver.clone(), node.clone(), queued));
+        tokio::spawn(publish_queued(
+            driver.clone(),
+            channel,
+            node.clone(),
+            queued,
+        ));
         tokio::spawn(receive(stream, node.clone(), received.clone()));
-        tracing::info!(redis = %shown, node = %node, "sharing events, Socket.IO rooms and rate limits through Redis");
+        tracing::info!(redis = %shown, node = %node, prefix = %prefix, "sharing events, Socket.IO rooms and rate limits through Redis");
         Ok(Cluster {
             node,
+            prefix,
             redis: Some(Redis {
                 shown,
                 driver,
@@ -179,6 +196,11 @@ impl Cluster {
     /// This node's id.
     pub fn node(&self) -> &str {
         &self.node
+    }
+
+    /// What this installation's Redis keys and channels start with.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// Whether events travel to other nodes (Redis is set).
@@ -232,7 +254,12 @@ fn resp3(url: &str) -> String {
 }
 
 /// Publishes queued events, in order, until the cluster is dropped.
-async fn publish_queued(driver: RedisDriver, node: String, mut queued: mpsc::Receiver<Event>) {
+async fn publish_queued(
+    driver: RedisDriver,
+    channel: String,
+    node: String,
+    mut queued: mpsc::Receiver<Event>,
+) {
     while let Some(event) = queued.recv().await {
         let envelope = Envelope {
             from: node.clone(),
@@ -245,7 +272,7 @@ async fn publish_queued(driver: RedisDriver, node: String, mut queued: mpsc::Rec
                 continue;
             }
         };
-        if let Err(err) = driver.publish(EVENTS_CHANNEL.to_owned(), bytes).await {
+        if let Err(err) = driver.publish(channel.clone(), bytes).await {
             tracing::warn!(cause = %err, "a cluster event could not be published to Redis");
         }
     }
@@ -306,7 +333,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_malformed_redis_url_is_refused_with_what_was_expected() {
-        let Err(err) = Cluster::connect("http://nowhere", "n1").await else {
+        let Err(err) = Cluster::connect("http://nowhere", DEFAULT_PREFIX, "n1").await else {
             panic!("connected to an http URL");
         };
         let text = err.to_string();
@@ -316,7 +343,9 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_redis_is_named_without_its_password() {
-        let Err(err) = Cluster::connect("redis://user:hunter2@127.0.0.1:1", "n1").await else {
+        let Err(err) =
+            Cluster::connect("redis://user:hunter2@127.0.0.1:1", DEFAULT_PREFIX, "n1").await
+        else {
             panic!("connected to port 1");
         };
         let text = err.to_string();

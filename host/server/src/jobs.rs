@@ -119,7 +119,8 @@ pub struct Job {
     /// When it last changed.
     pub updated_at: String,
     /// The content: `{content, model, provider, tokens_used}`, or one such object per
-    /// channel keyed by channel name. `null` until completed.
+    /// channel keyed by channel name (free-form: the shape depends on the channels asked
+    /// for). `null` until completed.
     #[schema(value_type = Option<Object>)]
     pub results: Option<Value>,
     /// Why it failed or was cancelled.
@@ -140,7 +141,7 @@ pub struct Job {
     pub processing_time: Option<f64>,
     /// The sampling parameters the job was created with (none: the provider's defaults).
     #[serde(default, skip_serializing_if = "Sampling::is_unset")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<crate::chat::params::Sampling>)]
     pub sampling: Sampling,
 }
 

@@ -55,7 +55,10 @@ pub fn layer(state: AppState) -> (Layer, Io) {
     let job_events = state.jobs.subscribe();
     let workspaces = Arc::new(Workspaces::new());
     let limits = state.config.socketio;
-    let bus = crate::cluster::socket_bus::adapter_state(state.cluster.socket_bus());
+    let bus = crate::cluster::socket_bus::adapter_state(
+        state.cluster.socket_bus(),
+        state.cluster.prefix(),
+    );
     let (layer, io) = socketioxide::SocketIo::builder()
         .req_path(PATH)
         // A streamed answer is many small `ai_progress` packets; a long-polling client

@@ -45,8 +45,9 @@ struct Outer {
 
 /// `router` behind [`outer`], with a rate limiter built from the state's configuration.
 pub fn outer(router: Router, state: &AppState) -> Router {
-    let limiter = Limiter::new(&state.config.rate_limit)
-        .map(|limiter| Arc::new(limiter.shared_through(state.cluster.commands())));
+    let limiter = Limiter::new(&state.config.rate_limit).map(|limiter| {
+        Arc::new(limiter.shared_through(state.cluster.commands(), state.cluster.prefix()))
+    });
     if let Some(limiter) = &limiter {
         tracing::info!(
             per_second = limiter.per_second(),

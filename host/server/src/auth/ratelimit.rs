@@ -64,8 +64,12 @@ impl Limiter {
 
     /// The limiter keeping its buckets in Redis through `commands` (see
     /// [`crate::cluster::limit`]), its own buckets deciding when Redis cannot.
-    pub fn shared_through(mut self, commands: Option<MultiplexedConnection>) -> Limiter {
-        self.shared = commands.map(|c| SharedBuckets::new(c, self.per_second, self.burst));
+    pub fn shared_through(
+        mut self,
+        commands: Option<MultiplexedConnection>,
+        prefix: &str,
+    ) -> Limiter {
+        self.shared = commands.map(|c| SharedBuckets::new(c, prefix, self.per_second, self.burst));
         self
     }
 
@@ -242,12 +246,13 @@ mod tests {
         let node = |name: &'static str| {
             let url = url.clone();
             async move {
-                let cluster = crate::cluster::Cluster::connect(&url, name)
-                    .await
-                    .expect("redis");
+                let cluster =
+                    crate::cluster::Cluster::connect(&url, crate::cluster::DEFAULT_PREFIX, name)
+                        .await
+                        .expect("redis");
                 limiter(1, Some(3), false)
                     .expect("on")
-                    .shared_through(cluster.commands())
+                    .shared_through(cluster.commands(), cluster.prefix())
             }
         };
         let (a, b) = (node("node-a").await, node("node-b").await);

@@ -3,7 +3,7 @@
 //!
 //! Each bucket is one Redis key holding its GCRA "theoretical arrival time", updated by one
 //! Lua script that reads the clock of the Redis server (one clock for every node), so a
-//! check is one round trip and atomic. Keys are `sanctuary:rl:<sha-256 of the bucket>` (a
+//! check is one round trip and atomic. Keys are `<prefix>:rl:<sha-256 of the bucket>` (a
 //! bucket may name a session) and expire once the bucket is full again.
 //!
 //! When Redis fails or is slower than [`DEADLINE`], the node falls back to its own
@@ -41,6 +41,8 @@ return 0
 /// The buckets of every node, in Redis.
 pub struct SharedBuckets {
     commands: redis::aio::MultiplexedConnection,
+    /// `<prefix>:rl:`.
+    keys: String,
     interval_us: u64,
     burst: u32,
     last_warning: Mutex<Option<Instant>>,
@@ -50,11 +52,13 @@ impl SharedBuckets {
     /// Buckets refilled at `per_second` holding `burst`, through `commands`.
     pub fn new(
         commands: redis::aio::MultiplexedConnection,
+        prefix: &str,
         per_second: u32,
         burst: u32,
     ) -> SharedBuckets {
         SharedBuckets {
             commands,
+            keys: format!("{prefix}:rl:"),
             interval_us: 1_000_000 / u64::from(per_second.max(1)),
             burst: burst.max(1),
             last_warning: Mutex::new(None),
@@ -66,7 +70,8 @@ impl SharedBuckets {
     /// decides with its own buckets).
     pub async fn check(&self, bucket: &str) -> Option<Result<(), Duration>> {
         let key = format!(
-            "sanctuary:rl:{}",
+            "{}{}",
+            self.keys,
             hex::encode(Sha256::digest(bucket.as_bytes()))
         );
         let mut commands = self.commands.clone();

@@ -62,8 +62,13 @@ impl Driver for SocketBus {
     }
 }
 
-/// The adapter's settings: its channels are prefixed `sanctuary-socket.io`.
-pub fn adapter_state(bus: SocketBus) -> socketioxide_redis::RedisAdapterCtr<SocketBus> {
-    let config = socketioxide_redis::RedisAdapterConfig::new().with_prefix("sanctuary-socket.io");
+/// The adapter's settings: its channels are prefixed `<prefix>-socket.io` (see
+/// [`super::DEFAULT_PREFIX`]).
+pub fn adapter_state(
+    bus: SocketBus,
+    prefix: &str,
+) -> socketioxide_redis::RedisAdapterCtr<SocketBus> {
+    let config =
+        socketioxide_redis::RedisAdapterConfig::new().with_prefix(format!("{prefix}-socket.io"));
     socketioxide_redis::RedisAdapterCtr::new_with_driver(bus, config)
 }
