@@ -19,6 +19,11 @@ const PATIENCE: Duration = Duration::from_secs(120);
 /// The node these tests' claims belong to.
 const NODE: &str = "node-test";
 
+/// A node alone (no Redis) named `name`.
+fn node(name: &str) -> Arc<Cluster> {
+    Arc::new(Cluster::single(name))
+}
+
 /// A lease that holds for a minute from now.
 fn lease() -> String {
     clock::format(chrono::Utc::now() + chrono::Duration::seconds(60))
@@ -213,11 +218,7 @@ async fn a_job_keeps_its_sampling_parameters_and_its_request_carries_them() {
 #[tokio::test]
 async fn the_queue_hands_out_jobs_in_order_once_each_on_every_database() {
     for db in testing::all().await {
-        let jobs = Jobs::new(
-            db.db(),
-            JobsConfig::default(),
-            Arc::new(Cluster::single(NODE)),
-        );
+        let jobs = Jobs::new(db.db(), JobsConfig::default(), node(NODE));
         let providers = Providers::new(&crate::config::Config::default());
         let first = jobs
             .create(&providers, new_job("first"))
@@ -320,11 +321,7 @@ async fn the_queue_hands_out_jobs_in_order_once_each_on_every_database() {
 #[tokio::test]
 async fn retry_and_cancel_apply_only_to_the_statuses_that_allow_them() {
     for db in testing::all().await {
-        let jobs = Jobs::new(
-            db.db(),
-            JobsConfig::default(),
-            Arc::new(Cluster::single(NODE)),
-        );
+        let jobs = Jobs::new(db.db(), JobsConfig::default(), node(NODE));
         let providers = Providers::new(&crate::config::Config::default());
         let job = jobs
             .create(&providers, new_job("x"))
@@ -368,11 +365,7 @@ async fn retry_and_cancel_apply_only_to_the_statuses_that_allow_them() {
 #[tokio::test]
 async fn cancelling_a_running_job_stops_its_run() {
     let db = testing::db().await;
-    let jobs = Jobs::new(
-        db.db(),
-        JobsConfig::default(),
-        Arc::new(Cluster::single(NODE)),
-    );
+    let jobs = Jobs::new(db.db(), JobsConfig::default(), node(NODE));
     let providers = Providers::new(&crate::config::Config::default());
     let job = jobs
         .create(&providers, new_job("x"))
@@ -402,7 +395,7 @@ async fn a_restart_requeues_interrupted_jobs_and_fails_those_out_of_attempts_on_
             max_attempts: 2,
             ..JobsConfig::default()
         };
-        let jobs = Jobs::new(db.db(), config, Arc::new(Cluster::single(NODE)));
+        let jobs = Jobs::new(db.db(), config, node(NODE));
         let providers = Providers::new(&crate::config::Config::default());
         let once = jobs
             .create(&providers, new_job("interrupted once"))
@@ -439,7 +432,7 @@ async fn a_restart_requeues_interrupted_jobs_and_fails_those_out_of_attempts_on_
         );
 
         // The server "dies" here; a new one starts over the same database.
-        let restarted = Jobs::new(db.db(), config, Arc::new(Cluster::single(NODE)));
+        let restarted = Jobs::new(db.db(), config, node(NODE));
         let resumed = restarted.resume().await.expect("resumed");
         assert_eq!(resumed.requeued, std::slice::from_ref(&once.job_id));
         assert_eq!(resumed.failed, std::slice::from_ref(&twice.job_id));
@@ -700,7 +693,7 @@ async fn a_starting_node_takes_back_its_own_and_expired_jobs_but_never_a_live_no
     for db in testing::all().await {
         let config = JobsConfig::default();
         let providers = Providers::new(&crate::config::Config::default());
-        let other = Jobs::new(db.db(), config, Arc::new(Cluster::single("node-other")));
+        let other = Jobs::new(db.db(), config, node("node-other"));
         let live = other
             .create(&providers, new_job("run by a live node"))
             .await
@@ -725,7 +718,7 @@ async fn a_starting_node_takes_back_its_own_and_expired_jobs_but_never_a_live_no
             .await
             .expect("claim");
 
-        let restarted = Jobs::new(db.db(), config, Arc::new(Cluster::single(NODE)));
+        let restarted = Jobs::new(db.db(), config, node(NODE));
         let resumed = restarted.resume().await.expect("resumed");
         assert_eq!(
             resumed.requeued,
@@ -759,16 +752,8 @@ async fn a_starting_node_takes_back_its_own_and_expired_jobs_but_never_a_live_no
 async fn a_renewal_fails_once_the_job_was_cancelled_elsewhere_or_taken_over() {
     for db in testing::all().await {
         let providers = Providers::new(&crate::config::Config::default());
-        let a = Jobs::new(
-            db.db(),
-            JobsConfig::default(),
-            Arc::new(Cluster::single("node-a")),
-        );
-        let b = Jobs::new(
-            db.db(),
-            JobsConfig::default(),
-            Arc::new(Cluster::single("node-b")),
-        );
+        let a = Jobs::new(db.db(), JobsConfig::default(), node("node-a"));
+        let b = Jobs::new(db.db(), JobsConfig::default(), node("node-b"));
         let job = a
             .create(&providers, new_job("cancelled on b"))
             .await
