@@ -10,7 +10,7 @@ use sanctuary::Config;
 use sanctuary::cli::ServeArgs;
 use serde_json::{Value, json};
 
-use crate::support::{Fixture, PATIENCE, Server, start};
+use super::support::{Fixture, PATIENCE, Server, start};
 
 const ADMIN_KEY: &str = "analytics-test-admin-key";
 const QUESTION: &str = "Which plugins are installed?";

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::support::start;
+use super::support::start;
 
 #[tokio::test]
 async fn a_batch_runs_each_request_through_the_real_routes() {

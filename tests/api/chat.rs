@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{start, start_in};
+use super::support::{start, start_in};
 
 #[tokio::test]
 async fn chat_over_http_answers_in_the_seed_shape_and_sends_the_history_along() {

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 
-use crate::support::{Server, start};
+use super::support::{Server, start};
 
 /// Loads test fixture `name` into the server's live set, as an install would.
 async fn install_fixture(server: &Server, name: &str) {

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::support::{project, start};
+use super::support::{project, start};
 
 #[tokio::test]
 async fn two_clients_in_a_terminal_room_both_see_its_output() {

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::support::{git, project, start};
+use super::support::{git, project, start};
 
 #[tokio::test]
 async fn a_real_git_repository_is_reported_with_every_check_merged() {

@@ -13,7 +13,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::{Ws, next_text, parse_event};
+use super::{Ws, next_text, parse_event};
 use sanctuary_test_support::{Server, sanctuary};
 
 /// How long anything awaited here may take before the test fails (a hang, not a speed).

@@ -15,7 +15,7 @@ use sanctuary_test_support::{Server, sanctuary};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::support::fixture;
+use super::support::fixture;
 
 const KEY: &str = "crash-test-admin-key";
 const ID: &str = "crash-probe";

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 
-use crate::support::{Harness, fixture};
+use super::support::{Harness, fixture};
 
 const KEY: &str = "install-test-admin-key";
 

@@ -5,7 +5,7 @@
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use crate::support::{Harness, fixture};
+use super::support::{Harness, fixture};
 
 const KEY: &str = "permissions-test-admin-key";
 

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use tower::ServiceExt;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
-use crate::support::{Harness, fixture};
+use super::support::{Harness, fixture};
 
 const ADMIN: &str = "versions-test-admin-key";
 

@@ -5,7 +5,7 @@
 use sanctuary_test_support::mocks::{Behavior, Mock, Vendor};
 use std::time::Duration;
 
-use crate::support::{Server, plugin_tables};
+use super::support::{Server, plugin_tables};
 
 const OPEN_MS: u64 = 1000;
 

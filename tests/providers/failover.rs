@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use sanctuary_test_support::mocks::{Behavior, Mock, USAGE, Vendor, refused_port};
 use serde_json::json;
 
-use crate::support::{ANTHROPIC_KEY, OPENAI_KEY, Server, plugin_tables, sse_events};
+use super::support::{ANTHROPIC_KEY, OPENAI_KEY, Server, plugin_tables, sse_events};
 
 struct Upstreams {
     openai: Mock,

@@ -6,7 +6,7 @@ use std::process::Command;
 use sanctuary_test_support::mocks::{Behavior, Mock, USAGE, Vendor};
 use serde_json::{Value, json};
 
-use crate::support::{Server, plugin_tables, sse_events};
+use super::support::{Server, plugin_tables, sse_events};
 
 async fn server() -> (Server, Mock, Mock, Mock) {
     let openai = Mock::start(Vendor::OpenAi, "Hello from the OpenAI mock").await;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use sanctuary_test_support::mocks::{Mock, Vendor};
 use serde_json::{Value, json};
 
-use crate::support::{ADMIN_KEY, Server, eventually, plugin_tables};
+use super::support::{ADMIN_KEY, Server, eventually, plugin_tables};
 
 fn routed_to(provider: &str) -> String {
     format!("[routes.mama-bear]\nchain = [{{ provider = \"{provider}\" }}]\n")
@@ -130,7 +130,7 @@ async fn plugin_settings_and_secrets_follow_their_files() {
     assert!(moved, "the plugin took its new base_url");
 
     // A new key in the secrets file reaches the upstream on the next call.
-    crate::support::write_atomic(&server.secrets_path, "OPENAI_API_KEY=sk-rotated\n");
+    super::support::write_atomic(&server.secrets_path, "OPENAI_API_KEY=sk-rotated\n");
     let rotated = eventually(Duration::from_secs(10), || async {
         server.chat("key?").await;
         second.keys().last().map(String::as_str) == Some("sk-rotated")

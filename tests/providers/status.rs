@@ -8,7 +8,7 @@ use std::time::Duration;
 use sanctuary_test_support::mocks::{Behavior, Mock, Vendor};
 use serde_json::json;
 
-use crate::support::{ADMIN_KEY, Server, eventually, plugin_tables, write_atomic};
+use super::support::{ADMIN_KEY, Server, eventually, plugin_tables, write_atomic};
 
 #[tokio::test]
 async fn a_provider_without_key_or_base_url_is_warned_about_and_shown_not_configured() {

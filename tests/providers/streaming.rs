@@ -5,7 +5,7 @@
 use sanctuary_test_support::mocks::{Behavior, Mock, USAGE, Vendor, pieces};
 use serde_json::{Value, json};
 
-use crate::support::{Server, plugin_tables, sse_events};
+use super::support::{Server, plugin_tables, sse_events};
 
 const REPLY: &str = "Streaming answers arrive piece by piece";
 

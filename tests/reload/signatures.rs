@@ -15,7 +15,7 @@ use sanctuary::signing::{self, SignaturesConfig};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::support::{Harness, VERSION_PROBE, installable, load_error, loaded};
+use super::support::{Harness, VERSION_PROBE, installable, load_error, loaded};
 
 /// The app with the watcher running, over a fresh data directory, with `signatures` as
 /// its policy.

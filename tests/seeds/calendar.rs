@@ -10,7 +10,7 @@ use axum::routing::get;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::server::{self, ADMIN, Server};
+use super::server::{self, ADMIN, Server};
 
 const TEAM: &str = "BEGIN:VCALENDAR\r
 VERSION:2.0\r

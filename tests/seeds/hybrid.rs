@@ -8,7 +8,7 @@ use std::process::Command;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use crate::server::{self, Server};
+use super::server::{self, Server};
 
 const SECRET: &str = "super-secret-jwt-token-with-at-least-32-characters-long";
 

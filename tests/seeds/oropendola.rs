@@ -7,7 +7,7 @@ use std::process::Command;
 use reqwest::header::{COOKIE, RETRY_AFTER, SET_COOKIE};
 use serde_json::{Value, json};
 
-use crate::server::{self, ADMIN, Server};
+use super::server::{self, ADMIN, Server};
 
 /// Plans for the tests: `tiny` allows 2 chat calls a day, `roomy` many.
 const CONFIG: &str = r#"

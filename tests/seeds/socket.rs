@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::server;
+use super::server;
 
 const CLIENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/clients");
 

@@ -1,7 +1,11 @@
 //! `sanctuary plugin build`: compiles a plugin crate to a wasm32-wasip2 component with
 //! cargo (adding the target through rustup when it is missing), shows progress as
 //! "[N/M] crate" lines read from cargo's JSON messages, then prints the component's path
-//! and sha256 and records both in the `manifest.json` beside `Cargo.toml`.
+//! and sha256 and records both in the `manifest.json` beside `Cargo.toml`. A JavaScript
+//! or Python plugin directory (a `package.json`, or an `app.py` beside `wit/`) is built by
+//! its own toolchain instead ([`languages`]), and recorded the same way.
+
+mod languages;
 
 use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
@@ -20,7 +24,8 @@ pub const TARGET: &str = "wasm32-wasip2";
 /// `sanctuary plugin build`.
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// The plugin crate (the directory holding its Cargo.toml) [default: .].
+    /// The plugin: a crate (the directory holding its Cargo.toml), or a JavaScript or
+    /// Python plugin directory (`sanctuary plugin new --lang js|python`) [default: .].
     #[arg(value_name = "DIR")]
     pub dir: Option<PathBuf>,
     /// Build with the release profile (smaller, faster components).
@@ -42,7 +47,13 @@ pub fn run(args: &BuildArgs) -> Result<Built> {
     let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from("."));
     let cargo_toml = dir.join("Cargo.toml");
     if !cargo_toml.is_file() {
-        bail!("no Cargo.toml in {}: not a plugin crate", dir.display());
+        if let Some(built) = languages::build(&dir)? {
+            return finish(&dir, built);
+        }
+        bail!(
+            "no Cargo.toml, package.json or app.py in {}: not a plugin directory",
+            dir.display()
+        );
     }
     let cargo_toml = cargo_toml
         .canonicalize()
@@ -54,6 +65,12 @@ pub fn run(args: &BuildArgs) -> Result<Built> {
     ensure_target(&dir)?;
     let total = crate_count(&dir, &cargo_toml);
     let component = cargo_build(&dir, &cargo_toml, args.release, total)?;
+    finish(&dir, component)
+}
+
+/// Prints and records a built `component` of the plugin in `dir`: its size, a copy beside
+/// the manifest (when it is elsewhere), the manifest's `component` and `sha256`.
+fn finish(dir: &Path, component: PathBuf) -> Result<Built> {
     let bytes = std::fs::read(&component)
         .with_context(|| format!("reading the component {}", component.display()))?;
     let sha256 = hex::encode(crate::signing::digest(&bytes));
@@ -68,14 +85,13 @@ pub fn run(args: &BuildArgs) -> Result<Built> {
     let component = match component.file_name() {
         Some(name) if manifest.is_file() => {
             let beside = dir.join(name);
-            std::fs::copy(&component, &beside)
-                .with_context(|| format!("copying the component to {}", beside.display()))?;
+            if !same_file(&component, &beside) {
+                std::fs::copy(&component, &beside)
+                    .with_context(|| format!("copying the component to {}", beside.display()))?;
+                eprintln!("copied it to {}", beside.display());
+            }
             record(&manifest, &beside, &sha256)?;
-            eprintln!(
-                "copied it to {} and updated {} (component, sha256)",
-                beside.display(),
-                manifest.display()
-            );
+            eprintln!("updated {} (component, sha256)", manifest.display());
             beside
         }
         _ => component,
@@ -83,6 +99,11 @@ pub fn run(args: &BuildArgs) -> Result<Built> {
     println!("{}", display_path(&component));
     println!("sha256 {sha256}");
     Ok(Built { component, sha256 })
+}
+
+/// Whether `a` and `b` name the same existing file.
+fn same_file(a: &Path, b: &Path) -> bool {
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
 }
 
 /// `path` relative to the working directory when it is under it.

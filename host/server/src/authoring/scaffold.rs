@@ -1,9 +1,16 @@
-//! `sanctuary plugin new`: writes a plugin crate of one kind that builds out of the box:
+//! `sanctuary plugin new`: writes a plugin of one kind that builds out of the box. In
+//! Rust (the default) that is a crate:
 //! `Cargo.toml` (a `cdylib`, its own workspace, the SDK by version with a path override
 //! into a source tree when there is one), `src/lib.rs` with
 //! a working example, a `manifest.json` the host accepts, the toolchain and target
 //! settings that make a plain `cargo build` produce a wasm32-wasip2 component, the
 //! dependency versions this host was tested with (`Cargo.lock`), and a README.
+//! `--lang js` and `--lang python` write an MCP server in those languages instead
+//! ([`languages`]).
+
+mod languages;
+
+pub use languages::Lang;
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +33,9 @@ pub struct NewArgs {
     /// The plugin kind: mcp-server, ai-provider, scout-check or health-probe.
     #[arg(long)]
     pub kind: Kind,
+    /// The language: rust (every kind), js or python (mcp-server).
+    #[arg(long, value_enum, default_value_t = Lang::Rust)]
+    pub lang: Lang,
     /// The plugin id (also the crate name): a-z, 0-9 and `-`, at most 64 characters.
     pub name: String,
     /// Directory to create [default: ./<name>]; must not exist or be empty.
@@ -44,7 +54,10 @@ pub fn run(args: &NewArgs) -> Result<()> {
         .dir
         .clone()
         .unwrap_or_else(|| PathBuf::from(&args.name));
-    let files = render(args.kind, &args.name, &sdk_dependency(args.sdk.as_deref())?)?;
+    let files = match args.lang {
+        Lang::Rust => render(args.kind, &args.name, &sdk_dependency(args.sdk.as_deref())?)?,
+        lang => render_other(lang, args.kind, &args.name)?,
+    };
     ensure_empty(&dir)?;
     for (name, text) in &files {
         let path = dir.join(name);
@@ -54,8 +67,13 @@ pub fn run(args: &NewArgs) -> Result<()> {
         }
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
+    let lang = match args.lang {
+        Lang::Rust => "",
+        Lang::Js => " JavaScript",
+        Lang::Python => " Python",
+    };
     eprintln!(
-        "created the {} plugin `{}` in {}",
+        "created the{lang} {} plugin `{}` in {}",
         args.kind,
         args.name,
         dir.display()
@@ -123,24 +141,59 @@ fn sdk_dependency(sdk: Option<&Path>) -> Result<String> {
     Ok(version.to_string())
 }
 
+/// The names a new plugin goes by.
+struct Names {
+    /// The plugin id.
+    id: String,
+    /// The package name (cargo refuses names that start with a digit; plugin ids may).
+    package: String,
+    /// The library and component file stem: the package name with `_` for `-`.
+    lib: String,
+    /// The human name, from the id.
+    title: String,
+}
+
+impl Names {
+    fn new(id: &str) -> Result<Names> {
+        manifest::validate_id(id)?;
+        let package = if id.starts_with(|c: char| c.is_ascii_digit()) {
+            format!("plugin-{id}")
+        } else {
+            id.to_string()
+        };
+        Ok(Names {
+            id: id.to_string(),
+            lib: package.replace('-', "_"),
+            title: title(id),
+            package,
+        })
+    }
+
+    /// `template` with the name placeholders filled in.
+    fn fill(&self, template: &str, kind: Kind) -> String {
+        template
+            .replace("__ID__", &self.id)
+            .replace("__TITLE__", &self.title)
+            .replace("__PACKAGE__", &self.package)
+            .replace("__LIB__", &self.lib)
+            .replace("__KIND__", kind.as_str())
+    }
+}
+
+/// The files of a JavaScript or Python plugin (path relative to its directory, contents).
+pub fn render_other(lang: Lang, kind: Kind, id: &str) -> Result<Vec<(&'static str, String)>> {
+    let names = Names::new(id)?;
+    let manifest = new_manifest(kind, id, &names.title, &names.lib);
+    languages::render(lang, kind, &|t| names.fill(t, kind), manifest)
+}
+
 /// The crate's files (path relative to its directory, contents).
 pub fn render(kind: Kind, id: &str, sdk: &str) -> Result<Vec<(&'static str, String)>> {
-    manifest::validate_id(id)?;
-    // Cargo refuses package names that start with a digit; plugin ids may.
-    let package = if id.starts_with(|c: char| c.is_ascii_digit()) {
-        format!("plugin-{id}")
-    } else {
-        id.to_string()
-    };
-    let lib = package.replace('-', "_");
-    let title = title(id);
+    let names = Names::new(id)?;
+    let (title, lib) = (&names.title, &names.lib);
     let fill = |template: &str| {
-        template
-            .replace("__ID__", id)
-            .replace("__TITLE__", &title)
-            .replace("__PACKAGE__", &package)
-            .replace("__LIB__", &lib)
-            .replace("__KIND__", kind.as_str())
+        names
+            .fill(template, kind)
             .replace("__SDK__", sdk)
             .replace("__CHANNEL__", &toolchain_channel())
     };
@@ -159,7 +212,7 @@ pub fn render(kind: Kind, id: &str, sdk: &str) -> Result<Vec<(&'static str, Stri
             ""
         },
     );
-    let manifest = new_manifest(kind, id, &title, &lib);
+    let manifest = new_manifest(kind, id, title, lib);
     Ok(vec![
         ("Cargo.toml", cargo),
         ("Cargo.lock", WORKSPACE_LOCK.to_string()),
@@ -377,6 +430,7 @@ mod tests {
             name: "p".into(),
             dir: Some(dir.path().to_path_buf()),
             sdk: Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugin-api")),
+            lang: Lang::Rust,
         };
         let err = run(&args).expect_err("not empty").to_string();
         assert!(err.contains("not empty"), "{err}");
@@ -392,6 +446,51 @@ mod tests {
         })
         .expect("an empty directory is fine");
         assert!(empty.join("src/lib.rs").is_file());
+    }
+
+    #[test]
+    fn js_and_python_plugins_carry_their_wit_and_a_manifest_the_host_accepts() {
+        for (lang, source) in [(Lang::Js, "src/plugin.js"), (Lang::Python, "app.py")] {
+            let files = render_other(lang, Kind::McpServer, "my-plugin").expect("renders");
+            let file = |name: &str| {
+                files
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, t)| t.clone())
+                    .unwrap_or_else(|| panic!("{lang:?}: {name} missing"))
+            };
+            let m = Manifest::from_json(&file("manifest.json")).expect("valid");
+            assert_eq!(m.component.as_deref(), Some("my_plugin.wasm"));
+            m.check_api().expect("this host's API");
+            assert!(file("wit/mcp.wit").contains("world mcp-server"));
+            assert!(file(source).contains("greet"), "{lang:?}");
+            for (name, text) in &files {
+                assert!(
+                    !text.contains("__ID__") && !text.contains("__LIB__"),
+                    "{name}"
+                );
+            }
+        }
+        let package: serde_json::Value = serde_json::from_str(
+            &render_other(Lang::Js, Kind::McpServer, "my-plugin").expect("renders")[0].1,
+        )
+        .expect("package.json is JSON");
+        assert!(
+            package["scripts"]["build"]
+                .as_str()
+                .is_some_and(|b| b.contains("-o my_plugin.wasm")),
+            "{package}"
+        );
+    }
+
+    #[test]
+    fn js_and_python_offer_mcp_servers_only_and_say_so() {
+        for lang in [Lang::Js, Lang::Python] {
+            let err = render_other(lang, Kind::AiProvider, "p")
+                .expect_err("not offered")
+                .to_string();
+            assert!(err.contains("mcp-server") && err.contains("Rust"), "{err}");
+        }
     }
 
     #[test]
