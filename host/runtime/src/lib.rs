@@ -275,6 +275,7 @@ pub struct CallStats {
 
 /// A snapshot of [`CallStats`].
 #[derive(Debug, Clone, Copy, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatsSnapshot {
     /// Calls started.
     pub calls: u64,

@@ -103,6 +103,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The four kinds of plugin, one WIT world each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(as = PluginKind))]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     /// Exposes tools, resources and prompts (world `mcp-server`).
@@ -192,6 +194,7 @@ pub fn reserved_asked(permissions: &Permissions, extra: &[String]) -> Vec<String
 
 /// A directory a plugin may use, as the manifest asks for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct FileGrant {
     /// Directory on the host: an absolute path, or a path relative to the files base
@@ -208,6 +211,7 @@ pub struct FileGrant {
 
 /// What a plugin may do. Everything not listed is denied.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Permissions {
     /// Hosts it may reach over outgoing HTTP (`api.example.com`, `localhost:8080`).
@@ -227,9 +231,11 @@ pub struct Permissions {
     pub project_dir: bool,
     /// Memory cap in MiB.
     #[serde(default = "default_memory_mb")]
+    #[cfg_attr(feature = "openapi", schema(default = default_memory_mb))]
     pub memory_mb: u32,
     /// Time cap of one call in milliseconds.
     #[serde(default = "default_timeout_ms")]
+    #[cfg_attr(feature = "openapi", schema(default = default_timeout_ms))]
     pub timeout_ms: u64,
 }
 
@@ -360,6 +366,7 @@ fn keep(asked: &[String], granted: &[String]) -> Vec<String> {
 
 /// A plugin's manifest (`manifest.json` beside its component).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// Manifest format version; this host reads [`SCHEMA_VERSION`].
@@ -370,9 +377,11 @@ pub struct Manifest {
     pub name: String,
     /// Which world the component implements.
     pub kind: Kind,
-    /// The plugin's own version.
+    /// The plugin's own version (semver, e.g. `0.1.0`).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, examples("0.1.0")))]
     pub version: Version,
     /// Requirement on the host's WIT version, e.g. `^0.1`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, examples("^0.2")))]
     pub api: VersionReq,
     /// One-line description.
     #[serde(default)]
@@ -426,6 +435,7 @@ pub struct Manifest {
 
 /// How the host instantiates a plugin for its calls.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "kebab-case")]
 pub enum Instances {
     /// Every call gets a new instance, torn down after it (the default).

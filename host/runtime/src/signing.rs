@@ -18,6 +18,7 @@ use crate::manifest::Manifest;
 
 /// A manifest's signature block.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Signature {
     /// The signer's ed25519 public key, base64 (32 bytes).

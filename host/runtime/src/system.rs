@@ -6,6 +6,7 @@ use serde::Serialize;
 
 /// Processor figures.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Cpu {
     /// Busy share of all cores since the previous sample, 0-100.
     pub usage_percent: f32,
@@ -17,6 +18,7 @@ pub struct Cpu {
 
 /// Memory figures in bytes.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Memory {
     /// Installed.
     pub total_bytes: u64,
@@ -30,6 +32,7 @@ pub struct Memory {
 
 /// One mounted filesystem.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Disk {
     /// Mount point.
     pub mount_point: String,
@@ -41,6 +44,7 @@ pub struct Disk {
 
 /// Network counters since boot.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Network {
     /// Bytes received.
     pub received_bytes: u64,

@@ -39,7 +39,6 @@ pub struct PluginView {
     /// Documentation.
     pub documentation_url: String,
     /// Plugin kind.
-    #[schema(value_type = String)]
     pub kind: Kind,
     /// WIT API requirement.
     pub api: String,
@@ -56,10 +55,8 @@ pub struct PluginView {
     /// Whether the registry has a newer version than the installed one.
     pub update_available: bool,
     /// What it asks for.
-    #[schema(value_type = PermissionsView)]
     pub permissions: Permissions,
     /// What the operator granted.
-    #[schema(value_type = Option<PermissionsView>)]
     pub granted: Option<Permissions>,
     /// What the installed version asks for beyond what was granted, in words: it runs
     /// without these until `POST /api/plugins/{id}/permissions` grants them (a plugin
@@ -72,7 +69,6 @@ pub struct PluginView {
     /// Tools, for mcp-server plugins that are loaded.
     pub tools: Vec<ToolView>,
     /// Call counters, when loaded.
-    #[schema(value_type = Option<StatsView>)]
     pub stats: Option<crate::runtime::StatsSnapshot>,
     /// Its budget as the host enforces it (defaults, the manifest's ask, the operator's
     /// `[budgets.plugin.<id>]`), when installed.
@@ -95,54 +91,6 @@ pub struct ToolView {
     pub name: String,
     /// What it does.
     pub description: String,
-}
-
-/// The schema of a manifest's `permissions` ([`Permissions`], whose crate does not derive
-/// schemas); a test checks that the fields match what `Permissions` serializes.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PermissionsView {
-    /// Hosts it may reach over outgoing HTTP (`api.example.com`, `localhost:8080`).
-    pub network: Vec<String>,
-    /// Directories it may read (or write).
-    pub files: Vec<FileGrantView>,
-    /// Host environment variables passed into its WASI environment.
-    pub env: Vec<String>,
-    /// Secrets it may read through `host.secret`.
-    pub secrets: Vec<String>,
-    /// Scout checks only: the scouted project is mounted read-only at `/project`.
-    pub project_dir: bool,
-    /// Memory cap in MiB.
-    pub memory_mb: u32,
-    /// Time cap of one call in milliseconds.
-    pub timeout_ms: u64,
-}
-
-/// A directory of a [`PermissionsView`] (the manifest's `FileGrant`).
-#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct FileGrantView {
-    /// Directory on the host: absolute, or relative to `<data-dir>/files/`.
-    pub path: String,
-    /// Where the plugin sees it (absent: the same path).
-    pub guest_path: Option<String>,
-    /// Whether the plugin may write there (read-only otherwise).
-    pub write: bool,
-}
-
-/// The schema of a plugin's call counters ([`crate::runtime::StatsSnapshot`]); a test
-/// checks that the fields match what the snapshot serializes.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StatsView {
-    /// Calls started.
-    pub calls: u64,
-    /// Calls failed.
-    pub errors: u64,
-    /// Calls timed out.
-    pub timeouts: u64,
-    /// Calls crashed.
-    pub crashes: u64,
-    /// Mean call time in milliseconds.
-    pub mean_ms: f64,
 }
 
 /// Every plugin known to the registry or installed, optionally of one kind, by id.

@@ -271,52 +271,18 @@ async fn set_enabled(
     Ok(PluginDone::new(Some(format!("{word} {id}")), view))
 }
 
-/// Body of a grant: the permissions, bare or under `permissions`.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum GrantBody {
-    Wrapped { permissions: Permissions },
-    Bare(Permissions),
-}
-
-/// The schema of a grant's body ([`GrantBody`], whose permissions' crate derives no
-/// schemas).
+/// Body of a grant: the permissions to grant (as a manifest's `permissions`; a field
+/// left out grants nothing, or the default cap), bare or under `permissions`.
 #[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
-#[allow(dead_code, reason = "the schema of the body read as `GrantBody`")]
-pub enum GrantSchema {
+pub enum GrantBody {
     /// The permissions under `permissions`.
     Wrapped {
         /// The permissions to grant.
-        permissions: PermissionsGrant,
+        permissions: Permissions,
     },
     /// The permissions, bare.
-    Bare(PermissionsGrant),
-}
-
-/// A manifest's `permissions` as a grant names them: every field optional (absent: none,
-/// or the default cap).
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[allow(
-    dead_code,
-    reason = "the schema of the permissions read as `Permissions`"
-)]
-pub struct PermissionsGrant {
-    /// Hosts it may reach over outgoing HTTP (`api.example.com`, `localhost:8080`).
-    network: Option<Vec<String>>,
-    /// Directories it may read (or write).
-    files: Option<Vec<plugin_view::FileGrantView>>,
-    /// Host environment variables passed into its WASI environment.
-    env: Option<Vec<String>>,
-    /// Secrets it may read through `host.secret`.
-    secrets: Option<Vec<String>>,
-    /// Scout checks only: mount the scouted project read-only at `/project`.
-    project_dir: Option<bool>,
-    /// Memory cap in MiB (default 64).
-    memory_mb: Option<u32>,
-    /// Time cap of one call in milliseconds (default 5000).
-    timeout_ms: Option<u64>,
+    Bare(Permissions),
 }
 
 #[utoipa::path(
@@ -326,7 +292,7 @@ pub struct PermissionsGrant {
     params(
         ("id" = String, Path, description = "The id"),
     ),
-    request_body(content = GrantSchema, description = "The permissions to grant (as a manifest's `permissions`), bare or under `permissions`"),
+    request_body(content = GrantBody, description = "The permissions to grant (as a manifest's `permissions`), bare or under `permissions`"),
     responses(
         (status = 200, description = "Done", body = PluginDone),
         (status = 404, description = "No such plugin", body = crate::api::openapi::ErrorBody),
@@ -364,8 +330,9 @@ pub const UPLOAD_LIMIT: usize = 128 << 20;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UploadBody {
-    /// The plugin's manifest (a JSON object, as in `manifest.json`).
-    #[schema(value_type = Object)]
+    /// The plugin's manifest, as in `manifest.json`. Read as JSON first and parsed by the
+    /// handler, so that a manifest that does not parse answers 422 naming the fault.
+    #[schema(value_type = Manifest)]
     manifest: Value,
     /// The component's bytes, base64 (standard alphabet, padded).
     component_base64: String,

@@ -112,7 +112,6 @@ pub struct ProviderView {
     /// Its circuit breaker.
     pub breaker: BreakerView,
     /// Calls made, failed, timed out, crashed; mean time.
-    #[schema(value_type = Option<crate::api::plugin_view::StatsView>)]
     pub calls: Option<crate::runtime::StatsSnapshot>,
     /// Routes whose chain names it.
     pub routes: Vec<String>,

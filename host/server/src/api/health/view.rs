@@ -1,14 +1,13 @@
 //! The shapes `/health` and `/health/detailed` answer, as types: the handlers build them
 //! and the API description documents them from the same definitions. The machine figures
-//! come from the runtime crate, which derives no schemas: their schema types here mirror
-//! them field for field (a test in `api::openapi` checks that they still match).
+//! and call counters are the runtime crate's own types (their schemas come from its
+//! `openapi` feature).
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::api::plugin_view::StatsView;
 use crate::runtime::StatsSnapshot;
 use crate::system::{Cpu, Disk, Memory, Network};
 
@@ -113,7 +112,6 @@ pub struct PluginDetail {
     /// Display name.
     pub name: String,
     /// Plugin kind.
-    #[schema(value_type = String)]
     pub kind: crate::manifest::Kind,
     /// Version loaded.
     pub version: String,
@@ -126,7 +124,6 @@ pub struct PluginDetail {
     /// Its tools' names (mcp-server plugins).
     pub tools: Vec<String>,
     /// Call counters.
-    #[schema(value_type = StatsView)]
     pub stats: StatsSnapshot,
 }
 
@@ -134,16 +131,12 @@ pub struct PluginDetail {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SystemDetail {
     /// Processor.
-    #[schema(value_type = CpuView)]
     pub cpu: Cpu,
     /// Memory.
-    #[schema(value_type = MemoryView)]
     pub memory: Memory,
     /// Mounted filesystems.
-    #[schema(value_type = Vec<DiskView>)]
     pub disks: Vec<Disk>,
     /// Network counters since boot.
-    #[schema(value_type = NetworkView)]
     pub network: Network,
 }
 
@@ -202,48 +195,4 @@ pub struct DetailedHealth {
     pub system: SystemDetail,
     /// The server's own figures.
     pub performance: PerformanceDetail,
-}
-
-/// The schema of the runtime's [`Cpu`].
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CpuView {
-    /// Busy share of all cores since the previous sample, 0-100.
-    pub usage_percent: f32,
-    /// Logical cores.
-    pub cores: u32,
-    /// 1, 5 and 15 minute load averages.
-    pub load_average: [f64; 3],
-}
-
-/// The schema of the runtime's [`Memory`], in bytes.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MemoryView {
-    /// Installed.
-    pub total_bytes: u64,
-    /// In use.
-    pub used_bytes: u64,
-    /// Available for new allocations.
-    pub available_bytes: u64,
-    /// Resident memory of this process.
-    pub host_process_bytes: u64,
-}
-
-/// The schema of the runtime's [`Disk`].
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DiskView {
-    /// Mount point.
-    pub mount_point: String,
-    /// Size in bytes.
-    pub total_bytes: u64,
-    /// Available bytes.
-    pub available_bytes: u64,
-}
-
-/// The schema of the runtime's [`Network`].
-#[derive(Debug, Serialize, ToSchema)]
-pub struct NetworkView {
-    /// Bytes received.
-    pub received_bytes: u64,
-    /// Bytes sent.
-    pub transmitted_bytes: u64,
 }

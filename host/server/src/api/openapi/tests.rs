@@ -259,11 +259,6 @@ const FREE_FORM_ANSWERS: [(&str, &str); 1] = [
     ("get", "/api/openapi.json"),
 ];
 
-/// Component properties without a shape that are not free-form but not described yet
-/// (each a debt to pay, not a design): `Job`'s live in `jobs.rs`; a manifest's schema
-/// would be the runtime crate's.
-const NOT_YET_DESCRIBED: [&str; 1] = ["UploadBody.manifest"];
-
 /// Whether `schema` says nothing of its shape: no properties, items, variants, map values
 /// or enumeration, and no type but `object` (or none).
 fn is_bare(schema: &Value) -> bool {
@@ -412,7 +407,7 @@ fn component_properties_have_a_shape_or_say_they_are_free_form() {
         let mut parts = Vec::new();
         bare_parts(schema, name, &mut parts);
         for (at, _) in parts {
-            if at != *name && !NOT_YET_DESCRIBED.contains(&at.as_str()) {
+            if at != *name {
                 shapeless.push(at);
             }
         }
@@ -423,71 +418,166 @@ fn component_properties_have_a_shape_or_say_they_are_free_form() {
     );
 }
 
-/// The property names of the component `name`.
-fn properties_of(name: &str) -> BTreeSet<String> {
+/// A validator of the served document's component `name`, its references resolved
+/// within the document (OpenAPI 3.1's schemas are JSON Schema 2020-12).
+fn component_validator(name: &str) -> jsonschema::Validator {
     let doc = serde_json::to_value(document()).expect("serializes");
-    let schema = &doc["components"]["schemas"][name];
-    schema["properties"]
-        .as_object()
-        .unwrap_or_else(|| panic!("{name} has properties: {schema}"))
-        .keys()
-        .cloned()
+    let schema = serde_json::json!({
+        "$ref": format!("#/components/schemas/{name}"),
+        "components": doc["components"],
+    });
+    jsonschema::draft202012::new(&schema)
+        .unwrap_or_else(|e| panic!("{name} is a valid JSON Schema: {e}"))
+}
+
+/// The errors of `value` against the served document's component `name`.
+fn schema_errors(name: &str, value: &Value) -> Vec<String> {
+    component_validator(name)
+        .iter_errors(value)
+        .map(|e| format!("{}: {e}", e.instance_path()))
         .collect()
 }
 
-/// The field names `value` serializes with.
-fn fields_of(value: impl serde::Serialize) -> BTreeSet<String> {
-    serde_json::to_value(value)
-        .expect("serializes")
-        .as_object()
-        .expect("an object")
-        .keys()
-        .cloned()
-        .collect()
+/// The JSON files `dir` (relative to the repository) holds, or the `manifest.json` of
+/// each of its subdirectories when `manifests` is set.
+fn json_files(dir: &str, manifests: bool) -> Vec<std::path::PathBuf> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut files: Vec<_> = std::fs::read_dir(root.join(dir))
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let path = if manifests {
+                path.join(crate::plugins::MANIFEST_FILE)
+            } else {
+                path
+            };
+            (path.is_file() && path.extension().is_some_and(|e| e == "json")).then_some(path)
+        })
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no JSON files in {dir}");
+    files
 }
 
 #[test]
-fn schemas_mirroring_the_runtimes_types_name_the_fields_those_types_serialize() {
+fn the_uploaded_manifest_is_described_by_the_runtimes_manifest_type() {
+    let doc = serde_json::to_value(document()).expect("serializes");
+    let upload = &doc["components"]["schemas"]["UploadBody"]["properties"]["manifest"];
+    assert_eq!(upload["$ref"], "#/components/schemas/Manifest", "{upload}");
+    let mut manifests = json_files("registry/tests/manifests/good", false);
+    manifests.extend(json_files("plugins", true));
+    for path in manifests {
+        let text = std::fs::read_to_string(&path).expect("read");
+        let manifest =
+            crate::manifest::Manifest::from_json(&text).unwrap_or_else(|e| panic!("{e}"));
+        let value: Value = serde_json::from_str(&text).expect("json");
+        let errors = schema_errors("Manifest", &value);
+        assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+        // What the host writes back (`manifest.json` of an installed plugin) too.
+        let written = serde_json::to_value(&manifest).expect("serializes");
+        let errors = schema_errors("Manifest", &written);
+        assert!(
+            errors.is_empty(),
+            "{} as written: {errors:?}",
+            path.display()
+        );
+    }
+    // The manifest's own rules, as the schema says them: a typo and an unknown kind are
+    // refused, named.
+    for (name, fault) in [("unknown-field", "permisions"), ("bad-kind", "kind")] {
+        let path = format!("registry/tests/manifests/bad/{name}.json");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let text = std::fs::read_to_string(root.join(&path)).expect("read");
+        let errors = schema_errors("Manifest", &serde_json::from_str(&text).expect("json"));
+        assert!(
+            errors.iter().any(|e| e.contains(fault)),
+            "{path}: {errors:?}"
+        );
+    }
+}
+
+#[test]
+fn the_runtimes_serialized_types_are_what_their_schemas_describe() {
     use crate::runtime::system::{Cpu, Disk, Memory, Network};
     let permissions = crate::manifest::Permissions {
-        files: vec![crate::manifest::FileGrant {
-            path: "data".into(),
-            guest_path: Some("/data".into()),
-            write: true,
-        }],
+        network: vec!["api.example.com".into()],
+        files: vec![
+            crate::manifest::FileGrant {
+                path: "data".into(),
+                guest_path: Some("/data".into()),
+                write: true,
+            },
+            crate::manifest::FileGrant {
+                path: "/srv/docs".into(),
+                guest_path: None,
+                write: false,
+            },
+        ],
         ..Default::default()
     };
-    assert_eq!(fields_of(&permissions), properties_of("PermissionsView"));
-    assert_eq!(
-        fields_of(&permissions.files[0]),
-        properties_of("FileGrantView")
-    );
+    let budget = crate::runtime::budget::Limits::default();
     let stats = crate::runtime::CallStats::default().snapshot();
-    assert_eq!(fields_of(stats), properties_of("StatsView"));
     let cpu = Cpu {
-        usage_percent: 1.0,
+        usage_percent: 1.5,
         cores: 2,
         load_average: (0.1, 0.2, 0.3),
     };
-    assert_eq!(fields_of(cpu), properties_of("CpuView"));
     let memory = Memory {
         total_bytes: 4,
         used_bytes: 2,
         available_bytes: 2,
         host_process_bytes: 1,
     };
-    assert_eq!(fields_of(memory), properties_of("MemoryView"));
     let disk = Disk {
         mount_point: "/".into(),
         total_bytes: 2,
         available_bytes: 1,
     };
-    assert_eq!(fields_of(disk), properties_of("DiskView"));
     let network = Network {
         received_bytes: 1,
         transmitted_bytes: 1,
     };
-    assert_eq!(fields_of(network), properties_of("NetworkView"));
+    let values = [
+        ("Permissions", serde_json::to_value(&permissions)),
+        ("Limits", serde_json::to_value(budget)),
+        ("StatsSnapshot", serde_json::to_value(stats)),
+        ("Cpu", serde_json::to_value(cpu)),
+        ("Memory", serde_json::to_value(memory)),
+        ("Disk", serde_json::to_value(disk)),
+        ("Network", serde_json::to_value(network)),
+        (
+            "PluginKind",
+            serde_json::to_value(crate::manifest::Kind::ScoutCheck),
+        ),
+    ];
+    for (name, value) in values {
+        let value = value.expect("serializes");
+        let errors = schema_errors(name, &value);
+        assert!(errors.is_empty(), "{name} {value}: {errors:?}");
+    }
+    // The schemas are not so loose that anything passes: a load average is numbers.
+    let mut cpu = serde_json::to_value(Cpu {
+        usage_percent: 0.0,
+        cores: 1,
+        load_average: (0.0, 0.0, 0.0),
+    })
+    .expect("serializes");
+    cpu["load_average"] = serde_json::json!(["0.1", "0.2", "0.3"]);
+    assert!(!schema_errors("Cpu", &cpu).is_empty(), "{cpu}");
+    // And the server's views refer to them rather than copy them.
+    let doc = serde_json::to_value(document()).expect("serializes");
+    let schemas = &doc["components"]["schemas"];
+    let view = &schemas["PluginView"]["properties"];
+    assert_eq!(
+        view["permissions"]["$ref"],
+        "#/components/schemas/Permissions"
+    );
+    assert_eq!(view["kind"]["$ref"], "#/components/schemas/PluginKind");
+    let system = &schemas["SystemDetail"]["properties"];
+    assert_eq!(
+        system["cpu"]["$ref"], "#/components/schemas/Cpu",
+        "{system}"
+    );
 }
 
 #[test]
