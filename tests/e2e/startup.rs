@@ -264,3 +264,25 @@ async fn a_config_file_created_after_start_is_applied() {
     assert_eq!(route["source"], "config", "{route}");
     assert_eq!(route["chain"][0]["provider"], "local", "{route}");
 }
+
+#[tokio::test]
+async fn with_the_address_space_capped_the_pool_gives_way_and_plugins_still_answer() {
+    // 64 GiB of address space: far less than the instance pool reserves (terabytes),
+    // plenty for on-demand instances.
+    let server = sanctuary!().address_space_limit(64 << 30).spawn().await;
+    server.wait_ready().await;
+    let (status, body) = server
+        .post(
+            "/api/mcp/servers/time/tools/current_time",
+            None,
+            Some(&serde_json::json!({ "timezone": "UTC" })),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.to_string().contains("UTC"), "{body}");
+    let log = server.log();
+    assert!(
+        log.contains("could not reserve the instance pool"),
+        "the fallback is logged:\n{log}"
+    );
+}

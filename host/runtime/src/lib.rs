@@ -462,7 +462,22 @@ impl Runtime {
                 .map_err(|e| anyhow::anyhow!("wasmtime compile cache in {}: {e}", dir.display()))?;
             config.cache(Some(cache));
         }
-        let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("wasmtime engine: {e}"))?;
+        let engine = match Engine::new(&config) {
+            Ok(engine) => engine,
+            // The pool reserves its address space up front (terabytes of virtual memory,
+            // almost none of it resident). Where that reservation is refused (a `ulimit -v`,
+            // a container's cap, many runtimes in one process) the host still serves:
+            // instances are then allocated on demand, a few microseconds slower per fresh
+            // instance, with the same per-plugin memory caps.
+            Err(e) => {
+                warn!(
+                    cause = %e,
+                    "could not reserve the instance pool; plugins run with on-demand allocation"
+                );
+                config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+                Engine::new(&config).map_err(|e| anyhow::anyhow!("wasmtime engine: {e}"))?
+            }
+        };
 
         let mut linker = wasi_linker(&engine)?;
         imports::HostImports::add_to_linker::<_, wasmtime::component::HasSelf<_>>(

@@ -49,6 +49,7 @@ pub struct Launch {
     env_remove: Vec<OsString>,
     startup: Duration,
     port_file: Option<PathBuf>,
+    address_space: Option<u64>,
 }
 
 impl Launch {
@@ -67,7 +68,15 @@ impl Launch {
             env_remove: Vec::new(),
             startup: PATIENCE,
             port_file: None,
+            address_space: None,
         }
+    }
+
+    /// Caps the server's virtual address space at `bytes` (`RLIMIT_AS`, set by util-linux's
+    /// `prlimit` before the binary starts), as a `ulimit -v` or a container would.
+    pub fn address_space_limit(mut self, bytes: u64) -> Launch {
+        self.address_space = Some(bytes);
+        self
     }
 
     /// Where the server writes its address [default: a file in a directory of the
@@ -152,7 +161,14 @@ impl Launch {
             .port_file
             .clone()
             .unwrap_or_else(|| port_dir.path().join("sanctuary.port"));
-        let mut command = Command::new(&self.exe);
+        let mut command = match self.address_space {
+            Some(bytes) => {
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--as={bytes}")).arg("--").arg(&self.exe);
+                c
+            }
+            None => Command::new(&self.exe),
+        };
         command
             .args(["--host", "127.0.0.1", "--port", "0"])
             .arg("--port-file")
