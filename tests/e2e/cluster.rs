@@ -6,10 +6,9 @@
 //! `SANCTUARY_TEST_REDIS_URL` are set (`.ci/run` sets both) and skip with a message
 //! otherwise. Each test has a database of its own (`CREATE DATABASE sanctuary_e2e_<uuid>`,
 //! dropped at its end) and each node a data directory of its own. Redis is shared by
-//! everything on the machine and the nodes' channels are fixed (`sanctuary:events`, the
-//! Socket.IO adapter's `sanctuary-socket.io`), so two clusters running at once would hear
-//! each other's events: the tests here take turns ([`SERIAL`]), and use rooms, jobs and
-//! rate-limit buckets (API keys) that no other test names.
+//! everything on the machine: each test's nodes get a Redis prefix of their own
+//! (`--redis-prefix`, here through `SANCTUARY_REDIS_PREFIX`), so tests running at once
+//! neither hear each other's events nor draw from each other's rate-limit buckets.
 
 mod events;
 mod jobs;
@@ -33,9 +32,6 @@ pub const OPENAI_KEY: &str = "sk-cluster-e2e";
 /// Longest wait for something one node did to show on the other: far beyond what it
 /// takes (well under a second), only reached when it never happens.
 pub const FOLLOW: Duration = Duration::from_secs(20);
-
-/// One cluster test at a time: the nodes' Redis channels are fixed.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The PostgreSQL server and the Redis of the multi-node tests, or `None` (said on stderr)
 /// when either is not set.
@@ -139,16 +135,15 @@ pub struct Site {
     admin: bool,
     env: Vec<(String, String)>,
     args: Vec<String>,
-    // Last: released once the database is dropped.
-    _turn: tokio::sync::MutexGuard<'static, ()>,
+    /// The site's Redis prefix: its keys and channels are its own.
+    pub prefix: String,
 }
 
 impl Site {
     /// A site whose config file is `config`, or `None` when the servers are not set (the
-    /// test skips). Waits for the other cluster tests to finish.
+    /// test skips).
     pub async fn new(test: &str, config: &str) -> Option<Site> {
         let (database, redis) = servers(test)?;
-        let turn = SERIAL.lock().await;
         let dir = TempDir::new().expect("tempdir");
         std::fs::write(dir.path().join("sanctuary.toml"), config).expect("write the config");
         Some(Site {
@@ -158,7 +153,7 @@ impl Site {
             admin: true,
             env: vec![("OPENAI_API_KEY".into(), OPENAI_KEY.into())],
             args: Vec::new(),
-            _turn: turn,
+            prefix: format!("e2e-{}", uuid::Uuid::new_v4().simple()),
         })
     }
 
@@ -193,7 +188,8 @@ impl Site {
             .arg(self.dir.path().join("sanctuary.toml"))
             .args(&self.args)
             .env("SANCTUARY_DATABASE_URL", &self.db.url)
-            .env("SANCTUARY_REDIS_URL", &self.redis);
+            .env("SANCTUARY_REDIS_URL", &self.redis)
+            .env("SANCTUARY_REDIS_PREFIX", &self.prefix);
         if self.admin {
             launch = launch.env("SANCTUARY_ADMIN_TOKEN", ADMIN);
         }

@@ -365,3 +365,59 @@ async fn a_bad_registry_entry_is_listed_as_failed_and_the_server_starts() {
     assert_eq!(status, 404, "{body}");
     node.kill().await;
 }
+
+/// Copies the files of plugin directory `from` into `to`.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
+        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+    }
+}
+
+#[tokio::test]
+async fn after_an_uninstall_a_stale_copy_goes_at_start_but_a_plugin_dropped_under_that_id_stays() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let data = root.path().join("data");
+    let v1 = registry(&root.path().join("reg-v1"), "version-probe-v1");
+    let dir = data.join("plugins").join(ID);
+    let node = Node::launch(&data, &v1, &[]).await;
+    let (status, body) = node
+        .send("POST", &format!("/api/plugins/{ID}/install"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let stale = root.path().join("stale");
+    copy_dir(&dir, &stale);
+    let (status, body) = node.send("DELETE", &format!("/api/plugins/{ID}")).await;
+    assert_eq!(status, 200, "{body}");
+    node.kill().await;
+
+    // The removed plugin's own files come back (a backup restored, a node that was down
+    // during the uninstall): the next start removes them again.
+    copy_dir(&stale, &dir);
+    let node = Node::launch(&data, &v1, &[]).await;
+    node.server.wait_ready().await;
+    assert!(!dir.exists(), "the stale copy was removed");
+    assert_eq!(consistent_state(&node, &data).await, None);
+    node.kill().await;
+
+    // Another component dropped by hand under the removed id is the operator's new
+    // plugin: it stays and loads.
+    let (manifest, bytes) = fixture("version-probe-v2");
+    let mut value = serde_json::to_value(&manifest).expect("manifest json");
+    value["id"] = json!(ID);
+    value["component"] = json!(format!("{ID}.wasm"));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join(format!("{ID}.wasm")), &bytes).expect("component");
+    std::fs::write(dir.join("manifest.json"), value.to_string()).expect("manifest");
+    let node = Node::launch(&data, &v1, &[]).await;
+    node.server.wait_ready().await;
+    assert!(
+        dir.join("manifest.json").is_file(),
+        "the dropped plugin was deleted"
+    );
+    assert_eq!(
+        consistent_state(&node, &data).await.as_deref(),
+        Some("2.0.0")
+    );
+    node.kill().await;
+}

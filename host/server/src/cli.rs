@@ -76,6 +76,12 @@ pub struct ServeArgs {
     #[arg(long, env = "SANCTUARY_REDIS_URL", value_name = "URL")]
     pub redis_url: Option<String>,
 
+    /// What this installation's Redis keys and channels start with: installations sharing
+    /// one Redis need prefixes of their own; the nodes of one installation share one
+    /// [default: sanctuary].
+    #[arg(long, env = "SANCTUARY_REDIS_PREFIX", value_name = "PREFIX")]
+    pub redis_prefix: Option<String>,
+
     /// Directory for compiled-component caches [default: <data-dir>/cache].
     #[arg(long, env = "SANCTUARY_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -223,6 +229,7 @@ mod tests {
             ("config", "SANCTUARY_CONFIG"),
             ("database_url", "SANCTUARY_DATABASE_URL"),
             ("redis_url", "SANCTUARY_REDIS_URL"),
+            ("redis_prefix", "SANCTUARY_REDIS_PREFIX"),
             ("cache_dir", "SANCTUARY_CACHE_DIR"),
             ("secrets_file", "SANCTUARY_SECRETS_FILE"),
             ("rate_limit", "SANCTUARY_RATE_LIMIT"),

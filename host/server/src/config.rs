@@ -46,6 +46,9 @@ pub struct Config {
     /// Redis URL for sharing events, Socket.IO rooms and rate limits between nodes
     /// (`--redis-url`, `SANCTUARY_REDIS_URL`, `redis_url`); `None`: one node alone.
     pub redis_url: Option<String>,
+    /// What the installation's Redis keys and channels start with (`--redis-prefix`,
+    /// `SANCTUARY_REDIS_PREFIX`, `redis_prefix`; default `sanctuary`).
+    pub redis_prefix: String,
     /// Directory for compiled-component caches.
     pub cache_dir: PathBuf,
     /// Token for operations that change the installation; from `SANCTUARY_ADMIN_TOKEN` only.
@@ -119,6 +122,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     redis_url: Option<String>,
+    redis_prefix: Option<String>,
     cache_dir: Option<PathBuf>,
     cors: Option<CorsConfig>,
     plugins: BTreeMap<String, serde_json::Value>,
@@ -238,6 +242,7 @@ impl Config {
                 .clone()
                 .or(file.redis_url)
                 .filter(|url| !url.trim().is_empty()),
+            redis_prefix: redis_prefix(args.redis_prefix.clone().or(file.redis_prefix))?,
             cache_dir,
             admin_token: admin_token.filter(|token| !token.is_empty()),
             cors: file.cors.unwrap_or_default(),
@@ -352,6 +357,12 @@ impl Config {
             file.redis_url
                 .as_ref()
                 .is_none_or(|u| u.trim().is_empty() || Some(u) == self.redis_url.as_ref()),
+        );
+        differs(
+            "redis_prefix",
+            file.redis_prefix
+                .as_ref()
+                .is_none_or(|p| p.trim().is_empty() || *p == self.redis_prefix),
         );
         differs(
             "cache_dir",
@@ -535,6 +546,7 @@ impl Default for Config {
             port_file: None,
             database_url: default_database_url(&data_dir),
             redis_url: None,
+            redis_prefix: crate::cluster::DEFAULT_PREFIX.to_owned(),
             cache_dir: data_dir.join("cache"),
             data_dir,
             admin_token: None,
@@ -590,6 +602,7 @@ impl fmt::Debug for Config {
                 "redis_url",
                 &self.redis_url.as_deref().map(crate::db::redact),
             )
+            .field("redis_prefix", &self.redis_prefix)
             .field("cache_dir", &self.cache_dir)
             .field(
                 "admin_token",
@@ -659,3 +672,19 @@ pub fn check_writable(dir: &Path) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests;
+
+/// The Redis prefix as given (`None` or blank: [`crate::cluster::DEFAULT_PREFIX`]), or
+/// an error naming what a prefix may hold: it is pasted into key and channel names.
+fn redis_prefix(given: Option<String>) -> anyhow::Result<String> {
+    let Some(prefix) = given.map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()) else {
+        return Ok(crate::cluster::DEFAULT_PREFIX.to_owned());
+    };
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "_-.:".contains(c);
+    if prefix.len() > 64 || !prefix.chars().all(allowed) {
+        bail!(
+            "redis_prefix {prefix:?}: use at most 64 of A-Z a-z 0-9 _ - . : \
+             (set by --redis-prefix, SANCTUARY_REDIS_PREFIX or redis_prefix)"
+        );
+    }
+    Ok(prefix)
+}

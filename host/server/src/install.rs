@@ -188,10 +188,16 @@ impl Db {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Forgets `id`, remembering that it was removed so start-up does not reinstall it,
-    /// and (unless `keep_data`) deletes its key-value data, so a plugin installed later
-    /// under the same id never reads it. One transaction: all of it or none.
-    pub async fn record_removal(&self, id: &str, keep_data: bool) -> crate::db::Result<()> {
+    /// Forgets `id`, remembering that it was removed (and `sha256`, the component removed,
+    /// when known) so start-up does not reinstall it, and (unless `keep_data`) deletes its
+    /// key-value data, so a plugin installed later under the same id never reads it. One
+    /// transaction: all of it or none.
+    pub async fn record_removal(
+        &self,
+        id: &str,
+        sha256: Option<&str>,
+        keep_data: bool,
+    ) -> crate::db::Result<()> {
         let mut tx = self.pool().begin().await?;
         sqlx::query("DELETE FROM installed_plugins WHERE id = $1")
             .bind(id)
@@ -204,11 +210,12 @@ impl Db {
                 .await?;
         }
         sqlx::query(
-            "INSERT INTO plugin_removals (id, removed_at) VALUES ($1, $2) \
-             ON CONFLICT (id) DO UPDATE SET removed_at = excluded.removed_at",
+            "INSERT INTO plugin_removals (id, removed_at, sha256) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET removed_at = excluded.removed_at, sha256 = excluded.sha256",
         )
         .bind(id)
         .bind(clock::timestamp())
+        .bind(sha256.unwrap_or_default())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -217,11 +224,19 @@ impl Db {
 
     /// Whether the operator removed `id`.
     pub async fn was_removed(&self, id: &str) -> crate::db::Result<bool> {
-        let row = sqlx::query("SELECT id FROM plugin_removals WHERE id = $1")
+        Ok(self.removal(id).await?.is_some())
+    }
+
+    /// When the operator removed `id`: `Some(sha256)` of the component removed (empty
+    /// when not recorded), `None` when `id` was not removed.
+    pub async fn removal(&self, id: &str) -> crate::db::Result<Option<String>> {
+        let row = sqlx::query("SELECT sha256 FROM plugin_removals WHERE id = $1")
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
-        Ok(row.is_some())
+        row.map(|row| row.try_get::<String, _>("sha256"))
+            .transpose()
+            .map_err(Into::into)
     }
 }
 
@@ -422,6 +437,12 @@ impl Installer<'_> {
             return Err(Error::NotFound(id.to_string()));
         }
         self.plugins.unload(id);
+        // What is removed: the recorded component, else the one in the directory.
+        let removed_sha256 = record
+            .as_ref()
+            .map(|r| r.sha256.clone())
+            .filter(|s| !s.is_empty())
+            .or_else(|| plugins::component_digest(&dir));
         let trash = self.plugins.plugins_dir().join(format!(
             "{}{id}-{}",
             plugins::TRASH_PREFIX,
@@ -434,7 +455,9 @@ impl Installer<'_> {
         }
         plugins::pause_at("trashed");
         let _ = std::fs::remove_dir_all(self.pending_dir.join(id));
-        self.db.record_removal(id, keep_data).await?;
+        self.db
+            .record_removal(id, removed_sha256.as_deref(), keep_data)
+            .await?;
         plugins::pause_at("forgotten");
         if trash.exists() {
             std::fs::remove_dir_all(&trash)?;
@@ -535,7 +558,9 @@ mod tests {
             for (keep, left) in [(false, None), (true, Some("v"))] {
                 db.kv_set("gone", "k", "v").await.expect("set");
                 db.kv_set("other", "k", "v").await.expect("set");
-                db.record_removal("gone", keep).await.expect("removal");
+                db.record_removal("gone", Some("abc"), keep)
+                    .await
+                    .expect("removal");
                 assert!(db.was_removed("gone").await.expect("read"));
                 assert_eq!(
                     db.kv_get("gone", "k").await.expect("get").as_deref(),

@@ -79,11 +79,9 @@ impl AppState {
         })?;
         tracing::info!(node = %node, "node id");
         let cluster = Arc::new(match &config.redis_url {
-            Some(url) => {
-                crate::cluster::Cluster::connect(url, crate::cluster::DEFAULT_PREFIX, &node)
-                    .await
-                    .map_err(|e| anyhow::anyhow!(e.to_string()))?
-            }
+            Some(url) => crate::cluster::Cluster::connect(url, &config.redis_prefix, &node)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.to_string()))?,
             None => crate::cluster::Cluster::single(&node),
         });
         crate::cluster::nodes::spawn(db.clone(), node.clone(), cluster.is_shared());

@@ -6,7 +6,8 @@
 //! when it is handled, not by the events: a directory with a manifest the live set is not
 //! already serving is (re)loaded — [`PluginHost::load_dir`] swaps atomically, keeps the
 //! old version on failure and announces the outcome; a directory without a manifest (or
-//! gone) is unloaded.
+//! gone) is unloaded. Each directory is handled under its plugin's change lock, so the
+//! files an install or a followed change writes are loaded once, by it, not again here.
 //!
 //! The watching and debouncing (changes only: the host reads these files itself when it
 //! loads a plugin) is the host's one file watcher, [`crate::watcher`].
@@ -178,6 +179,11 @@ fn plugin_dir_name(root: &Path, path: &Path) -> Option<String> {
 /// Brings plugin directory `name` and the live set into agreement.
 async fn handle(plugins: &PluginHost, name: &str, failed: &mut HashMap<PathBuf, Fingerprint>) {
     let dir = plugins.plugins_dir().join(name);
+    // An install, update or uninstall through the API (on this node, or followed from
+    // another) writes this directory and loads it under the plugin's change lock: waiting
+    // for it here means its own files are judged once it is done (already served, so
+    // not loaded a second time).
+    let _change = plugins.lock_changes(name).await;
     let inspected = {
         let dir = dir.clone();
         tokio::task::spawn_blocking(move || inspect(&dir)).await

@@ -122,3 +122,53 @@ async fn nodes_starting_together_on_a_fresh_database_agree_on_one_admin_key() {
         assert_eq!(status, 401, "{body}");
     }
 }
+
+#[tokio::test]
+async fn installations_with_their_own_redis_prefix_share_one_redis_but_no_buckets() {
+    let test = "installations_with_their_own_redis_prefix_share_one_redis_but_no_buckets";
+    let (Some(one), Some(other)) = (Site::new(test, "").await, Site::new(test, "").await) else {
+        return;
+    };
+    assert_ne!(one.prefix, other.prefix);
+    let rate = RATE.to_string();
+    let (one, other) = (
+        one.arg("--rate-limit").arg(&rate),
+        other.arg("--rate-limit").arg(&rate),
+    );
+    let (a, b) = tokio::join!(one.start(0), other.start(0));
+    // Anonymous requests from 127.0.0.1: the same client to both installations, so a
+    // shared prefix would mean one bucket.
+    async fn statuses(node: &Server) -> Vec<u16> {
+        let mut statuses = Vec::new();
+        for _ in 0..(2 * RATE) {
+            let answer = node
+                .client
+                .get(node.url("/api/dev/ping"))
+                .send()
+                .await
+                .expect("the node answers");
+            statuses.push(answer.status().as_u16());
+        }
+        statuses
+    }
+    let first = statuses(&a).await;
+    let second = statuses(&b).await;
+    let allowed = |s: &[u16]| s.iter().filter(|s| **s == 200).count();
+    assert!(
+        allowed(&first) >= RATE as usize,
+        "the first installation allowed its burst: {first:?}"
+    );
+    assert!(
+        allowed(&second) >= RATE as usize,
+        "the second installation's bucket was not drawn from by the first's clients: {second:?}"
+    );
+    // And each still enforces its own limit.
+    let burst: Vec<u16> = futures::future::join_all(
+        (0..(4 * RATE)).map(|_| b.client.get(b.url("/api/dev/ping")).send()),
+    )
+    .await
+    .into_iter()
+    .map(|r| r.expect("the node answers").status().as_u16())
+    .collect();
+    assert!(burst.contains(&429), "the limit holds: {burst:?}");
+}

@@ -111,6 +111,15 @@ async fn installs_disables_grants_and_uninstalls_on_one_node_hold_on_the_other_a
         })
         .count();
     assert_eq!(loaded, 1, "one workspace_update on B: {heard:?}");
+    // B loaded it once, following A: its plugins-directory watcher, seeing the files the
+    // follow wrote, found them already served.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let reloads: Vec<String> = b
+        .log_lines()
+        .into_iter()
+        .filter(|l| l.contains("hot-reloaded") && l.contains("counter-tool"))
+        .collect();
+    assert!(reloads.is_empty(), "B loaded it a second time: {reloads:?}");
 
     // Disabled through A: B stops answering; enabled again: B answers again.
     let (status, body) = admin(&a, "POST", "/api/plugins/counter-tool/disable", None).await;

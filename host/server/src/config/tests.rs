@@ -119,6 +119,7 @@ fn flags_and_environment_override_the_file() {
         data_dir: Some("/tmp/flag".into()),
         database_url: Some("postgres://db.example/sanctuary".into()),
         redis_url: Some("redis://cache.example:6380".into()),
+        redis_prefix: Some("site-b".into()),
         cache_dir: Some("/tmp/cache".into()),
         registry: None,
         config: None,
@@ -140,6 +141,7 @@ fn flags_and_environment_override_the_file() {
         port_file = "/srv/file.port"
         data_dir = "/srv/file"
         database_url = "sqlite:///srv/file/other.db"
+        redis_prefix = "site-a"
         cache_dir = "/srv/file/cache"
         [health]
         probe_timeout_ms = 5000
@@ -158,6 +160,7 @@ fn flags_and_environment_override_the_file() {
         config.redis_url.as_deref(),
         Some("redis://cache.example:6380")
     );
+    assert_eq!(config.redis_prefix, "site-b");
     assert_eq!(config.cache_dir, PathBuf::from("/tmp/cache"));
     assert_eq!(config.health.probe_timeout_ms, 250, "the flag wins");
     assert_eq!(config.health.cache_ttl_ms, 0, "the file's other keys stay");
@@ -560,4 +563,23 @@ fn the_port_file_comes_from_the_file_when_no_flag_names_one() {
     assert_eq!(config.port_file, Some(PathBuf::from("/run/sanctuary.port")));
     let config = resolve(&ServeArgs::default(), "").expect("resolves");
     assert_eq!(config.port_file, None, "no port file by default");
+}
+
+#[test]
+fn the_redis_prefix_defaults_to_sanctuary_and_refuses_what_cannot_name_a_key() {
+    let config = resolve(&ServeArgs::default(), "").expect("resolves");
+    assert_eq!(config.redis_prefix, "sanctuary");
+    let config =
+        resolve(&ServeArgs::default(), "redis_prefix = \"staging:eu-1\"\n").expect("resolves");
+    assert_eq!(config.redis_prefix, "staging:eu-1");
+    for bad in ["two words", "a*b", "tab\\tinside"] {
+        let err = resolve(
+            &ServeArgs::default(),
+            &format!("redis_prefix = \"{bad}\"\n"),
+        )
+        .expect_err("refused");
+        let message = format!("{err:#}");
+        assert!(message.contains("redis_prefix"), "{message}");
+        assert!(message.contains("--redis-prefix"), "{message}");
+    }
 }

@@ -96,6 +96,14 @@ pub const NEXT_MANIFEST_FILE: &str = "manifest.next.json";
 /// way before the database forgets the plugin.
 pub const TRASH_PREFIX: &str = ".trash-";
 
+/// The sha256 (hex) of the component that plugin directory `dir`'s manifest names, or
+/// `None` when the manifest or the component cannot be read.
+pub fn component_digest(dir: &Path) -> Option<String> {
+    let manifest = super::read_manifest(dir).ok()?;
+    let bytes = std::fs::read(dir.join(manifest.component_file())).ok()?;
+    Some(hex::encode(crate::signing::digest(&bytes)))
+}
+
 /// Writes a plugin's component and manifest into `dir` and commits them: see
 /// [`stage_plugin`] and [`commit_plugin`].
 pub fn write_plugin(dir: &Path, manifest: &Manifest, component: &[u8]) -> std::io::Result<()> {

@@ -7,7 +7,8 @@
 //! at start, before it loads ([`PluginHost::reconcile_all`]), and whenever another node
 //! says a plugin changed ([`follow`], through [`crate::cluster::Event::PluginsChanged`]).
 //! Bundled plugins come with every binary and are not stored. A plugin dropped by hand
-//! into one node's plugins directory stays that node's alone.
+//! into one node's plugins directory stays that node's alone, even under the id of a
+//! plugin removed earlier (the removal records which component it removed).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -131,7 +132,16 @@ impl PluginHost {
     ) -> anyhow::Result<Option<&'static str>> {
         let dir = self.plugins_dir().join(id);
         let Some(record) = db.install_record(id).await? else {
-            if !db.was_removed(id).await? {
+            let Some(removed) = db.removal(id).await? else {
+                return Ok(None);
+            };
+            // A directory holding another component than the one removed is not a stale
+            // copy: an operator dropped a new plugin in under the freed id. It stays, and
+            // loading it installs it.
+            if !removed.is_empty()
+                && dir.exists()
+                && super::component_digest(&dir).is_some_and(|here| here != removed)
+            {
                 return Ok(None);
             }
             let unloaded = self.unload(id);
