@@ -149,7 +149,7 @@ impl Sampler {
                         return;
                     }
                     round += 1;
-                    let figures = Arc::new(reader.sample(round % 30 == 0));
+                    let figures = Arc::new(reader.sample(round.is_multiple_of(30)));
                     match target.write() {
                         Ok(mut guard) => *guard = figures,
                         Err(poisoned) => *poisoned.into_inner() = figures,
