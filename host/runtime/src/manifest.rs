@@ -44,6 +44,10 @@ pub fn supported_versions() -> String {
 /// The manifest format version this host reads.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// Name of the manifest file in a plugin's directory (and in a plugin crate `sanctuary
+/// plugin new` writes).
+pub const MANIFEST_FILE: &str = "manifest.json";
+
 /// Errors in a manifest; each names the field at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

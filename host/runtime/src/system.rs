@@ -1,8 +1,13 @@
 //! Figures about the machine and the host process that plugins read through the WIT
-//! `system` interface. The runtime does not read them itself: the host hands it a
-//! [`SystemFigures`] (the server's background sampler), so a call never reads `/proc`.
+//! `system` interface. A call does not read them itself: the host hands the runtime a
+//! [`SystemFigures`] (usually a [`Sampler`], which samples in the background), so a call
+//! never reads `/proc`.
 
 use serde::Serialize;
+
+mod sampler;
+
+pub use sampler::{SAMPLE_INTERVAL, Sampler};
 
 /// Processor figures.
 #[derive(Debug, Clone, Serialize)]

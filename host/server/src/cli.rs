@@ -36,7 +36,7 @@ pub enum Command {
     /// Serve the HTTP API and Socket.IO (the default).
     Serve(ServeArgs),
     /// Write, build, check, sign and install plugins (`sanctuary plugin --help`).
-    Plugin(crate::authoring::PluginArgs),
+    Plugin(sanctuary_author::PluginArgs),
 }
 
 /// Where and how to serve. Every field is `None` unless given by flag or environment.
@@ -154,6 +154,9 @@ impl Cli {
         }
     }
 }
+
+#[cfg(test)]
+mod plugin_tests;
 
 #[cfg(test)]
 mod tests {

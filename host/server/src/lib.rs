@@ -11,7 +11,6 @@ pub mod access;
 pub mod api;
 pub mod audit;
 pub mod auth;
-pub mod authoring;
 pub mod cache;
 pub mod chat;
 pub mod cli;
@@ -34,7 +33,6 @@ pub mod registry;
 pub mod scout;
 pub mod socket;
 pub mod state;
-pub mod system;
 pub mod telemetry;
 pub mod terminal;
 pub mod watch;
@@ -42,9 +40,9 @@ pub mod watcher;
 pub mod workspace;
 
 // The plugin runtime is its own crate (`host/runtime`); these paths keep naming its
-// modules as the server always has.
+// modules as the server always has (`system` holds the machine sampler).
 pub use sanctuary_runtime as runtime;
-pub use sanctuary_runtime::{manifest, sandbox, signing};
+pub use sanctuary_runtime::{manifest, sandbox, signing, system};
 
 use anyhow::Context as _;
 use axum::Router;

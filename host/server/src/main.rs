@@ -25,7 +25,7 @@ async fn run() -> anyhow::Result<()> {
         // Author commands print results on stdout; the runtime's own log goes to stderr,
         // warnings only unless SANCTUARY_LOG says otherwise.
         init_tracing_for_commands();
-        std::process::exit(sanctuary::authoring::run(args).await);
+        std::process::exit(sanctuary_author::run(args).await);
     }
     let Some(args) = cli.serve_args() else {
         anyhow::bail!("nothing to do");

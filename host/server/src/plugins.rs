@@ -83,8 +83,9 @@ pub const DISK_SOURCE: &str = "disk";
 /// The install source of the first-party plugins the binary carries.
 pub const BUNDLED_SOURCE: &str = "bundled";
 
-/// Name of the manifest file in a plugin's directory.
-pub const MANIFEST_FILE: &str = "manifest.json";
+/// Name of the manifest file in a plugin's directory (the runtime's, shared with the
+/// plugin-author CLI).
+pub use crate::manifest::MANIFEST_FILE;
 
 /// A change in the live set, for Socket.IO (`plugin_loaded`, `plugin_unloaded`,
 /// `plugin_error`) and the watchers of workspaces.

@@ -1,8 +1,9 @@
-//! Figures about the machine and the host process (CPU, memory, disks, network), read
-//! with `sysinfo` by one background thread every [`SAMPLE_INTERVAL`]. Readers (plugins
-//! through the WIT `system` interface, the scout agent's `system/metrics` route,
-//! `/health/detailed`) get the latest sample: no request ever reads `/proc` or the mount
-//! table itself or waits on a lock held across such a read.
+//! The host's [`SystemFigures`]: figures about the machine and the host process (CPU,
+//! memory, disks, network), read with `sysinfo` by one background thread every
+//! [`SAMPLE_INTERVAL`]. Readers (plugins through the WIT `system` interface, the server's
+//! scout agent `system/metrics` route and `/health/detailed`, `sanctuary plugin check`)
+//! get the latest sample: no request ever reads `/proc` or the mount table itself or waits
+//! on a lock held across such a read.
 
 use std::sync::{Arc, RwLock, Weak};
 use std::time::{Duration, Instant};
@@ -12,7 +13,7 @@ use sysinfo::{Disks, Networks, Pid, ProcessRefreshKind, ProcessesToUpdate, Syste
 /// How often the background thread samples the machine.
 pub const SAMPLE_INTERVAL: Duration = Duration::from_millis(1000);
 
-pub use sanctuary_runtime::system::{Cpu, Disk, Memory, Network, SystemFigures};
+use super::{Cpu, Disk, Memory, Network, SystemFigures};
 
 /// The latest figures, replaced whole by each sample.
 #[derive(Debug, Clone)]
@@ -148,7 +149,7 @@ impl Sampler {
                         return;
                     }
                     round += 1;
-                    let figures = Arc::new(reader.sample(round % 30 == 0));
+                    let figures = Arc::new(reader.sample(round.is_multiple_of(30)));
                     match target.write() {
                         Ok(mut guard) => *guard = figures,
                         Err(poisoned) => *poisoned.into_inner() = figures,

@@ -16,7 +16,7 @@ use clap::Args;
 use serde_json::Value;
 
 use super::manifest_file;
-use crate::plugins::MANIFEST_FILE;
+use crate::manifest::MANIFEST_FILE;
 
 /// The component target.
 pub const TARGET: &str = "wasm32-wasip2";

@@ -12,23 +12,23 @@ use crate::manifest::{Kind, WIT_VERSION};
 pub const CARRIED_WIT: [(&str, &str); 5] = [
     (
         "wit/types.wit",
-        include_str!("../../../../../wit/v0.2.1/types.wit"),
+        include_str!("../../../../wit/v0.2.1/types.wit"),
     ),
     (
         "wit/mcp.wit",
-        include_str!("../../../../../wit/v0.2.1/mcp.wit"),
+        include_str!("../../../../wit/v0.2.1/mcp.wit"),
     ),
     (
         "wit/provider.wit",
-        include_str!("../../../../../wit/v0.2.1/provider.wit"),
+        include_str!("../../../../wit/v0.2.1/provider.wit"),
     ),
     (
         "wit/scout.wit",
-        include_str!("../../../../../wit/v0.2.1/scout.wit"),
+        include_str!("../../../../wit/v0.2.1/scout.wit"),
     ),
     (
         "wit/probe.wit",
-        include_str!("../../../../../wit/v0.2.1/probe.wit"),
+        include_str!("../../../../wit/v0.2.1/probe.wit"),
     ),
 ];
 
@@ -104,7 +104,7 @@ pub fn render(
             ),
             (
                 "mcp_tools.py",
-                include_str!("../../../../../plugins/python-notes/mcp_tools.py").to_string(),
+                include_str!("../../../../plugins/python-notes/mcp_tools.py").to_string(),
             ),
             (
                 "README.md",
@@ -140,7 +140,7 @@ mod tests {
     #[test]
     fn the_pinned_js_tools_match_the_bundled_js_plugin() {
         let package: serde_json::Value =
-            serde_json::from_str(include_str!("../../../../../plugins/js-text/package.json"))
+            serde_json::from_str(include_str!("../../../../plugins/js-text/package.json"))
                 .expect("JSON");
         let dev = &package["devDependencies"];
         assert_eq!(dev["@bytecodealliance/componentize-js"], COMPONENTIZE_JS);

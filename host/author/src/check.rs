@@ -397,7 +397,7 @@ async fn load_and_ask(
     let data = tempfile::tempdir().map_err(|e| format!("cannot make a sandbox directory: {e}"))?;
     let services = Arc::new(HostServices::new(
         None,
-        Arc::new(crate::system::Sampler::new()),
+        Arc::new(crate::runtime::system::Sampler::new()),
     ));
     let runtime = Runtime::new(None, data.path(), services)
         .map_err(|e| format!("cannot start the runtime: {e:#}"))?;
@@ -618,7 +618,6 @@ fn print_report(r: &Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plugins::artifacts;
 
     fn fixture(name: &str) -> PathBuf {
         sanctuary_test_artifacts::FIXTURES
@@ -626,44 +625,6 @@ mod tests {
             .find(|(dir, _, _)| *dir == name)
             .map(|(_, wasm, _)| PathBuf::from(wasm))
             .unwrap_or_else(|| panic!("fixture {name}"))
-    }
-
-    fn bundled(id: &str) -> &'static artifacts::BundledPlugin {
-        artifacts::BUNDLED
-            .iter()
-            .find(|b| b.dir == id)
-            .unwrap_or_else(|| panic!("bundled {id}"))
-    }
-
-    #[tokio::test]
-    async fn reports_an_mcp_servers_tools_by_calling_it() {
-        let time = bundled("time");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let component = dir.path().join("time.wasm");
-        std::fs::write(&component, time.component).expect("write");
-        let manifest = dir.path().join("manifest.json");
-        let mut value: Value = serde_json::from_str(time.manifest).expect("json");
-        value["sha256"] = Value::String(time.sha256.to_string());
-        std::fs::write(&manifest, value.to_string()).expect("write");
-
-        let report = check(&component, Some(&manifest)).await.expect("checks");
-        assert!(report.ok, "{report:#?}");
-        assert_eq!(report.kind, Some(Kind::McpServer));
-        assert_eq!(
-            report.api_version.as_deref(),
-            Some(crate::manifest::WIT_VERSION.to_string().as_str())
-        );
-        let tool = report
-            .offers
-            .tools
-            .iter()
-            .find(|t| t.name == "current_time")
-            .expect("the time tool is listed");
-        assert!(!tool.description.is_empty());
-        assert_eq!(tool.input_schema["type"], "object");
-        let m = report.manifest.expect("judged");
-        assert_eq!(m.sha256_matches, Some(true));
-        assert!(m.errors.is_empty(), "{:?}", m.errors);
     }
 
     #[tokio::test]
@@ -692,57 +653,6 @@ mod tests {
             m.errors.iter().any(|e| e.contains("0.1.0")),
             "{:?}",
             m.errors
-        );
-    }
-
-    #[tokio::test]
-    async fn a_manifest_of_another_kind_or_hash_fails_the_check() {
-        let probe = bundled("system");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let component = dir.path().join("system.wasm");
-        std::fs::write(&component, probe.component).expect("write");
-        let manifest = dir.path().join("manifest.json");
-        std::fs::write(
-            &manifest,
-            serde_json::json!({
-                "schema_version": 1, "id": "system", "name": "System", "kind": "mcp-server",
-                "version": "0.1.0", "api": "^0.1", "sha256": "00".repeat(32),
-                "permissions": { "network": ["api.example.com"], "secrets": ["TOKEN"] }
-            })
-            .to_string(),
-        )
-        .expect("write");
-        let report = check(&component, Some(&manifest)).await.expect("checks");
-        assert!(report.loadable, "the component itself loads: {report:#?}");
-        assert!(!report.ok);
-        let m = report.manifest.expect("judged");
-        assert!(
-            m.errors.iter().any(|e| e.contains("kind `mcp-server`")),
-            "{:?}",
-            m.errors
-        );
-        assert!(
-            m.errors.iter().any(|e| e.contains("sha256 mismatch")),
-            "{:?}",
-            m.errors
-        );
-        assert_eq!(m.sha256_matches, Some(false));
-        assert!(
-            m.permissions
-                .iter()
-                .any(|p| p == "make HTTP requests to api.example.com")
-        );
-        assert!(m.permissions.iter().any(|p| p == "read the secret TOKEN"));
-        assert!(
-            report
-                .offers
-                .trial
-                .as_deref()
-                .is_some_and(|t| t.contains("memory")
-                    || t.contains("healthy")
-                    || t.contains("degraded")),
-            "a trial probe ran: {:?}",
-            report.offers.trial
         );
     }
 

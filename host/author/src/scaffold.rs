@@ -22,10 +22,10 @@ use crate::manifest::{self, Kind, WIT_VERSION};
 
 /// The workspace's lock file: new crates start from the dependency versions the SDK was
 /// built and tested with (cargo drops the entries a crate does not use).
-const WORKSPACE_LOCK: &str = include_str!("../../../../Cargo.lock");
+const WORKSPACE_LOCK: &str = include_str!("../../../Cargo.lock");
 
 /// The workspace's toolchain file, for the channel new crates pin.
-const WORKSPACE_TOOLCHAIN: &str = include_str!("../../../../rust-toolchain.toml");
+const WORKSPACE_TOOLCHAIN: &str = include_str!("../../../rust-toolchain.toml");
 
 /// `sanctuary plugin new`.
 #[derive(Debug, Args)]

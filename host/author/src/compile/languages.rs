@@ -10,7 +10,7 @@ use std::process::Command;
 use anyhow::{Context as _, Result, bail};
 
 use super::manifest_file;
-use crate::plugins::MANIFEST_FILE;
+use crate::manifest::MANIFEST_FILE;
 
 /// Builds the JavaScript or Python plugin in `dir`; `None` when `dir` is neither.
 pub fn build(dir: &Path) -> Result<Option<PathBuf>> {

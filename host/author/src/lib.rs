@@ -1,9 +1,13 @@
-//! `sanctuary plugin ...`: the plugin author's command line. `new` writes a crate that
-//! builds out of the box, `build` compiles it to a component and records its hash in the
-//! manifest, `check` loads a component with the host's real runtime and says what it is
-//! and whether this host can run it, `keygen`/`sign` make and apply ed25519 signatures,
-//! and `install` uploads a plugin into a running server. Progress goes to stderr; results
-//! (paths, hashes, reports) to stdout.
+//! `sanctuary plugin ...`: the plugin author's command line, as its own crate
+//! (`sanctuary-author`). `new` writes a crate that builds out of the box, `build` compiles
+//! it to a component and records its hash in the manifest, `check` loads a component with
+//! the host's real runtime and says what it is and whether this host can run it,
+//! `keygen`/`sign` make and apply ed25519 signatures, and `install` uploads a plugin into a
+//! running server. Progress goes to stderr; results (paths, hashes, reports) to stdout.
+//!
+//! It depends on the runtime crate (`sanctuary-runtime`: manifests, signatures, the
+//! runtime `check` loads with) and not on the server crate `sanctuary`, which depends on
+//! this one for its `plugin` subcommand ([`PluginArgs`], [`run`]).
 
 pub mod check;
 pub mod compile;
@@ -13,6 +17,9 @@ pub mod sign;
 pub mod upload;
 
 use clap::{Args, Subcommand};
+// The runtime's modules under the names the commands use.
+use sanctuary_runtime as runtime;
+use sanctuary_runtime::{manifest, signing};
 
 /// `sanctuary plugin <command>`.
 #[derive(Debug, Args)]
@@ -73,61 +80,7 @@ pub fn human_size(bytes: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use super::*;
-    use crate::cli::{Cli, Command};
-
-    fn parse(args: &[&str]) -> PluginCommand {
-        let cli = Cli::try_parse_from(std::iter::once("sanctuary").chain(args.iter().copied()))
-            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-        match cli.command {
-            Some(Command::Plugin(p)) => p.command,
-            other => panic!("not a plugin command: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn the_plugin_subcommands_parse() {
-        assert!(matches!(
-            parse(&["plugin", "new", "--kind", "mcp-server", "hello"]),
-            PluginCommand::New(_)
-        ));
-        assert!(matches!(
-            parse(&["plugin", "build", "--release"]),
-            PluginCommand::Build(_)
-        ));
-        assert!(matches!(
-            parse(&["plugin", "check", "x.wasm", "--json"]),
-            PluginCommand::Check(_)
-        ));
-        assert!(matches!(
-            parse(&["plugin", "install", "x.wasm", "--manifest", "m.json"]),
-            PluginCommand::Install(_)
-        ));
-        assert!(matches!(
-            parse(&["plugin", "keygen", "--out", "key"]),
-            PluginCommand::Keygen(_)
-        ));
-        assert!(matches!(
-            parse(&["plugin", "sign", "x.wasm", "--key", "key"]),
-            PluginCommand::Sign(_)
-        ));
-    }
-
-    #[test]
-    fn a_plugin_command_does_not_serve() {
-        let cli =
-            Cli::try_parse_from(["sanctuary", "plugin", "keygen", "--out", "k"]).expect("parses");
-        assert!(cli.serve_args().is_none());
-    }
-
-    #[test]
-    fn an_unknown_kind_is_refused_by_the_parser() {
-        let err = Cli::try_parse_from(["sanctuary", "plugin", "new", "--kind", "toaster", "x"])
-            .expect_err("bad kind");
-        assert!(err.to_string().contains("toaster"), "{err}");
-    }
 
     #[test]
     fn sizes_read_naturally() {
