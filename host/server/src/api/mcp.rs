@@ -120,9 +120,23 @@ pub struct ToolContent {
     /// Their MIME type (an `image` or `audio` piece).
     #[schema(rename = "mimeType")]
     mime_type: Option<String>,
-    /// The embedded resource (a `resource` piece): `{uri, mimeType?, text | blob}`.
-    #[schema(value_type = Option<Object>)]
-    resource: Option<Value>,
+    /// The embedded resource (a `resource` piece).
+    resource: Option<ToolResource>,
+}
+
+/// The resource of a `resource` piece of a [`ToolResult`]'s content.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code, reason = "the schema of the resources built as JSON")]
+pub struct ToolResource {
+    /// Its URI.
+    uri: String,
+    /// Its MIME type, when known.
+    #[schema(rename = "mimeType")]
+    mime_type: Option<String>,
+    /// Its text (a text resource).
+    text: Option<String>,
+    /// Its bytes in base64 (a binary resource).
+    blob: Option<String>,
 }
 
 /// A tool's result as `POST /api/mcp/servers/{server_name}/tools/{tool}` answers it
@@ -140,7 +154,8 @@ pub struct ToolResult {
     /// The server.
     server: String,
     /// The structured result, when the tool gave one (its own, or the one JSON object
-    /// among its contents), as MCP's `structuredContent`.
+    /// among its contents), as MCP's `structuredContent`: free-form, as the tool answers
+    /// (matching its output schema when it has one).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     structured_content: Option<Value>,
