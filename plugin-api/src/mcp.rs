@@ -6,7 +6,8 @@
 //! Since API 0.2.2 the export also serves the tools' metadata and rich results
 //! (`mcp-ext`): `#[tool(title = "...", read_only, destructive, idempotent, open_world)]`,
 //! [`Structured`] results with an output schema ([`ToolOutput`]), images, audio and
-//! embedded resources ([`RichContent`]), and [`progress`] reports.
+//! embedded resources ([`RichContent`]), [`progress`] reports and resource templates
+//! ([`McpServer::list_resource_templates`]).
 
 use serde::Serialize;
 
@@ -17,8 +18,8 @@ pub use raw::{Content, Prompt, PromptArgument, PromptMessage, Resource, Tool};
 
 pub use crate::tools::{IntoToolResult, NoArgs, SchemaType, ToolArgs, ToolEntry, ToolFn};
 pub use rich::{
-    EmbeddedResource, Media, ResourceBody, RichContent, Structured, ToolAnnotations, ToolInfo,
-    ToolOutput, ToolResult, base64, progress,
+    EmbeddedResource, Media, ResourceBody, ResourceTemplate, RichContent, Structured,
+    ToolAnnotations, ToolInfo, ToolOutput, ToolResult, base64, progress,
 };
 /// Derives [`ToolArgs`] for a struct of a tool's arguments: one JSON Schema property per
 /// field, described by its `///` doc comment; see [`ToolFn`].
@@ -80,6 +81,13 @@ pub trait McpServer {
         Vec::new()
     }
 
+    /// The resource templates this server offers (URI templates such as
+    /// `notes://{name}`, whose matching URIs [`read_resource`](Self::read_resource)
+    /// reads); none by default. Served by hosts from API 0.2.2.
+    fn list_resource_templates() -> Vec<ResourceTemplate> {
+        Vec::new()
+    }
+
     /// The contents of resource `uri`; by default [`unknown_resource`].
     fn read_resource(uri: String) -> Result<String, PluginError> {
         Err(unknown_resource(&uri))
@@ -131,6 +139,10 @@ impl<T: McpServer> raw_ext::Guest for T {
 
     fn call_tool_rich(name: String, arguments: String) -> Result<ToolResult, PluginError> {
         <T as McpServer>::call_tool_rich(name, arguments)
+    }
+
+    fn list_resource_templates() -> Vec<ResourceTemplate> {
+        <T as McpServer>::list_resource_templates()
     }
 }
 

@@ -1,7 +1,8 @@
 //! Tool metadata, rich results and progress (API 0.2.2, `mcp-ext`): the official MCP
 //! Python SDK (`rich_client.py`) reads the bundled tools' titles and annotations, the
 //! `rich-tools` fixture's output schema, structured content, images, audio and embedded
-//! resources, and receives its progress notifications; the REST route answers the same
+//! resources, lists and reads through its resource template, and receives its progress
+//! notifications; the REST route answers the same
 //! rich results (its old fields unchanged); progress reaches the one rich call path; a
 //! plugin built against 0.2.0 keeps answering through it with no metadata.
 
@@ -141,6 +142,24 @@ async fn the_python_sdk_reads_tool_metadata_rich_results_and_progress() {
     );
     assert_eq!(resources[1]["resource"]["blob"], "AQID");
 
+    // Resource templates, and a read routed by one.
+    let templates = &combined["templates"];
+    assert_eq!(
+        templates["listed"],
+        json!([{
+            "uriTemplate": "fixture://notes/{name}",
+            "name": "Notes",
+            "description": "A note by name: its title as Markdown",
+            "mimeType": "text/markdown"
+        }]),
+        "{templates}"
+    );
+    assert_eq!(templates["read"][0]["text"], "# groceries", "{templates}");
+    assert_eq!(
+        templates["read"][0]["mimeType"], "text/markdown",
+        "{templates}"
+    );
+
     // Progress: every report, in order, before the answer.
     let progress = &combined["progress"];
     assert_eq!(progress["text"], "counted to 3", "{progress}");
@@ -245,12 +264,45 @@ async fn progress_reaches_the_caller_of_a_rich_call_and_only_when_asked_for() {
         &state.plugins,
         "rich-tools",
         "count",
-        json!({"steps": 99}),
+        json!({"steps": 999}),
         None,
     )
     .await
     .expect_err("over the maximum");
     assert_eq!(err.code(), "invalid_arguments");
+}
+
+#[tokio::test]
+async fn a_call_relays_at_most_a_hundred_progress_reports_and_still_answers() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let state = app_with_rich_tools(&data).await;
+    // A small queue read while the plugin runs: a full queue makes the plugin wait.
+    let (sink, mut reports) = mpsc::channel::<sanctuary::runtime::state::ToolProgress>(4);
+    let collector = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while let Some(report) = reports.recv().await {
+            seen.push(report.progress);
+        }
+        seen
+    });
+    let result = rich::call_tool_rich(
+        &state.plugins,
+        "rich-tools",
+        "count",
+        json!({"steps": 150}),
+        Some(sink),
+    )
+    .await
+    .expect("counts");
+    assert_eq!(
+        rich::contents_json(&result.content)[0]["text"],
+        "counted to 150"
+    );
+    // The call is over: its sink is gone with its store, so the collector ends.
+    let seen = collector.await.expect("collected");
+    assert_eq!(seen.len(), 100, "{seen:?}");
+    assert_eq!(seen.first(), Some(&1.0));
+    assert_eq!(seen.last(), Some(&100.0));
 }
 
 #[tokio::test]

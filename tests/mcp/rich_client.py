@@ -10,6 +10,7 @@ records the error instead, so one failure does not hide the others.
 - "calls": results of calls, the content dumped the same way, with structured content.
   The SDK validates structured content against the tool's output schema: a mismatch
   shows as an exception here.
+- "templates": `resources/templates/list`, and a read of a URI one of them matches.
 - "progress": the notifications/progress the SDK delivered to the call's
   progress_callback, in order; once on `/mcp` (legacy session) and once on
   `/mcp/rich-tools` without a session (protocol 2026-07-28).
@@ -69,6 +70,15 @@ async def listed(client):
     }
 
 
+async def templates(client):
+    listed = await client.list_resource_templates()
+    note = await client.read_resource("fixture://notes/groceries")
+    return {
+        "listed": [dump(t) for t in listed.resource_templates],
+        "read": [dump(c) for c in note.contents],
+    }
+
+
 async def combined(args):
     report = {}
     async with Client(args.base + "/mcp", mode="legacy") as client:
@@ -83,6 +93,7 @@ async def combined(args):
         ]:
             await step(calls, key, call(client, name, arguments))
         report["calls"] = calls
+        await step(report, "templates", templates(client))
         await step(report, "progress", with_progress(client, "rich-tools__count", {"steps": 3}))
     return report
 

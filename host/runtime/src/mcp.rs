@@ -1,7 +1,7 @@
 //! MCP-server plugins (worlds `mcp-server` and `mcp-server-ext`): list and call tools,
 //! read resources, render prompts; for components that export `mcp-ext` (0.2.2), the
-//! tools' metadata (title, annotations, output schema) and rich results, with progress
-//! reports relayed to the caller. The bindings here are the latest API version's; a
+//! tools' metadata (title, annotations, output schema), rich results, with progress
+//! reports relayed to the caller, and resource templates. The bindings here are the latest API version's; a
 //! component built against an older version is called through that version's module,
 //! which returns these types.
 //!
@@ -35,7 +35,8 @@ pub use exports::sanctuary::plugin::mcp::{
     Content, Prompt, PromptArgument, PromptMessage, Resource, Tool,
 };
 pub use exports::sanctuary::plugin::mcp_ext::{
-    EmbeddedResource, Media, ResourceBody, RichContent, ToolAnnotations, ToolInfo, ToolResult,
+    EmbeddedResource, Media, ResourceBody, ResourceTemplate, RichContent, ToolAnnotations,
+    ToolInfo, ToolResult,
 };
 
 use exports::sanctuary::plugin::{mcp as base, mcp_ext as ext};
@@ -189,6 +190,18 @@ impl Guest {
         }
     }
 
+    async fn list_resource_templates(
+        &self,
+        store: &mut Store<StoreState>,
+    ) -> wasmtime::Result<Vec<ResourceTemplate>> {
+        match self {
+            Guest::Latest(Latest { ext: Some(ext), .. }) => {
+                ext.call_list_resource_templates(store).await
+            }
+            _ => Ok(Vec::new()),
+        }
+    }
+
     async fn call_tool_rich(
         &self,
         store: &mut Store<StoreState>,
@@ -251,6 +264,21 @@ impl Runtime {
         }
         self.mcp(plugin, "tools/describe", |store, guest| {
             Box::pin(async move { guest.describe_tools(store).await.map(Ok) })
+        })
+        .await
+    }
+
+    /// The resource templates `plugin` offers; empty, without a call, for a plugin that
+    /// does not export `mcp-ext`.
+    pub async fn list_resource_templates(
+        &self,
+        plugin: &Plugin,
+    ) -> Result<Vec<ResourceTemplate>, CallError> {
+        if !self.serves_mcp_ext(plugin) {
+            return Ok(Vec::new());
+        }
+        self.mcp(plugin, "resources/templates/list", |store, guest| {
+            Box::pin(async move { guest.list_resource_templates(store).await.map(Ok) })
         })
         .await
     }

@@ -27,7 +27,7 @@ pub static RELEASED: [(Version, &str); 4] = [
     ),
     (
         Version::new(0, 2, 2),
-        "9aa5ba30bc5d04cd1cacaccd044d0a6671e75e5b204cde5db3cef361f87982ce",
+        "36beac3574143f203cbd175c246b1425d26992cd68cb6f2163b4491e66680b89",
     ),
 ];
 

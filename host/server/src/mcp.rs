@@ -329,9 +329,10 @@ pub async fn resources(plugins: &PluginHost) -> Vec<OfferedResource> {
 
 /// Reads resource `uri` (as offered by [`resources`]): `(text, mime type, plugin id)`.
 ///
-/// Routing: `<plugin>__<uri>` goes to that plugin; otherwise the first plugin listing
-/// exactly `uri`; otherwise the first listing a resource with the same scheme (resources
-/// a plugin can read without listing them, such as one per file).
+/// Routing: the first plugin listing exactly `uri`; otherwise `<plugin>__<uri>` goes to
+/// that plugin; otherwise the first plugin with a resource template `uri` matches;
+/// otherwise the first listing a resource with the same scheme (resources a plugin can
+/// read without listing them, such as one per file).
 pub async fn read_resource(plugins: &PluginHost, uri: &str) -> Result<(String, String, String)> {
     let offered = resources(plugins).await;
     let routed = offered
@@ -348,14 +349,22 @@ pub async fn read_resource(plugins: &PluginHost, uri: &str) -> Result<(String, S
             let (server, rest) = split(uri)?;
             self::server(plugins, server).ok()?;
             Some((server.to_string(), rest.to_string(), String::new()))
-        })
-        .or_else(|| {
-            let scheme = scheme_of(uri)?;
-            offered
-                .iter()
-                .find(|o| scheme_of(&o.resource.uri) == Some(scheme))
-                .map(|o| (o.server.clone(), uri.to_string(), String::new()))
         });
+    let routed = match routed {
+        Some(routed) => Some(routed),
+        None => rich::resource_templates(plugins)
+            .await
+            .into_iter()
+            .find(|(_, t)| rich::template_matches(&t.uri_template, uri))
+            .map(|(server, t)| (server, uri.to_string(), t.mime_type.unwrap_or_default())),
+    };
+    let routed = routed.or_else(|| {
+        let scheme = scheme_of(uri)?;
+        offered
+            .iter()
+            .find(|o| scheme_of(&o.resource.uri) == Some(scheme))
+            .map(|o| (o.server.clone(), uri.to_string(), String::new()))
+    });
     let Some((server, original, mime)) = routed else {
         return Err(Error::UnknownResource(uri.to_string()));
     };

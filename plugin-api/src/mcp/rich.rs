@@ -12,7 +12,8 @@ use crate::PluginError;
 use crate::mcp::{Content, SchemaType};
 
 pub use ext::{
-    EmbeddedResource, Media, ResourceBody, RichContent, ToolAnnotations, ToolInfo, ToolResult,
+    EmbeddedResource, Media, ResourceBody, ResourceTemplate, RichContent, ToolAnnotations,
+    ToolInfo, ToolResult,
 };
 
 /// A type a tool returns as structured content: its [`SchemaType::schema`] is the tool's
@@ -100,6 +101,24 @@ impl<T: ToolOutput> Structured<T> {
         let mut result = ToolResult::from(contents);
         result.structured_content = structured;
         Ok(result)
+    }
+}
+
+impl ResourceTemplate {
+    /// Resources at the URIs `uri_template` (RFC 6570, e.g. `notes://{name}`) expands to,
+    /// holding `mime_type` contents when given.
+    pub fn new(
+        uri_template: impl Into<String>,
+        name: impl Into<String>,
+        description: impl Into<String>,
+        mime_type: Option<&str>,
+    ) -> Self {
+        Self {
+            uri_template: uri_template.into(),
+            name: name.into(),
+            description: description.into(),
+            mime_type: mime_type.map(Into::into),
+        }
     }
 }
 

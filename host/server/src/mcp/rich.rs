@@ -3,8 +3,12 @@
 //! schema), the one rich call path ([`call_tool_rich`]) that the MCP endpoint and the
 //! REST route use, and a rich result as MCP content or as REST JSON.
 //!
+//! Resource templates (`resources/templates/list`) come from the same export
+//! ([`resource_templates`]); reads of a URI a template matches ([`template_matches`]) go
+//! to its plugin.
+//!
 //! A plugin that does not export `mcp-ext` (built against 0.2.1 or earlier) has no
-//! metadata and its text and JSON results are passed through as before. Either way, when
+//! metadata and no templates, and its text and JSON results are passed through as before. Either way, when
 //! a result carries no structured content of its own, one JSON object among its contents
 //! is taken as the structured result (as the host always did).
 
@@ -16,7 +20,9 @@ use tokio::sync::mpsc;
 
 use super::{Error, Result};
 use crate::plugins::PluginHost;
-use crate::runtime::mcp::{ResourceBody, RichContent, Tool, ToolInfo, ToolResult};
+use crate::runtime::mcp::{
+    ResourceBody, ResourceTemplate, RichContent, Tool, ToolInfo, ToolResult,
+};
 use crate::runtime::state::ToolProgress;
 
 /// Every tool of every loaded mcp-server plugin as `(plugin id, tool, its metadata)`, in
@@ -32,6 +38,82 @@ pub fn described_tools(plugins: &PluginHost) -> Vec<(String, Tool, Option<ToolIn
             })
         })
         .collect()
+}
+
+/// Every resource template of every loaded mcp-server plugin as `(plugin id, template)`.
+/// Plugins are asked concurrently; one that fails to answer is logged and left out.
+pub async fn resource_templates(plugins: &PluginHost) -> Vec<(String, ResourceTemplate)> {
+    let servers = super::servers(plugins);
+    let lists = futures::future::join_all(
+        servers
+            .iter()
+            .map(|live| plugins.runtime().list_resource_templates(&live.plugin)),
+    )
+    .await;
+    let mut out = Vec::new();
+    for (live, list) in servers.iter().zip(lists) {
+        match list {
+            Ok(list) => out.extend(list.into_iter().map(|t| (live.id().to_string(), t))),
+            Err(e) => {
+                tracing::warn!(plugin = %live.id(), cause = %e, "could not list the plugin's resource templates")
+            }
+        }
+    }
+    out
+}
+
+/// A template as MCP `resources/templates/list` gives it.
+pub fn mcp_resource_template(template: ResourceTemplate) -> rmcp::model::ResourceTemplate {
+    let listed = rmcp::model::ResourceTemplate::new(template.uri_template, template.name)
+        .with_description(template.description);
+    match template.mime_type {
+        Some(mime) => listed.with_mime_type(mime),
+        None => listed,
+    }
+}
+
+/// Whether `uri` is one the URI template `template` (RFC 6570) expands to: its literal
+/// parts in order, each `{expression}` standing for at least one character — not a `/`
+/// for a simple `{name}`, anything for a reserved or path expansion (`{+path}`,
+/// `{/segments}`, ...).
+pub fn template_matches(template: &str, uri: &str) -> bool {
+    /// One part of a template.
+    enum Part<'t> {
+        Literal(&'t str),
+        /// An expression; whether it may expand to a `/`.
+        Expression(bool),
+    }
+    let mut parts = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            return false;
+        };
+        if open > 0 {
+            parts.push(Part::Literal(&rest[..open]));
+        }
+        let expression = &rest[open + 1..open + close];
+        parts.push(Part::Expression(
+            expression.starts_with(['+', '#', '/', '.', ';', '?', '&']),
+        ));
+        rest = &rest[open + close + 1..];
+    }
+    if !rest.is_empty() {
+        parts.push(Part::Literal(rest));
+    }
+    fn matches(parts: &[Part<'_>], uri: &str) -> bool {
+        match parts.split_first() {
+            None => uri.is_empty(),
+            Some((Part::Literal(text), rest)) => uri
+                .strip_prefix(text)
+                .is_some_and(|after| matches(rest, after)),
+            Some((Part::Expression(slashes), rest)) => (1..=uri.len())
+                .filter(|&end| uri.is_char_boundary(end))
+                .take_while(|&end| *slashes || !uri[..end].contains('/'))
+                .any(|end| matches(rest, &uri[end..])),
+        }
+    }
+    matches(&parts, uri)
 }
 
 /// A JSON Schema text as an object (`{"type": "object"}` when it is not one).
@@ -275,6 +357,25 @@ mod tests {
                 json!({"type": "text", "text": "not json"}),
             ]
         );
+    }
+
+    #[test]
+    fn uri_templates_match_their_expansions_only() {
+        let notes = "notes://{name}";
+        assert!(template_matches(notes, "notes://groceries"));
+        assert!(!template_matches(notes, "notes://"));
+        assert!(
+            !template_matches(notes, "notes://a/b"),
+            "a simple expression has no `/`"
+        );
+        assert!(!template_matches(notes, "files://groceries"));
+        let files = "file:///{+path}";
+        assert!(template_matches(files, "file:///home/ada/notes.md"));
+        let two = "repo://{owner}/{name}/readme";
+        assert!(template_matches(two, "repo://ada/engine/readme"));
+        assert!(!template_matches(two, "repo://ada/readme"));
+        assert!(!template_matches("broken://{name", "broken://x"));
+        assert!(template_matches("exact://only", "exact://only"));
     }
 
     #[test]

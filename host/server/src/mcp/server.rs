@@ -23,7 +23,8 @@
 //! Tools are listed with their title, annotations and output schema when their plugin
 //! says (API 0.2.2, [`super::rich`]); results carry images, audio, embedded resources and
 //! structured content; a call whose `_meta` has a `progressToken` is sent the plugin's
-//! progress reports as `notifications/progress` while it runs ([`relay_progress`]).
+//! progress reports as `notifications/progress` while it runs ([`relay_progress`]);
+//! `resources/templates/list` gives the plugins' resource templates.
 //!
 //! Request ids: rmcp runs a session's calls on the session's own task, outside the HTTP
 //! request's `request{id}` span, so a tool call re-enters a `request` span with the id of
@@ -36,10 +37,11 @@ use std::sync::{Arc, Mutex};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, GetPromptRequestParams, GetPromptResponse,
     GetPromptResult, Implementation, InitializeRequestParams, InitializeResult, ListPromptsResult,
-    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
-    ProgressToken, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult,
-    ResourceContents, ResourceUpdatedNotificationParam, Role, ServerCapabilities, ServerConfig,
-    SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ProgressNotificationParam, ProgressToken, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, ResourceContents, ResourceUpdatedNotificationParam, Role,
+    ServerCapabilities, ServerConfig, SubscribeRequestParams, SubscriptionFilter,
+    UnsubscribeRequestParams,
 };
 // Logging is deprecated by the 2026-07-28 revision (SEP-2577) but part of every earlier
 // one, which clients still speak.
@@ -343,6 +345,21 @@ impl ServerHandler for Handler {
             })
             .collect();
         Ok(ListResourcesResult::with_all_items(resources))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        let scope = scope_of(&context);
+        let templates = super::rich::resource_templates(&self.plugins)
+            .await
+            .into_iter()
+            .filter(|(server, _)| scope.as_ref().is_none_or(|plugin| plugin == server))
+            .map(|(_, template)| super::rich::mcp_resource_template(template))
+            .collect();
+        Ok(ListResourceTemplatesResult::with_all_items(templates))
     }
 
     async fn read_resource(
