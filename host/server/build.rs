@@ -24,6 +24,11 @@ fn main() {
     let target_dir = wasm::wasm_target_dir();
     wasm::build(&root, &target_dir, &crates);
 
+    // Each component is embedded from this build script's own copy, made together with
+    // its sha256: other builds sharing the wasm target directory (another worktree, other
+    // features) may rewrite the built file later, and the binary must embed exactly the
+    // bytes hashed here.
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
     let mut src = String::new();
     src.push_str("/// First-party plugins embedded in the binary.\n");
     src.push_str("pub static BUNDLED: &[BundledPlugin] = &[\n");
@@ -32,6 +37,9 @@ fn main() {
         let bytes = fs::read(&component)
             .unwrap_or_else(|e| panic!("read built component {}: {e}", component.display()));
         let sha256 = hex::encode(Sha256::digest(&bytes));
+        let component = out_dir.join(format!("{}.wasm", c.dir));
+        fs::write(&component, &bytes)
+            .unwrap_or_else(|e| panic!("copy the built component to {}: {e}", component.display()));
         let manifest = c.manifest();
         assert!(
             manifest.is_file(),
@@ -48,6 +56,5 @@ fn main() {
         );
     }
     src.push_str("];\n");
-    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
     fs::write(out_dir.join("artifacts.rs"), src).expect("write artifacts.rs");
 }

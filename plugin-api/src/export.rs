@@ -30,6 +30,9 @@ macro_rules! export {
             let _ = <$ty as $crate::McpServer>::read_resource;
             let _ = <$ty as $crate::McpServer>::list_prompts;
             let _ = <$ty as $crate::McpServer>::get_prompt;
+            let _ = <$ty as $crate::McpServer>::describe_tools;
+            let _ = <$ty as $crate::McpServer>::call_tool_rich;
+            let _ = <$ty as $crate::McpServer>::list_resource_templates;
         };
     };
     (provider: $ty:ident) => {

@@ -1,11 +1,13 @@
 //! The guest SDK for [Sanctuary] plugins.
 //!
 //! A Sanctuary plugin is a WebAssembly component built for `wasm32-wasip2` that
-//! implements one of four worlds of the WIT package `sanctuary:plugin@0.2.1` (this SDK's
+//! implements one of four worlds of the WIT package `sanctuary:plugin@0.2.2` (this SDK's
 //! version follows the API's: a 0.2.x SDK serves API 0.2; its manifest says `"api": "^0.2"`,
 //! or `"^0.2.1"` when it uses what 0.2.1 added, [`mcp::kv::compare_and_swap`] and
-//! [`mcp::kv::update`]). The WIT files ship inside this package (`wit/v0.2.1`, and the
-//! older `wit/v0.2.0` and `wit/v0.1.0`).
+//! [`mcp::kv::update`], or `"^0.2.2"` when it reports [`mcp::progress`]). An MCP server
+//! implements `mcp-server-ext`, 0.2.2's world that adds the tools' titles, annotations,
+//! output schemas and rich results to `mcp-server`. The WIT files ship inside this package
+//! (`wit/v0.2.2`, and the older `wit/v0.2.1`, `wit/v0.2.0` and `wit/v0.1.0`).
 //!
 //! | kind           | trait to implement            | export                                    |
 //! | -------------- | ----------------------------- | ----------------------------------------- |
@@ -199,8 +201,8 @@ pub use types::{LogLevel, Metric};
 
 /// What [`export!`] and `#[tool]` expand to; not part of the API.
 ///
-/// The generated bindings, one module per world. The `types` and `host` interfaces are
-/// generated once (in `mcp_server`) and shared by the other worlds through `with`, so a
+/// The generated bindings, one module per world (`mcp_server` holds `mcp-server-ext`). The
+/// `types` and `host` interfaces are generated once (in `mcp_server`) and shared by the other worlds through `with`, so a
 /// `PluginError` or `Metric` is the same Rust type whatever the kind. The worlds' export
 /// macros emit the full type information into the plugin that invokes [`export!`]; the
 /// import-only type information emitted here is dropped by the componentizer when unused.
@@ -211,8 +213,8 @@ pub mod __private {
     #[allow(missing_docs, unsafe_code, clippy::all, clippy::unwrap_used)]
     pub mod mcp_server {
         wit_bindgen::generate!({
-            world: "mcp-server",
-            path: "wit/v0.2.1",
+            world: "mcp-server-ext",
+            path: "wit/v0.2.2",
             additional_derives: [PartialEq],
             pub_export_macro: true,
             export_macro_name: "export_mcp_server",
@@ -224,14 +226,14 @@ pub mod __private {
     pub mod ai_provider {
         wit_bindgen::generate!({
             world: "ai-provider",
-            path: "wit/v0.2.1",
+            path: "wit/v0.2.2",
             additional_derives: [PartialEq],
             pub_export_macro: true,
             export_macro_name: "export_ai_provider",
             default_bindings_module: "sanctuary_plugin_api::__private::ai_provider",
             with: {
-                "sanctuary:plugin/types@0.2.1": crate::types,
-                "sanctuary:plugin/host@0.2.1": crate::host,
+                "sanctuary:plugin/types@0.2.2": crate::types,
+                "sanctuary:plugin/host@0.2.2": crate::host,
             },
         });
     }
@@ -240,14 +242,14 @@ pub mod __private {
     pub mod scout_check {
         wit_bindgen::generate!({
             world: "scout-check",
-            path: "wit/v0.2.1",
+            path: "wit/v0.2.2",
             additional_derives: [PartialEq],
             pub_export_macro: true,
             export_macro_name: "export_scout_check",
             default_bindings_module: "sanctuary_plugin_api::__private::scout_check",
             with: {
-                "sanctuary:plugin/types@0.2.1": crate::types,
-                "sanctuary:plugin/host@0.2.1": crate::host,
+                "sanctuary:plugin/types@0.2.2": crate::types,
+                "sanctuary:plugin/host@0.2.2": crate::host,
             },
         });
     }
@@ -256,14 +258,14 @@ pub mod __private {
     pub mod health_probe {
         wit_bindgen::generate!({
             world: "health-probe",
-            path: "wit/v0.2.1",
+            path: "wit/v0.2.2",
             additional_derives: [PartialEq],
             pub_export_macro: true,
             export_macro_name: "export_health_probe",
             default_bindings_module: "sanctuary_plugin_api::__private::health_probe",
             with: {
-                "sanctuary:plugin/types@0.2.1": crate::types,
-                "sanctuary:plugin/host@0.2.1": crate::host,
+                "sanctuary:plugin/types@0.2.2": crate::types,
+                "sanctuary:plugin/host@0.2.2": crate::host,
             },
         });
     }

@@ -2,20 +2,35 @@
 //! functions and their [`ToolArgs`], the record types with convenience constructors, and
 //! the plugin's private key-value store ([`kv`]). Export the implementation with
 //! `sanctuary_plugin_api::export!(mcp: MyPlugin);`.
+//!
+//! Since API 0.2.2 the export also serves the tools' metadata and rich results
+//! (`mcp-ext`): `#[tool(title = "...", read_only, destructive, idempotent, open_world)]`,
+//! [`Structured`] results with an output schema ([`ToolOutput`]), images, audio and
+//! embedded resources ([`RichContent`]), [`progress`] reports and resource templates
+//! ([`McpServer::list_resource_templates`]).
 
 use serde::Serialize;
 
 use crate::__private::mcp_server::exports::sanctuary::plugin::mcp as raw;
+use crate::__private::mcp_server::exports::sanctuary::plugin::mcp_ext as raw_ext;
 pub use crate::PluginError;
 pub use raw::{Content, Prompt, PromptArgument, PromptMessage, Resource, Tool};
 
 pub use crate::tools::{IntoToolResult, NoArgs, SchemaType, ToolArgs, ToolEntry, ToolFn};
+pub use rich::{
+    EmbeddedResource, Media, ResourceBody, ResourceTemplate, RichContent, Structured,
+    ToolAnnotations, ToolInfo, ToolOutput, ToolResult, base64, progress,
+};
 /// Derives [`ToolArgs`] for a struct of a tool's arguments: one JSON Schema property per
 /// field, described by its `///` doc comment; see [`ToolFn`].
 pub use sanctuary_plugin_api_macros::ToolArgs;
+/// Derives [`ToolOutput`] for a struct a tool returns as [`Structured`] content: the
+/// tool's output schema, one property per field, described by its `///` doc comment.
+pub use sanctuary_plugin_api_macros::ToolOutput;
 pub use sanctuary_plugin_api_macros::tool;
 
 pub mod kv;
+mod rich;
 
 /// An `mcp-server` plugin: tools, resources and prompts served over MCP (`/mcp`), the REST
 /// API and the Socket.IO terminal. Every method has a default, so a server implements only
@@ -43,8 +58,33 @@ pub trait McpServer {
         }
     }
 
+    /// What MCP clients are told about the tools beyond [`list_tools`](Self::list_tools):
+    /// titles, annotations, output schemas; by default those of [`TOOLS`](Self::TOOLS)
+    /// (`#[tool(title = "...", read_only, ...)]`, [`Structured`] results).
+    fn describe_tools() -> Vec<ToolInfo> {
+        Self::TOOLS.iter().map(ToolEntry::info).collect()
+    }
+
+    /// Calls tool `name` for a rich result (images, audio, resources, structured
+    /// content); by default the [`TOOLS`](Self::TOOLS) entry of that name, or else
+    /// [`call_tool`](Self::call_tool)'s contents (so a server that overrides only
+    /// `call_tool` keeps answering).
+    fn call_tool_rich(name: String, arguments: String) -> Result<ToolResult, PluginError> {
+        match Self::TOOLS.iter().find(|entry| entry.name() == name) {
+            Some(entry) => entry.call_rich(&arguments),
+            None => Self::call_tool(name, arguments).map(ToolResult::from),
+        }
+    }
+
     /// The resources this server offers; none by default.
     fn list_resources() -> Vec<Resource> {
+        Vec::new()
+    }
+
+    /// The resource templates this server offers (URI templates such as
+    /// `notes://{name}`, whose matching URIs [`read_resource`](Self::read_resource)
+    /// reads); none by default. Served by hosts from API 0.2.2.
+    fn list_resource_templates() -> Vec<ResourceTemplate> {
         Vec::new()
     }
 
@@ -89,6 +129,20 @@ impl<T: McpServer> raw::Guest for T {
 
     fn get_prompt(name: String, arguments: String) -> Result<Vec<PromptMessage>, PluginError> {
         <T as McpServer>::get_prompt(name, arguments)
+    }
+}
+
+impl<T: McpServer> raw_ext::Guest for T {
+    fn describe_tools() -> Vec<ToolInfo> {
+        <T as McpServer>::describe_tools()
+    }
+
+    fn call_tool_rich(name: String, arguments: String) -> Result<ToolResult, PluginError> {
+        <T as McpServer>::call_tool_rich(name, arguments)
+    }
+
+    fn list_resource_templates() -> Vec<ResourceTemplate> {
+        <T as McpServer>::list_resource_templates()
     }
 }
 

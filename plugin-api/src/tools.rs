@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::PluginError;
-use crate::mcp::{Content, Tool};
+use crate::mcp::{Content, Tool, ToolAnnotations, ToolInfo, ToolOutput, ToolResult};
 
 /// What `#[tool]` implements for a tool function (on a hidden struct of the same name):
 /// its name, its [`Tool`] record and how to call it.
@@ -68,6 +68,16 @@ pub trait ToolFn {
     fn tool() -> Tool;
     /// Parses `arguments` (JSON object text) and calls the function.
     fn call(arguments: &str) -> Result<Vec<Content>, PluginError>;
+    /// What `describe_tools` says about the tool: `#[tool(title = "...", read_only, ...)]`
+    /// and the output schema of a `Structured<T>` result; nothing by default.
+    fn info() -> ToolInfo {
+        ToolInfo::new(Self::NAME)
+    }
+    /// Parses `arguments` and calls the function for a rich result; by default
+    /// [`call`](Self::call)'s contents.
+    fn call_rich(arguments: &str) -> Result<ToolResult, PluginError> {
+        Self::call(arguments).map(ToolResult::from)
+    }
 }
 
 /// One `#[tool]` function as [`McpServer::TOOLS`](crate::McpServer::TOOLS) lists it:
@@ -76,7 +86,9 @@ pub trait ToolFn {
 pub struct ToolEntry {
     name: &'static str,
     tool: fn() -> Tool,
+    info: fn() -> ToolInfo,
     call: fn(&str) -> Result<Vec<Content>, PluginError>,
+    call_rich: fn(&str) -> Result<ToolResult, PluginError>,
 }
 
 impl ToolEntry {
@@ -85,8 +97,20 @@ impl ToolEntry {
         Self {
             name: T::NAME,
             tool: T::tool,
+            info: T::info,
             call: T::call,
+            call_rich: T::call_rich,
         }
+    }
+
+    /// What `describe_tools` says about the tool (title, annotations, output schema).
+    pub fn info(&self) -> ToolInfo {
+        (self.info)()
+    }
+
+    /// Parses `arguments` (JSON object text) and calls the tool for a rich result.
+    pub fn call_rich(&self, arguments: &str) -> Result<ToolResult, PluginError> {
+        (self.call_rich)(arguments)
     }
 
     /// The tool's name.
@@ -146,10 +170,138 @@ impl SchemaType for NoArgs {
 impl ToolArgs for NoArgs {}
 
 /// What a tool function may return: `Result<T, PluginError>` where `T` is a list of
-/// contents, one content, or text.
-pub trait IntoToolResult {
-    /// The contents of the answer, or the plugin's error.
+/// contents, one content, or text; or, for richer results, a
+/// [`Structured`](crate::mcp::Structured) value (structured content with an output
+/// schema), a [`ToolResult`], a list of [`RichContent`](crate::mcp::RichContent) or one.
+pub trait IntoToolResult: Sized {
+    /// The contents of the answer, or the plugin's error (for hosts that call `call-tool`:
+    /// rich pieces are flattened to text and JSON).
     fn into_tool_result(self) -> Result<Vec<Content>, PluginError>;
+
+    /// The rich answer (for hosts that call `call-tool-rich`); by default the contents of
+    /// [`into_tool_result`](Self::into_tool_result).
+    fn into_rich_result(self) -> Result<ToolResult, PluginError> {
+        self.into_tool_result().map(ToolResult::from)
+    }
+
+    /// The JSON Schema of the structured content this type gives, if it gives any (the
+    /// tool's `outputSchema`).
+    fn output_schema() -> Option<Value> {
+        None
+    }
+}
+
+impl<T: ToolOutput> IntoToolResult for Result<crate::mcp::Structured<T>, PluginError> {
+    fn into_tool_result(self) -> Result<Vec<Content>, PluginError> {
+        self?.into_contents()
+    }
+
+    fn into_rich_result(self) -> Result<ToolResult, PluginError> {
+        self?.into_result()
+    }
+
+    fn output_schema() -> Option<Value> {
+        Some(T::output_schema())
+    }
+}
+
+impl IntoToolResult for Result<ToolResult, PluginError> {
+    fn into_tool_result(self) -> Result<Vec<Content>, PluginError> {
+        Ok(self?.into_contents())
+    }
+
+    fn into_rich_result(self) -> Result<ToolResult, PluginError> {
+        self
+    }
+}
+
+impl IntoToolResult for Result<Vec<crate::mcp::RichContent>, PluginError> {
+    fn into_tool_result(self) -> Result<Vec<Content>, PluginError> {
+        self.into_rich_result().map(ToolResult::into_contents)
+    }
+
+    fn into_rich_result(self) -> Result<ToolResult, PluginError> {
+        self.map(ToolResult::new)
+    }
+}
+
+impl IntoToolResult for Result<crate::mcp::RichContent, PluginError> {
+    fn into_tool_result(self) -> Result<Vec<Content>, PluginError> {
+        self.map(|c| vec![c]).into_tool_result()
+    }
+
+    fn into_rich_result(self) -> Result<ToolResult, PluginError> {
+        self.map(|c| vec![c]).into_rich_result()
+    }
+}
+
+impl ToolInfo {
+    /// Metadata of tool `name` that says nothing more (no title, no hints, no output
+    /// schema). For a server that lists its tools by hand (overriding
+    /// [`McpServer::describe_tools`](crate::McpServer::describe_tools)):
+    ///
+    /// ```
+    /// use sanctuary_plugin_api::mcp::ToolInfo;
+    ///
+    /// let info = ToolInfo::new("fetch").with_title("Fetch a web page").read_only(true).open_world(true);
+    /// assert_eq!(info.annotations.open_world, Some(true));
+    /// assert_eq!(info.annotations.destructive, None);
+    /// ```
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            title: None,
+            annotations: ToolAnnotations::default(),
+            output_schema: None,
+        }
+    }
+
+    /// With a human-readable title.
+    pub fn with_title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
+    /// Says whether the tool leaves its environment unchanged.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.annotations.read_only = Some(read_only);
+        self
+    }
+
+    /// Says whether the tool may destroy or overwrite things.
+    pub fn destructive(mut self, destructive: bool) -> Self {
+        self.annotations.destructive = Some(destructive);
+        self
+    }
+
+    /// Says whether calling the tool again with the same arguments has no further effect.
+    pub fn idempotent(mut self, idempotent: bool) -> Self {
+        self.annotations.idempotent = Some(idempotent);
+        self
+    }
+
+    /// Says whether the tool reaches an open world of external entities (the web).
+    pub fn open_world(mut self, open_world: bool) -> Self {
+        self.annotations.open_world = Some(open_world);
+        self
+    }
+
+    /// With `schema` (an object schema) as the JSON Schema of its structured content.
+    pub fn with_output_schema(mut self, schema: &Value) -> Self {
+        self.output_schema = Some(schema.to_string());
+        self
+    }
+}
+
+impl Default for ToolAnnotations {
+    fn default() -> Self {
+        Self {
+            read_only: None,
+            destructive: None,
+            idempotent: None,
+            open_world: None,
+        }
+    }
 }
 
 impl IntoToolResult for Result<Vec<Content>, PluginError> {

@@ -1,10 +1,12 @@
 //! MCP tests: the `/mcp` endpoint driven by a real client (the official MCP Python SDK,
 //! `client.py`) against a server started here, and the first-party MCP servers
 //! (`time`, `filesystem`, `memory`, `fetch`) through the one tool-call path
-//! (`sanctuary::mcp::call_tool`) that the endpoint, the REST route and the terminal share;
-//! and the official MCP conformance suite against a fixture plugin (`conformance`).
+//! (`sanctuary::mcp::call_tool`, and its rich twin) that the endpoint, the REST route and
+//! the terminal share; tool metadata, rich results and progress (API 0.2.2) in [`rich`];
+//! and the official MCP conformance suite against a fixture plugin ([`conformance`]).
 
 mod conformance;
+mod rich;
 mod support;
 
 use axum::body::Body;

@@ -1,6 +1,6 @@
 //! Shared set-up for the MCP tests: the whole app over a data directory (optionally
 //! served on `127.0.0.1:0`), a registry offering one more MCP server to install, a local
-//! web server for `fetch`, and the Python SDK check.
+//! web server for `fetch`, the Python SDK check and the runner of the Python clients.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -145,7 +145,12 @@ pub fn python_with_mcp() -> bool {
 
 /// Runs `tests/mcp/client.py` with `args`; returns its JSON report.
 pub async fn run_python_client(args: &[String]) -> Value {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/mcp/client.py");
+    run_python_script("client.py", args).await
+}
+
+/// Runs the Python script `tests/mcp/<name>` with `args`; returns its JSON report.
+pub async fn run_python_script(name: &str, args: &[String]) -> Value {
+    let script = format!("{}/../../tests/mcp/{name}", env!("CARGO_MANIFEST_DIR"));
     let run = tokio::process::Command::new("python3")
         .arg(script)
         .args(args)

@@ -2,9 +2,9 @@
 //! `api-v0-1`, raw `wit_bindgen` over `wit/v0.1.0`) beside one built against 0.2.0
 //! (fixture `api-v0-2`, raw `wit_bindgen` over `wit/v0.2.0`), with the same tools; the
 //! 0.1.0 one's host imports (log, config, kv, installed plugins) and exports go through
-//! the 0.1.0 conversion layer, the 0.2.0 one links straight to the latest (0.2.1)
+//! the 0.1.0 conversion layer, the 0.2.0 one links straight to the latest (0.2.2)
 //! bindings, which wasmtime's linker matches semver-compatibly. The bundled plugins,
-//! built through the SDK, are 0.2.1 components. A plugin needing an API this host lacks (fixture `api-v0-3`, built
+//! built through the SDK, are 0.2.2 components (`mcp-server-ext` for MCP servers). A plugin needing an API this host lacks (fixture `api-v0-3`, built
 //! against a future 0.3.0) is refused at install and at load, naming the version it needs
 //! and the versions the host supports.
 
@@ -393,16 +393,31 @@ fn reads_which_api_version_and_kind_a_component_implements() {
     assert_eq!(api.exports, vec!["sanctuary:plugin/mcp@0.2.0".to_string()]);
     assert!(api.supported);
 
-    // Built through the SDK: the latest, 0.2.1, whose kv adds compare-and-swap.
+    // Built through the SDK: the latest, 0.2.2 (whose kv has 0.2.1's compare-and-swap),
+    // an `mcp-server-ext`: it exports `mcp-ext` (tool metadata, rich results) beside `mcp`.
     let (_, memory) = sanctuary_test_support::bundled("memory");
     let api = api_version_of(&memory).expect("a component");
-    assert_eq!(api.version.to_string(), "0.2.1");
+    assert_eq!(api.version.to_string(), "0.2.2");
+    assert_eq!(api.kind, Some(Kind::McpServer));
     assert!(
         api.imports
-            .contains(&"sanctuary:plugin/kv@0.2.1".to_string()),
+            .contains(&"sanctuary:plugin/kv@0.2.2".to_string()),
         "{api:?}"
     );
+    for export in [
+        "sanctuary:plugin/mcp@0.2.2",
+        "sanctuary:plugin/mcp-ext@0.2.2",
+    ] {
+        assert!(api.exports.contains(&export.to_string()), "{api:?}");
+    }
+    assert!(api.exports_interface(sanctuary::runtime::mcp::EXT_INTERFACE));
     assert!(api.supported);
+    // The 0.2.0 component exports `mcp` alone: served without the extension.
+    assert!(
+        !api_version_of(&new)
+            .expect("a component")
+            .exports_interface(sanctuary::runtime::mcp::EXT_INTERFACE)
+    );
 
     let (_, future) = fixture("api-v0-3");
     let api = api_version_of(&future).expect("a component");

@@ -16,6 +16,9 @@ pub mod scaffold;
 pub mod sign;
 pub mod upload;
 
+#[doc(hidden)]
+pub mod testing;
+
 use clap::{Args, Subcommand};
 // The runtime's modules under the names the commands use.
 use sanctuary_runtime as runtime;

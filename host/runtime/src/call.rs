@@ -29,7 +29,7 @@ use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
 use super::budget::Refusal;
 use super::imports::types::PluginError;
-use super::state::{HostContext, Limiter, Overrun, StoreState};
+use super::state::{HostContext, Limiter, Overrun, StoreState, ToolProgress};
 use super::warm::Warm;
 use super::{CallError, EPOCH_TICK, HostServices, Plugin, Runtime, http, imports};
 use crate::audit::Kind as Denied;
@@ -57,6 +57,13 @@ pub const CHUNK_QUEUE: usize = 64;
 /// Longest chunk a plugin may emit at once.
 pub const MAX_CHUNK: usize = 64 * 1024;
 
+/// Progress reports (`mcp-client.notify-progress`) one tool call may send; later ones
+/// are dropped.
+pub const PROGRESS_REPORTS_PER_CALL: u32 = 100;
+
+/// Progress reports a tool call may have in flight to its caller before the next waits.
+pub const PROGRESS_QUEUE: usize = 16;
+
 /// Per-call options.
 #[derive(Default)]
 pub(crate) struct CallOptions {
@@ -64,6 +71,8 @@ pub(crate) struct CallOptions {
     pub project: Option<PathBuf>,
     /// Where streamed chunks go.
     pub progress: Option<mpsc::Sender<String>>,
+    /// Where a tool call's progress reports go.
+    pub tool_progress: Option<mpsc::Sender<ToolProgress>>,
 }
 
 /// A tokio runtime of its own for guest code, so that a plugin that computes never holds
@@ -287,6 +296,7 @@ impl CallSetup {
         let result = self.finish(started, Some(&store), outcome);
         if let (true, Some(caller), Some(guest)) = (reusable, caller, guest) {
             store.data_mut().host.progress = None;
+            store.data_mut().host.tool_progress = None;
             self.plugin.warm.put(Warm {
                 caller,
                 store,
@@ -332,6 +342,8 @@ impl CallSetup {
             .then(|| Arc::new(self.services.resolve_secrets(&self.plugin.secrets)));
         let state = store.data_mut();
         state.host.progress = opts.progress;
+        state.host.tool_progress = opts.tool_progress;
+        state.host.progress_reports = PROGRESS_REPORTS_PER_CALL;
         state.host.log_lines = LOG_LINES_PER_CALL;
         state.host.over_budget = None;
         if let Some(secrets) = secrets {
@@ -375,6 +387,8 @@ impl CallSetup {
                 declared_secrets: plugin.secrets.clone(),
                 secrets: Arc::new(self.services.resolve_secrets(&plugin.secrets)),
                 progress: opts.progress,
+                tool_progress: opts.tool_progress,
+                progress_reports: PROGRESS_REPORTS_PER_CALL,
                 services: self.services.clone(),
                 stderr,
                 log_lines: LOG_LINES_PER_CALL,

@@ -1,5 +1,5 @@
-//! The Sanctuary imports every plugin may use (`host`, `system`, `progress`, `kv` from the
-//! `host-imports` world), generated once here and shared by all four worlds through
+//! The Sanctuary imports every plugin may use (`host`, `system`, `progress`, `kv` and
+//! `mcp-client` from the `host-imports` world), generated once here and shared by all four worlds through
 //! `bindgen!`'s `with`. Each import answers from the calling store's [`HostContext`].
 //! These are the latest API version's imports; older versions' modules (`v0_1_0`)
 //! forward to them.
@@ -14,11 +14,11 @@ use crate::audit::Kind as Denied;
 
 wasmtime::component::bindgen!({
     world: "host-imports",
-    path: "../../wit/v0.2.1",
+    path: "../../wit/v0.2.2",
     imports: { default: async },
 });
 
-pub use self::sanctuary::plugin::{host, kv, progress, system, types};
+pub use self::sanctuary::plugin::{host, kv, mcp_client, progress, system, types};
 
 /// Longest log line a plugin may write; longer lines are cut.
 const MAX_LOG_LINE: usize = 4096;
@@ -28,6 +28,9 @@ const MAX_LOG_FIELDS: usize = 32;
 
 /// Longest field value kept; longer values are cut.
 const MAX_FIELD_VALUE: usize = 1024;
+
+/// Longest progress message relayed; longer messages are cut.
+const MAX_PROGRESS_MESSAGE: usize = 1024;
 
 /// Cuts `text` to at most `max` bytes (on a character boundary), marking the cut.
 fn truncate(text: &mut String, max: usize) {
@@ -241,6 +244,39 @@ impl progress::Host for StoreState {
             // A full queue makes the plugin wait (its time cap still runs); the receiver
             // going away (a client that disconnected) is not the plugin's fault.
             let _ = sink.send(text).await;
+        }
+    }
+}
+
+impl mcp_client::Host for StoreState {
+    async fn notify_progress(
+        &mut self,
+        progress: f64,
+        total: Option<f64>,
+        message: Option<String>,
+    ) {
+        // Outside a tool call whose caller asked for progress, reports go nowhere.
+        if self.host.tool_progress.is_none() || self.host.progress_reports == 0 {
+            return;
+        }
+        self.host.progress_reports -= 1;
+        // JSON has no NaN or infinity: such a report cannot be relayed.
+        if !progress.is_finite() || total.is_some_and(|t| !t.is_finite()) {
+            return;
+        }
+        let message = message.map(|mut m| {
+            crate::audit::clip(&mut m, MAX_PROGRESS_MESSAGE);
+            m
+        });
+        if let Some(sink) = &self.host.tool_progress {
+            // A full queue makes the plugin wait (its time cap still runs); a caller that
+            // went away is not the plugin's fault.
+            let report = super::state::ToolProgress {
+                progress,
+                total,
+                message,
+            };
+            let _ = sink.send(report).await;
         }
     }
 }

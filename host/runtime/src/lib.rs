@@ -597,7 +597,8 @@ impl Runtime {
         // `check_component_api` admitted only served versions: 0.2.x, or 0.1.0.
         let pre = match (kind, latest) {
             (Kind::McpServer, true) => Pre::Mcp(mcp::McpPre::Latest(
-                mcp::McpServerPre::new(instance_pre).map_err(typed)?,
+                mcp::LatestPre::new(instance_pre, api.exports_interface(mcp::EXT_INTERFACE))
+                    .map_err(typed)?,
             )),
             (Kind::McpServer, false) => Pre::Mcp(mcp::McpPre::V0_1_0(
                 v0_1_0::mcp::McpServerPre::new(instance_pre).map_err(typed)?,

@@ -14,17 +14,21 @@ pub use permissions::*;
 
 /// The latest version of the WIT package (`sanctuary:plugin`): the host's native API, and
 /// the one the guest SDK (`sanctuary-plugin-api`) builds against.
-pub const WIT_VERSION: Version = Version::new(0, 2, 1);
+pub const WIT_VERSION: Version = Version::new(0, 2, 2);
 
 /// Every version of the WIT package this host serves, oldest first; the last is
 /// [`WIT_VERSION`]. A released version is frozen: it stays here, unchanged, when a newer
 /// one is added (see `wit/README.md`).
-pub const SUPPORTED_WIT_VERSIONS: [Version; 3] =
-    [Version::new(0, 1, 0), Version::new(0, 2, 0), WIT_VERSION];
+pub const SUPPORTED_WIT_VERSIONS: [Version; 4] = [
+    Version::new(0, 1, 0),
+    Version::new(0, 2, 0),
+    Version::new(0, 2, 1),
+    WIT_VERSION,
+];
 
 /// Whether a component built against `version` is served by the latest bindings: any
 /// release of [`WIT_VERSION`]'s minor. Patch releases only add, and wasmtime's linker
-/// resolves a `...@0.2.0` import or export against the host's `...@0.2.1` (semver
+/// resolves a `...@0.2.0` import or export against the host's `...@0.2.2` (semver
 /// compatible), so only older minors need a converter module (`v0_1_0`).
 pub fn is_native(version: &Version) -> bool {
     version.major == WIT_VERSION.major

@@ -12,7 +12,7 @@ use super::{CallError, CallOptions, Plugin, Pre, Runtime, v0_1_0};
 
 wasmtime::component::bindgen!({
     world: "health-probe",
-    path: "../../wit/v0.2.1",
+    path: "../../wit/v0.2.2",
     imports: { default: async },
     exports: { default: async },
     with: {

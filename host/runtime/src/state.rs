@@ -67,6 +67,11 @@ pub struct HostContext {
     /// Where streamed chunks go, when the caller asked for streaming (bounded: a full
     /// queue makes `emit-chunk` wait).
     pub progress: Option<mpsc::Sender<String>>,
+    /// Where a tool call's progress reports go (`mcp-client.notify-progress`), when its
+    /// caller asked for them (bounded: a full queue makes the report wait).
+    pub tool_progress: Option<mpsc::Sender<ToolProgress>>,
+    /// How many more progress reports this call may send.
+    pub progress_reports: u32,
     /// Shared services: database, system figures, the plugin directory.
     pub services: Arc<HostServices>,
     /// The guest's stderr, logged after the call.
@@ -78,6 +83,18 @@ pub struct HostContext {
     /// Set when the call overran its memory budget or a quota through the host; the next
     /// epoch tick stops it.
     pub over_budget: Option<Overrun>,
+}
+
+/// One progress report of a tool call (`mcp-client.notify-progress`), for the MCP client
+/// that called the tool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolProgress {
+    /// Progress so far.
+    pub progress: f64,
+    /// Out of this much, when known.
+    pub total: Option<f64>,
+    /// What is happening, when said.
+    pub message: Option<String>,
 }
 
 /// How a call overran what the host holds for it.

@@ -28,6 +28,16 @@ pub struct ComponentApi {
     pub supported: bool,
 }
 
+impl ComponentApi {
+    /// Whether it exports `interface` (`sanctuary:plugin/mcp-ext`), at any version: how
+    /// the host tells an `mcp-server-ext` component (0.2.2) from a plain `mcp-server`.
+    pub fn exports_interface(&self, interface: &str) -> bool {
+        self.exports
+            .iter()
+            .any(|name| name.split_once('@').map_or(name.as_str(), |(i, _)| i) == interface)
+    }
+}
+
 /// Why a component's API could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InspectError {
@@ -180,6 +190,23 @@ mod tests {
         let err = classify(names(&["sanctuary:pluginx/host@0.1.0"]), Vec::new())
             .expect_err("another package");
         assert_eq!(err, InspectError::NoSanctuaryApi);
+    }
+
+    #[test]
+    fn an_mcp_server_exporting_mcp_ext_is_still_an_mcp_server_and_says_so() {
+        let api = classify(
+            names(&["sanctuary:plugin/mcp-client@0.2.2"]),
+            names(&[
+                "sanctuary:plugin/mcp@0.2.2",
+                "sanctuary:plugin/mcp-ext@0.2.2",
+            ]),
+        )
+        .expect("read");
+        assert_eq!(api.kind, Some(Kind::McpServer));
+        assert!(api.exports_interface("sanctuary:plugin/mcp-ext"));
+        let plain = classify(Vec::new(), names(&["sanctuary:plugin/mcp@0.2.1"])).expect("read");
+        assert!(!plain.exports_interface("sanctuary:plugin/mcp-ext"));
+        assert!(plain.exports_interface("sanctuary:plugin/mcp"));
     }
 
     #[test]

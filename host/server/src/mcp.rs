@@ -14,6 +14,7 @@
 //! mismatch is an [`Error::InvalidArguments`] naming each bad field.
 
 pub mod http;
+pub mod rich;
 pub mod server;
 
 use std::collections::{BTreeMap, HashMap};
@@ -162,13 +163,32 @@ pub fn tools(plugins: &PluginHost) -> Vec<(String, Tool)> {
 
 /// Calls tool `tool` of plugin `server` with `arguments` (a JSON object; `null` means
 /// `{}`), after checking them against the tool's input schema. The one way every surface
-/// (MCP, REST, terminal) calls a tool.
+/// calls a tool: the terminal and the host's own features here, MCP and the REST route
+/// through its rich twin, [`rich::call_tool_rich`], which makes the same checks.
 pub async fn call_tool(
     plugins: &PluginHost,
     server: &str,
     tool: &str,
     arguments: Value,
 ) -> Result<Vec<Content>> {
+    let (live, arguments) = checked(plugins, server, tool, arguments)?;
+    let span = info_span!("tool_call", plugin = %server, kind = "mcp-server", tool = %tool);
+    let contents = plugins
+        .runtime()
+        .call_tool(&live.plugin, tool, &arguments.to_string())
+        .instrument(span)
+        .await?;
+    Ok(contents)
+}
+
+/// The plugin `server` and the arguments of a call of its tool `tool`, once the tool is
+/// known and the arguments (`null` meaning `{}`) fit its input schema.
+fn checked(
+    plugins: &PluginHost,
+    server: &str,
+    tool: &str,
+    arguments: Value,
+) -> Result<(Arc<LivePlugin>, Value)> {
     let live = self::server(plugins, server)?;
     let Some(spec) = live.tools.iter().find(|t| t.name == tool) else {
         return Err(Error::UnknownTool {
@@ -185,13 +205,7 @@ pub async fn call_tool(
         name: qualified(server, tool),
         errors,
     })?;
-    let span = info_span!("tool_call", plugin = %server, kind = "mcp-server", tool = %tool);
-    let contents = plugins
-        .runtime()
-        .call_tool(&live.plugin, tool, &arguments.to_string())
-        .instrument(span)
-        .await?;
-    Ok(contents)
+    Ok((live, arguments))
 }
 
 /// Compiled input schemas, by schema text: tools keep their schema for the life of a
@@ -315,9 +329,10 @@ pub async fn resources(plugins: &PluginHost) -> Vec<OfferedResource> {
 
 /// Reads resource `uri` (as offered by [`resources`]): `(text, mime type, plugin id)`.
 ///
-/// Routing: `<plugin>__<uri>` goes to that plugin; otherwise the first plugin listing
-/// exactly `uri`; otherwise the first listing a resource with the same scheme (resources
-/// a plugin can read without listing them, such as one per file).
+/// Routing: the first plugin listing exactly `uri`; otherwise `<plugin>__<uri>` goes to
+/// that plugin; otherwise the first plugin with a resource template `uri` matches;
+/// otherwise the first listing a resource with the same scheme (resources a plugin can
+/// read without listing them, such as one per file).
 pub async fn read_resource(plugins: &PluginHost, uri: &str) -> Result<(String, String, String)> {
     let offered = resources(plugins).await;
     let routed = offered
@@ -334,14 +349,22 @@ pub async fn read_resource(plugins: &PluginHost, uri: &str) -> Result<(String, S
             let (server, rest) = split(uri)?;
             self::server(plugins, server).ok()?;
             Some((server.to_string(), rest.to_string(), String::new()))
-        })
-        .or_else(|| {
-            let scheme = scheme_of(uri)?;
-            offered
-                .iter()
-                .find(|o| scheme_of(&o.resource.uri) == Some(scheme))
-                .map(|o| (o.server.clone(), uri.to_string(), String::new()))
         });
+    let routed = match routed {
+        Some(routed) => Some(routed),
+        None => rich::resource_templates(plugins)
+            .await
+            .into_iter()
+            .find(|(_, t)| rich::template_matches(&t.uri_template, uri))
+            .map(|(server, t)| (server, uri.to_string(), t.mime_type.unwrap_or_default())),
+    };
+    let routed = routed.or_else(|| {
+        let scheme = scheme_of(uri)?;
+        offered
+            .iter()
+            .find(|o| scheme_of(&o.resource.uri) == Some(scheme))
+            .map(|o| (o.server.clone(), uri.to_string(), String::new()))
+    });
     let Some((server, original, mime)) = routed else {
         return Err(Error::UnknownResource(uri.to_string()));
     };
@@ -423,18 +446,11 @@ pub async fn get_prompt(
 }
 
 /// A tool result's contents as JSON for REST clients: `{type:"text", text}` or
-/// `{type:"json", json}` (JSON text that does not parse is given as text).
+/// `{type:"json", json}` (JSON text that does not parse is given as text); rich results
+/// have [`rich::contents_json`].
 pub fn contents_json(contents: &[Content]) -> Vec<Value> {
-    contents
-        .iter()
-        .map(|c| match c {
-            Content::Text(text) => json!({ "type": "text", "text": text }),
-            Content::Json(text) => match serde_json::from_str::<Value>(text) {
-                Ok(value) => json!({ "type": "json", "json": value }),
-                Err(_) => json!({ "type": "text", "text": text }),
-            },
-        })
-        .collect()
+    let rich = crate::runtime::mcp::rich(contents.to_vec());
+    rich::contents_json(&rich.content)
 }
 
 #[cfg(test)]

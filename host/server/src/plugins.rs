@@ -123,6 +123,9 @@ pub struct LivePlugin {
     pub plugin: Plugin,
     /// Its tools (mcp-server plugins).
     pub tools: Vec<crate::runtime::mcp::Tool>,
+    /// What it says about its tools beyond that (title, annotations, output schema), for
+    /// plugins that export `mcp-ext`; empty otherwise.
+    pub tool_info: Vec<crate::runtime::mcp::ToolInfo>,
     /// What it says it is (ai-provider plugins).
     pub provider: Option<ProviderInfo>,
     /// When this version was loaded.
@@ -553,6 +556,7 @@ impl PluginHost {
         let plugin = self.runtime.load(manifest, bytes, &config).await?;
         let mut live = LivePlugin {
             tools: Vec::new(),
+            tool_info: Vec::new(),
             provider: None,
             loaded_at: Utc::now(),
             dir: dir.to_path_buf(),
@@ -570,10 +574,17 @@ impl PluginHost {
                     .list_tools(&live.plugin)
                     .await
                     .map_err(describe_failed)?;
-                tools::validate(&live.tools).map_err(|reason| LoadError::Refused {
-                    id: live.id().to_string(),
-                    reason: format!("publishes invalid tools: {reason}"),
-                })?;
+                live.tool_info = self
+                    .runtime
+                    .describe_tools(&live.plugin)
+                    .await
+                    .map_err(describe_failed)?;
+                tools::validate(&live.tools)
+                    .and_then(|()| tools::validate_info(&live.tools, &live.tool_info))
+                    .map_err(|reason| LoadError::Refused {
+                        id: live.id().to_string(),
+                        reason: format!("publishes invalid tools: {reason}"),
+                    })?;
             }
             Kind::AiProvider => {
                 live.provider = Some(

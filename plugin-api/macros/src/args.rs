@@ -6,6 +6,10 @@
 //! become camelCase: `min_length` is `minLength`) or `#[schema(json = "{...}")]` JSON
 //! merged in. A field is required unless its type is an `Option` or serde gives it a
 //! default. `#[serde(deny_unknown_fields)]` gives `additionalProperties: false`.
+//!
+//! `#[derive(ToolOutput)]` gives the same schema for a tool's structured output, as serde
+//! *serialises* the struct: a field is required unless it is an `Option` (which may be
+//! `null`: its type admits `"null"`) or serde may skip it (`skip_serializing_if`).
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -21,30 +25,49 @@ struct Container {
     rename_all: Option<String>,
 }
 
+/// Which schema a derive gives: of arguments (deserialised) or of output (serialised).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `#[derive(ToolArgs)]`.
+    Args,
+    /// `#[derive(ToolOutput)]`.
+    Output,
+}
+
 /// What the serde and `schema` attributes of one field say.
 #[derive(Default)]
 struct Field {
     rename: Option<String>,
     default: bool,
-    skip: bool,
+    /// `skip` or `skip_deserializing`: not an argument.
+    skip_de: bool,
+    /// `skip` or `skip_serializing`: not in the output.
+    skip_ser: bool,
+    /// `skip_serializing_if`: the field may be left out of the output.
+    maybe_skipped: bool,
     keywords: Vec<(String, Lit)>,
     schema: Option<LitStr>,
 }
 
-/// Expands `#[derive(ToolArgs)]` on `item`.
-pub fn expand(item: TokenStream) -> syn::Result<TokenStream> {
+/// Expands `#[derive(ToolArgs)]` (or, in [`Mode::Output`], `#[derive(ToolOutput)]`) on
+/// `item`.
+pub fn expand(item: TokenStream, mode: Mode) -> syn::Result<TokenStream> {
     let input: DeriveInput = syn::parse2(item)?;
     let ident = &input.ident;
+    let derive = match mode {
+        Mode::Args => "ToolArgs",
+        Mode::Output => "ToolOutput",
+    };
     let Data::Struct(data) = &input.data else {
         return Err(syn::Error::new(
             ident.span(),
-            "`ToolArgs` derives the schema of a struct with named fields",
+            format!("`{derive}` derives the schema of a struct with named fields"),
         ));
     };
     let Fields::Named(fields) = &data.fields else {
         return Err(syn::Error::new(
             ident.span(),
-            "`ToolArgs` needs named fields: each is one argument",
+            format!("`{derive}` needs named fields: each is one property"),
         ));
     };
     let container = container(&input.attrs)?;
@@ -54,7 +77,11 @@ pub fn expand(item: TokenStream) -> syn::Result<TokenStream> {
     let mut properties = Vec::new();
     for field in &fields.named {
         let options = field_options(&field.attrs)?;
-        if options.skip {
+        let skipped = match mode {
+            Mode::Args => options.skip_de,
+            Mode::Output => options.skip_ser,
+        };
+        if skipped {
             continue;
         }
         let rust_name = field
@@ -86,18 +113,34 @@ pub fn expand(item: TokenStream) -> syn::Result<TokenStream> {
                 }
             }
         });
-        let has_default = options.default || container.default;
+        // Arguments may be left out when serde has a default for them; output fields
+        // when serde may skip them.
+        let may_be_absent = match mode {
+            Mode::Args => options.default || container.default,
+            Mode::Output => options.maybe_skipped,
+        };
+        // An `Option` in the output is serialised as `null` when it is `None`.
+        let nullable = (mode == Mode::Output).then(|| {
+            quote! {
+                if <#ty as #sdk::mcp::SchemaType>::OPTIONAL
+                    && let ::core::option::Option::Some(#json::Value::String(kind)) = schema.get("type").cloned()
+                {
+                    schema.insert("type".into(), #json::json!([kind, "null"]));
+                }
+            }
+        });
         properties.push(quote! {
             {
                 let mut schema = match <#ty as #sdk::mcp::SchemaType>::schema() {
                     #json::Value::Object(map) => map,
                     _ => #json::Map::new(),
                 };
+                #nullable
                 #description
                 #(#keywords)*
                 #merged
                 properties.insert(#name.into(), #json::Value::Object(schema));
-                if !<#ty as #sdk::mcp::SchemaType>::OPTIONAL && !#has_default {
+                if !<#ty as #sdk::mcp::SchemaType>::OPTIONAL && !#may_be_absent {
                     required.push(#json::Value::from(#name));
                 }
             }
@@ -107,6 +150,10 @@ pub fn expand(item: TokenStream) -> syn::Result<TokenStream> {
         quote! { object.insert("additionalProperties".into(), #json::Value::Bool(false)); }
     });
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let marker = match mode {
+        Mode::Args => quote!(#sdk::mcp::ToolArgs),
+        Mode::Output => quote!(#sdk::mcp::ToolOutput),
+    };
 
     Ok(quote! {
         impl #impl_generics #sdk::mcp::SchemaType for #ident #ty_generics #where_clause {
@@ -125,7 +172,7 @@ pub fn expand(item: TokenStream) -> syn::Result<TokenStream> {
             }
         }
 
-        impl #impl_generics #sdk::mcp::ToolArgs for #ident #ty_generics #where_clause {}
+        impl #impl_generics #marker for #ident #ty_generics #where_clause {}
     })
 }
 
@@ -159,8 +206,16 @@ fn field_options(attrs: &[Attribute]) -> syn::Result<Field> {
                 } else if meta.path.is_ident("default") {
                     out.default = true;
                     skip_value(&meta)?;
-                } else if meta.path.is_ident("skip") || meta.path.is_ident("skip_deserializing") {
-                    out.skip = true;
+                } else if meta.path.is_ident("skip") {
+                    out.skip_de = true;
+                    out.skip_ser = true;
+                } else if meta.path.is_ident("skip_deserializing") {
+                    out.skip_de = true;
+                } else if meta.path.is_ident("skip_serializing") {
+                    out.skip_ser = true;
+                } else if meta.path.is_ident("skip_serializing_if") {
+                    out.maybe_skipped = true;
+                    skip_value(&meta)?;
                 } else {
                     skip_value(&meta)?;
                 }
@@ -277,15 +332,18 @@ mod tests {
 
     #[test]
     fn refuses_an_enum() {
-        let err = expand(quote! { enum E { A } }).expect_err("not a struct");
+        let err = expand(quote! { enum E { A } }, Mode::Args).expect_err("not a struct");
         assert!(err.to_string().contains("named fields"), "{err}");
     }
 
     #[test]
     fn refuses_a_schema_that_is_not_a_json_object() {
-        let err = expand(quote! {
-            struct A { #[schema(json = "[1]")] a: String }
-        })
+        let err = expand(
+            quote! {
+                struct A { #[schema(json = "[1]")] a: String }
+            },
+            Mode::Output,
+        )
         .expect_err("bad schema");
         assert!(err.to_string().contains("JSON object"), "{err}");
     }

@@ -9,6 +9,8 @@
 //! - `#[derive(ToolArgs)]` on a struct with named fields gives that JSON Schema: one
 //!   property per field, described by the field's `///` doc comment, required unless it is
 //!   an `Option` or has `#[serde(default)]`.
+//! - `#[derive(ToolOutput)]` gives the JSON Schema of a tool's structured output the same
+//!   way (the `outputSchema` of a tool returning `Structured<T>`).
 //!
 //! Use them through `sanctuary_plugin_api` (whose docs have the examples); the generated
 //! code names that crate.
@@ -21,7 +23,9 @@ use proc_macro::TokenStream;
 
 /// Makes a function an MCP tool: its doc comment is the description, its parameter's
 /// type (a `#[derive(ToolArgs)]` struct, or none) the input schema. `#[tool(name =
-/// "other")]` names the tool differently from the function.
+/// "other")]` names the tool differently from the function; `title = "..."` gives it a
+/// human-readable title and the flags `read_only`, `destructive`, `idempotent` and
+/// `open_world` (or `flag = false`) its MCP annotations.
 #[proc_macro_attribute]
 pub fn tool(attr: TokenStream, item: TokenStream) -> TokenStream {
     tool::expand(attr.into(), item.into())
@@ -34,7 +38,18 @@ pub fn tool(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// `#[schema(...)]` keywords.
 #[proc_macro_derive(ToolArgs, attributes(schema))]
 pub fn derive_tool_args(item: TokenStream) -> TokenStream {
-    args::expand(item.into())
+    args::expand(item.into(), args::Mode::Args)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Derives `ToolOutput` (and `SchemaType`) for a struct with named fields: the JSON
+/// Schema of a tool's structured output (its `outputSchema`), as serde serialises the
+/// struct, from the fields' types, doc comments and `#[schema(...)]` keywords. A tool
+/// returning `Structured<T>` lists it.
+#[proc_macro_derive(ToolOutput, attributes(schema))]
+pub fn derive_tool_output(item: TokenStream) -> TokenStream {
+    args::expand(item.into(), args::Mode::Output)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

@@ -12,7 +12,7 @@ mod url;
 use std::time::Duration;
 
 use sanctuary_plugin_api::http::{self, Request};
-use sanctuary_plugin_api::mcp::{self, Content, McpServer, Tool};
+use sanctuary_plugin_api::mcp::{self, Content, McpServer, Tool, ToolInfo};
 use sanctuary_plugin_api::{PluginError, args};
 use serde::Deserialize;
 use serde_json::json;
@@ -59,6 +59,16 @@ impl McpServer for Fetch {
                 "additionalProperties": false
             }),
         )]
+    }
+
+    /// `fetch` reads the web (open world) and changes nothing (read-only).
+    fn describe_tools() -> Vec<ToolInfo> {
+        vec![
+            ToolInfo::new("fetch")
+                .with_title("Fetch a web page")
+                .read_only(true)
+                .open_world(true),
+        ]
     }
 
     fn call_tool(name: String, arguments: String) -> Result<Vec<Content>, PluginError> {
@@ -169,6 +179,18 @@ fn excerpt(url: &str, text: &str, start: u64, max: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fetch_is_described_as_reading_an_open_world() {
+        let described = Fetch::describe_tools();
+        assert_eq!(described.len(), 1);
+        assert_eq!(described[0].name, Fetch::list_tools()[0].name);
+        let hints = &described[0].annotations;
+        assert_eq!(
+            (hints.read_only, hints.open_world),
+            (Some(true), Some(true))
+        );
+    }
 
     #[test]
     fn the_schema_requires_the_url_and_forbids_other_arguments() {

@@ -10,7 +10,7 @@
 mod fs;
 mod paths;
 
-use sanctuary_plugin_api::mcp::{self, Content, McpServer, Resource, Tool};
+use sanctuary_plugin_api::mcp::{self, Content, McpServer, Resource, Tool, ToolInfo};
 use sanctuary_plugin_api::{PluginError, args, config};
 use serde::Deserialize;
 use serde_json::json;
@@ -172,6 +172,29 @@ impl McpServer for Filesystem {
         ]
     }
 
+    /// Reads change nothing; `write_file` replaces (or appends to) files: destructive, and
+    /// not idempotent (appending twice appends twice). None reaches beyond the granted
+    /// directories (a closed world).
+    fn describe_tools() -> Vec<ToolInfo> {
+        let read = |name: &str, title: &str| {
+            ToolInfo::new(name)
+                .with_title(title)
+                .read_only(true)
+                .open_world(false)
+        };
+        vec![
+            read("list_directory", "List a directory"),
+            read("read_file", "Read a text file"),
+            read("search_files", "Search files by name"),
+            ToolInfo::new("write_file")
+                .with_title("Write a text file")
+                .read_only(false)
+                .destructive(true)
+                .idempotent(false)
+                .open_world(false),
+        ]
+    }
+
     fn call_tool(name: String, arguments: String) -> Result<Vec<Content>, PluginError> {
         let settings: Settings = config()?;
         let roots = roots(&settings)?;
@@ -290,6 +313,30 @@ fn write_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_listed_tool_is_described_reads_read_only_and_the_write_destructive() {
+        let listed: Vec<String> = Filesystem::list_tools()
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
+        let described = Filesystem::describe_tools();
+        let names: Vec<&str> = described.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, listed);
+        for info in &described {
+            let hints = &info.annotations;
+            assert!(info.title.is_some(), "{}", info.name);
+            assert_eq!(hints.open_world, Some(false), "{}", info.name);
+            if info.name == "write_file" {
+                assert_eq!(
+                    (hints.read_only, hints.destructive),
+                    (Some(false), Some(true))
+                );
+            } else {
+                assert_eq!(hints.read_only, Some(true), "{}", info.name);
+            }
+        }
+    }
 
     #[test]
     fn every_tool_schema_is_a_closed_object_listing_its_required_arguments() {

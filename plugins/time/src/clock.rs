@@ -8,10 +8,12 @@ use chrono::{
 };
 use chrono_tz::{OffsetComponents, OffsetName, Tz};
 use sanctuary_plugin_api::PluginError;
+use sanctuary_plugin_api::mcp::ToolOutput;
 use serde::Serialize;
 
-/// An instant as seen in one time zone.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// An instant as seen in one time zone (the structured result of `current_time`; its
+/// doc comments describe the tool's output schema).
+#[derive(Debug, Clone, PartialEq, Serialize, ToolOutput)]
 pub struct ZonedTime {
     /// IANA name of the zone.
     pub timezone: String,
@@ -33,8 +35,9 @@ pub struct ZonedTime {
     pub unix: i64,
 }
 
-/// The result of converting a time from one zone to another.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The result of converting a time from one zone to another (the structured result of
+/// `convert_time`).
+#[derive(Debug, Clone, PartialEq, Serialize, ToolOutput)]
 pub struct Conversion {
     /// The time in the source zone.
     pub source: ZonedTime,

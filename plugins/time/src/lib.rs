@@ -3,13 +3,16 @@
 //! resource `time://zones`, and a `meeting_planner` prompt.
 //!
 //! The clock is WASI's wall clock, which the host provides; the zone database is compiled
-//! in (`chrono-tz`), so the plugin needs no permission at all.
+//! in (`chrono-tz`), so the plugin needs no permission at all. Both tools are read-only
+//! and reach nothing outside the plugin (MCP annotations), and both return structured
+//! content with an output schema (`clock::ZonedTime`, `clock::Conversion`).
 
 mod clock;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use sanctuary_plugin_api::mcp::{
-    self, Content, McpServer, Prompt, PromptArgument, PromptMessage, Resource, ToolArgs, ToolEntry,
+    self, McpServer, Prompt, PromptArgument, PromptMessage, Resource, Structured, ToolArgs,
+    ToolEntry,
 };
 use sanctuary_plugin_api::{PluginError, args, config, tool};
 use serde::Deserialize;
@@ -133,24 +136,22 @@ sanctuary_plugin_api::export!(mcp: Time);
 
 /// Current date and time in an IANA time zone (default UTC): RFC 3339 time, UTC offset,
 /// abbreviation, daylight-saving flag, weekday and Unix seconds.
-#[tool]
-fn current_time(request: CurrentTimeArgs) -> Result<Vec<Content>, PluginError> {
+#[tool(title = "Current time", read_only, open_world = false)]
+fn current_time(request: CurrentTimeArgs) -> Result<Structured<clock::ZonedTime>, PluginError> {
     let name = match request.timezone {
         Some(name) => name,
         None => config::<Settings>()?.default_timezone,
     };
     let now = clock::describe(clock::now(), clock::zone(&name)?);
-    Ok(vec![
-        Content::text(clock::sentence(&now)),
-        Content::json(&now)?,
-    ])
+    let sentence = clock::sentence(&now);
+    Ok(Structured::new(now).with_text(sentence))
 }
 
 /// Converts a time from one IANA time zone to another and gives the offset difference.
 /// `time` is `HH:MM` (today in the source zone), `YYYY-MM-DDTHH:MM` (local in the source
 /// zone) or an RFC 3339 time.
-#[tool]
-fn convert_time(request: ConvertTimeArgs) -> Result<Vec<Content>, PluginError> {
+#[tool(title = "Convert time between zones", read_only, open_world = false)]
+fn convert_time(request: ConvertTimeArgs) -> Result<Structured<clock::Conversion>, PluginError> {
     let source = clock::zone(&request.source_timezone)?;
     let target = clock::zone(&request.target_timezone)?;
     let conversion = clock::convert(&request.time, source, target, clock::now())?;
@@ -159,7 +160,7 @@ fn convert_time(request: ConvertTimeArgs) -> Result<Vec<Content>, PluginError> {
         text.push_str("\nNote: ");
         text.push_str(note);
     }
-    Ok(vec![Content::text(text), Content::json(&conversion)?])
+    Ok(Structured::new(conversion).with_text(text))
 }
 
 /// The text of the `meeting_planner` prompt: the participants' zones with their offsets
@@ -208,8 +209,9 @@ fn meeting_planner(
         "I need to schedule a meeting {day} with participants in these time zones:\n{}\n\n\
          Suggest up to three meeting times that fall within working hours (09:00-17:00 local \
          time) for as many participants as possible. For each suggestion, give the local time \
-         in every zone and say who would be outside working hours. Use the `convert_time` tool \
-         to check each conversion.",
+         in every zone and say who would be outside working hours. Check each conversion with \
+         the time server's conversion tool: `convert_time`, listed as `<server>__convert_time` \
+         (e.g. `time__convert_time`) where the tools of several servers are offered together.",
         lines.join("\n")
     ))
 }
@@ -333,6 +335,69 @@ mod tests {
             assert_eq!(schema["type"], "object", "{}", tool.name);
             assert_eq!(schema["additionalProperties"], false, "{}", tool.name);
         }
+    }
+
+    #[test]
+    fn the_meeting_planner_names_the_conversion_tool_as_either_endpoint_lists_it() {
+        let text = meeting_planner(planner(Some("UTC"), None), &[], noon()).expect("renders");
+        assert!(
+            text.contains("`convert_time`") && text.contains("`time__convert_time`"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn both_tools_are_titled_read_only_closed_world_with_an_output_schema() {
+        let described = Time::describe_tools();
+        let titles: Vec<_> = described.iter().map(|i| i.title.as_deref()).collect();
+        assert_eq!(
+            titles,
+            [Some("Current time"), Some("Convert time between zones")]
+        );
+        for info in &described {
+            assert_eq!(info.annotations.read_only, Some(true), "{}", info.name);
+            assert_eq!(info.annotations.open_world, Some(false), "{}", info.name);
+            assert_eq!(info.annotations.destructive, None, "{}", info.name);
+            let schema: serde_json::Value =
+                serde_json::from_str(info.output_schema.as_deref().expect("a schema"))
+                    .expect("JSON");
+            assert_eq!(schema["type"], "object", "{}", info.name);
+        }
+        let schema: serde_json::Value =
+            serde_json::from_str(described[1].output_schema.as_deref().expect("a schema"))
+                .expect("JSON");
+        assert_eq!(
+            schema["properties"]["source"]["properties"]["is_dst"]["type"],
+            "boolean"
+        );
+        // `notes` is left out when empty: not required.
+        assert!(
+            !schema["required"]
+                .as_array()
+                .expect("required")
+                .contains(&json!("notes"))
+        );
+    }
+
+    #[test]
+    fn convert_time_returns_its_conversion_as_structured_content_and_text() {
+        let result = Time::call_tool_rich(
+            "convert_time".into(),
+            r#"{"time": "2024-01-15T12:00:00Z", "source_timezone": "UTC", "target_timezone": "Asia/Tokyo"}"#.into(),
+        )
+        .expect("converts");
+        let structured: serde_json::Value =
+            serde_json::from_str(result.structured_content.as_deref().expect("structured"))
+                .expect("JSON");
+        assert_eq!(structured["target"]["time"], "21:00:00");
+        assert_eq!(result.content.len(), 2, "a sentence, then the JSON");
+        // Hosts before 0.2.2 get the same text and JSON contents as ever.
+        let plain = Time::call_tool(
+            "convert_time".into(),
+            r#"{"time": "2024-01-15T12:00:00Z", "source_timezone": "UTC", "target_timezone": "Asia/Tokyo"}"#.into(),
+        )
+        .expect("converts");
+        assert!(matches!(&plain[1], mcp::Content::Json(j) if j.contains("\"21:00:00\"")));
     }
 
     #[test]

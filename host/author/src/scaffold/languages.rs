@@ -12,23 +12,23 @@ use crate::manifest::{Kind, WIT_VERSION};
 pub const CARRIED_WIT: [(&str, &str); 5] = [
     (
         "wit/types.wit",
-        include_str!("../../../../wit/v0.2.1/types.wit"),
+        include_str!("../../../../wit/v0.2.2/types.wit"),
     ),
     (
         "wit/mcp.wit",
-        include_str!("../../../../wit/v0.2.1/mcp.wit"),
+        include_str!("../../../../wit/v0.2.2/mcp.wit"),
     ),
     (
         "wit/provider.wit",
-        include_str!("../../../../wit/v0.2.1/provider.wit"),
+        include_str!("../../../../wit/v0.2.2/provider.wit"),
     ),
     (
         "wit/scout.wit",
-        include_str!("../../../../wit/v0.2.1/scout.wit"),
+        include_str!("../../../../wit/v0.2.2/scout.wit"),
     ),
     (
         "wit/probe.wit",
-        include_str!("../../../../wit/v0.2.1/probe.wit"),
+        include_str!("../../../../wit/v0.2.2/probe.wit"),
     ),
 ];
 

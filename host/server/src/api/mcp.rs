@@ -2,7 +2,7 @@
 //! MCPServer objects plus installed state), `GET /api/mcp/search?query=&category=`, and
 //! `POST /api/mcp/servers/{server_name}/install` (`plugins` scope; `server_name` is the
 //! registry id), and `POST /api/mcp/servers/{server_name}/tools/{tool}`, which calls a tool
-//! the way the MCP endpoint does ([`crate::mcp::call_tool`]).
+//! the way the MCP endpoint does ([`crate::mcp::rich::call_tool_rich`]).
 
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
@@ -106,7 +106,8 @@ pub struct SearchResult {
 #[derive(Debug, ToSchema)]
 #[allow(dead_code, reason = "the schema of the content pieces built as JSON")]
 pub struct ToolContent {
-    /// `text` or `json`.
+    /// `text`, `json`, `image`, `audio` or `resource` (the last three from plugins built
+    /// against API 0.2.2).
     #[schema(rename = "type")]
     kind: String,
     /// The text (a `text` piece).
@@ -114,6 +115,28 @@ pub struct ToolContent {
     /// The value (a `json` piece): free-form, as the tool answers.
     #[schema(value_type = Option<Object>)]
     json: Option<Value>,
+    /// The base64 bytes (an `image` or `audio` piece).
+    data: Option<String>,
+    /// Their MIME type (an `image` or `audio` piece).
+    #[schema(rename = "mimeType")]
+    mime_type: Option<String>,
+    /// The embedded resource (a `resource` piece).
+    resource: Option<ToolResource>,
+}
+
+/// The resource of a `resource` piece of a [`ToolResult`]'s content.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code, reason = "the schema of the resources built as JSON")]
+pub struct ToolResource {
+    /// Its URI.
+    uri: String,
+    /// Its MIME type, when known.
+    #[schema(rename = "mimeType")]
+    mime_type: Option<String>,
+    /// Its text (a text resource).
+    text: Option<String>,
+    /// Its bytes in base64 (a binary resource).
+    blob: Option<String>,
 }
 
 /// A tool's result as `POST /api/mcp/servers/{server_name}/tools/{tool}` answers it
@@ -130,6 +153,12 @@ pub struct ToolResult {
     is_error: bool,
     /// The server.
     server: String,
+    /// The structured result, when the tool gave one (its own, or the one JSON object
+    /// among its contents), as MCP's `structuredContent`: free-form, as the tool answers
+    /// (matching its output schema when it has one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    structured_content: Option<Value>,
     /// `!is_error`.
     success: bool,
     /// When (RFC 3339).
@@ -178,7 +207,8 @@ async fn install(
 
 /// Calls `tool` of `server_name` with the request body (a JSON object; empty means `{}`)
 /// as its arguments, checked against the tool's schema first. Answers
-/// `{success, is_error, content: [{type: "text", text} | {type: "json", json}]}`; a call
+/// `{success, is_error, content: [{type: "text", text} | {type: "json", json} | ...],
+/// structured_content?}` (images, audio and resources in MCP's shapes); a call
 /// that reached the plugin and failed (its own error, a crash, a timeout) is still 200,
 /// with `is_error: true`, the message as text content and `error: {code, message}`. An
 /// unknown server or tool is 404, arguments that do not fit the schema 422 (with
@@ -212,10 +242,13 @@ async fn call_tool(
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?
     };
-    let outcome = crate::mcp::call_tool(&state.plugins, &server_name, &tool, arguments).await;
+    let outcome =
+        crate::mcp::rich::call_tool_rich(&state.plugins, &server_name, &tool, arguments, None)
+            .await;
     match outcome {
-        Ok(contents) => Ok(Json(ToolResult {
-            content: crate::mcp::contents_json(&contents),
+        Ok(result) => Ok(Json(ToolResult {
+            content: crate::mcp::rich::contents_json(&result.content),
+            structured_content: crate::mcp::rich::structured(&result),
             error: None,
             is_error: false,
             server: server_name,
@@ -250,6 +283,7 @@ async fn call_tool(
             }),
             is_error: true,
             server: server_name,
+            structured_content: None,
             success: false,
             timestamp: clock::timestamp(),
             tool,

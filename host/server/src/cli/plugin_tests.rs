@@ -5,12 +5,11 @@
 //! line, its embedded plugins, its app on a real port), which the author crate must not
 //! depend on.
 
-use std::path::PathBuf;
-
 use clap::Parser;
 use sanctuary_author::PluginCommand;
 use sanctuary_author::check::check;
-use sanctuary_author::upload::{InstallArgs, run};
+use sanctuary_author::testing::{args, plugin_files};
+use sanctuary_author::upload::run;
 use serde_json::{Value, json};
 
 use super::{Cli, Command};
@@ -168,36 +167,6 @@ async fn serve() -> (String, crate::api::test_support::Guards) {
         let _ = axum::serve(listener, crate::app(state)).await;
     });
     (format!("http://{addr}"), (db, dir))
-}
-
-/// A manifest and a large component (8 MiB: far more than a refusing server reads)
-/// in `dir`.
-fn plugin_files(dir: &std::path::Path) -> (PathBuf, PathBuf) {
-    let manifest = dir.join("manifest.json");
-    std::fs::write(
-        &manifest,
-        json!({
-            "schema_version": 1, "id": "cli-test", "name": "CLI test",
-            "kind": "mcp-server", "version": "0.1.0", "api": "^0.2",
-            "description": "d", "author": "a",
-            "permissions": {"network": [], "files": [], "env": [], "secrets": [],
-                "project_dir": false, "memory_mb": 16, "timeout_ms": 1000}
-        })
-        .to_string(),
-    )
-    .expect("manifest");
-    let component = dir.join("plugin.wasm");
-    std::fs::write(&component, vec![7u8; 8 << 20]).expect("component");
-    (component, manifest)
-}
-
-fn args(server: &str, token: &str, files: &(PathBuf, PathBuf)) -> InstallArgs {
-    InstallArgs {
-        component: files.0.clone(),
-        manifest: files.1.clone(),
-        server: server.to_string(),
-        token: Some(token.to_string()),
-    }
 }
 
 #[tokio::test]

@@ -20,6 +20,12 @@
 //! `notifications/resources/updated` for each subscribed URI whenever the plugin set
 //! changes (a reloaded plugin may serve new contents).
 //!
+//! Tools are listed with their title, annotations and output schema when their plugin
+//! says (API 0.2.2, [`super::rich`]); results carry images, audio, embedded resources and
+//! structured content; a call whose `_meta` has a `progressToken` is sent the plugin's
+//! progress reports as `notifications/progress` while it runs ([`relay_progress`]);
+//! `resources/templates/list` gives the plugins' resource templates.
+//!
 //! Request ids: rmcp runs a session's calls on the session's own task, outside the HTTP
 //! request's `request{id}` span, so a tool call re-enters a `request` span with the id of
 //! the HTTP request that carried it (from the request parts rmcp hands over): the call's
@@ -29,12 +35,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, GetPromptRequestParams,
-    GetPromptResponse, GetPromptResult, Implementation, InitializeRequestParams, InitializeResult,
-    JsonObject, ListPromptsResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, ResourceContents,
-    ResourceUpdatedNotificationParam, Role, ServerCapabilities, ServerConfig,
-    SubscribeRequestParams, SubscriptionFilter, UnsubscribeRequestParams,
+    CallToolRequestParams, CallToolResponse, GetPromptRequestParams, GetPromptResponse,
+    GetPromptResult, Implementation, InitializeRequestParams, InitializeResult, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ProgressNotificationParam, ProgressToken, ReadResourceRequestParams, ReadResourceResponse,
+    ReadResourceResult, ResourceContents, ResourceUpdatedNotificationParam, Role,
+    ServerCapabilities, ServerConfig, SubscribeRequestParams, SubscriptionFilter,
+    UnsubscribeRequestParams,
 };
 // Logging is deprecated by the 2026-07-28 revision (SEP-2577) but part of every earlier
 // one, which clients still speak.
@@ -43,12 +50,12 @@ use rmcp::model::{LoggingLevel, SetLevelRequestParams};
 use rmcp::service::{RequestContext, RoleServer, SubscriptionContext};
 use rmcp::{ErrorData as McpError, Peer, ServerHandler};
 use serde_json::Value;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tracing::{Instrument as _, debug};
 
 use crate::manifest::Kind;
 use crate::plugins::{PluginEvent, PluginHost};
-use crate::runtime::mcp::Content;
+use crate::runtime::state::ToolProgress;
 
 use super::Error;
 
@@ -198,40 +205,7 @@ async fn notify_subscription(
     Ok(())
 }
 
-/// A plugin's content as MCP content: JSON is passed as its text.
-fn content_block(content: &Content) -> ContentBlock {
-    match content {
-        Content::Text(text) | Content::Json(text) => ContentBlock::text(text.clone()),
-    }
-}
-
-/// The MCP result of a tool call. Failures the caller should read (bad arguments, the
-/// plugin's own error, a crash, a timeout) are error *results*; only a name that
-/// designates nothing is a protocol error.
-pub fn tool_result(outcome: Result<Vec<Content>, Error>) -> Result<CallToolResult, McpError> {
-    match outcome {
-        Ok(contents) => {
-            let mut result = CallToolResult::success(contents.iter().map(content_block).collect());
-            // One JSON object among the contents is also the structured result.
-            let mut objects = contents.iter().filter_map(|c| match c {
-                Content::Json(text) => serde_json::from_str::<Value>(text)
-                    .ok()
-                    .filter(Value::is_object),
-                Content::Text(_) => None,
-            });
-            if let (Some(object), None) = (objects.next(), objects.next()) {
-                result.structured_content = Some(object);
-            }
-            Ok(result)
-        }
-        Err(e @ (Error::UnknownServer(_) | Error::UnknownTool { .. })) => {
-            Err(McpError::invalid_params(e.to_string(), None))
-        }
-        Err(e) => Ok(CallToolResult::error(vec![ContentBlock::text(
-            e.to_string(),
-        )])),
-    }
-}
+pub use super::rich::tool_result;
 
 fn protocol_error(e: Error) -> McpError {
     match e {
@@ -241,17 +215,6 @@ fn protocol_error(e: Error) -> McpError {
         e if e.is_not_found() => McpError::invalid_params(e.to_string(), None),
         e @ Error::InvalidArguments { .. } => McpError::invalid_params(e.to_string(), None),
         e => McpError::internal_error(e.to_string(), None),
-    }
-}
-
-fn schema_object(schema: &str) -> JsonObject {
-    match serde_json::from_str::<Value>(schema) {
-        Ok(Value::Object(object)) => object,
-        _ => {
-            let mut object = JsonObject::new();
-            object.insert("type".into(), Value::String("object".into()));
-            object
-        }
     }
 }
 
@@ -311,15 +274,11 @@ impl ServerHandler for Handler {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
         let scope = scope_of(&context);
-        let tools = super::tools(&self.plugins)
+        let tools = super::rich::described_tools(&self.plugins)
             .into_iter()
-            .filter_map(|(server, tool)| {
+            .filter_map(|(server, tool, info)| {
                 let name = shown(scope.as_deref(), &server, &tool.name)?;
-                Some(rmcp::model::Tool::new(
-                    name,
-                    tool.description,
-                    Arc::new(schema_object(&tool.input_schema)),
-                ))
+                Some(super::rich::mcp_tool(name, tool, info))
             })
             .collect();
         Ok(ListToolsResult::with_all_items(tools))
@@ -346,9 +305,22 @@ impl ServerHandler for Handler {
             ));
         };
         let arguments = request.arguments.map(Value::Object).unwrap_or(Value::Null);
-        let outcome = super::call_tool(&self.plugins, server, tool, arguments)
-            .instrument(request_span(&context))
-            .await;
+        let span = request_span(&context);
+        let outcome = match context.meta.get_progress_token() {
+            // The caller asked for progress: the plugin's reports are relayed while it runs.
+            Some(token) => {
+                relay_progress(&context.peer, token, |sink| {
+                    super::rich::call_tool_rich(&self.plugins, server, tool, arguments, Some(sink))
+                })
+                .instrument(span)
+                .await
+            }
+            None => {
+                super::rich::call_tool_rich(&self.plugins, server, tool, arguments, None)
+                    .instrument(span)
+                    .await
+            }
+        };
         tool_result(outcome).map(CallToolResponse::from)
     }
 
@@ -373,6 +345,21 @@ impl ServerHandler for Handler {
             })
             .collect();
         Ok(ListResourcesResult::with_all_items(resources))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        let scope = scope_of(&context);
+        let templates = super::rich::resource_templates(&self.plugins)
+            .await
+            .into_iter()
+            .filter(|(server, _)| scope.as_ref().is_none_or(|plugin| plugin == server))
+            .map(|(_, template)| super::rich::mcp_resource_template(template))
+            .collect();
+        Ok(ListResourceTemplatesResult::with_all_items(templates))
     }
 
     async fn read_resource(
@@ -526,6 +513,44 @@ impl ServerHandler for Handler {
     }
 }
 
+/// Runs `call` with a sink for the tool's progress reports and sends each report to
+/// `peer` as `notifications/progress` for `token`, in order, all before the call's result.
+/// The reports are sent from the request's own task: rmcp ties a notification sent there
+/// to the request, so it reaches the stream that carries the request's answer.
+async fn relay_progress<F>(
+    peer: &Peer<RoleServer>,
+    token: ProgressToken,
+    call: impl FnOnce(mpsc::Sender<ToolProgress>) -> F,
+) -> F::Output
+where
+    F: Future,
+{
+    let (sink, mut reports) = mpsc::channel(crate::runtime::call::PROGRESS_QUEUE);
+    let call = call(sink);
+    tokio::pin!(call);
+    let outcome = loop {
+        tokio::select! {
+            biased;
+            Some(report) = reports.recv() => notify_progress(peer, &token, report).await,
+            outcome = &mut call => break outcome,
+        }
+    };
+    while let Ok(report) = reports.try_recv() {
+        notify_progress(peer, &token, report).await;
+    }
+    outcome
+}
+
+/// Sends one progress report; a client that went away is not an error of the call.
+async fn notify_progress(peer: &Peer<RoleServer>, token: &ProgressToken, report: ToolProgress) {
+    let mut param = ProgressNotificationParam::new(token.clone(), report.progress);
+    param.total = report.total;
+    param.message = report.message;
+    if let Err(e) = peer.notify_progress(param).await {
+        debug!(cause = %e, "could not send a progress notification");
+    }
+}
+
 /// The `request{id}` span of the HTTP request that carried an MCP call (see the module
 /// docs); the current span when the call came some other way.
 fn request_span(context: &RequestContext<RoleServer>) -> tracing::Span {
@@ -543,6 +568,8 @@ fn request_span(context: &RequestContext<RoleServer>) -> tracing::Span {
 mod tests {
     use super::*;
     use crate::runtime::CallError;
+    use crate::runtime::mcp::{Content, rich};
+    use rmcp::model::CallToolResult;
 
     fn text_of(result: &CallToolResult) -> String {
         result
@@ -555,10 +582,10 @@ mod tests {
 
     #[test]
     fn a_successful_call_gives_text_and_one_json_object_as_structured_content() {
-        let result = tool_result(Ok(vec![
+        let result = tool_result(Ok(rich(vec![
             Content::Text("12:00".into()),
             Content::Json(r#"{"time":"12:00"}"#.into()),
-        ]))
+        ])))
         .expect("a result");
         assert_eq!(result.is_error, Some(false));
         assert_eq!(text_of(&result), "12:00\n{\"time\":\"12:00\"}");

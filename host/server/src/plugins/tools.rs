@@ -3,11 +3,13 @@
 //! publishes reaches MCP `tools/list` unchecked: names follow the MCP rules (1-64
 //! characters of `A-Z a-z 0-9 _ . -`, unique within the plugin, without the host's `__`
 //! separator), each input schema is a JSON object that compiles as JSON Schema, and the
-//! list and its descriptions are bounded.
+//! list and its descriptions are bounded. What `mcp-ext.describe-tools` adds is checked
+//! too ([`validate_info`]): it describes listed tools only, once each, with short titles
+//! and output schemas that are object schemas.
 
 use std::collections::BTreeSet;
 
-use crate::runtime::mcp::Tool;
+use crate::runtime::mcp::{Tool, ToolInfo};
 
 /// Most tools one plugin may publish.
 pub const MAX_TOOLS: usize = 256;
@@ -17,6 +19,42 @@ pub const MAX_NAME: usize = 64;
 pub const MAX_DESCRIPTION: usize = 8 * 1024;
 /// Longest input schema, in bytes.
 pub const MAX_SCHEMA: usize = 64 * 1024;
+/// Longest tool title, in bytes.
+pub const MAX_TITLE: usize = 256;
+
+/// Checks what a plugin's `describe-tools` says about its `tools`: each entry names a
+/// listed tool, once; a title is 1-256 bytes without control characters; an output
+/// schema is a JSON Schema of `"type": "object"` (as MCP requires of `outputSchema`).
+pub fn validate_info(tools: &[Tool], info: &[ToolInfo]) -> Result<(), String> {
+    let mut seen = BTreeSet::new();
+    for described in info {
+        let shown = shown(&described.name);
+        if !tools.iter().any(|t| t.name == described.name) {
+            return Err(format!("describes tool `{shown}`, which it does not list"));
+        }
+        if !seen.insert(described.name.as_str()) {
+            return Err(format!("tool `{shown}` is described twice"));
+        }
+        if let Some(title) = &described.title
+            && (title.is_empty() || title.len() > MAX_TITLE || title.chars().any(char::is_control))
+        {
+            return Err(format!(
+                "tool `{shown}`: a title must be 1-{MAX_TITLE} bytes without control characters"
+            ));
+        }
+        if let Some(schema) = &described.output_schema {
+            check_schema(schema).map_err(|why| format!("tool `{shown}`: output schema {why}"))?;
+            let typed = serde_json::from_str::<serde_json::Value>(schema)
+                .is_ok_and(|s| s.get("type").is_some_and(|t| t == "object"));
+            if !typed {
+                return Err(format!(
+                    "tool `{shown}`: output schema must say `\"type\": \"object\"`"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
 
 /// Checks `tools` against the rules above; the error names the first tool at fault (its
 /// name cut to 64 characters) and what is wrong.
@@ -137,6 +175,48 @@ mod tests {
             let err = validate(&tools).expect_err(why);
             assert!(err.contains(why), "{why}: {err}");
             assert!(err.len() < 500, "the error stays short: {err}");
+        }
+    }
+
+    fn info(name: &str, title: Option<&str>, output: Option<&str>) -> ToolInfo {
+        ToolInfo {
+            name: name.into(),
+            title: title.map(Into::into),
+            annotations: crate::runtime::mcp::ToolAnnotations {
+                read_only: Some(true),
+                destructive: None,
+                idempotent: None,
+                open_world: None,
+            },
+            output_schema: output.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn accepts_metadata_of_listed_tools_with_object_output_schemas() {
+        let tools = [tool("a", OBJECT), tool("b", OBJECT)];
+        validate_info(&tools, &[info("a", Some("Read A"), Some(OBJECT))]).expect("valid");
+        validate_info(&tools, &[]).expect("nothing described");
+    }
+
+    #[test]
+    fn refuses_metadata_of_unknown_tools_repeats_bad_titles_and_output_schemas() {
+        let tools = [tool("a", OBJECT)];
+        let cases = [
+            (vec![info("zz", None, None)], "does not list"),
+            (vec![info("a", None, None), info("a", None, None)], "twice"),
+            (vec![info("a", Some(""), None)], "title"),
+            (vec![info("a", Some("line\nbreak"), None)], "title"),
+            (vec![info("a", None, Some("{}"))], "\"type\": \"object\""),
+            (
+                vec![info("a", None, Some(r#"{"type":"string"}"#))],
+                "describe an object",
+            ),
+            (vec![info("a", None, Some("nope"))], "not JSON"),
+        ];
+        for (described, why) in cases {
+            let err = validate_info(&tools, &described).expect_err(why);
+            assert!(err.contains(why), "{why}: {err}");
         }
     }
 
