@@ -235,8 +235,10 @@ async fn progress_reaches_the_caller_of_a_rich_call_and_only_when_asked_for() {
     .await
     .expect("counts");
     let mut seen = Vec::new();
-    while let Ok(report) = reports.try_recv() {
-        seen.push((report.progress, report.total, report.message));
+    while let Ok(notice) = reports.try_recv() {
+        if let sanctuary::runtime::state::ToolNotice::Progress(report) = notice {
+            seen.push((report.progress, report.total, report.message));
+        }
     }
     assert_eq!(seen.len(), 4, "{seen:?}");
     assert_eq!(seen[3], (4.0, Some(4.0), Some("step 4 of 4".to_string())));
@@ -277,11 +279,13 @@ async fn a_call_relays_at_most_a_hundred_progress_reports_and_still_answers() {
     let data = tempfile::tempdir().expect("tempdir");
     let state = app_with_rich_tools(&data).await;
     // A small queue read while the plugin runs: a full queue makes the plugin wait.
-    let (sink, mut reports) = mpsc::channel::<sanctuary::runtime::state::ToolProgress>(4);
+    let (sink, mut reports) = mpsc::channel::<sanctuary::runtime::state::ToolNotice>(4);
     let collector = tokio::spawn(async move {
         let mut seen = Vec::new();
-        while let Some(report) = reports.recv().await {
-            seen.push(report.progress);
+        while let Some(notice) = reports.recv().await {
+            if let sanctuary::runtime::state::ToolNotice::Progress(report) = notice {
+                seen.push(report.progress);
+            }
         }
         seen
     });

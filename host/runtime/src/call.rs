@@ -29,7 +29,7 @@ use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
 use super::budget::Refusal;
 use super::imports::types::PluginError;
-use super::state::{HostContext, Limiter, Overrun, StoreState, ToolProgress};
+use super::state::{HostContext, Limiter, Overrun, StoreState, ToolNotice};
 use super::warm::Warm;
 use super::{CallError, EPOCH_TICK, HostServices, Plugin, Runtime, http, imports};
 use crate::audit::Kind as Denied;
@@ -71,8 +71,8 @@ pub(crate) struct CallOptions {
     pub project: Option<PathBuf>,
     /// Where streamed chunks go.
     pub progress: Option<mpsc::Sender<String>>,
-    /// Where a tool call's progress reports go.
-    pub tool_progress: Option<mpsc::Sender<ToolProgress>>,
+    /// Where a tool call's progress reports and log lines go.
+    pub tool_progress: Option<mpsc::Sender<ToolNotice>>,
 }
 
 /// A tokio runtime of its own for guest code, so that a plugin that computes never holds

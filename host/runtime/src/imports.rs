@@ -120,6 +120,11 @@ impl StoreState {
             Level::WARN => warn!(target: "plugin", plugin, kind, fields, "{message}"),
             _ => error!(target: "plugin", plugin, kind, fields, "{message}"),
         }
+        // A tool call whose caller relays log lines (an MCP client that set a log level)
+        // gets the line too; a full queue drops it rather than hold the plugin.
+        if let Some(sink) = &ctx.tool_progress {
+            let _ = sink.try_send(super::state::ToolNotice::Log { level, message });
+        }
     }
 }
 
@@ -276,7 +281,7 @@ impl mcp_client::Host for StoreState {
                 total,
                 message,
             };
-            let _ = sink.send(report).await;
+            let _ = sink.send(super::state::ToolNotice::Progress(report)).await;
         }
     }
 }

@@ -15,7 +15,7 @@ use wasmtime::Store;
 use wasmtime::component::InstancePre;
 
 use super::call::GuestFuture;
-use super::state::{StoreState, ToolProgress};
+use super::state::{StoreState, ToolNotice};
 use super::{CallError, CallOptions, Plugin, Pre, Runtime, v0_1_0};
 
 wasmtime::component::bindgen!({
@@ -285,13 +285,13 @@ impl Runtime {
 
     /// Calls tool `name` with `arguments` (a JSON object text) for a rich result: through
     /// `mcp-ext` when the plugin exports it, else its plain result converted ([`rich`]).
-    /// Progress the plugin reports goes to `progress`, when given.
+    /// Progress the plugin reports, and the lines it logs, go to `progress`, when given.
     pub async fn call_tool_rich(
         &self,
         plugin: &Plugin,
         name: &str,
         arguments: &str,
-        progress: Option<mpsc::Sender<ToolProgress>>,
+        progress: Option<mpsc::Sender<ToolNotice>>,
     ) -> Result<ToolResult, CallError> {
         let (tool, arguments) = (name.to_string(), arguments.to_string());
         let opts = CallOptions {

@@ -67,9 +67,9 @@ pub struct HostContext {
     /// Where streamed chunks go, when the caller asked for streaming (bounded: a full
     /// queue makes `emit-chunk` wait).
     pub progress: Option<mpsc::Sender<String>>,
-    /// Where a tool call's progress reports go (`mcp-client.notify-progress`), when its
-    /// caller asked for them (bounded: a full queue makes the report wait).
-    pub tool_progress: Option<mpsc::Sender<ToolProgress>>,
+    /// Where a tool call's progress reports and log lines go, when its caller relays them
+    /// (bounded: a full queue makes a progress report wait, and drops a log line).
+    pub tool_progress: Option<mpsc::Sender<ToolNotice>>,
     /// How many more progress reports this call may send.
     pub progress_reports: u32,
     /// Shared services: database, system figures, the plugin directory.
@@ -95,6 +95,21 @@ pub struct ToolProgress {
     pub total: Option<f64>,
     /// What is happening, when said.
     pub message: Option<String>,
+}
+
+/// What a tool call tells its caller while it runs: its progress reports and its log
+/// lines, in the order it sent them. The caller relays what its client asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ToolNotice {
+    /// A progress report (`mcp-client.notify-progress`).
+    Progress(ToolProgress),
+    /// A log line the plugin wrote (`host.log`, `host.log-with-fields`), as logged.
+    Log {
+        /// Its level.
+        level: tracing::Level,
+        /// Its text (clipped and cleaned as in the host's log).
+        message: String,
+    },
 }
 
 /// How a call overran what the host holds for it.

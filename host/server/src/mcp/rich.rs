@@ -23,7 +23,7 @@ use crate::plugins::PluginHost;
 use crate::runtime::mcp::{
     ResourceBody, ResourceTemplate, RichContent, Tool, ToolInfo, ToolResult,
 };
-use crate::runtime::state::ToolProgress;
+use crate::runtime::state::ToolNotice;
 
 /// Every tool of every loaded mcp-server plugin as `(plugin id, tool, its metadata)`, in
 /// the order of [`super::tools`].
@@ -165,13 +165,14 @@ pub fn mcp_tool(name: String, tool: Tool, info: Option<ToolInfo>) -> rmcp::model
 }
 
 /// Calls tool `tool` of plugin `server` with `arguments` for a rich result, after the
-/// same checks as [`super::call_tool`]; the plugin's progress reports go to `progress`.
+/// same checks as [`super::call_tool`]; the plugin's progress reports and log lines go to
+/// `progress`.
 pub async fn call_tool_rich(
     plugins: &PluginHost,
     server: &str,
     tool: &str,
     arguments: Value,
-    progress: Option<mpsc::Sender<ToolProgress>>,
+    progress: Option<mpsc::Sender<ToolNotice>>,
 ) -> Result<ToolResult> {
     use tracing::Instrument as _;
     let (live, arguments) = super::checked(plugins, server, tool, arguments)?;

@@ -13,8 +13,9 @@
 //! `time__current_time`), as a client configured with one MCP server per plugin expects
 //! ([`scope_of`]).
 //!
-//! Also served: `logging/setLevel` (the session's level is kept; the host sends it no log
-//! notifications of its own below that level — it sends none at all today),
+//! Also served: `logging/setLevel`: once a session set a level, the lines a plugin logs
+//! while it runs a tool that session called are sent to it as `notifications/message`
+//! (logger: the plugin's id) when at or above that level ([`relay_notices`]),
 //! `completion/complete` (no suggestions: plugins offer none), and the legacy
 //! `resources/subscribe` / `resources/unsubscribe`: a subscribed session is sent
 //! `notifications/resources/updated` for each subscribed URI whenever the plugin set
@@ -23,7 +24,7 @@
 //! Tools are listed with their title, annotations and output schema when their plugin
 //! says (API 0.2.2, [`super::rich`]); results carry images, audio, embedded resources and
 //! structured content; a call whose `_meta` has a `progressToken` is sent the plugin's
-//! progress reports as `notifications/progress` while it runs ([`relay_progress`]);
+//! progress reports as `notifications/progress` while it runs ([`relay_notices`]);
 //! `resources/templates/list` gives the plugins' resource templates.
 //!
 //! Request ids: rmcp runs a session's calls on the session's own task, outside the HTTP
@@ -46,7 +47,7 @@ use rmcp::model::{
 // Logging is deprecated by the 2026-07-28 revision (SEP-2577) but part of every earlier
 // one, which clients still speak.
 #[allow(deprecated)]
-use rmcp::model::{LoggingLevel, SetLevelRequestParams};
+use rmcp::model::{LoggingLevel, LoggingMessageNotificationParam, SetLevelRequestParams};
 use rmcp::service::{RequestContext, RoleServer, SubscriptionContext};
 use rmcp::{ErrorData as McpError, Peer, ServerHandler};
 use serde_json::Value;
@@ -55,7 +56,7 @@ use tracing::{Instrument as _, debug};
 
 use crate::manifest::Kind;
 use crate::plugins::{PluginEvent, PluginHost};
-use crate::runtime::state::ToolProgress;
+use crate::runtime::state::{ToolNotice, ToolProgress};
 
 use super::Error;
 
@@ -306,20 +307,22 @@ impl ServerHandler for Handler {
         };
         let arguments = request.arguments.map(Value::Object).unwrap_or(Value::Null);
         let span = request_span(&context);
-        let outcome = match context.meta.get_progress_token() {
-            // The caller asked for progress: the plugin's reports are relayed while it runs.
-            Some(token) => {
-                relay_progress(&context.peer, token, |sink| {
-                    super::rich::call_tool_rich(&self.plugins, server, tool, arguments, Some(sink))
-                })
+        let relay = Relay {
+            token: context.meta.get_progress_token(),
+            level: *lock(&self.level),
+            logger: server.to_string(),
+        };
+        let outcome = if relay.wanted() {
+            // The caller asked for progress, or for log lines: relayed while it runs.
+            relay_notices(&context.peer, relay, |sink| {
+                super::rich::call_tool_rich(&self.plugins, server, tool, arguments, Some(sink))
+            })
+            .instrument(span)
+            .await
+        } else {
+            super::rich::call_tool_rich(&self.plugins, server, tool, arguments, None)
                 .instrument(span)
                 .await
-            }
-            None => {
-                super::rich::call_tool_rich(&self.plugins, server, tool, arguments, None)
-                    .instrument(span)
-                    .await
-            }
         };
         tool_result(outcome).map(CallToolResponse::from)
     }
@@ -513,32 +516,102 @@ impl ServerHandler for Handler {
     }
 }
 
-/// Runs `call` with a sink for the tool's progress reports and sends each report to
-/// `peer` as `notifications/progress` for `token`, in order, all before the call's result.
-/// The reports are sent from the request's own task: rmcp ties a notification sent there
-/// to the request, so it reaches the stream that carries the request's answer.
-async fn relay_progress<F>(
+/// What a tool call's caller gets told while it runs.
+#[allow(deprecated)]
+struct Relay {
+    /// The call's `progressToken`: progress reports are sent for it.
+    token: Option<ProgressToken>,
+    /// The session's log level (`logging/setLevel`): log lines at or above it are sent.
+    level: Option<LoggingLevel>,
+    /// The `logger` of the log notifications: the plugin's id.
+    logger: String,
+}
+
+impl Relay {
+    fn wanted(&self) -> bool {
+        self.token.is_some() || self.level.is_some()
+    }
+}
+
+/// Runs `call` with a sink for the tool's notices and sends each that `relay` wants to
+/// `peer`, in order, all before the call's result: progress reports as
+/// `notifications/progress` for the call's token, log lines as `notifications/message`.
+/// They are sent from the request's own task: rmcp ties a notification sent there to the
+/// request, so it reaches the stream that carries the request's answer.
+async fn relay_notices<F>(
     peer: &Peer<RoleServer>,
-    token: ProgressToken,
-    call: impl FnOnce(mpsc::Sender<ToolProgress>) -> F,
+    relay: Relay,
+    call: impl FnOnce(mpsc::Sender<ToolNotice>) -> F,
 ) -> F::Output
 where
     F: Future,
 {
-    let (sink, mut reports) = mpsc::channel(crate::runtime::call::PROGRESS_QUEUE);
+    let (sink, mut notices) = mpsc::channel(crate::runtime::call::PROGRESS_QUEUE);
     let call = call(sink);
     tokio::pin!(call);
     let outcome = loop {
         tokio::select! {
             biased;
-            Some(report) = reports.recv() => notify_progress(peer, &token, report).await,
+            Some(notice) = notices.recv() => notify(peer, &relay, notice).await,
             outcome = &mut call => break outcome,
         }
     };
-    while let Ok(report) = reports.try_recv() {
-        notify_progress(peer, &token, report).await;
+    while let Ok(notice) = notices.try_recv() {
+        notify(peer, &relay, notice).await;
     }
     outcome
+}
+
+/// Sends one notice, if `relay` wants it; a client that went away is not an error of the
+/// call.
+#[allow(deprecated)]
+async fn notify(peer: &Peer<RoleServer>, relay: &Relay, notice: ToolNotice) {
+    match notice {
+        ToolNotice::Progress(report) => {
+            if let Some(token) = &relay.token {
+                notify_progress(peer, token, report).await;
+            }
+        }
+        ToolNotice::Log { level, message } => {
+            let level = mcp_level(level);
+            if relay
+                .level
+                .is_some_and(|wanted| rank(level) >= rank(wanted))
+            {
+                let mut param = LoggingMessageNotificationParam::new(level, Value::String(message));
+                param.logger = Some(relay.logger.clone());
+                if let Err(e) = peer.notify_logging_message(param).await {
+                    debug!(cause = %e, "could not send a log notification");
+                }
+            }
+        }
+    }
+}
+
+/// The MCP level of a plugin's log line (MCP has no trace: it is debug).
+#[allow(deprecated)]
+fn mcp_level(level: tracing::Level) -> LoggingLevel {
+    match level {
+        tracing::Level::TRACE | tracing::Level::DEBUG => LoggingLevel::Debug,
+        tracing::Level::INFO => LoggingLevel::Info,
+        tracing::Level::WARN => LoggingLevel::Warning,
+        tracing::Level::ERROR => LoggingLevel::Error,
+    }
+}
+
+/// The severity order of the MCP levels (RFC 5424's, lowest first).
+#[allow(deprecated)]
+fn rank(level: LoggingLevel) -> u8 {
+    match level {
+        LoggingLevel::Debug => 0,
+        LoggingLevel::Info => 1,
+        LoggingLevel::Notice => 2,
+        LoggingLevel::Warning => 3,
+        LoggingLevel::Error => 4,
+        LoggingLevel::Critical => 5,
+        LoggingLevel::Alert => 6,
+        LoggingLevel::Emergency => 7,
+    }
 }
 
 /// Sends one progress report; a client that went away is not an error of the call.
