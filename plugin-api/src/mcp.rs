@@ -19,7 +19,7 @@ pub use raw::{Content, Prompt, PromptArgument, PromptMessage, Resource, Tool};
 pub use crate::tools::{IntoToolResult, NoArgs, SchemaType, ToolArgs, ToolEntry, ToolFn};
 pub use rich::{
     EmbeddedResource, Media, ResourceBody, ResourceTemplate, RichContent, Structured,
-    ToolAnnotations, ToolInfo, ToolOutput, ToolResult, base64, progress,
+    ToolAnnotations, ToolInfo, ToolOutput, ToolResult, base64, elicit, progress, sample,
 };
 /// Derives [`ToolArgs`] for a struct of a tool's arguments: one JSON Schema property per
 /// field, described by its `///` doc comment; see [`ToolFn`].

@@ -53,6 +53,10 @@ const PASSING: &[&str] = &[
     "tools-call-mixed-content",
     "tools-call-with-progress",
     "tools-call-with-logging",
+    "tools-call-sampling",
+    "tools-call-elicitation",
+    "elicitation-sep1034-defaults",
+    "elicitation-sep1330-enums",
     "tools-call-error",
     "json-schema-2020-12",
     // Primed POST streams with `retry:` pass; the host does not close a stream mid-call
@@ -71,22 +75,6 @@ const PASSING: &[&str] = &[
 
 /// Scenarios that do not pass yet, each with what is missing.
 const NOT_YET: &[(&str, &str)] = &[
-    (
-        "tools-call-sampling",
-        "no host import for a tool to ask the client for sampling/createMessage",
-    ),
-    (
-        "tools-call-elicitation",
-        "no host import for a tool to ask the client for elicitation/create",
-    ),
-    (
-        "elicitation-sep1034-defaults",
-        "no host import for a tool to ask the client for elicitation/create",
-    ),
-    (
-        "elicitation-sep1330-enums",
-        "no host import for a tool to ask the client for elicitation/create",
-    ),
     (
         "resources-read-binary",
         "read-resource returns text only: no blob contents (WIT)",
@@ -412,4 +400,34 @@ async fn every_server_scenario_of_the_official_conformance_suite_meets_its_list(
         "the conformance lists are not honest:\n- {}\n\n{summary}",
         problems.join("\n- ")
     );
+}
+
+#[tokio::test]
+async fn a_tool_that_asks_its_client_answers_unavailable_when_not_called_over_mcp() {
+    let server = sanctuary!()
+        .envs(&[("SANCTUARY_ADMIN_TOKEN", ADMIN)])
+        .spawn()
+        .await;
+    upload_fixture(&server).await;
+    // The REST route has no MCP client behind it to sample or to ask.
+    for (tool, args) in [
+        ("test_sampling", serde_json::json!({ "prompt": "hello" })),
+        (
+            "test_elicitation",
+            serde_json::json!({ "message": "hello" }),
+        ),
+    ] {
+        let (status, body) = server
+            .post(
+                &format!("/api/mcp/servers/{PLUGIN}/tools/{tool}"),
+                None,
+                Some(&args),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["success"], false, "{body}");
+        assert_eq!(body["error"]["code"], "unavailable", "{body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("MCP client"), "{body}");
+    }
 }

@@ -344,6 +344,7 @@ impl CallSetup {
         state.host.progress = opts.progress;
         state.host.tool_progress = opts.tool_progress;
         state.host.progress_reports = PROGRESS_REPORTS_PER_CALL;
+        state.host.client_questions = crate::imports::CLIENT_QUESTIONS_PER_CALL;
         state.host.log_lines = LOG_LINES_PER_CALL;
         state.host.over_budget = None;
         if let Some(secrets) = secrets {
@@ -389,6 +390,7 @@ impl CallSetup {
                 progress: opts.progress,
                 tool_progress: opts.tool_progress,
                 progress_reports: PROGRESS_REPORTS_PER_CALL,
+                client_questions: crate::imports::CLIENT_QUESTIONS_PER_CALL,
                 services: self.services.clone(),
                 stderr,
                 log_lines: LOG_LINES_PER_CALL,

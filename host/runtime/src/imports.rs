@@ -32,6 +32,14 @@ const MAX_FIELD_VALUE: usize = 1024;
 /// Longest progress message relayed; longer messages are cut.
 const MAX_PROGRESS_MESSAGE: usize = 1024;
 
+/// Largest question (sampling request, elicitation message and schema) a plugin may ask
+/// its MCP client, and largest answer it is handed.
+const MAX_CLIENT_QUESTION: usize = 64 << 10;
+const MAX_CLIENT_ANSWER: usize = 1 << 20;
+
+/// Questions one tool call may ask its MCP client.
+pub(crate) const CLIENT_QUESTIONS_PER_CALL: u32 = 8;
+
 /// Cuts `text` to at most `max` bytes (on a character boundary), marking the cut.
 fn truncate(text: &mut String, max: usize) {
     if text.len() > max {
@@ -282,6 +290,84 @@ impl mcp_client::Host for StoreState {
                 message,
             };
             let _ = sink.send(super::state::ToolNotice::Progress(report)).await;
+        }
+    }
+
+    async fn create_message(&mut self, request: String) -> Result<String, types::PluginError> {
+        self.ask_client(super::state::ClientQuestion::Sampling { request })
+            .await
+    }
+
+    async fn elicit(
+        &mut self,
+        message: String,
+        requested_schema: String,
+    ) -> Result<String, types::PluginError> {
+        self.ask_client(super::state::ClientQuestion::Elicitation {
+            message,
+            schema: requested_schema,
+        })
+        .await
+    }
+}
+
+impl StoreState {
+    /// Asks the MCP client that called the current tool `question` through the caller,
+    /// and waits for its answer (the call's time limit keeps running).
+    async fn ask_client(
+        &mut self,
+        question: super::state::ClientQuestion,
+    ) -> Result<String, types::PluginError> {
+        let size = match &question {
+            super::state::ClientQuestion::Sampling { request } => request.len(),
+            super::state::ClientQuestion::Elicitation { message, schema } => {
+                message.len() + schema.len()
+            }
+        };
+        if size > MAX_CLIENT_QUESTION {
+            return Err(types::PluginError::InvalidInput(format!(
+                "a question for the MCP client of {size} bytes (at most {MAX_CLIENT_QUESTION})"
+            )));
+        }
+        let Some(sink) = self.host.tool_progress.clone() else {
+            return Err(types::PluginError::Unavailable(
+                "this call has no MCP client to ask: only a tool called over MCP can ask its \
+                 client for sampling or input"
+                    .to_string(),
+            ));
+        };
+        if self.host.client_questions == 0 {
+            return Err(types::PluginError::InvalidInput(format!(
+                "a tool call may ask its MCP client at most {CLIENT_QUESTIONS_PER_CALL} questions"
+            )));
+        }
+        self.host.client_questions -= 1;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let notice = super::state::ToolNotice::Ask { question, reply };
+        if sink.send(notice).await.is_err() {
+            return Err(types::PluginError::Unavailable(
+                "the caller went away".to_string(),
+            ));
+        }
+        match answer.await {
+            Ok(Ok(answer)) if answer.len() > MAX_CLIENT_ANSWER => {
+                Err(types::PluginError::Failed(format!(
+                    "the MCP client's answer of {} bytes is too large (at most {MAX_CLIENT_ANSWER})",
+                    answer.len()
+                )))
+            }
+            Ok(Ok(answer)) => {
+                if !self.charge(answer.len(), "MCP client answers") {
+                    return Err(types::PluginError::Failed(
+                        "the MCP client's answer does not fit the call's memory budget".into(),
+                    ));
+                }
+                Ok(answer)
+            }
+            Ok(Err(why)) => Err(types::PluginError::Unavailable(why)),
+            Err(_) => Err(types::PluginError::Unavailable(
+                "the caller cannot ask its client".to_string(),
+            )),
         }
     }
 }

@@ -72,6 +72,8 @@ pub struct HostContext {
     pub tool_progress: Option<mpsc::Sender<ToolNotice>>,
     /// How many more progress reports this call may send.
     pub progress_reports: u32,
+    /// How many more questions this call may ask its MCP client.
+    pub client_questions: u32,
     /// Shared services: database, system figures, the plugin directory.
     pub services: Arc<HostServices>,
     /// The guest's stderr, logged after the call.
@@ -99,7 +101,7 @@ pub struct ToolProgress {
 
 /// What a tool call tells its caller while it runs: its progress reports and its log
 /// lines, in the order it sent them. The caller relays what its client asked for.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub enum ToolNotice {
     /// A progress report (`mcp-client.notify-progress`).
     Progress(ToolProgress),
@@ -109,6 +111,33 @@ pub enum ToolNotice {
         level: tracing::Level,
         /// Its text (clipped and cleaned as in the host's log).
         message: String,
+    },
+    /// A question for the MCP client that called the tool (`mcp-client.create-message`,
+    /// `mcp-client.elicit`): the caller asks its client and sends the answer (the JSON
+    /// text of the client's result) or why there is none through `reply`.
+    Ask {
+        /// What to ask.
+        question: ClientQuestion,
+        /// Where the answer goes; dropped unanswered, the plugin is told the caller
+        /// cannot ask.
+        reply: tokio::sync::oneshot::Sender<Result<String, String>>,
+    },
+}
+
+/// A question a tool asks its MCP client through the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientQuestion {
+    /// `sampling/createMessage`, with the JSON text of its params.
+    Sampling {
+        /// The request's params as JSON text.
+        request: String,
+    },
+    /// `elicitation/create` with a message and the JSON Schema text of the answer.
+    Elicitation {
+        /// What to show the user.
+        message: String,
+        /// The JSON Schema (an object of primitive properties) of what to ask for.
+        schema: String,
     },
 }
 

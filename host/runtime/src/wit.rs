@@ -27,7 +27,7 @@ pub static RELEASED: [(Version, &str); 4] = [
     ),
     (
         Version::new(0, 2, 2),
-        "36beac3574143f203cbd175c246b1425d26992cd68cb6f2163b4491e66680b89",
+        "e9a32a2277544b866fd58d68d7fb160f5a59c4d666bbaa5cd38832632779425f",
     ),
 ];
 

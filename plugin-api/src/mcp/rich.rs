@@ -297,6 +297,61 @@ pub fn progress(progress: f64, total: Option<f64>, message: Option<&str>) {
     );
 }
 
+/// Asks the MCP client that called the current tool to sample its model
+/// (`sampling/createMessage`) with `request`, the request's params (`messages`,
+/// `maxTokens`, optional `systemPrompt`, ...), and returns the client's result (`role`,
+/// `content`, `model`, `stopReason`). Fails with [`PluginError::Unavailable`] when the
+/// tool was not called over MCP, or by a client without the sampling capability, or when
+/// the client refuses. Waiting for the answer counts against the call's time limit. Needs
+/// a 0.2.2 host.
+///
+/// ```no_run
+/// use sanctuary_plugin_api::mcp::sample;
+/// use serde_json::json;
+///
+/// let answer = sample(&json!({
+///     "messages": [{ "role": "user", "content": { "type": "text", "text": "Name a colour" } }],
+///     "maxTokens": 20,
+/// }))?;
+/// let colour = answer["content"]["text"].as_str().unwrap_or_default();
+/// # Ok::<(), sanctuary_plugin_api::PluginError>(())
+/// ```
+pub fn sample(request: &serde_json::Value) -> Result<serde_json::Value, PluginError> {
+    let answer = crate::__private::mcp_server::sanctuary::plugin::mcp_client::create_message(
+        &request.to_string(),
+    )?;
+    serde_json::from_str(&answer)
+        .map_err(|e| PluginError::failed(format!("the host's sampling answer is not JSON: {e}")))
+}
+
+/// Asks the user of the MCP client that called the current tool for input
+/// (`elicitation/create`): `message` to show and `schema`, the JSON Schema of what to ask
+/// (an object of primitive properties: strings, numbers, booleans, enums, with defaults).
+/// Returns the client's result: `action` (`accept`, `decline` or `cancel`) and, when
+/// accepted, `content`. Fails as [`sample`] does. Needs a 0.2.2 host.
+///
+/// ```no_run
+/// use sanctuary_plugin_api::mcp::elicit;
+/// use serde_json::json;
+///
+/// let answer = elicit(
+///     "Which branch should I deploy?",
+///     &json!({ "type": "object", "properties": { "branch": { "type": "string", "default": "main" } } }),
+/// )?;
+/// if answer["action"] == "accept" {
+///     let branch = answer["content"]["branch"].as_str().unwrap_or("main");
+/// }
+/// # Ok::<(), sanctuary_plugin_api::PluginError>(())
+/// ```
+pub fn elicit(message: &str, schema: &serde_json::Value) -> Result<serde_json::Value, PluginError> {
+    let answer = crate::__private::mcp_server::sanctuary::plugin::mcp_client::elicit(
+        message,
+        &schema.to_string(),
+    )?;
+    serde_json::from_str(&answer)
+        .map_err(|e| PluginError::failed(format!("the host's elicitation answer is not JSON: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

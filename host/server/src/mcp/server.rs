@@ -13,6 +13,10 @@
 //! `time__current_time`), as a client configured with one MCP server per plugin expects
 //! ([`scope_of`]).
 //!
+//! A tool may ask the client that called it to sample its model (`sampling/createMessage`)
+//! or its user for input (`elicitation/create`) through the `mcp-client` imports (API
+//! 0.2.2); the call's relay asks and hands the client's answer back ([`ask`]).
+//!
 //! Also served: `logging/setLevel`: once a session set a level, the lines a plugin logs
 //! while it runs a tool that session called are sent to it as `notifications/message`
 //! (logger: the plugin's id) when at or above that level ([`relay_notices`]),
@@ -56,7 +60,7 @@ use tracing::{Instrument as _, debug};
 
 use crate::manifest::Kind;
 use crate::plugins::{PluginEvent, PluginHost};
-use crate::runtime::state::{ToolNotice, ToolProgress};
+use crate::runtime::state::{ClientQuestion, ToolNotice, ToolProgress};
 
 use super::Error;
 
@@ -312,18 +316,13 @@ impl ServerHandler for Handler {
             level: *lock(&self.level),
             logger: server.to_string(),
         };
-        let outcome = if relay.wanted() {
-            // The caller asked for progress, or for log lines: relayed while it runs.
-            relay_notices(&context.peer, relay, |sink| {
-                super::rich::call_tool_rich(&self.plugins, server, tool, arguments, Some(sink))
-            })
-            .instrument(span)
-            .await
-        } else {
-            super::rich::call_tool_rich(&self.plugins, server, tool, arguments, None)
-                .instrument(span)
-                .await
-        };
+        // Every call over MCP is relayed: what its client asked to be told (progress, log
+        // lines), and the questions the tool may ask its client (sampling, input).
+        let outcome = relay_notices(&context.peer, relay, |sink| {
+            super::rich::call_tool_rich(&self.plugins, server, tool, arguments, Some(sink))
+        })
+        .instrument(span)
+        .await;
         tool_result(outcome).map(CallToolResponse::from)
     }
 
@@ -527,12 +526,6 @@ struct Relay {
     logger: String,
 }
 
-impl Relay {
-    fn wanted(&self) -> bool {
-        self.token.is_some() || self.level.is_some()
-    }
-}
-
 /// Runs `call` with a sink for the tool's notices and sends each that `relay` wants to
 /// `peer`, in order, all before the call's result: progress reports as
 /// `notifications/progress` for the call's token, log lines as `notifications/message`.
@@ -584,6 +577,52 @@ async fn notify(peer: &Peer<RoleServer>, relay: &Relay, notice: ToolNotice) {
                     debug!(cause = %e, "could not send a log notification");
                 }
             }
+        }
+        ToolNotice::Ask { question, reply } => {
+            // The plugin waits for the answer; a plugin that timed out meanwhile has
+            // dropped the receiver, which is fine.
+            let _ = reply.send(ask(peer, question).await);
+        }
+    }
+}
+
+/// Asks the MCP client `question` for a tool: `sampling/createMessage` or
+/// `elicitation/create`, when the client said it offers that. The answer is the JSON text
+/// of the client's result; an error says why there is none.
+#[allow(deprecated)]
+async fn ask(peer: &Peer<RoleServer>, question: ClientQuestion) -> Result<String, String> {
+    let capabilities = peer.peer_info().map(|info| info.capabilities.clone());
+    match question {
+        ClientQuestion::Sampling { request } => {
+            if capabilities.as_ref().is_none_or(|c| c.sampling.is_none()) {
+                return Err("the MCP client does not offer sampling".to_string());
+            }
+            let params: rmcp::model::CreateMessageRequestParams = serde_json::from_str(&request)
+                .map_err(|e| format!("not the params of a sampling/createMessage request: {e}"))?;
+            let result = peer
+                .create_message(params)
+                .await
+                .map_err(|e| format!("the MCP client did not sample: {e}"))?;
+            serde_json::to_string(&result).map_err(|e| e.to_string())
+        }
+        ClientQuestion::Elicitation { message, schema } => {
+            if capabilities
+                .as_ref()
+                .is_none_or(|c| c.elicitation.is_none())
+            {
+                return Err("the MCP client does not offer elicitation".to_string());
+            }
+            let schema: Value = serde_json::from_str(&schema)
+                .map_err(|e| format!("the requested schema is not JSON: {e}"))?;
+            let params: rmcp::model::ElicitRequestParams = serde_json::from_value(
+                serde_json::json!({ "mode": "form", "message": message, "requestedSchema": schema }),
+            )
+            .map_err(|e| format!("not an elicitation schema (an object of primitive properties): {e}"))?;
+            let result = peer
+                .create_elicitation(params)
+                .await
+                .map_err(|e| format!("the MCP client did not answer: {e}"))?;
+            serde_json::to_string(&result).map_err(|e| e.to_string())
         }
     }
 }
