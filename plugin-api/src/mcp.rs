@@ -18,8 +18,9 @@ pub use raw::{Content, Prompt, PromptArgument, PromptMessage, Resource, Tool};
 
 pub use crate::tools::{IntoToolResult, NoArgs, SchemaType, ToolArgs, ToolEntry, ToolFn};
 pub use rich::{
-    EmbeddedResource, Media, ResourceBody, ResourceTemplate, RichContent, Structured,
-    ToolAnnotations, ToolInfo, ToolOutput, ToolResult, base64, elicit, progress, sample,
+    EmbeddedResource, Media, ResourceBody, ResourceTemplate, RichContent, RichPromptMessage,
+    Structured, ToolAnnotations, ToolInfo, ToolOutput, ToolResult, base64, elicit, progress,
+    sample,
 };
 /// Derives [`ToolArgs`] for a struct of a tool's arguments: one JSON Schema property per
 /// field, described by its `///` doc comment; see [`ToolFn`].
@@ -93,6 +94,22 @@ pub trait McpServer {
         Err(unknown_resource(&uri))
     }
 
+    /// The contents of resource `uri` as text or binary pieces, each with its MIME type
+    /// (served by hosts from API 0.2.2); by default [`read_resource`](Self::read_resource)'s
+    /// text, with the MIME type [`list_resources`](Self::list_resources) gives it.
+    fn read_resource_rich(uri: String) -> Result<Vec<EmbeddedResource>, PluginError> {
+        let text = Self::read_resource(uri.clone())?;
+        let mime_type = Self::list_resources()
+            .into_iter()
+            .find(|r| r.uri == uri)
+            .map(|r| r.mime_type);
+        Ok(vec![EmbeddedResource {
+            uri,
+            mime_type,
+            body: ResourceBody::Text(text),
+        }])
+    }
+
     /// The prompts this server offers; none by default.
     fn list_prompts() -> Vec<Prompt> {
         Vec::new()
@@ -103,6 +120,16 @@ pub trait McpServer {
     fn get_prompt(name: String, arguments: String) -> Result<Vec<PromptMessage>, PluginError> {
         let _ = arguments;
         Err(unknown_prompt(&name))
+    }
+
+    /// Prompt `name` with rich messages (images, audio, embedded resources; served by
+    /// hosts from API 0.2.2); by default [`get_prompt`](Self::get_prompt)'s text messages.
+    fn get_prompt_rich(
+        name: String,
+        arguments: String,
+    ) -> Result<Vec<RichPromptMessage>, PluginError> {
+        Self::get_prompt(name, arguments)
+            .map(|messages| messages.into_iter().map(RichPromptMessage::from).collect())
     }
 }
 
@@ -143,6 +170,17 @@ impl<T: McpServer> raw_ext::Guest for T {
 
     fn list_resource_templates() -> Vec<ResourceTemplate> {
         <T as McpServer>::list_resource_templates()
+    }
+
+    fn read_resource_rich(uri: String) -> Result<Vec<EmbeddedResource>, PluginError> {
+        <T as McpServer>::read_resource_rich(uri)
+    }
+
+    fn get_prompt_rich(
+        name: String,
+        arguments: String,
+    ) -> Result<Vec<RichPromptMessage>, PluginError> {
+        <T as McpServer>::get_prompt_rich(name, arguments)
     }
 }
 

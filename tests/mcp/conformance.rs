@@ -71,23 +71,13 @@ const PASSING: &[&str] = &[
     "prompts-list",
     "prompts-get-simple",
     "prompts-get-with-args",
+    "prompts-get-with-image",
+    "prompts-get-embedded-resource",
+    "resources-read-binary",
 ];
 
 /// Scenarios that do not pass yet, each with what is missing.
-const NOT_YET: &[(&str, &str)] = &[
-    (
-        "resources-read-binary",
-        "read-resource returns text only: no blob contents (WIT)",
-    ),
-    (
-        "prompts-get-embedded-resource",
-        "prompt messages are text only: no embedded-resource content (WIT)",
-    ),
-    (
-        "prompts-get-with-image",
-        "prompt messages are text only: no image content (WIT)",
-    ),
-];
+const NOT_YET: &[(&str, &str)] = &[];
 
 /// What one scenario did.
 struct Outcome {

@@ -35,8 +35,8 @@ pub use exports::sanctuary::plugin::mcp::{
     Content, Prompt, PromptArgument, PromptMessage, Resource, Tool,
 };
 pub use exports::sanctuary::plugin::mcp_ext::{
-    EmbeddedResource, Media, ResourceBody, ResourceTemplate, RichContent, ToolAnnotations,
-    ToolInfo, ToolResult,
+    EmbeddedResource, Media, ResourceBody, ResourceTemplate, RichContent, RichPromptMessage,
+    ToolAnnotations, ToolInfo, ToolResult,
 };
 
 use exports::sanctuary::plugin::{mcp as base, mcp_ext as ext};
@@ -215,6 +215,53 @@ impl Guest {
             _ => Ok(self.call_tool(store, name, arguments).await?.map(rich)),
         }
     }
+
+    /// Resource `uri` as text or binary pieces; a plain plugin's text, with no MIME type
+    /// (the caller knows the one it lists) and the URI asked for.
+    async fn read_resource_rich(
+        &self,
+        store: &mut Store<StoreState>,
+        uri: &str,
+    ) -> Outcome<Vec<EmbeddedResource>> {
+        match self {
+            Guest::Latest(Latest { ext: Some(ext), .. }) => {
+                ext.call_read_resource_rich(store, uri).await
+            }
+            _ => Ok(self.read_resource(store, uri).await?.map(|text| {
+                vec![EmbeddedResource {
+                    uri: uri.to_string(),
+                    mime_type: None,
+                    body: ResourceBody::Text(text),
+                }]
+            })),
+        }
+    }
+
+    /// Prompt `name` with rich messages; a plain plugin's text messages.
+    async fn get_prompt_rich(
+        &self,
+        store: &mut Store<StoreState>,
+        name: &str,
+        arguments: &str,
+    ) -> Outcome<Vec<RichPromptMessage>> {
+        match self {
+            Guest::Latest(Latest { ext: Some(ext), .. }) => {
+                ext.call_get_prompt_rich(store, name, arguments).await
+            }
+            _ => Ok(self
+                .get_prompt(store, name, arguments)
+                .await?
+                .map(|messages| {
+                    messages
+                        .into_iter()
+                        .map(|m| RichPromptMessage {
+                            role: m.role,
+                            content: RichContent::Text(m.text),
+                        })
+                        .collect()
+                })),
+        }
+    }
 }
 
 impl Runtime {
@@ -347,6 +394,35 @@ impl Runtime {
     pub async fn list_prompts(&self, plugin: &Plugin) -> Result<Vec<Prompt>, CallError> {
         self.mcp(plugin, "prompts/list", |store, guest| {
             Box::pin(async move { guest.list_prompts(store).await.map(Ok) })
+        })
+        .await
+    }
+
+    /// Reads resource `uri` as text or binary pieces with their MIME types: through
+    /// `mcp-ext` when the plugin exports it, else its text.
+    pub async fn read_resource_rich(
+        &self,
+        plugin: &Plugin,
+        uri: &str,
+    ) -> Result<Vec<EmbeddedResource>, CallError> {
+        let uri = uri.to_string();
+        self.mcp(plugin, "resources/read", move |store, guest| {
+            Box::pin(async move { guest.read_resource_rich(store, &uri).await })
+        })
+        .await
+    }
+
+    /// Renders prompt `name` with `arguments` (a JSON object text) as rich messages:
+    /// through `mcp-ext` when the plugin exports it, else its text messages.
+    pub async fn get_prompt_rich(
+        &self,
+        plugin: &Plugin,
+        name: &str,
+        arguments: &str,
+    ) -> Result<Vec<RichPromptMessage>, CallError> {
+        let (prompt, arguments) = (name.to_string(), arguments.to_string());
+        self.mcp(plugin, "prompts/get", move |store, guest| {
+            Box::pin(async move { guest.get_prompt_rich(store, &prompt, &arguments).await })
         })
         .await
     }

@@ -27,7 +27,7 @@ pub static RELEASED: [(Version, &str); 4] = [
     ),
     (
         Version::new(0, 2, 2),
-        "e9a32a2277544b866fd58d68d7fb160f5a59c4d666bbaa5cd38832632779425f",
+        "f1583ad068e16c1be903d520a067ab997929e8b886f1e94dafd371aa272393bd",
     ),
 ];
 

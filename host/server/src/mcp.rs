@@ -26,7 +26,7 @@ use tracing::{Instrument as _, debug, info_span, warn};
 use crate::manifest::Kind;
 use crate::plugins::{LivePlugin, PluginHost};
 use crate::runtime::CallError;
-use crate::runtime::mcp::{Content, Prompt, PromptMessage, Resource, Tool};
+use crate::runtime::mcp::{Content, Prompt, Resource, Tool};
 
 /// Separates a plugin id from a tool or prompt name: `time__current_time`.
 pub const SEPARATOR: &str = "__";
@@ -327,13 +327,18 @@ pub async fn resources(plugins: &PluginHost) -> Vec<OfferedResource> {
     offered
 }
 
-/// Reads resource `uri` (as offered by [`resources`]): `(text, mime type, plugin id)`.
+/// Reads resource `uri` (as offered by [`resources`]): `(contents, listed mime type,
+/// plugin id)`, the contents as text or binary pieces (API 0.2.2 `read-resource-rich`, or
+/// a plain plugin's text), each under the URI asked for unless the plugin named another.
 ///
 /// Routing: the first plugin listing exactly `uri`; otherwise `<plugin>__<uri>` goes to
 /// that plugin; otherwise the first plugin with a resource template `uri` matches;
 /// otherwise the first listing a resource with the same scheme (resources a plugin can
 /// read without listing them, such as one per file).
-pub async fn read_resource(plugins: &PluginHost, uri: &str) -> Result<(String, String, String)> {
+pub async fn read_resource(
+    plugins: &PluginHost,
+    uri: &str,
+) -> Result<(Vec<crate::runtime::mcp::EmbeddedResource>, String, String)> {
     let offered = resources(plugins).await;
     let routed = offered
         .iter()
@@ -369,16 +374,22 @@ pub async fn read_resource(plugins: &PluginHost, uri: &str) -> Result<(String, S
         return Err(Error::UnknownResource(uri.to_string()));
     };
     let live = self::server(plugins, &server)?;
-    let text = plugins
+    let mut pieces = plugins
         .runtime()
-        .read_resource(&live.plugin, &original)
+        .read_resource_rich(&live.plugin, &original)
         .await?;
+    // The contents of what was asked for carry the URI it was asked by.
+    for piece in &mut pieces {
+        if piece.uri.is_empty() || piece.uri == original {
+            piece.uri = uri.to_string();
+        }
+    }
     let mime = if mime.is_empty() {
         "text/plain".to_string()
     } else {
         mime
     };
-    Ok((text, mime, server))
+    Ok((pieces, mime, server))
 }
 
 fn scheme_of(uri: &str) -> Option<&str> {
@@ -409,7 +420,7 @@ pub async fn get_prompt(
     plugins: &PluginHost,
     name: &str,
     arguments: BTreeMap<String, String>,
-) -> Result<(Prompt, Vec<PromptMessage>)> {
+) -> Result<(Prompt, Vec<crate::runtime::mcp::RichPromptMessage>)> {
     let (server, prompt) = split(name).ok_or_else(|| Error::UnknownPrompt {
         server: String::new(),
         prompt: name.to_string(),
@@ -440,7 +451,7 @@ pub async fn get_prompt(
     let text = serde_json::to_string(&arguments).unwrap_or_else(|_| "{}".into());
     let messages = plugins
         .runtime()
-        .get_prompt(&live.plugin, prompt, &text)
+        .get_prompt_rich(&live.plugin, prompt, &text)
         .await?;
     Ok((spec, messages))
 }

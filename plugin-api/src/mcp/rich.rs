@@ -12,8 +12,8 @@ use crate::PluginError;
 use crate::mcp::{Content, SchemaType};
 
 pub use ext::{
-    EmbeddedResource, Media, ResourceBody, ResourceTemplate, RichContent, ToolAnnotations,
-    ToolInfo, ToolResult,
+    EmbeddedResource, Media, ResourceBody, ResourceTemplate, RichContent, RichPromptMessage,
+    ToolAnnotations, ToolInfo, ToolResult,
 };
 
 /// A type a tool returns as structured content: its [`SchemaType::schema`] is the tool's
@@ -244,6 +244,53 @@ impl RichContent {
             mime_type: mime_type.map(Into::into),
             body: ResourceBody::Blob(base64(bytes)),
         })
+    }
+}
+
+impl EmbeddedResource {
+    /// The text contents of resource `uri`.
+    pub fn text(uri: impl Into<String>, mime_type: Option<&str>, text: impl Into<String>) -> Self {
+        Self {
+            uri: uri.into(),
+            mime_type: mime_type.map(Into::into),
+            body: ResourceBody::Text(text.into()),
+        }
+    }
+
+    /// The binary contents of resource `uri` (sent as base64).
+    pub fn blob(uri: impl Into<String>, mime_type: Option<&str>, bytes: &[u8]) -> Self {
+        Self {
+            uri: uri.into(),
+            mime_type: mime_type.map(Into::into),
+            body: ResourceBody::Blob(base64(bytes)),
+        }
+    }
+}
+
+impl RichPromptMessage {
+    /// A message from the user saying `content`.
+    pub fn user(content: RichContent) -> Self {
+        Self {
+            role: "user".into(),
+            content,
+        }
+    }
+
+    /// A message from the assistant saying `content`.
+    pub fn assistant(content: RichContent) -> Self {
+        Self {
+            role: "assistant".into(),
+            content,
+        }
+    }
+}
+
+impl From<crate::mcp::PromptMessage> for RichPromptMessage {
+    fn from(message: crate::mcp::PromptMessage) -> Self {
+        Self {
+            role: message.role,
+            content: RichContent::Text(message.text),
+        }
     }
 }
 

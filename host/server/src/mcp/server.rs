@@ -369,14 +369,29 @@ impl ServerHandler for Handler {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        let (text, mime, server) = super::read_resource(&self.plugins, &request.uri)
+        let (pieces, mime, server) = super::read_resource(&self.plugins, &request.uri)
             .await
             .map_err(protocol_error)?;
         if scope_of(&context).is_some_and(|plugin| plugin != server) {
             return Err(protocol_error(Error::UnknownResource(request.uri.clone())));
         }
-        let contents = ResourceContents::text(text, request.uri).with_mime_type(mime);
-        Ok(ReadResourceResult::new(vec![contents]).into())
+        // Each piece with its own MIME type, or the one the resource is listed with.
+        let contents = pieces
+            .into_iter()
+            .map(|piece| {
+                let uri = piece.uri;
+                let mime = piece.mime_type.unwrap_or_else(|| mime.clone());
+                match piece.body {
+                    crate::runtime::mcp::ResourceBody::Text(text) => {
+                        ResourceContents::text(text, uri).with_mime_type(mime)
+                    }
+                    crate::runtime::mcp::ResourceBody::Blob(blob) => {
+                        ResourceContents::blob(blob, uri).with_mime_type(mime)
+                    }
+                }
+            })
+            .collect();
+        Ok(ReadResourceResult::new(contents).into())
     }
 
     async fn list_prompts(
@@ -437,7 +452,7 @@ impl ServerHandler for Handler {
                 } else {
                     Role::User
                 };
-                rmcp::model::PromptMessage::new_text(role, m.text)
+                rmcp::model::PromptMessage::new(role, super::rich::content_block(&m.content))
             })
             .collect();
         let mut result = GetPromptResult::new(messages);
