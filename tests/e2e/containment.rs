@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use base64::Engine as _;
 use serde_json::{Value, json};
 
 use sanctuary_test_support::{Server, sanctuary};
@@ -19,33 +18,8 @@ async fn server_with_hostile_host() -> Server {
         .envs(&[("SANCTUARY_ADMIN_TOKEN", ADMIN)])
         .spawn()
         .await;
-    upload(&server, "hostile-host").await;
+    server.upload_fixture("hostile-host", ADMIN).await;
     server
-}
-
-/// Uploads fixture `name` through `POST /api/plugins/upload`.
-async fn upload(server: &Server, name: &str) {
-    let (_, wasm, manifest) = sanctuary_test_support::fixtures::FIXTURES
-        .iter()
-        .find(|(n, _, _)| *n == name)
-        .unwrap_or_else(|| panic!("no fixture {name}"));
-    let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(manifest).expect("manifest")).expect("json");
-    let component = std::fs::read(wasm).expect("fixture built");
-    let response = server
-        .client
-        .post(server.url("/api/plugins/upload"))
-        .bearer_auth(ADMIN)
-        .json(&json!({
-            "manifest": manifest,
-            "component_base64": base64::engine::general_purpose::STANDARD.encode(component),
-        }))
-        .send()
-        .await
-        .expect("upload");
-    let status = response.status();
-    let body = response.text().await.unwrap_or_default();
-    assert!(status.is_success(), "upload {name}: {status} {body}");
 }
 
 /// `POST /api/mcp/servers/{server}/tools/{tool}` → (status, body).

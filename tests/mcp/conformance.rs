@@ -19,12 +19,11 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::process::Command;
 use tokio::sync::Semaphore;
 
-use sanctuary_test_support::{Server, sanctuary};
+use sanctuary_test_support::sanctuary;
 
 /// Where the pinned suite is installed (`npm ci` in `tests/clients`).
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/clients");
@@ -253,31 +252,6 @@ async fn run_scenario(url: String, scenario: String, out: PathBuf) -> Outcome {
     outcome
 }
 
-/// Uploads the fixture plugin through `POST /api/plugins/upload`.
-async fn upload_fixture(server: &Server) {
-    let (_, wasm, manifest) = sanctuary_test_support::fixtures::FIXTURES
-        .iter()
-        .find(|(n, _, _)| *n == PLUGIN)
-        .unwrap_or_else(|| panic!("no fixture {PLUGIN}"));
-    let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(manifest).expect("manifest")).expect("json");
-    let component = std::fs::read(wasm).expect("fixture built");
-    let response = server
-        .client
-        .post(server.url("/api/plugins/upload"))
-        .bearer_auth(ADMIN)
-        .json(&json!({
-            "manifest": manifest,
-            "component_base64": base64::engine::general_purpose::STANDARD.encode(component),
-        }))
-        .send()
-        .await
-        .expect("upload");
-    let status = response.status();
-    let body = response.text().await.unwrap_or_default();
-    assert!(status.is_success(), "upload {PLUGIN}: {status} {body}");
-}
-
 /// The summary table, one row per scenario.
 fn table(outcomes: &[Outcome]) -> String {
     let mut out = format!(
@@ -356,7 +330,7 @@ async fn every_server_scenario_of_the_official_conformance_suite_meets_its_list(
     let config = launch.scratch().join("conformance.toml");
     std::fs::write(&config, "[server]\nmcp_max_sessions_per_client = 1000\n").expect("config");
     let server = launch.arg("--config").arg(&config).spawn().await;
-    upload_fixture(&server).await;
+    server.upload_fixture(PLUGIN, ADMIN).await;
     let url = server.url(&format!("/mcp/{PLUGIN}"));
 
     let results = tempfile::tempdir().expect("tempdir");
@@ -398,7 +372,7 @@ async fn a_tool_that_asks_its_client_answers_unavailable_when_not_called_over_mc
         .envs(&[("SANCTUARY_ADMIN_TOKEN", ADMIN)])
         .spawn()
         .await;
-    upload_fixture(&server).await;
+    server.upload_fixture(PLUGIN, ADMIN).await;
     // The REST route has no MCP client behind it to sample or to ask.
     for (tool, args) in [
         ("test_sampling", serde_json::json!({ "prompt": "hello" })),

@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use sanctuary_test_support::{Server, sanctuary};
 use serde_json::{Value, json};
 
@@ -39,7 +38,7 @@ async fn run() {
         .envs(&[("SANCTUARY_ADMIN_TOKEN", ADMIN)])
         .spawn()
         .await;
-    upload(&server, "hostile-host").await;
+    server.upload_fixture("hostile-host", ADMIN).await;
     let server = Arc::new(server);
     println!("## Containment under attack\n");
     println!(
@@ -197,26 +196,4 @@ fn rss_kib(pid: u32) -> u64 {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .unwrap_or(0)
-}
-
-async fn upload(server: &Server, name: &str) {
-    let (_, wasm, manifest) = sanctuary_test_artifacts::FIXTURES
-        .iter()
-        .find(|(n, _, _)| *n == name)
-        .unwrap_or_else(|| panic!("no fixture {name}"));
-    let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(manifest).expect("manifest")).expect("json");
-    let component = std::fs::read(wasm).expect("fixture built");
-    let response = server
-        .client
-        .post(server.url("/api/plugins/upload"))
-        .bearer_auth(ADMIN)
-        .json(&json!({
-            "manifest": manifest,
-            "component_base64": base64::engine::general_purpose::STANDARD.encode(component),
-        }))
-        .send()
-        .await
-        .expect("upload");
-    assert!(response.status().is_success(), "upload {name}");
 }

@@ -400,6 +400,33 @@ impl Server {
         (status, body)
     }
 
+    /// Uploads test fixture `name` (its built component and its manifest) through
+    /// `POST /api/plugins/upload` with the admin key `admin`; panics with the answer
+    /// unless it is installed.
+    pub async fn upload_fixture(&self, name: &str, admin: &str) {
+        use base64::Engine as _;
+        let fixture = crate::fixtures::fixture_files(name);
+        let manifest: Value = serde_json::from_str(
+            &std::fs::read_to_string(fixture.manifest).expect("the fixture's manifest"),
+        )
+        .expect("the fixture's manifest is JSON");
+        let component = std::fs::read(fixture.wasm).expect("the fixture is built");
+        let response = self
+            .client
+            .post(self.url("/api/plugins/upload"))
+            .bearer_auth(admin)
+            .json(&serde_json::json!({
+                "manifest": manifest,
+                "component_base64": base64::engine::general_purpose::STANDARD.encode(component),
+            }))
+            .send()
+            .await
+            .expect("the server answers the upload");
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        assert!(status.is_success(), "upload {name}: {status} {body}");
+    }
+
     /// A client of `/ws/jobs`.
     pub async fn jobs_socket(&self) -> JobsSocket {
         JobsSocket::connect(self.addr).await
