@@ -9,10 +9,10 @@
 //!
 //! A scenario passes when the CLI exits 0 and its `checks.json` holds no `FAILURE` (the
 //! suite's own verdict; `WARNING`s are shown, not counted). Every scenario is in
-//! [`PASSING`] or in [`NOT_YET`] with the reason: the test fails when a passing scenario
-//! fails, when a not-yet scenario starts passing (move it), or when the suite lists a
-//! scenario that is in neither list. Without node or the pinned suite the test is skipped
-//! with a notice, and fails under `CI`.
+//! [`PASSING`]: the test fails when one fails, when the suite lists a scenario that is not
+//! there, or when one there is no longer listed (so a suite that lists nothing cannot
+//! pass). Without node or the pinned suite the test is skipped with a notice, and fails
+//! under `CI`.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -74,9 +74,6 @@ const PASSING: &[&str] = &[
     "prompts-get-embedded-resource",
     "resources-read-binary",
 ];
-
-/// Scenarios that do not pass yet, each with what is missing.
-const NOT_YET: &[(&str, &str)] = &[];
 
 /// What one scenario did.
 struct Outcome {
@@ -256,18 +253,10 @@ async fn run_scenario(url: String, scenario: String, out: PathBuf) -> Outcome {
 fn table(outcomes: &[Outcome]) -> String {
     let mut out = format!(
         "{:<32} {:<8} {:>4} {:>4} {:>4} {:>6}  {}\n",
-        "scenario", "result", "ok", "fail", "warn", "secs", "first failure / reason"
+        "scenario", "result", "ok", "fail", "warn", "secs", "first failure"
     );
     for o in outcomes {
-        let reason = NOT_YET
-            .iter()
-            .find(|(name, _)| *name == o.scenario)
-            .map(|(_, why)| *why);
-        let note = match (o.passed, reason) {
-            (true, _) => String::new(),
-            (false, Some(why)) => format!("{} [not yet: {why}]", o.problem),
-            (false, None) => o.problem.clone(),
-        };
+        let note = if o.passed { "" } else { o.problem.as_str() };
         out.push_str(&format!(
             "{:<32} {:<8} {:>4} {:>4} {:>4} {:>6.1}  {}\n",
             o.scenario,
@@ -282,38 +271,21 @@ fn table(outcomes: &[Outcome]) -> String {
     out
 }
 
-/// What is wrong with the lists given the outcomes; empty when they are honest.
+/// What is wrong given the outcomes; empty when every scenario the suite lists is in
+/// [`PASSING`], every one there is listed, and each passed.
 fn verdicts(listed: &[String], outcomes: &[Outcome]) -> Vec<String> {
-    let mut problems = Vec::new();
-    for name in listed {
-        let passing = PASSING.contains(&name.as_str());
-        let not_yet = NOT_YET.iter().any(|(n, _)| n == name);
-        if passing == not_yet {
-            problems.push(format!(
-                "`{name}` must be in exactly one of PASSING and NOT_YET"
-            ));
-        }
-    }
-    let known = |name: &str| listed.iter().any(|l| l == name);
-    for name in PASSING
+    let mut problems: Vec<String> = listed
         .iter()
-        .copied()
-        .chain(NOT_YET.iter().map(|(n, _)| *n))
-    {
-        if !known(name) {
+        .filter(|name| !PASSING.contains(&name.as_str()))
+        .map(|name| format!("`{name}` is a scenario this test does not know: add it to PASSING"))
+        .collect();
+    for name in PASSING {
+        if !listed.iter().any(|l| l == name) {
             problems.push(format!("`{name}` is listed here but not by the suite"));
         }
     }
-    for o in outcomes {
-        if PASSING.contains(&o.scenario.as_str()) && !o.passed {
-            problems.push(format!("`{}` should pass: {}", o.scenario, o.problem));
-        }
-        if o.passed && NOT_YET.iter().any(|(n, _)| *n == o.scenario) {
-            problems.push(format!(
-                "`{}` passes now: move it from NOT_YET to PASSING",
-                o.scenario
-            ));
-        }
+    for o in outcomes.iter().filter(|o| !o.passed) {
+        problems.push(format!("`{}` should pass: {}", o.scenario, o.problem));
     }
     problems
 }
