@@ -3,7 +3,7 @@
 
 import json
 import unittest
-from typing import Annotated, List, Optional
+from typing import Annotated, List, NotRequired, Optional, TypedDict
 
 from mcp_tools import ToolError, Tools
 
@@ -90,6 +90,57 @@ class ToolsTest(unittest.TestCase):
         for function in (undocumented, untyped):
             with self.assertRaises(TypeError):
                 self.tools(function)
+
+    def test_a_bare_tool_has_no_title_hints_or_output_schema(self) -> None:
+        self.assertEqual(
+            (self.search.title, self.search.annotations, self.search.output_schema),
+            (None, {}, None),
+        )
+
+    def test_title_and_hints_are_said_in_the_decorator_and_named_as_mcp_names_them(self) -> None:
+        @self.tools(title="Wipe everything", destructive=True, read_only=False, idempotent=None)
+        def wipe() -> str:
+            """Wipes."""
+            return "gone"
+
+        wipe_tool = self.tools.get("wipe")
+        self.assertEqual(wipe_tool.title, "Wipe everything")
+        self.assertEqual(
+            wipe_tool.annotations, {"destructiveHint": True, "readOnlyHint": False}
+        )
+        self.assertEqual(wipe(), "gone", "the decorated function is the function")
+        with self.assertRaises(TypeError) as raised:
+
+            @self.tools(readonly=True)
+            def typo() -> str:
+                """Typo."""
+                return ""
+
+        self.assertIn("unknown hint `readonly`", str(raised.exception))
+
+    def test_a_typed_dict_result_gives_the_output_schema(self) -> None:
+        class Count(TypedDict):
+            words: Annotated[int, "How many words"]
+            longest: NotRequired[str]
+
+        @self.tools(read_only=True)
+        def count(text: str) -> Count:
+            """Counts."""
+            return {"words": len(text.split())}
+
+        tool = self.tools.get("count")
+        self.assertEqual(
+            tool.output_schema,
+            {
+                "type": "object",
+                "properties": {
+                    "words": {"type": "integer", "description": "How many words"},
+                    "longest": {"type": "string"},
+                },
+                "required": ["words"],
+            },
+        )
+        self.assertEqual(tool.call('{"text": "a b"}'), {"words": 2})
 
 
 if __name__ == "__main__":

@@ -255,27 +255,12 @@ async fn every_sh_block_of_the_guide_works_against_a_real_server() {
 
     // Over MCP, with the official Python client: the scaffold's title and hints, and an
     // answer.
-    let script = format!(
-        "{}/../../tests/authoring/mcp_tool.py",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let output = tokio::process::Command::new("python3")
-        .arg(script)
-        .arg(format!("--url={}/mcp/hello-tools", server.url))
-        .args(["--tool=greet", r#"--arguments={"name": "Ada"}"#])
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(std::time::Duration::from_secs(120), output)
-        .await
-        .expect("the Python client finishes")
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "the Python MCP client failed:\n{}\n{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: Value = serde_json::from_str(stdout.trim()).expect("a JSON report");
+    let report = sanctuary_test_support::mcp::python_list_and_call(
+        &format!("{}/mcp/hello-tools", server.url),
+        "greet",
+        &json!({ "name": "Ada" }),
+    )
+    .await;
     let greet = &report["listed"]["greet"];
     assert_eq!(greet["title"], "Greet someone", "{report}");
     assert_eq!(greet["annotations"]["readOnlyHint"], true, "{report}");

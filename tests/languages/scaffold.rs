@@ -1,7 +1,9 @@
 //! `sanctuary plugin new --lang js|python`: the scaffold builds with `sanctuary plugin
 //! build` alone (no file of this repository needed: it carries its WIT), `sanctuary
 //! plugin check` accepts the component, and the real server, given the operator's
-//! `[plugins.<id>]` table, serves its `greet` tool with the configured greeting.
+//! `[plugins.<id>]` table, serves its `greet` tool with the configured greeting. Over
+//! `/mcp/<id>`, the official MCP Python client sees each tool's title, behaviour hints and
+//! output schema, and gets `count_words`'s structured content.
 
 use std::path::Path;
 use std::process::Command;
@@ -77,6 +79,41 @@ async fn scaffold_build_and_serve(lang: &str, id: &'static str) {
     );
     let (status, refused) = server.call("greet", json!({ "name": 7 })).await;
     assert_eq!(status, 422, "{refused}");
+
+    // Over MCP, with the official Python client: titles, hints, the output schema, and
+    // structured content the client checks against it.
+    if sanctuary_test_support::mcp::python_with_mcp() {
+        let report = sanctuary_test_support::mcp::python_list_and_call(
+            &server.url(&format!("/mcp/{id}")),
+            "count_words",
+            &json!({ "text": "one two  three" }),
+        )
+        .await;
+        let listed = &report["listed"];
+        for (tool, title) in [("greet", "Greet someone"), ("count_words", "Count words")] {
+            assert_eq!(listed[tool]["title"], title, "{report}");
+            let hints = &listed[tool]["annotations"];
+            assert_eq!(hints["readOnlyHint"], true, "{report}");
+            assert_eq!(hints["idempotentHint"], true, "{report}");
+            assert_eq!(hints["openWorldHint"], false, "{report}");
+            assert!(hints.get("destructiveHint").is_none(), "not said: {report}");
+        }
+        assert_eq!(listed["greet"]["output_schema"], json!(null), "{report}");
+        let schema = &listed["count_words"]["output_schema"];
+        assert_eq!(schema["type"], "object", "{report}");
+        assert_eq!(schema["properties"]["words"]["type"], "integer", "{report}");
+        assert_eq!(
+            schema["required"],
+            json!(["words", "characters"]),
+            "{report}"
+        );
+        assert_eq!(report["is_error"], false, "{report}");
+        assert_eq!(
+            report["structured"],
+            json!({ "words": 3, "characters": 14 }),
+            "{report}"
+        );
+    }
     server.stop().await;
 }
 

@@ -125,22 +125,9 @@ pub async fn web_server() -> SocketAddr {
     serve_router(router).await
 }
 
-/// Whether `python3` with the MCP SDK is there. Without it the test fails under
-/// `CI=true` and is skipped (with a notice) otherwise.
+/// Whether `python3` with the MCP SDK is there (skipped, or failed under `CI=true`).
 pub fn python_with_mcp() -> bool {
-    let found = std::process::Command::new("python3")
-        .args(["-c", "import mcp"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        let message = "python3 with the MCP Python SDK is not available: \
-                       `python3 -m pip install mcp` (.ci/run does this)";
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{message}");
-        }
-        eprintln!("SKIPPED: {message}");
-    }
-    found
+    sanctuary_test_support::mcp::python_with_mcp()
 }
 
 /// Runs `tests/mcp/client.py` with `args`; returns its JSON report.
@@ -150,24 +137,7 @@ pub async fn run_python_client(args: &[String]) -> Value {
 
 /// Runs the Python script `tests/mcp/<name>` with `args`; returns its JSON report.
 pub async fn run_python_script(name: &str, args: &[String]) -> Value {
-    let script = format!("{}/../../tests/mcp/{name}", env!("CARGO_MANIFEST_DIR"));
-    let run = tokio::process::Command::new("python3")
-        .arg(script)
-        .args(args)
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(std::time::Duration::from_secs(180), run)
-        .await
-        .expect("the Python client finishes within 3 minutes")
-        .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "the Python client failed ({}):\n{stderr}\n{stdout}",
-        output.status
-    );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
-        panic!("the Python client's report is not JSON ({e}):\n{stdout}\n--- stderr:\n{stderr}")
-    })
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../tests/mcp/{name}"));
+    sanctuary_test_support::mcp::run_python(&script, args).await
 }

@@ -98,6 +98,67 @@ impl McpClient {
     }
 }
 
+/// Whether `python3` with the official MCP Python SDK is there. Without it a test fails
+/// under `CI=true` and is skipped (with a notice) otherwise.
+pub fn python_with_mcp() -> bool {
+    let found = std::process::Command::new("python3")
+        .args(["-c", "import mcp"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        let message = "python3 with the MCP Python SDK is not available: \
+                       `python3 -m pip install mcp` (.ci/run does this)";
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{message}");
+        }
+        eprintln!("SKIPPED: {message}");
+    }
+    found
+}
+
+/// Runs the Python script `script` with `args` (killed after 3 minutes); returns the JSON
+/// report it prints, panicking with its output when it fails or prints something else.
+pub async fn run_python(script: &std::path::Path, args: &[String]) -> Value {
+    let run = tokio::process::Command::new("python3")
+        .arg(script)
+        .args(args)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(180), run)
+        .await
+        .expect("the Python client finishes within 3 minutes")
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the Python client {} failed ({}):\n{stderr}\n{stdout}",
+        script.display(),
+        output.status
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!("the Python client's report is not JSON ({e}):\n{stdout}\n--- stderr:\n{stderr}")
+    })
+}
+
+/// Drives the MCP endpoint `url` with the official MCP Python SDK
+/// (`tests/support/python/mcp_tool.py`): lists its tools and calls `tool` with
+/// `arguments`. The report: `listed` (each tool's `title`, `annotations` with MCP's names
+/// and `output_schema`), `is_error`, `text` (the result's text) and `structured` (its
+/// structured content, which the SDK checked against the output schema).
+pub async fn python_list_and_call(url: &str, tool: &str, arguments: &Value) -> Value {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/mcp_tool.py");
+    run_python(
+        &script,
+        &[
+            format!("--url={url}"),
+            format!("--tool={tool}"),
+            format!("--arguments={arguments}"),
+        ],
+    )
+    .await
+}
+
 /// The JSON-RPC answer in `text`: the body itself when it is JSON, else the first `data:`
 /// line of an event stream that carries an `id`.
 pub fn answer(text: &str) -> Option<Value> {

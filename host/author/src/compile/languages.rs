@@ -1,8 +1,10 @@
 //! `sanctuary plugin build` for plugins written in JavaScript or Python: the directories
 //! `sanctuary plugin new --lang js|python` writes. JavaScript runs `npm install` (when
 //! `node_modules` is missing) and the package's `build` script (jco componentize); Python
-//! runs `componentize-py` against the plugin's own `wit/`. Either way the component is
-//! the file the manifest's `component` names, in the plugin directory.
+//! runs `componentize-py` against the plugin's own `wit/`, for the world
+//! `mcp-server-ext` when `app.py` implements `exports.McpExt` and `mcp-server` otherwise
+//! (a JavaScript package names its world in its `build` script). Either way the
+//! component is the file the manifest's `component` names, in the plugin directory.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -34,11 +36,14 @@ pub fn build(dir: &Path) -> Result<Option<PathBuf>> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let app = std::fs::read_to_string(dir.join("app.py"))
+            .with_context(|| format!("reading {}", dir.join("app.py").display()))?;
+        let world = python_world(&app);
         let args = [
             "-d",
             "wit",
             "-w",
-            "mcp-server",
+            world,
             "componentize",
             "app",
             "-o",
@@ -53,6 +58,16 @@ pub fn build(dir: &Path) -> Result<Option<PathBuf>> {
         return produced(out).map(Some);
     }
     Ok(None)
+}
+
+/// The world a Python plugin's `app.py` is built for: `mcp-server-ext` when it implements
+/// the `mcp-ext` export (a class deriving `exports.McpExt`), else `mcp-server`.
+fn python_world(app: &str) -> &'static str {
+    if app.contains("(exports.McpExt)") {
+        "mcp-server-ext"
+    } else {
+        "mcp-server"
+    }
 }
 
 /// Where the manifest says the component is.
@@ -118,5 +133,14 @@ mod tests {
         .expect("write");
         let err = component_path(dir.path()).expect_err("a path").to_string();
         assert!(err.contains("file name"), "{err}");
+    }
+
+    #[test]
+    fn a_python_app_implementing_mcp_ext_is_built_for_the_ext_world() {
+        assert_eq!(
+            python_world("class McpExt(exports.McpExt):\n    pass\n"),
+            "mcp-server-ext"
+        );
+        assert_eq!(python_world("class Mcp(exports.Mcp):\n"), "mcp-server");
     }
 }

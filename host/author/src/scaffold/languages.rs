@@ -43,9 +43,9 @@ pub enum Lang {
     /// A Rust crate using the `sanctuary-plugin-api` SDK (every kind).
     #[default]
     Rust,
-    /// JavaScript built with componentize-js (`mcp-server`).
+    /// JavaScript built with componentize-js (`mcp-server-ext`).
     Js,
-    /// Python built with componentize-py (`mcp-server`).
+    /// Python built with componentize-py (`mcp-server-ext`).
     Python,
 }
 

@@ -1,8 +1,11 @@
-"""The official MCP Python SDK against a scaffolded plugin served alone at /mcp/<id>.
+"""The official MCP Python SDK against one MCP endpoint (a plugin served alone at
+/mcp/<id>, or /mcp).
 
-Run by tests/authoring/main.rs: lists the plugin's tools (title, annotations, output
+Run through `sanctuary_test_support::mcp::python_list_and_call` (the authoring guide test
+and the JavaScript and Python scaffold tests): lists the tools (title, annotations, output
 schema, as `tools/list` gave them) and calls one, printing a JSON report for the Rust
-test to assert on.
+test to assert on: the text of the result and its structured content. The SDK checks
+structured content against the tool's output schema: a mismatch fails the script.
 """
 
 import argparse
@@ -32,7 +35,13 @@ async def main():
         }
         result = await client.call_tool(args.tool, json.loads(args.arguments))
         texts = [c.text for c in result.content if getattr(c, "type", "") == "text"]
-    print(json.dumps({"listed": listed, "is_error": bool(result.is_error), "text": "\n".join(texts)}))
+    report = {
+        "listed": listed,
+        "is_error": bool(result.is_error),
+        "text": "\n".join(texts),
+        "structured": result.structured_content,
+    }
+    print(json.dumps(report))
 
 
 asyncio.run(main())
