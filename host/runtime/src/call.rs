@@ -71,8 +71,8 @@ pub(crate) struct CallOptions {
     pub project: Option<PathBuf>,
     /// Where streamed chunks go.
     pub progress: Option<mpsc::Sender<String>>,
-    /// Where a tool call's progress reports and log lines go.
-    pub tool_progress: Option<mpsc::Sender<ToolNotice>>,
+    /// Where a tool call's notices go: progress reports, log lines, questions.
+    pub tool_notices: Option<mpsc::Sender<ToolNotice>>,
 }
 
 /// A tokio runtime of its own for guest code, so that a plugin that computes never holds
@@ -296,7 +296,7 @@ impl CallSetup {
         let result = self.finish(started, Some(&store), outcome);
         if let (true, Some(caller), Some(guest)) = (reusable, caller, guest) {
             store.data_mut().host.progress = None;
-            store.data_mut().host.tool_progress = None;
+            store.data_mut().host.tool_notices = None;
             self.plugin.warm.put(Warm {
                 caller,
                 store,
@@ -342,7 +342,7 @@ impl CallSetup {
             .then(|| Arc::new(self.services.resolve_secrets(&self.plugin.secrets)));
         let state = store.data_mut();
         state.host.progress = opts.progress;
-        state.host.tool_progress = opts.tool_progress;
+        state.host.tool_notices = opts.tool_notices;
         state.host.progress_reports = PROGRESS_REPORTS_PER_CALL;
         state.host.client_questions = crate::imports::CLIENT_QUESTIONS_PER_CALL;
         state.host.log_lines = LOG_LINES_PER_CALL;
@@ -388,7 +388,7 @@ impl CallSetup {
                 declared_secrets: plugin.secrets.clone(),
                 secrets: Arc::new(self.services.resolve_secrets(&plugin.secrets)),
                 progress: opts.progress,
-                tool_progress: opts.tool_progress,
+                tool_notices: opts.tool_notices,
                 progress_reports: PROGRESS_REPORTS_PER_CALL,
                 client_questions: crate::imports::CLIENT_QUESTIONS_PER_CALL,
                 services: self.services.clone(),

@@ -130,7 +130,7 @@ impl StoreState {
         }
         // A tool call whose caller relays log lines (an MCP client that set a log level)
         // gets the line too; a full queue drops it rather than hold the plugin.
-        if let Some(sink) = &ctx.tool_progress {
+        if let Some(sink) = &ctx.tool_notices {
             let _ = sink.try_send(super::state::ToolNotice::Log { level, message });
         }
     }
@@ -157,7 +157,7 @@ impl host::Host for StoreState {
     }
 
     async fn secret(&mut self, name: String) -> Option<String> {
-        if !self.host.declared_secrets.iter().any(|d| *d == name) {
+        if !self.host.declared_secrets.contains(&name) {
             let mut name = name;
             crate::audit::clip(&mut name, 128);
             self.host.services.denials().deny(
@@ -269,7 +269,7 @@ impl mcp_client::Host for StoreState {
         message: Option<String>,
     ) {
         // Outside a tool call whose caller asked for progress, reports go nowhere.
-        if self.host.tool_progress.is_none() || self.host.progress_reports == 0 {
+        if self.host.tool_notices.is_none() || self.host.progress_reports == 0 {
             return;
         }
         self.host.progress_reports -= 1;
@@ -281,7 +281,7 @@ impl mcp_client::Host for StoreState {
             crate::audit::clip(&mut m, MAX_PROGRESS_MESSAGE);
             m
         });
-        if let Some(sink) = &self.host.tool_progress {
+        if let Some(sink) = &self.host.tool_notices {
             // A full queue makes the plugin wait (its time cap still runs); a caller that
             // went away is not the plugin's fault.
             let report = super::state::ToolProgress {
@@ -329,7 +329,7 @@ impl StoreState {
                 "a question for the MCP client of {size} bytes (at most {MAX_CLIENT_QUESTION})"
             )));
         }
-        let Some(sink) = self.host.tool_progress.clone() else {
+        let Some(sink) = self.host.tool_notices.clone() else {
             return Err(types::PluginError::Unavailable(
                 "this call has no MCP client to ask: only a tool called over MCP can ask its \
                  client for sampling or input"
@@ -386,10 +386,9 @@ impl kv::Host for StoreState {
             .services
             .kv_set(&plugin, &key, &value, limits.kv_keys, limits.kv_bytes)
             .await
+            && self.host.over_budget.is_none()
         {
-            if self.host.over_budget.is_none() {
-                self.host.over_budget = Some(Overrun::Quota(quota));
-            }
+            self.host.over_budget = Some(Overrun::Quota(quota));
         }
     }
 

@@ -342,7 +342,7 @@ impl Runtime {
     ) -> Result<ToolResult, CallError> {
         let (tool, arguments) = (name.to_string(), arguments.to_string());
         let opts = CallOptions {
-            tool_progress: progress,
+            tool_notices: progress,
             ..CallOptions::default()
         };
         self.mcp_with(plugin, name, opts, move |store, guest| {

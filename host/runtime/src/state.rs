@@ -67,9 +67,10 @@ pub struct HostContext {
     /// Where streamed chunks go, when the caller asked for streaming (bounded: a full
     /// queue makes `emit-chunk` wait).
     pub progress: Option<mpsc::Sender<String>>,
-    /// Where a tool call's progress reports and log lines go, when its caller relays them
-    /// (bounded: a full queue makes a progress report wait, and drops a log line).
-    pub tool_progress: Option<mpsc::Sender<ToolNotice>>,
+    /// Where a tool call's notices go (progress reports, log lines and questions for the
+    /// client), when its caller relays them (bounded: a full queue makes a progress report
+    /// wait, and drops a log line).
+    pub tool_notices: Option<mpsc::Sender<ToolNotice>>,
     /// How many more progress reports this call may send.
     pub progress_reports: u32,
     /// How many more questions this call may ask its MCP client.
