@@ -3,13 +3,19 @@
 //! default. The file is strict (`deny_unknown_fields` everywhere), so a typo is an error
 //! naming the key rather than a silently ignored setting. `sanctuary.example.toml` at the
 //! repository root documents every key.
+//!
+//! The shape is written once, as [`Config`]: its serde fields are the file's keys, its
+//! [`Default`] the defaults. Each flag names the key it sets ([`ServeArgs`] serializes to
+//! that key's path), so resolving is one merge of TOML tables (flags over the file) read
+//! into [`Config`], and the reload diff compares two resolved [`Config`]s key by key: no
+//! list of keys is kept by hand.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cli::ServeArgs;
 
@@ -30,8 +36,10 @@ const DEFAULT_HOST: &str = "0.0.0.0";
 const DEFAULT_PORT: u16 = 5000;
 const DEFAULT_DATA_DIR: &str = "./data";
 
-/// The resolved configuration of a running host.
-#[derive(Clone, PartialEq)]
+/// The resolved configuration of a running host. Its fields are the config file's keys
+/// (`#[serde(skip)]` ones are not keys: they come from elsewhere).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address to listen on.
     pub host: String,
@@ -52,6 +60,7 @@ pub struct Config {
     /// Directory for compiled-component caches.
     pub cache_dir: PathBuf,
     /// Token for operations that change the installation; from `SANCTUARY_ADMIN_TOKEN` only.
+    #[serde(skip)]
     pub admin_token: Option<String>,
     /// Cross-origin policy for browsers.
     pub cors: CorsConfig,
@@ -63,7 +72,12 @@ pub struct Config {
     /// embedded in the binary (the first-party plugins).
     pub registry: Option<PathBuf>,
     /// The config file that was loaded, if any.
+    #[serde(skip)]
     pub source: Option<PathBuf>,
+    /// The keys flags and environment variables set ([`ServeArgs::keys`]), kept so a
+    /// re-read file is resolved under the same flags.
+    #[serde(skip)]
+    pub flags: toml::Table,
     /// Chat routes (`[routes.<name>]`) set in the file; the built-in ones
     /// ([`crate::providers`]) apply to names the file does not set.
     pub routes: BTreeMap<String, RouteConfig>,
@@ -111,45 +125,6 @@ pub struct Config {
 /// Per-plugin budgets (`[budgets]`): defined beside the budgets they configure.
 pub use sanctuary_runtime::budget::BudgetsConfig;
 
-/// The config file as written: every top-level key optional, so the resolution can tell
-/// "set in the file" from "absent".
-#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-struct FileConfig {
-    host: Option<String>,
-    port: Option<u16>,
-    port_file: Option<PathBuf>,
-    data_dir: Option<PathBuf>,
-    database_url: Option<String>,
-    redis_url: Option<String>,
-    redis_prefix: Option<String>,
-    cache_dir: Option<PathBuf>,
-    cors: Option<CorsConfig>,
-    plugins: BTreeMap<String, serde_json::Value>,
-    scout: Option<ScoutConfig>,
-    registry: Option<PathBuf>,
-    routes: BTreeMap<String, RouteConfig>,
-    breaker: Option<BreakerConfig>,
-    auth: Option<AuthConfig>,
-    rate_limit: Option<RateLimitConfig>,
-    secrets_file: Option<PathBuf>,
-    signatures: Option<crate::signing::SignaturesConfig>,
-    security: Option<SecurityConfig>,
-    cache: Option<CacheConfig>,
-    jobs: Option<JobsConfig>,
-    health: Option<HealthConfig>,
-    telemetry: Option<TelemetryConfig>,
-    budgets: Option<BudgetsConfig>,
-    runtime: Option<RuntimeConfig>,
-    server: Option<ServerConfig>,
-    socketio: Option<SocketIoConfig>,
-    plans: Option<Vec<PlanConfig>>,
-    log: Option<LogConfig>,
-    subscriptions: Option<SubscriptionsConfig>,
-    oropendola: Option<OropendolaConfig>,
-    jwt: Option<JwtConfig>,
-}
-
 /// The part of the config file that takes effect without a restart, as re-read by
 /// [`Config::reread`].
 #[derive(Debug, Clone, PartialEq)]
@@ -162,10 +137,14 @@ pub struct Reloadable {
     pub plugins: BTreeMap<String, serde_json::Value>,
     /// `secrets_file`, unless a flag or environment variable set it.
     pub secrets_file: Option<PathBuf>,
-    /// Whether anything else in the file differs from what the server started with
-    /// (those keys take effect at the next start).
-    pub restart_needed: Vec<&'static str>,
+    /// The keys whose resolved value differs from what the server started with (those
+    /// take effect at the next start).
+    pub restart_needed: Vec<String>,
 }
+
+/// The keys [`Config::reread`] hands over to take effect at once; a change of any other
+/// key waits for the next start.
+pub const RELOADABLE_KEYS: [&str; 4] = ["routes", "breaker", "plugins", "secrets_file"];
 
 impl Config {
     /// Resolves the configuration from the command line (flags and environment), the
@@ -177,7 +156,7 @@ impl Config {
                 let path = PathBuf::from(DEFAULT_CONFIG_FILE);
                 (read_file(&path)?, Some(path))
             }
-            None => (FileConfig::default(), None),
+            None => (toml::Table::new(), None),
         };
         let admin_token = std::env::var(ADMIN_TOKEN_ENV).ok();
         let config = Config::resolve(args, file, source, admin_token)?;
@@ -207,105 +186,41 @@ impl Config {
     /// Layers flag/env over file over default; pure, so tests need no files or env.
     fn resolve(
         args: &ServeArgs,
-        file: FileConfig,
+        file: toml::Table,
         source: Option<PathBuf>,
         admin_token: Option<String>,
     ) -> anyhow::Result<Config> {
-        let data_dir = args
-            .data_dir
-            .clone()
-            .or(file.data_dir)
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-        let database_url = args
-            .database_url
-            .clone()
-            .or(file.database_url)
-            .filter(|url| !url.trim().is_empty())
-            .unwrap_or_else(|| default_database_url(&data_dir));
-        let cache_dir = args
-            .cache_dir
-            .clone()
-            .or(file.cache_dir)
-            .unwrap_or_else(|| data_dir.join("cache"));
-        let config = Config {
-            host: args
-                .host
-                .clone()
-                .or(file.host)
-                .unwrap_or_else(|| DEFAULT_HOST.to_owned()),
-            port: args.port.or(file.port).unwrap_or(DEFAULT_PORT),
-            port_file: args.port_file.clone().or(file.port_file),
-            data_dir,
-            database_url,
-            redis_url: args
-                .redis_url
-                .clone()
-                .or(file.redis_url)
-                .filter(|url| !url.trim().is_empty()),
-            redis_prefix: redis_prefix(args.redis_prefix.clone().or(file.redis_prefix))?,
-            cache_dir,
-            admin_token: admin_token.filter(|token| !token.is_empty()),
-            cors: file.cors.unwrap_or_default(),
-            plugins: file.plugins,
-            scout: file.scout.unwrap_or_default(),
-            registry: args.registry.clone().or(file.registry),
-            source,
-            routes: file.routes,
-            breaker: file.breaker.unwrap_or_default(),
-            secrets_file: args.secrets_file.clone().or(file.secrets_file),
-            auth: file.auth.unwrap_or_default(),
-            rate_limit: RateLimitConfig {
-                per_second: args
-                    .rate_limit
-                    .unwrap_or(file.rate_limit.unwrap_or_default().per_second),
-                ..file.rate_limit.unwrap_or_default()
-            },
-            signatures: file.signatures.unwrap_or_default(),
-            security: match &args.reserved_env {
-                Some(names) => SecurityConfig {
-                    reserved_env: split_names(names),
-                },
-                None => file.security.unwrap_or_default(),
-            },
-            cache: file.cache.unwrap_or_default(),
-            jobs: file.jobs.unwrap_or_default(),
-            health: {
-                let mut health = file.health.unwrap_or_default();
-                if let Some(ms) = args.health_probe_timeout_ms {
-                    health.probe_timeout_ms = ms;
-                }
-                health
-            },
-            telemetry: file.telemetry.unwrap_or_default(),
-            budgets: file.budgets.unwrap_or_default(),
-            runtime: file.runtime.unwrap_or_default(),
-            server: {
-                let file = file.server.unwrap_or_default();
-                ServerConfig {
-                    header_timeout_secs: args.header_timeout.unwrap_or(file.header_timeout_secs),
-                    body_timeout_secs: args.body_timeout.unwrap_or(file.body_timeout_secs),
-                    idle_timeout_secs: args.idle_timeout.unwrap_or(file.idle_timeout_secs),
-                    max_connections: args.max_connections.unwrap_or(file.max_connections),
-                    batch_timeout_secs: args.batch_timeout.unwrap_or(file.batch_timeout_secs),
-                    ..file
-                }
-            },
-            socketio: file.socketio.unwrap_or_default(),
-            plans: file.plans.unwrap_or_default(),
-            subscriptions: file.subscriptions.unwrap_or_default(),
-            oropendola: file.oropendola.unwrap_or_default(),
-            jwt: file.jwt.unwrap_or_default(),
-            log: {
-                let mut log = file.log.unwrap_or_default();
-                if let Some(format) = args.log_format {
-                    log.format = format;
-                }
-                if let Some(access) = args.access_log {
-                    log.access = access;
-                }
-                log
-            },
+        Config::resolve_keys(args.keys()?, file, source, admin_token)
+    }
+
+    /// [`Config::resolve`] with the flags already turned into keys.
+    fn resolve_keys(
+        flags: toml::Table,
+        file: toml::Table,
+        source: Option<PathBuf>,
+        admin_token: Option<String>,
+    ) -> anyhow::Result<Config> {
+        let mut keys = file;
+        overlay(&mut keys, &flags);
+        let mut config = Config::deserialize(keys.clone())
+            .map_err(|err| anyhow::anyhow!("{err}"))
+            .context("in the flags and environment variables")?;
+        // Defaults that follow other keys, where nothing set them.
+        let set = |key: &str| {
+            keys.get(key)
+                .is_some_and(|v| v.as_str().is_none_or(|s| !s.trim().is_empty()))
         };
+        if !set("database_url") {
+            config.database_url = default_database_url(&config.data_dir);
+        }
+        if !set("cache_dir") {
+            config.cache_dir = config.data_dir.join("cache");
+        }
+        config.redis_url = config.redis_url.filter(|url| !url.trim().is_empty());
+        config.redis_prefix = redis_prefix(Some(config.redis_prefix))?;
+        config.admin_token = admin_token.filter(|token| !token.is_empty());
+        config.source = source;
+        config.flags = flags;
         config.validate()?;
         Ok(config)
     }
@@ -327,110 +242,19 @@ impl Config {
         self.reloadable(file)
     }
 
-    fn reloadable(&self, file: FileConfig) -> anyhow::Result<Reloadable> {
-        let mut restart_needed = Vec::new();
-        let mut differs = |name: &'static str, same: bool| {
-            if !same {
-                restart_needed.push(name);
-            }
-        };
-        differs("host", file.host.as_ref().is_none_or(|h| *h == self.host));
-        differs("port", file.port.is_none_or(|p| p == self.port));
-        differs(
-            "port_file",
-            file.port_file
-                .as_ref()
-                .is_none_or(|p| Some(p) == self.port_file.as_ref()),
-        );
-        differs(
-            "data_dir",
-            file.data_dir.as_ref().is_none_or(|d| *d == self.data_dir),
-        );
-        differs(
-            "database_url",
-            file.database_url
-                .as_ref()
-                .is_none_or(|u| u.trim().is_empty() || *u == self.database_url),
-        );
-        differs(
-            "redis_url",
-            file.redis_url
-                .as_ref()
-                .is_none_or(|u| u.trim().is_empty() || Some(u) == self.redis_url.as_ref()),
-        );
-        differs(
-            "redis_prefix",
-            file.redis_prefix
-                .as_ref()
-                .is_none_or(|p| p.trim().is_empty() || *p == self.redis_prefix),
-        );
-        differs(
-            "cache_dir",
-            file.cache_dir.as_ref().is_none_or(|d| *d == self.cache_dir),
-        );
-        differs("cors", file.cors.as_ref().is_none_or(|c| *c == self.cors));
-        differs(
-            "scout",
-            file.scout.as_ref().is_none_or(|s| *s == self.scout),
-        );
-        differs(
-            "cache",
-            file.cache.as_ref().is_none_or(|c| *c == self.cache),
-        );
-        differs("jobs", file.jobs.is_none_or(|j| j == self.jobs));
-        differs("server", file.server.is_none_or(|s| s == self.server));
-        differs(
-            "budgets",
-            file.budgets.as_ref().is_none_or(|b| *b == self.budgets),
-        );
-        differs("runtime", file.runtime.is_none_or(|r| r == self.runtime));
-        differs(
-            "signatures",
-            file.signatures
-                .as_ref()
-                .is_none_or(|s| *s == self.signatures),
-        );
-        differs("auth", file.auth.as_ref().is_none_or(|a| *a == self.auth));
-        differs("socketio", file.socketio.is_none_or(|c| c == self.socketio));
-        differs(
-            "plans",
-            file.plans.as_ref().is_none_or(|p| *p == self.plans),
-        );
-        differs(
-            "subscriptions",
-            file.subscriptions
-                .as_ref()
-                .is_none_or(|s| *s == self.subscriptions),
-        );
-        differs("jwt", file.jwt.as_ref().is_none_or(|j| *j == self.jwt));
-        differs("log", file.log.is_none_or(|l| l == self.log));
-        differs(
-            "oropendola",
-            file.oropendola
-                .as_ref()
-                .is_none_or(|o| *o == self.oropendola),
-        );
-        differs(
-            "security",
-            file.security.as_ref().is_none_or(|s| *s == self.security),
-        );
-        differs(
-            "rate_limit",
-            file.rate_limit.is_none_or(|r| r == self.rate_limit),
-        );
-        differs("health", file.health.is_none_or(|h| h == self.health));
-        differs(
-            "telemetry",
-            file.telemetry.is_none_or(|t| t == self.telemetry),
-        );
-        let next = Config {
-            routes: file.routes,
-            breaker: file.breaker.unwrap_or_default(),
-            plugins: file.plugins,
-            secrets_file: file.secrets_file.or_else(|| self.secrets_file.clone()),
-            ..self.clone()
-        };
-        next.validate()?;
+    /// What `file` changes: the reloadable keys as it resolves them (under the flags this
+    /// configuration started with), and every other key whose resolved value differs.
+    fn reloadable(&self, file: toml::Table) -> anyhow::Result<Reloadable> {
+        let next = Config::resolve_keys(
+            self.flags.clone(),
+            file,
+            self.source.clone(),
+            self.admin_token.clone(),
+        )?;
+        let restart_needed = changed_keys(self, &next)?
+            .into_iter()
+            .filter(|key| !RELOADABLE_KEYS.contains(&key.as_str()))
+            .collect();
         Ok(Reloadable {
             routes: next.routes,
             breaker: next.breaker,
@@ -555,6 +379,7 @@ impl Default for Config {
             scout: ScoutConfig::default(),
             registry: None,
             source: None,
+            flags: toml::Table::new(),
             routes: BTreeMap::new(),
             breaker: BreakerConfig::default(),
             secrets_file: None,
@@ -579,59 +404,71 @@ impl Default for Config {
     }
 }
 
-/// Splits a comma-separated list of names (`--reserved-env A,B`), dropping blanks.
-fn split_names(names: &str) -> Vec<String> {
-    names
-        .split(',')
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
 impl fmt::Debug for Config {
-    // Written out so the admin token can never reach a log line.
+    // The keys as resolved (the admin token is no key), with the URLs' passwords hidden,
+    // so it can never reach a log line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut keys = match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(keys)) => keys,
+            _ => serde_json::Map::new(),
+        };
+        keys.insert(
+            "database_url".into(),
+            crate::db::redact(&self.database_url).into(),
+        );
+        keys.insert(
+            "redis_url".into(),
+            self.redis_url.as_deref().map(crate::db::redact).into(),
+        );
+        let token = self.admin_token.as_ref().map(|_| "<redacted>");
         f.debug_struct("Config")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("port_file", &self.port_file)
-            .field("data_dir", &self.data_dir)
-            .field("database_url", &crate::db::redact(&self.database_url))
-            .field(
-                "redis_url",
-                &self.redis_url.as_deref().map(crate::db::redact),
-            )
-            .field("redis_prefix", &self.redis_prefix)
-            .field("cache_dir", &self.cache_dir)
-            .field(
-                "admin_token",
-                &self.admin_token.as_ref().map(|_| "<redacted>"),
-            )
-            .field("cors", &self.cors)
-            .field("plugins", &self.plugins)
-            .field("scout", &self.scout)
-            .field("registry", &self.registry)
+            .field("keys", &serde_json::Value::Object(keys))
+            .field("admin_token", &token)
             .field("source", &self.source)
-            .field("routes", &self.routes)
-            .field("breaker", &self.breaker)
-            .field("secrets_file", &self.secrets_file)
-            .field("auth", &self.auth)
-            .field("rate_limit", &self.rate_limit)
-            .field("signatures", &self.signatures)
-            .field("security", &self.security)
-            .field("cache", &self.cache)
-            .field("jobs", &self.jobs)
-            .field("server", &self.server)
-            .field("health", &self.health)
-            .field("telemetry", &self.telemetry)
-            .field("socketio", &self.socketio)
-            .field("plans", &self.plans)
-            .field("subscriptions", &self.subscriptions)
-            .field("oropendola", &self.oropendola)
-            .field("jwt", &self.jwt)
             .finish()
     }
+}
+
+/// Sets each key of `flags` in `keys`, at its dotted path (`server.body_timeout_secs` is
+/// `body_timeout_secs` in the table `server`), over what the file said.
+fn overlay(keys: &mut toml::Table, flags: &toml::Table) {
+    for (path, value) in flags {
+        let mut table = &mut *keys;
+        let mut parts = path.split('.').peekable();
+        while let Some(part) = parts.next() {
+            if parts.peek().is_none() {
+                table.insert(part.to_owned(), value.clone());
+                break;
+            }
+            let entry = table
+                .entry(part.to_owned())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if !entry.is_table() {
+                // The typed read of the file refused this already; a flag wins anyway.
+                *entry = toml::Value::Table(toml::Table::new());
+            }
+            let toml::Value::Table(inner) = entry else {
+                unreachable!("made a table above")
+            };
+            table = inner;
+        }
+    }
+}
+
+/// The top-level keys whose values differ between two resolved configurations.
+fn changed_keys(before: &Config, after: &Config) -> anyhow::Result<Vec<String>> {
+    let (serde_json::Value::Object(before), serde_json::Value::Object(after)) =
+        (serde_json::to_value(before)?, serde_json::to_value(after)?)
+    else {
+        bail!("a configuration serializes to an object");
+    };
+    let mut keys: Vec<String> = before
+        .iter()
+        .filter(|(key, value)| after.get(*key) != Some(*value))
+        .map(|(key, _)| key.clone())
+        .collect();
+    keys.extend(after.keys().filter(|k| !before.contains_key(*k)).cloned());
+    Ok(keys)
 }
 
 /// `sqlite://<data_dir>/sanctuary.db?mode=rwc` (created on first use).
@@ -642,14 +479,16 @@ fn default_database_url(data_dir: &Path) -> String {
     )
 }
 
-fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+fn read_file(path: &Path) -> anyhow::Result<toml::Table> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("reading the config file {}", path.display()))?;
     parse(&text).with_context(|| format!("in the config file {}", path.display()))
 }
 
-fn parse(text: &str) -> anyhow::Result<FileConfig> {
-    // toml's message names the key and shows the offending line.
+/// The keys of a config file, checked against [`Config`]'s shape first: toml's message
+/// then names the key and shows the offending line.
+fn parse(text: &str) -> anyhow::Result<toml::Table> {
+    toml::from_str::<Config>(text).map_err(|err| anyhow::anyhow!("{err}"))?;
     toml::from_str(text).map_err(|err| anyhow::anyhow!("{err}"))
 }
 

@@ -109,6 +109,88 @@ fn server_limits_come_from_flags_over_the_file_over_the_defaults() {
 }
 
 #[test]
+fn every_flag_sets_a_key_of_the_file() {
+    // Each flag's serde name is its key's path: a typo there would be an unknown key.
+    let args = ServeArgs {
+        host: Some("::1".into()),
+        port: Some(1),
+        port_file: Some("/tmp/p".into()),
+        data_dir: Some("/tmp/d".into()),
+        config: Some("/not/a/key.toml".into()),
+        database_url: Some("sqlite:///tmp/x.db".into()),
+        redis_url: Some("redis://h".into()),
+        redis_prefix: Some("p".into()),
+        cache_dir: Some("/tmp/c".into()),
+        registry: Some("/tmp/r.json".into()),
+        secrets_file: Some("/tmp/s.toml".into()),
+        rate_limit: Some(3),
+        header_timeout: Some(4),
+        body_timeout: Some(5),
+        idle_timeout: Some(6),
+        max_connections: Some(7),
+        batch_timeout: Some(8),
+        health_probe_timeout_ms: Some(9),
+        reserved_env: Some(" A, ,B_2 ".into()),
+        log_format: Some(LogFormat::Json),
+        access_log: Some(false),
+    };
+    let keys = args.keys().expect("keys");
+    assert!(!keys.contains_key("config"), "the config file is no key");
+    let config = Config::resolve(&args, toml::Table::new(), None, None).expect("resolves");
+    assert_eq!(
+        (
+            config.rate_limit.per_second,
+            config.server.header_timeout_secs
+        ),
+        (3, 4)
+    );
+    assert_eq!(
+        (
+            config.server.body_timeout_secs,
+            config.server.idle_timeout_secs,
+            config.server.max_connections,
+            config.server.batch_timeout_secs,
+        ),
+        (5, 6, 7, 8)
+    );
+    assert_eq!(config.health.probe_timeout_ms, 9);
+    assert_eq!(config.security.reserved_env, ["A", "B_2"]);
+    assert_eq!(
+        (config.log.format, config.log.access),
+        (LogFormat::Json, false)
+    );
+    assert_eq!(config.registry, Some(PathBuf::from("/tmp/r.json")));
+    assert_eq!(config.secrets_file, Some(PathBuf::from("/tmp/s.toml")));
+    // Written into a file instead, the same keys resolve to the same configuration.
+    let mut file = toml::Table::new();
+    super::overlay(&mut file, &keys);
+    let from_file = Config::resolve(&ServeArgs::default(), file, None, None).expect("resolves");
+    assert_eq!(
+        toml::Value::try_from(&from_file).expect("serializes"),
+        toml::Value::try_from(&config).expect("serializes")
+    );
+}
+
+#[test]
+fn the_reload_diff_names_every_changed_key_but_not_those_a_flag_holds() {
+    let args = ServeArgs {
+        port: Some(9000),
+        ..ServeArgs::default()
+    };
+    let config = resolve(&args, "[cors]\norigins = [\"https://a.example\"]\n").expect("resolves");
+    let next = config
+        .reloadable(
+            super::parse("port = 7000\n[jobs]\nconcurrency = 9\n[breaker]\nfailures = 2\n")
+                .expect("parses"),
+        )
+        .expect("valid");
+    // `port` is held by the flag; `cors` went back to its default; `jobs` changed;
+    // `breaker` takes effect at once.
+    assert_eq!(next.restart_needed, ["cors", "jobs"]);
+    assert_eq!(next.breaker.failures, 2);
+}
+
+#[test]
 fn flags_and_environment_override_the_file() {
     // clap puts a flag and its SANCTUARY_* variable in the same field, so this covers
     // both (the wiring of each variable is tested in `cli`).
@@ -315,7 +397,7 @@ fn the_admin_token_comes_only_from_the_environment_and_is_never_printed() {
     assert!(resolve(&ServeArgs::default(), "admin_token = \"x\"").is_err());
     let config = Config::resolve(
         &ServeArgs::default(),
-        FileConfig::default(),
+        toml::Table::new(),
         None,
         Some("s3cret-token".into()),
     )
@@ -330,7 +412,7 @@ fn the_admin_token_comes_only_from_the_environment_and_is_never_printed() {
 fn an_empty_admin_token_means_none() {
     let config = Config::resolve(
         &ServeArgs::default(),
-        FileConfig::default(),
+        toml::Table::new(),
         None,
         Some(String::new()),
     )

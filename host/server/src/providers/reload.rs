@@ -53,7 +53,7 @@ pub struct ReloadReport {
     /// How many secrets are set from the file, when it was (re)read.
     pub secrets: Option<usize>,
     /// Keys that changed but need a restart.
-    pub restart_needed: Vec<&'static str>,
+    pub restart_needed: Vec<String>,
 }
 
 /// The reloader: the last state applied, so each reload only acts on what changed.
@@ -158,7 +158,7 @@ impl Reloader {
                 error!(cause = %format!("{e:#}"), "secrets file rejected; keeping the secrets in force");
             }
         }
-        let new_restart: Vec<&'static str> = next
+        let new_restart: Vec<&str> = next
             .restart_needed
             .iter()
             .filter(|key| {
@@ -166,7 +166,7 @@ impl Reloader {
                     .as_ref()
                     .is_none_or(|p| !p.restart_needed.contains(key))
             })
-            .copied()
+            .map(String::as_str)
             .collect();
         if !new_restart.is_empty() {
             warn!(keys = ?new_restart, "config keys changed that take effect at the next start");
