@@ -4,7 +4,7 @@
 //! not a model's.
 //!
 //! - `direct`: reqwest `POST /v1/chat/completions` to the mock (the baseline).
-//! - `providers::chat`: the host's failover function in-process: route lookup, breaker,
+//! - `chat::answer`: the host's one chat entry point in-process: route lookup, breaker,
 //!   a fresh instance of the `openai-compatible` plugin, its JSON and its outgoing HTTP
 //!   through wasi:http to the mock.
 //! - `POST /v1/chat/completions`: the same over the host's HTTP surface (request parsing,
@@ -133,11 +133,14 @@ async fn run() -> anyhow::Result<()> {
         .await?,
     );
     rows.push(
-        time("providers::chat (in-process)", CALLS, || {
+        time("chat::answer (in-process)", CALLS, || {
             let state = state.clone();
             let request = request.clone();
             async move {
-                providers::chat(&state, "mama-bear", &request, None).await?;
+                let route = providers::named_route(&state, "mama-bear")?;
+                sanctuary::chat::answer(&state, route, request, sanctuary::chat::Surface::Json)
+                    .outcome()
+                    .await?;
                 Ok(())
             }
         })

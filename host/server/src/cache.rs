@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 use moka::notification::RemovalCause;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc;
 
 use crate::config::CacheConfig;
 use crate::providers::{self, Progress, ProviderError, Route, Served};
@@ -256,23 +255,6 @@ pub fn key(route: &Route, request: &ChatRequest) -> String {
         field(message.content.as_bytes());
     }
     hex::encode(hash.finalize())
-}
-
-/// Answers `request` on the route named `route` through the cache ([`serve`]).
-pub async fn chat(
-    state: &AppState,
-    route: &str,
-    request: &ChatRequest,
-    progress: Option<mpsc::UnboundedSender<String>>,
-) -> Result<Served, ProviderError> {
-    let route = providers::named_route(state, route)?;
-    serve(
-        state,
-        &route,
-        request,
-        progress.as_ref().map(|p| p as &dyn Progress),
-    )
-    .await
 }
 
 /// [`providers::serve`] with the cache in front when it applies to the route: a hit is

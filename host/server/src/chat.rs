@@ -1,7 +1,9 @@
-//! Chat with the AI provider plugins, shared by HTTP (`/api/chat/*`) and Socket.IO
+//! Chat with the AI provider plugins, shared by HTTP (`/api/chat/*`, SSE) and Socket.IO
 //! (`mama_bear_chat`): validate the seeds' ChatRequest, find the route's provider
 //! ([`crate::providers`]), send it the session's history plus the new message, store both
 //! messages, and answer the seeds' ChatResponse with real timing and token figures.
+//! [`send`] returns the chat as a [`stream::ChatStream`] of events, as [`stream::answer`]
+//! (the same without a session, for `/v1` and jobs) does; each surface maps it.
 //!
 //! Sessions and messages live in the database ([`store`]); a chat naming a session that
 //! does not exist creates it under that id (once the provider has answered: a failed chat
@@ -9,10 +11,10 @@
 
 pub mod params;
 pub mod store;
+pub mod stream;
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
-use tokio::sync::mpsc;
 use utoipa::ToSchema;
 
 use crate::clock;
@@ -23,6 +25,7 @@ use crate::runtime::ids::Kind;
 use crate::runtime::provider::{ChatRequest, Message, Role};
 use crate::state::AppState;
 use store::{MessageRow, NewMessage, SessionRow};
+pub use stream::{ChatEvent, ChatStream, Surface, answer};
 
 /// How many earlier messages of a session are sent to the provider with a new one.
 pub const HISTORY_LIMIT: i64 = 50;
@@ -59,6 +62,34 @@ pub enum Error {
     /// Reading or writing sessions failed.
     #[error("chat storage failed")]
     Storage(#[from] db::Error),
+}
+
+impl Error {
+    /// The short code every surface shows for it: `invalid_request`, `no_provider`,
+    /// `unknown_session`, `storage`, or the provider failure's own (`timeout`, ...).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Invalid { .. } => "invalid_request",
+            Error::NoProvider { .. } => "no_provider",
+            Error::Provider(call) => call.code(),
+            Error::UnknownSession(_) => "unknown_session",
+            Error::Storage(_) => "storage",
+        }
+    }
+
+    /// The HTTP status it answers with (in a stream: the status it reports): 400 for a bad
+    /// request, 503 with no provider, 404 for an unknown session, 500 when storage failed,
+    /// and a provider's failure as [`providers::failure_status`] says.
+    pub fn status(&self) -> axum::http::StatusCode {
+        use axum::http::StatusCode;
+        match self {
+            Error::Invalid { .. } => StatusCode::BAD_REQUEST,
+            Error::NoProvider { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Provider(call) => providers::failure_status(call),
+            Error::UnknownSession(_) => StatusCode::NOT_FOUND,
+            Error::Storage(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
 }
 
 /// Result of a chat operation.
@@ -194,49 +225,40 @@ pub struct ChatMetadata {
     pub cache_key: Option<String>,
 }
 
-/// Whether a chat may be answered from the response cache ([`crate::cache`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CacheUse {
-    /// Look the answer up, and keep a fresh one (when the cache applies to the route).
-    Allowed,
-    /// Always ask the provider (streamed answers).
-    Bypass,
-}
-
 /// A new session id.
 pub fn new_session_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// Answers `input` on `route`: sends the session's history and the message to the route's
-/// provider and stores both messages. When `progress` is given, the provider streams
-/// pieces of the answer there while it works, and the response cache is bypassed.
-pub async fn send(
+/// Answers `input` on `route` as `surface` answers (streamed or not, behind the cache or
+/// not: [`Surface`]): sends the session's history and the message to the route's
+/// provider, and stores both messages once it has answered. The stream ends with the
+/// seeds' ChatResponse, or the error.
+pub fn send(
     state: &AppState,
     route: &str,
     input: ChatInput,
-    progress: Option<mpsc::UnboundedSender<String>>,
-) -> Result<ChatReply> {
-    let cache = match progress {
-        Some(_) => CacheUse::Bypass,
-        None => CacheUse::Allowed,
-    };
-    send_with(state, route, input, progress, cache).await
+    surface: Surface,
+) -> ChatStream<Result<ChatReply>> {
+    let (state, route) = (state.clone(), route.to_string());
+    ChatStream::spawn(move |sink| async move { turn(&state, &route, input, surface, &sink).await })
 }
 
-/// [`send`], saying whether the response cache may answer; a cached answer reaches a
-/// `progress` listener as one chunk.
-pub async fn send_with(
+/// One turn of a session: [`send`]'s task.
+async fn turn(
     state: &AppState,
     route: &str,
     input: ChatInput,
-    progress: Option<mpsc::UnboundedSender<String>>,
-    cache: CacheUse,
+    surface: Surface,
+    sink: &stream::Sink<Result<ChatReply>>,
 ) -> Result<ChatReply> {
     // Fail before touching the session when nothing could answer at all.
-    providers::provider_for_route(state, route).ok_or_else(|| Error::NoProvider {
-        route: route.to_string(),
-    })?;
+    let named = providers::named_route(state, route)?;
+    if providers::first_loaded(state, &named).is_none() {
+        return Err(Error::NoProvider {
+            route: route.to_string(),
+        });
+    }
     let received_at = clock::timestamp();
     let session_id = input.session_id.clone().unwrap_or_else(new_session_id);
     // The session is only created once there is an answer to store in it.
@@ -263,14 +285,11 @@ pub async fn send_with(
         messages,
         max_tokens: input.sampling.max_tokens,
         temperature: input.sampling.temperature,
-        streaming: progress.is_some(),
+        streaming: surface.streams(),
         context: input.context.as_ref().map(Value::to_string),
     };
-    // Failover along the route's chain, retries and breakers live in `providers::chat`.
-    let served = match cache {
-        CacheUse::Allowed => crate::cache::chat(state, route, &request, progress).await?,
-        CacheUse::Bypass => providers::chat(state, route, &request, progress).await?,
-    };
+    // The cache (as the surface allows), then failover along the route's chain.
+    let served = stream::walk(state, &named, &request, surface, sink).await?;
     let processing_time = served.elapsed.as_secs_f64();
     let answer = served.response;
 

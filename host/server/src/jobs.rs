@@ -1,6 +1,6 @@
 //! Background content-generation jobs (seed 001): a prompt, optionally for several
 //! channels (`["email", "website"]`), answered by the AI provider plugins of a chat route
-//! ([`crate::providers::chat`]) while the client does something else.
+//! ([`crate::chat::answer`]) while the client does something else.
 //!
 //! Jobs live in the `jobs` table ([`store`]), which is also the queue: `concurrency`
 //! workers ([`runner`]) claim the oldest `pending` job one at a time, so jobs beyond that

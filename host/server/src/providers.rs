@@ -1,9 +1,9 @@
 //! AI routing: which provider plugins answer a chat route (`mama-bear`, `vertex-garden`, or
 //! any the operator adds), in which order, and what happens when one fails.
 //!
-//! A route is an ordered chain of `{provider, model?}` links ([`routes`]). [`chat`] is the
-//! one function every surface calls (HTTP chat, Socket.IO, SSE, the OpenAI-compatible
-//! endpoint): it walks the chain, skipping providers that are not loaded, disabled by
+//! A route is an ordered chain of `{provider, model?}` links ([`routes`]). [`serve`] is the
+//! failover walk every surface reaches through [`crate::chat::answer`] (HTTP chat,
+//! Socket.IO, SSE, the OpenAI-compatible endpoint, jobs): it walks the chain, skipping providers that are not loaded, disabled by
 //! flag or behind an open circuit breaker ([`breaker`]); calls each under the route's
 //! timeout, retrying with exponential backoff and jitter; and moves to the next link on
 //! any failure except `invalid-input`, which is the caller's fault and answered as such.
@@ -186,12 +186,6 @@ pub trait Progress: Send + Sync {
     fn chunk(&self, text: String);
 }
 
-impl Progress for mpsc::UnboundedSender<String> {
-    fn chunk(&self, text: String) {
-        let _ = self.send(text);
-    }
-}
-
 /// A chat answered by one provider of a route.
 #[derive(Debug, Clone)]
 pub struct Served {
@@ -306,17 +300,7 @@ impl ProviderError {
             ProviderError::UnknownRoute(_) => StatusCode::NOT_FOUND,
             ProviderError::NoProvider { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ProviderError::InvalidInput { .. } => StatusCode::BAD_REQUEST,
-            ProviderError::Exhausted { last, .. } => match last {
-                CallError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-                CallError::Busy { .. } if last.is_rate_limited() => StatusCode::TOO_MANY_REQUESTS,
-                CallError::Plugin {
-                    code: "unavailable",
-                    ..
-                }
-                | CallError::Busy { .. }
-                | CallError::Setup { .. } => StatusCode::SERVICE_UNAVAILABLE,
-                _ => StatusCode::BAD_GATEWAY,
-            },
+            ProviderError::Exhausted { last, .. } => failure_status(last),
         }
     }
 
@@ -341,6 +325,27 @@ impl ProviderError {
     }
 }
 
+/// The HTTP status a provider's failure answers with, on every surface: 400 when it judged
+/// the input bad, 504 when it timed out, 429 when its rate limit is spent, 503 when it is
+/// unavailable, busy or could not be set up, 502 for any other failure.
+pub fn failure_status(call: &CallError) -> StatusCode {
+    match call {
+        CallError::Plugin {
+            code: "invalid-input",
+            ..
+        } => StatusCode::BAD_REQUEST,
+        CallError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+        CallError::Busy { .. } if call.is_rate_limited() => StatusCode::TOO_MANY_REQUESTS,
+        CallError::Plugin {
+            code: "unavailable",
+            ..
+        }
+        | CallError::Busy { .. }
+        | CallError::Setup { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_GATEWAY,
+    }
+}
+
 impl From<ProviderError> for crate::chat::Error {
     fn from(err: ProviderError) -> crate::chat::Error {
         match err {
@@ -356,7 +361,11 @@ impl From<ProviderError> for crate::chat::Error {
 /// The first provider of `route`'s chain that is loaded and enabled (breakers aside), or
 /// `None` when the route has none (or does not exist).
 pub fn provider_for_route(state: &AppState, route: &str) -> Option<Arc<LivePlugin>> {
-    let route = state.providers.route(route)?;
+    first_loaded(state, &state.providers.route(route)?)
+}
+
+/// The first provider of `route`'s chain that is loaded and enabled (breakers aside).
+pub fn first_loaded(state: &AppState, route: &Route) -> Option<Arc<LivePlugin>> {
     let provider = route
         .chain
         .iter()
@@ -384,24 +393,6 @@ pub fn named_route(state: &AppState, name: &str) -> Result<Route, ProviderError>
         .providers
         .route(name)
         .ok_or_else(|| ProviderError::UnknownRoute(name.to_string()))
-}
-
-/// Answers `request` on the route named `route`, failing over along its chain. When
-/// `progress` is given, the serving provider's chunks arrive there as it streams.
-pub async fn chat(
-    state: &AppState,
-    route: &str,
-    request: &ChatRequest,
-    progress: Option<mpsc::UnboundedSender<String>>,
-) -> Result<Served, ProviderError> {
-    let route = named_route(state, route)?;
-    serve(
-        state,
-        &route,
-        request,
-        progress.as_ref().map(|p| p as &dyn Progress),
-    )
-    .await
 }
 
 /// Answers `request` along `route`'s chain (a named route or an ad-hoc one); see the

@@ -19,7 +19,6 @@ use crate::chat::{
 };
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::providers::{MAMA_BEAR, VERTEX_GARDEN};
-use crate::runtime::CallError;
 use crate::state::AppState;
 
 /// Most sessions one listing returns.
@@ -77,7 +76,8 @@ pub async fn vertex_garden(
 
 async fn chat_on(state: &AppState, route: &str, body: Value) -> ApiResult<Json<ChatReply>> {
     let input = ChatInput::from_json(body).map_err(chat_error)?;
-    let reply = chat::send(state, route, input, None)
+    let reply = chat::send(state, route, input, chat::Surface::Json)
+        .outcome()
         .await
         .map_err(chat_error)?;
     Ok(Json(reply))
@@ -162,34 +162,17 @@ fn optional_json(body: &[u8]) -> ApiResult<Option<Value>> {
 
 /// The HTTP answer to a chat failure.
 pub fn chat_error(err: chat::Error) -> ApiError {
+    let status = err.status();
     match err {
         chat::Error::Invalid { field, message } => {
             ApiError::bad_request(message).with_details(json!({ "field": field }))
         }
-        chat::Error::NoProvider { .. } => ApiError::unavailable(err.to_string()),
-        chat::Error::UnknownSession(_) => ApiError::not_found(err.to_string()),
-        chat::Error::Provider(call) => provider_error(&call),
         chat::Error::Storage(e) => ApiError::internal(anyhow::Error::new(e)),
-    }
-}
-
-fn provider_error(call: &CallError) -> ApiError {
-    let status = match call {
-        CallError::Plugin {
-            code: "invalid-input",
-            ..
-        } => StatusCode::BAD_REQUEST,
-        CallError::Plugin {
-            code: "unavailable",
-            ..
+        chat::Error::Provider(call) => {
+            ApiError::new(status, call.to_string()).with_details(json!({ "code": call.code() }))
         }
-        | CallError::Setup { .. } => StatusCode::SERVICE_UNAVAILABLE,
-        CallError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
-        CallError::Busy { .. } if call.is_rate_limited() => StatusCode::TOO_MANY_REQUESTS,
-        CallError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::BAD_GATEWAY,
-    };
-    ApiError::new(status, call.to_string()).with_details(json!({ "code": call.code() }))
+        err => ApiError::new(status, err.to_string()),
+    }
 }
 
 #[cfg(test)]
@@ -199,6 +182,7 @@ mod tests {
 
     use super::*;
     use crate::api::test_support::{get, send, state};
+    use crate::runtime::CallError;
 
     fn post_json(uri: &str, body: Value) -> Request<Body> {
         Request::post(uri)

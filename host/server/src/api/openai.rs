@@ -5,7 +5,7 @@
 //! The `model` names what answers: a route (`mama-bear`, with its failover chain), a
 //! `provider/model` pair (`openai-compatible/gpt-4o-mini`, `local/local-echo`), a provider
 //! id (its default model), or a bare model that loaded providers list. Every call goes
-//! through [`providers::serve`], like every other chat surface. Responses carry
+//! through [`chat::answer`], like every other chat surface. Responses carry
 //! `x-sanctuary-provider` (the plugin that answered) and, for a route, `x-sanctuary-route`.
 //! Errors on this surface, and only here, use OpenAI's shape `{error:{message, type,
 //! param, code}}`.
@@ -23,9 +23,10 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use crate::chat::{self, ChatEvent};
 use crate::config::ChainEntry;
 use crate::manifest::Kind;
-use crate::providers::{self, Progress, ProviderError, Route, Served};
+use crate::providers::{self, ProviderError, Route, Served};
 use crate::runtime::provider::{ChatRequest, Message, Role};
 use crate::state::AppState;
 
@@ -361,7 +362,8 @@ pub async fn chat_completions(
     if completion.stream {
         return stream(state, completion, target, request).await;
     }
-    let served = crate::cache::serve(&state, &target.route, &request, None)
+    let served = chat::answer(&state, target.route.clone(), request, chat::Surface::OpenAi)
+        .outcome()
         .await
         .map_err(|e| OpenAiError::from_provider(&e))?;
     let mut body = schema::ChatCompletion::of(&served);
@@ -404,30 +406,8 @@ fn finish_reason(reason: &str) -> &'static str {
     }
 }
 
-/// What the provider task reports to a streamed completion.
-enum Update {
-    Serving {
-        provider: String,
-        model: Option<String>,
-    },
-    Chunk(String),
-    Done(Box<Result<Served, ProviderError>>),
-}
-
-struct Forward(mpsc::UnboundedSender<Update>);
-
-impl Progress for Forward {
-    fn serving(&self, provider: &str, model: Option<&str>) {
-        let _ = self.0.send(Update::Serving {
-            provider: provider.to_string(),
-            model: model.map(str::to_string),
-        });
-    }
-
-    fn chunk(&self, text: String) {
-        let _ = self.0.send(Update::Chunk(text));
-    }
-}
+/// What the chat reports to a streamed completion.
+type Update = ChatEvent<Result<Served, ProviderError>>;
 
 /// A streamed completion. The response starts once the first chunk (or the whole answer)
 /// is in, so a failure of every provider is still a plain error with its status, and the
@@ -438,18 +418,16 @@ async fn stream(
     target: Target,
     request: ChatRequest,
 ) -> Result<Response, OpenAiError> {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let route = target.route.clone();
-    let task_state = state.clone();
-    tokio::spawn(async move {
-        let progress = Forward(tx.clone());
-        let result = providers::serve(&task_state, &route, &request, Some(&progress)).await;
-        let _ = tx.send(Update::Done(Box::new(result)));
-    });
+    let mut rx = chat::answer(
+        &state,
+        target.route.clone(),
+        request,
+        chat::Surface::OpenAiStream,
+    );
 
     let mut serving: Option<(String, Option<String>)> = None;
     let first = loop {
-        match rx.recv().await {
+        match rx.next_event().await {
             Some(Update::Serving { provider, model }) => serving = Some((provider, model)),
             Some(update) => break update,
             None => {
@@ -464,7 +442,7 @@ async fn stream(
         }
     };
     let (provider, model) = match &first {
-        Update::Done(result) => match result.as_ref() {
+        Update::Done(result) => match result {
             Ok(served) => (served.provider.clone(), served.response.model.clone()),
             Err(err) => return Err(OpenAiError::from_provider(err)),
         },
@@ -492,9 +470,7 @@ async fn stream(
     };
     let _ = events_tx.send(chunks.chunk(opening, None));
     // An answer that arrived whole (the provider did not stream) goes out as one chunk.
-    if let Update::Done(result) = &first
-        && let Ok(served) = result.as_ref()
-    {
+    if let Update::Done(Ok(served)) = &first {
         let delta = schema::ChunkDelta {
             content: Some(served.response.text.clone()),
             ..Default::default()
@@ -511,7 +487,7 @@ async fn stream(
             if done {
                 break;
             }
-            next = rx.recv().await;
+            next = rx.next_event().await;
         }
     });
     let stream = futures::stream::unfold(events, |mut events| async move {
@@ -564,7 +540,7 @@ impl Chunks {
             }
             Update::Done(result) => {
                 let mut events = Vec::new();
-                match *result {
+                match result {
                     Ok(served) => {
                         events.push(self.chunk(
                             schema::ChunkDelta::default(),

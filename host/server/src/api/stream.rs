@@ -14,13 +14,12 @@ use axum::http::{HeaderName, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use futures::Stream;
+use futures::{Stream, StreamExt as _};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 
 use crate::api::chat::chat_error;
 use crate::api::openapi::ErrorBody;
-use crate::chat::{self, ChatInput, ChatReply};
+use crate::chat::{self, ChatEvent, ChatInput, ChatReply, ChatStream};
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::providers::{self, MAMA_BEAR};
 use crate::state::AppState;
@@ -28,12 +27,6 @@ use crate::state::AppState;
 /// Routes of this module.
 pub fn routes() -> Router<AppState> {
     Router::new().route("/api/chat/stream", post(stream_chat))
-}
-
-/// What the chat task reports to the stream.
-enum Message {
-    Chunk(String),
-    Done(Box<chat::Result<ChatReply>>),
 }
 
 /// Chat on a route, streamed as server-sent events.
@@ -75,32 +68,10 @@ pub async fn stream_chat(
         return Err(chat_error(chat::Error::NoProvider { route }));
     }
 
-    let (tx, rx) = mpsc::unbounded_channel();
     // The chat runs on its own task: a client that goes away does not cut the provider
     // off mid-answer, and the turn is still stored in its session.
-    tokio::spawn({
-        let route = route.clone();
-        async move {
-            let (chunks_tx, mut chunks) = mpsc::unbounded_channel::<String>();
-            let send = chat::send(&state, &route, input, Some(chunks_tx));
-            tokio::pin!(send);
-            let result = loop {
-                tokio::select! {
-                    biased;
-                    Some(chunk) = chunks.recv() => {
-                        let _ = tx.send(Message::Chunk(chunk));
-                    }
-                    result = &mut send => break result,
-                }
-            };
-            while let Ok(chunk) = chunks.try_recv() {
-                let _ = tx.send(Message::Chunk(chunk));
-            }
-            let _ = tx.send(Message::Done(Box::new(result)));
-        }
-    });
-
-    let mut response = Sse::new(events(rx))
+    let chat = chat::send(&state, &route, input, chat::Surface::Sse);
+    let mut response = Sse::new(events(chat))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response();
     if let Ok(value) = HeaderValue::from_str(&route) {
@@ -111,43 +82,37 @@ pub async fn stream_chat(
     Ok(response)
 }
 
-/// The SSE events for what the chat task reports.
-fn events(rx: mpsc::UnboundedReceiver<Message>) -> impl Stream<Item = Result<Event, Infallible>> {
-    futures::stream::unfold((rx, 0_u64, false), |(mut rx, index, finished)| async move {
-        if finished {
-            return None;
-        }
-        let event = match rx.recv().await? {
-            Message::Chunk(chunk) => {
-                let event = json_event("chunk", &Chunk { chunk, index });
-                return Some((Ok(event), (rx, index + 1, false)));
+/// The SSE events of a chat: a `chunk` per piece, then `done` or `error`.
+fn events(
+    chat: ChatStream<chat::Result<ChatReply>>,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    let mut index = 0_u64;
+    chat.filter_map(move |event| {
+        let event = match event {
+            ChatEvent::Serving { .. } => None,
+            ChatEvent::Chunk(chunk) => {
+                index += 1;
+                Some(json_event(
+                    "chunk",
+                    &Chunk {
+                        chunk,
+                        index: index - 1,
+                    },
+                ))
             }
-            Message::Done(result) => match *result {
-                Ok(reply) => json_event("done", &reply),
-                Err(err) => {
-                    let message = err.to_string();
-                    let code = match &err {
-                        chat::Error::Provider(call) => call.code(),
-                        chat::Error::NoProvider { .. } => "no_provider",
-                        chat::Error::Invalid { .. } => "invalid_request",
-                        chat::Error::UnknownSession(_) => "unknown_session",
-                        chat::Error::Storage(_) => "storage",
-                    };
-                    let status = chat_error(err).status();
-                    json_event(
-                        "error",
-                        &StreamFailure {
-                            success: false,
-                            error: message,
-                            code,
-                            status: status.as_u16(),
-                            timestamp: crate::clock::timestamp(),
-                        },
-                    )
-                }
-            },
+            ChatEvent::Done(Ok(reply)) => Some(json_event("done", &reply)),
+            ChatEvent::Done(Err(err)) => Some(json_event(
+                "error",
+                &StreamFailure {
+                    success: false,
+                    error: err.to_string(),
+                    code: err.code(),
+                    status: err.status().as_u16(),
+                    timestamp: crate::clock::timestamp(),
+                },
+            )),
         };
-        Some((Ok(event), (rx, index, true)))
+        std::future::ready(event.map(Ok))
     })
 }
 

@@ -4,6 +4,18 @@ use super::*;
 use crate::api::test_support::state;
 use crate::runtime::provider::{Message, Role};
 
+/// A chat on the route named `route`, not streamed, without the cache: the route lookup
+/// and the failover walk, as `chat::answer` runs them.
+async fn chat(
+    state: &AppState,
+    route: &str,
+    request: &ChatRequest,
+    progress: Option<&dyn Progress>,
+) -> Result<Served, ProviderError> {
+    let route = named_route(state, route)?;
+    serve(state, &route, request, progress).await
+}
+
 fn request(text: &str) -> ChatRequest {
     ChatRequest {
         model: None,

@@ -7,10 +7,9 @@
 //! input is `user_message`); a failure is `chat_error` `{error, message, session_id, code}`.
 
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 
 use super::events::{Ctx, bad_payload};
-use crate::chat::{self, ChatInput};
+use crate::chat::{self, ChatEvent, ChatInput};
 use crate::clock;
 use crate::providers::MAMA_BEAR;
 
@@ -43,61 +42,40 @@ pub async fn mama_bear_chat(ctx: &Ctx, data: Value) {
     // (bounded) instead of meeting an incomplete set.
     super::events::wait_for_plugins(ctx).await;
 
-    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     // Streamed, but a cached answer (`[cache]`) may still serve it, as one chunk.
-    let chat = chat::send_with(
-        &ctx.state,
-        MAMA_BEAR,
-        input,
-        Some(tx),
-        chat::CacheUse::Allowed,
-    );
-    tokio::pin!(chat);
+    let mut chat = chat::send(&ctx.state, MAMA_BEAR, input, chat::Surface::SocketIo);
     let mut index = 0_u64;
-    let mut finished = None;
-    while finished.is_none() {
-        let first = tokio::select! {
-            biased;
-            Some(chunk) = rx.recv() => chunk,
-            result = &mut chat => {
-                finished = Some(result);
-                break;
-            }
+    let result = loop {
+        let first = match chat.next_event().await {
+            Some(ChatEvent::Chunk(chunk)) => chunk,
+            Some(ChatEvent::Serving { .. }) => continue,
+            Some(ChatEvent::Done(result)) => break result,
+            None => return,
         };
         // Chunks arriving within one window go out as one `ai_progress`: a provider that
         // produces its answer in a burst would otherwise send dozens of packets at once,
         // more than a long-polling client accepts in one poll (python-engineio: 16).
         let mut batch = first;
+        let mut done = None;
         let window = tokio::time::sleep(PROGRESS_WINDOW);
         tokio::pin!(window);
-        loop {
+        while done.is_none() {
             tokio::select! {
                 biased;
-                Some(chunk) = rx.recv() => batch.push_str(&chunk),
-                result = &mut chat => {
-                    finished = Some(result);
-                    break;
-                }
+                event = chat.next_event() => match event {
+                    Some(ChatEvent::Chunk(chunk)) => batch.push_str(&chunk),
+                    Some(ChatEvent::Serving { .. }) => {}
+                    Some(ChatEvent::Done(result)) => done = Some(result),
+                    None => return,
+                },
                 _ = &mut window => break,
             }
         }
-        // Chunks sent just before the call returned.
-        while let Ok(chunk) = rx.try_recv() {
-            batch.push_str(&chunk);
-        }
         progress(ctx, &session_id, batch, &mut index);
-    }
-    let Some(result) = finished else {
-        return;
+        if let Some(result) = done {
+            break result;
+        }
     };
-    // Chunks sent just before the call returned.
-    let mut rest = String::new();
-    while let Ok(chunk) = rx.try_recv() {
-        rest.push_str(&chunk);
-    }
-    if !rest.is_empty() {
-        progress(ctx, &session_id, rest, &mut index);
-    }
     match result {
         Ok(reply) => super::emit(
             &ctx.socket,
@@ -136,13 +114,7 @@ fn progress(ctx: &Ctx, session_id: &str, chunk: String, index: &mut u64) {
 /// `chat_error {error, message, session_id, code, timestamp}`; `message` is what the
 /// seed's ChatService shows (`Error: ${error.message}`).
 fn chat_error(ctx: &Ctx, err: &chat::Error, session_id: Option<&str>) {
-    let code = match err {
-        chat::Error::Invalid { .. } => "invalid_request",
-        chat::Error::NoProvider { .. } => "no_provider",
-        chat::Error::Provider(call) => call.code(),
-        chat::Error::UnknownSession(_) => "unknown_session",
-        chat::Error::Storage(_) => "storage",
-    };
+    let code = err.code();
     let text = err.to_string();
     super::emit(
         &ctx.socket,

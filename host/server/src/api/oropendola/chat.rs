@@ -14,9 +14,8 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use futures::Stream;
+use futures::{Stream, StreamExt as _};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
 
 use serde::Serialize;
 use utoipa::openapi::RefOr;
@@ -25,7 +24,7 @@ use utoipa::{PartialSchema, ToSchema};
 
 use super::{Answer, Args, Caller, answer};
 use crate::api::chat::chat_error;
-use crate::chat::{self, ChatInput};
+use crate::chat::{self, ChatEvent, ChatInput, ChatStream};
 use crate::error::{ApiError, ApiResult};
 use crate::providers::{self, MAMA_BEAR};
 use crate::state::AppState;
@@ -102,7 +101,8 @@ pub async fn send_message(
     args: Args,
 ) -> ApiResult<axum::Json<Answer<SentMessage>>> {
     let (route, input) = input_of(&state, &caller, &args).await?;
-    let reply = chat::send(&state, &route, input, None)
+    let reply = chat::send(&state, &route, input, chat::Surface::Json)
+        .outcome()
         .await
         .map_err(chat_error)?;
     Ok(answer(SentMessage {
@@ -110,12 +110,6 @@ pub async fn send_message(
         route,
         reply,
     }))
-}
-
-/// What the chat task reports to the stream.
-enum Message {
-    Chunk(String),
-    Done(Box<chat::Result<chat::ChatReply>>),
 }
 
 /// `chat.stream?message=…&route=…&session_id=…`: the answer as server-sent events.
@@ -149,65 +143,45 @@ pub async fn stream(
         .session_id
         .get_or_insert_with(chat::new_session_id)
         .clone();
-    let (tx, rx) = mpsc::unbounded_channel();
     // On its own task: a client that goes away does not cut the provider off, and the
     // turn is still stored.
-    tokio::spawn(async move {
-        let (chunks_tx, mut chunks) = mpsc::unbounded_channel::<String>();
-        let send = chat::send(&state, &route, input, Some(chunks_tx));
-        tokio::pin!(send);
-        let result = loop {
-            tokio::select! {
-                biased;
-                Some(chunk) = chunks.recv() => { let _ = tx.send(Message::Chunk(chunk)); }
-                result = &mut send => break result,
-            }
-        };
-        while let Ok(chunk) = chunks.try_recv() {
-            let _ = tx.send(Message::Chunk(chunk));
-        }
-        let _ = tx.send(Message::Done(Box::new(result)));
-    });
-    Ok(Sse::new(events(rx, session_id))
+    let chat = chat::send(&state, &route, input, chat::Surface::Sse);
+    Ok(Sse::new(events(chat, session_id))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())
 }
 
+/// The SSE events of a chat: an unnamed `{session_id, chunk, index}` per piece, then
+/// `done` `{message: ChatResponse}` or `error` (Frappe's error body).
 fn events(
-    rx: mpsc::UnboundedReceiver<Message>,
+    chat: ChatStream<chat::Result<chat::ChatReply>>,
     session_id: String,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
-    futures::stream::unfold(
-        (rx, 0_u64, false, session_id),
-        |(mut rx, index, finished, session_id)| async move {
-            if finished {
-                return None;
+    let mut index = 0_u64;
+    chat.filter_map(move |event| {
+        let event = match event {
+            ChatEvent::Serving { .. } => None,
+            ChatEvent::Chunk(chunk) => {
+                let piece = StreamPiece {
+                    session_id: session_id.clone(),
+                    chunk,
+                    index,
+                };
+                index += 1;
+                Some(Event::default().data(json!(piece).to_string()))
             }
-            let event = match rx.recv().await? {
-                Message::Chunk(chunk) => {
-                    let piece = StreamPiece {
-                        session_id: session_id.clone(),
-                        chunk,
-                        index,
-                    };
-                    let event = Event::default().data(json!(piece).to_string());
-                    return Some((Ok(event), (rx, index + 1, false, session_id)));
-                }
-                Message::Done(result) => match *result {
-                    Ok(reply) => Event::default()
-                        .event("done")
-                        .data(json!(Answer { message: reply }).to_string()),
-                    Err(err) => {
-                        let message = err.to_string();
-                        let status = chat_error(err).status();
-                        let body = super::frappe_error_body(status, &message);
-                        Event::default().event("error").data(body.to_string())
-                    }
-                },
-            };
-            Some((Ok(event), (rx, index, true, session_id)))
-        },
-    )
+            ChatEvent::Done(Ok(reply)) => Some(
+                Event::default()
+                    .event("done")
+                    .data(json!(Answer { message: reply }).to_string()),
+            ),
+            ChatEvent::Done(Err(err)) => {
+                let body = super::frappe_error_body(err.status(), &err.to_string());
+                Some(Event::default().event("error").data(body.to_string()))
+            }
+        };
+        std::future::ready(event.map(Ok))
+    })
 }
 
 /// A piece of a streamed answer: `chat.stream`'s unnamed events (Socket.IO's
