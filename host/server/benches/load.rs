@@ -10,6 +10,8 @@
 //!    `GET /api/v1/scout_agent/projects/{name}/status`, [`HTTP_TASKS`] client tasks each,
 //!    in [`ROUNDS`] interleaved rounds of [`ROUND_DURATION`]; the median rate of each and
 //!    its ratio to ping's;
+//!    plus the tool route of a second server with call recording off (`[telemetry]
+//!    record_calls = false`), so the recording's cost is the ratio of the two;
 //! 4. call recording: `sanctuary_call_records_dropped_total` from `/metrics` after that;
 //! 5. server RSS after 100 k and after [`CALLS_ENV`] (default 1 M) plugin calls;
 //! 6. cold start: from exec to the first answer of `GET /health/live`, and to
@@ -339,7 +341,9 @@ async fn run() {
         .tcp_nodelay(true)
         .build()
         .expect("client");
-    http_comparison(&server, &http, &mut rows, &mut notes).await;
+    let unrecorded = Server::start_with(Some("[telemetry]\nrecord_calls = false\n")).await;
+    http_comparison(&server, &unrecorded, &http, &mut rows, &mut notes).await;
+    drop(unrecorded);
 
     // 4. Records dropped by the call recorder during all of that.
     let dropped = dropped_records(&http, addr).await;
@@ -495,6 +499,7 @@ async fn socketio(server: &Server, rows: &mut Vec<Row>, notes: &mut Vec<String>)
 /// ratio to ping's.
 async fn http_comparison(
     server: &Server,
+    unrecorded: &Server,
     http: &reqwest::Client,
     rows: &mut Vec<Row>,
     notes: &mut Vec<String>,
@@ -535,6 +540,13 @@ async fn http_comparison(
             "GET /api/v1/scout_agent/projects/{name}/status",
             Target::Get(scout_url),
         ),
+        (
+            "POST /api/mcp/servers/time/tools/current_time, recording off",
+            Target::Tool(format!(
+                "http://{}/api/mcp/servers/time/tools/current_time",
+                unrecorded.addr
+            )),
+        ),
     ];
     for (_, target) in &targets {
         http_load(http, target.clone(), HTTP_WARMUP).await;
@@ -571,6 +583,12 @@ async fn http_comparison(
             medians[i] / medians[0] * 100.0
         );
     }
+    println!(
+        "call recording costs the tool route {:.1} % of its throughput (recording on {:.0} req/s, off {:.0} req/s)",
+        (1.0 - medians[1] / medians[4]) * 100.0,
+        medians[1],
+        medians[4]
+    );
     for (i, (name, _)) in targets.iter().enumerate() {
         rows.push(latency_row(
             &format!("{name}, {HTTP_TASKS} tasks"),

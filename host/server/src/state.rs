@@ -92,7 +92,8 @@ impl AppState {
         key_source.announce();
         let plugins = PluginHost::new(&config, Some(db.clone())).context("start plugin runtime")?;
         let metrics = Arc::new(crate::metrics::Metrics::new());
-        let calls = crate::telemetry::Recorder::start(db.clone(), metrics.clone());
+        let calls = crate::telemetry::Recorder::start(db.clone(), metrics.clone())
+            .with_rows(config.telemetry.record_calls);
         plugins
             .runtime()
             .services()

@@ -79,6 +79,8 @@ enum Message {
 #[derive(Clone)]
 pub struct Recorder {
     tx: mpsc::Sender<Message>,
+    /// Whether records are queued for the `calls` table (`[telemetry] record_calls`).
+    rows: bool,
     metrics: Arc<Metrics>,
     counts: Arc<Counts>,
 }
@@ -114,9 +116,17 @@ impl Recorder {
         tokio::spawn(write_loop(db, rx, counts.clone()));
         Recorder {
             tx,
+            rows: true,
             metrics,
             counts,
         }
+    }
+
+    /// This recorder, counting calls in the metrics only when `rows` is false: nothing
+    /// reaches the `calls` table (`[telemetry] record_calls = false`).
+    pub fn with_rows(mut self, rows: bool) -> Recorder {
+        self.rows = rows;
+        self
     }
 
     /// Records a plugin call (counted in the metrics at once, written later).
@@ -146,6 +156,9 @@ impl Recorder {
     }
 
     fn enqueue(&self, record: Record) {
+        if !self.rows {
+            return;
+        }
         if self.tx.try_send(Message::Record(record)).is_err() {
             self.counts.dropped.fetch_add(1, Ordering::Relaxed);
             self.metrics.record_dropped();
@@ -540,6 +553,28 @@ mod tests {
         ));
         recorder.flush().await;
         assert_eq!(recorder.stats().written, 1);
+    }
+
+    #[tokio::test]
+    async fn with_rows_off_calls_are_counted_but_never_written() {
+        let db = crate::db::testing::sqlite().await;
+        let metrics = Arc::new(Metrics::new());
+        let recorder = Recorder::start(db.db(), metrics.clone()).with_rows(false);
+        for _ in 0..3 {
+            recorder.plugin_call(tool_call(Outcome::Ok));
+        }
+        recorder.flush().await;
+        assert_eq!(
+            recorder.stats(),
+            RecorderStats {
+                dropped: 0,
+                written: 0,
+                failed: 0
+            }
+        );
+        assert!(metrics.encode().expect("encode").contains(
+            r#"sanctuary_plugin_calls_total{plugin="time",kind="mcp-server",outcome="ok"} 3"#
+        ));
     }
 
     #[test]

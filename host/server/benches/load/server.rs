@@ -15,10 +15,21 @@ pub(crate) struct Server {
 
 impl Server {
     pub(crate) async fn start() -> Server {
-        let process = sanctuary!()
-            .env("RUST_LOG", "warn,sanctuary=info")
-            .spawn()
-            .await;
+        Server::start_with(None).await
+    }
+
+    /// A server reading `config` (the text of a `sanctuary.toml`) when given.
+    pub(crate) async fn start_with(config: Option<&str>) -> Server {
+        let mut launch = sanctuary!().env("RUST_LOG", "warn,sanctuary=info");
+        if let Some(config) = config {
+            let dir = tempfile::TempDir::new().expect("tempdir");
+            let file = dir.path().join("sanctuary.toml");
+            std::fs::write(&file, config).expect("config file");
+            // The file must outlive the start; the directory is small and left behind.
+            let _ = dir.keep();
+            launch = launch.env("SANCTUARY_CONFIG", &file);
+        }
+        let process = launch.spawn().await;
         Server {
             addr: process.addr,
             pid: process.pid().expect("pid"),

@@ -286,12 +286,15 @@ impl Default for HealthConfig {
     }
 }
 
-/// Call recording settings (`[telemetry]`): how long the `calls` table keeps rows.
-/// Rows past either limit are rolled up per hour into `calls_rollup` and then deleted,
-/// so `/api/analytics` over old periods keeps its counts.
+/// Call recording settings (`[telemetry]`): whether calls are recorded, and how long the
+/// `calls` table keeps rows. Rows past either limit are rolled up per hour into
+/// `calls_rollup` and then deleted, so `/api/analytics` over old periods keeps its counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TelemetryConfig {
+    /// Whether each plugin and chat call becomes a row of `calls` (default on). Off, the
+    /// Prometheus counters still count every call, but `/api/analytics` sees none.
+    pub record_calls: bool,
     /// Rows older than this many days are rolled up; 0: no age limit.
     pub retention_days: u64,
     /// At most about this many rows are kept; older ones are rolled up; 0: no limit.
@@ -303,6 +306,7 @@ pub struct TelemetryConfig {
 impl Default for TelemetryConfig {
     fn default() -> TelemetryConfig {
         TelemetryConfig {
+            record_calls: true,
             retention_days: 30,
             max_rows: 1_000_000,
             prune_interval_secs: 60,

@@ -188,6 +188,7 @@ mod tests {
                 retention_days: 7,
                 max_rows: 0,
                 prune_interval_secs: 60,
+                ..TelemetryConfig::default()
             };
             let pruned = prune(&db, config, now).await.expect("pruned");
             // Days 0..=6 keep their rows (day 7 at 12:00 minus 5 minutes is older).
@@ -243,6 +244,7 @@ mod tests {
                 retention_days: 0,
                 max_rows: 20,
                 prune_interval_secs: 60,
+                ..TelemetryConfig::default()
             };
             prune(&db, config, now).await.expect("pruned");
             let kept = count(&db, "SELECT COUNT(*) FROM calls").await;
@@ -263,6 +265,7 @@ mod tests {
             retention_days: 0,
             max_rows: 0,
             prune_interval_secs: 60,
+            ..TelemetryConfig::default()
         };
         assert_eq!(prune(&db, config, now).await.expect("pruned").rows, 0);
         assert_eq!(count(&db, "SELECT COUNT(*) FROM calls").await, 21 * 9);
