@@ -20,6 +20,9 @@ fn main() {
         &root,
         &["wit", "plugin-api", "plugins", "Cargo.toml", "Cargo.lock"],
     );
+    // `sqlx::migrate!` embeds `migrations/`; a migration added there must rebuild the
+    // server even when no Rust file changed.
+    println!("cargo:rerun-if-changed=migrations");
     let crates = wasm::find_crates(&root.join("plugins"));
     let target_dir = wasm::wasm_target_dir();
     wasm::build(&root, &target_dir, &crates);
