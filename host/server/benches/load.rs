@@ -518,8 +518,8 @@ async fn http_comparison(
     assert_eq!(check["success"], true, "the time tool answers: {check}");
     // The default scout project is the working directory, named after it.
     let project = server
-        .process
-        .dir()
+        .root
+        .path()
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .expect("a directory name");

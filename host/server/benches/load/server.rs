@@ -1,6 +1,9 @@
-//! The load bench's server: the release binary started on port 0 with a fresh data
-//! directory by the shared test harness (which learns the address from `--port-file`),
-//! killed when dropped.
+//! The load bench's server: the release binary started on port 0 by the shared test
+//! harness (which learns the address from `--port-file`), killed when dropped. Its layout
+//! is the one `cargo run --release` gives: a fresh working directory with the data
+//! directory `data/` inside it. (With the data directory *as* the working directory, the
+//! config watcher, which watches the working directory for `sanctuary.toml`, would wake
+//! for every database write: a cost the default layout does not have.)
 
 use std::net::SocketAddr;
 
@@ -8,6 +11,8 @@ use sanctuary_test_support::sanctuary;
 
 /// The server process, killed when dropped.
 pub(crate) struct Server {
+    /// The working directory; the data directory is `data/` in it.
+    pub(crate) root: tempfile::TempDir,
     pub(crate) addr: SocketAddr,
     pub(crate) pid: u32,
     pub(crate) process: sanctuary_test_support::Server,
@@ -20,7 +25,11 @@ impl Server {
 
     /// A server reading `config` (the text of a `sanctuary.toml`) when given.
     pub(crate) async fn start_with(config: Option<&str>) -> Server {
-        let mut launch = sanctuary!().env("RUST_LOG", "warn,sanctuary=info");
+        let root = tempfile::TempDir::new().expect("tempdir");
+        let mut launch = sanctuary!()
+            .current_dir(root.path())
+            .data_dir(root.path().join("data"))
+            .env("RUST_LOG", "warn,sanctuary=info");
         if let Some(config) = config {
             let dir = tempfile::TempDir::new().expect("tempdir");
             let file = dir.path().join("sanctuary.toml");
@@ -31,6 +40,7 @@ impl Server {
         }
         let process = launch.spawn().await;
         Server {
+            root,
             addr: process.addr,
             pid: process.pid().expect("pid"),
             process,

@@ -234,6 +234,20 @@ pub async fn spawn(state: AppState) -> anyhow::Result<Option<ConfigWatch>> {
     for file in &files {
         watch_parent(&debouncer, &mut watched, file)?;
     }
+    let data_dir = {
+        let dir = &reloader.state.config.data_dir;
+        dir.canonicalize().unwrap_or_else(|_| dir.clone())
+    };
+    if watched.contains(&data_dir) {
+        // The directory is watched for the config or secrets file, and the database (and
+        // its write-ahead log) is written there: every write would wake the watcher.
+        warn!(
+            dir = %data_dir.display(),
+            "the config or secrets file is in the data directory: every database write \
+             wakes the config watcher; keep them in separate directories (the default \
+             layout keeps the data in ./data)"
+        );
+    }
     info!(files = ?files, "watching the config for changes");
     let task = tokio::spawn(run(reloader, debouncer, watched, rx));
     Ok(Some(ConfigWatch { task }))
