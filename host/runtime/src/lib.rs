@@ -22,6 +22,7 @@
 pub mod audit;
 pub mod ids;
 pub mod kv;
+pub mod logsafe;
 pub mod manifest;
 pub mod observe;
 pub mod sandbox;

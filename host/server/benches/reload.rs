@@ -62,7 +62,10 @@ async fn run() -> anyhow::Result<()> {
         cache_dir: data.path().join("cache"),
         ..Config::default()
     };
-    let plugins = Arc::new(PluginHost::new(&config, None)?);
+    let plugins = Arc::new(PluginHost::new(
+        config.plugin_settings(),
+        sanctuary::plugins::Backing::none(),
+    )?);
     let _watch = sanctuary::watch::spawn(plugins.clone())?;
     let dir = plugins.plugins_dir().join(ID);
     let versions = [

@@ -221,7 +221,6 @@ pub(crate) mod test_support {
 
     use crate::config::Config;
     use crate::db::testing::TestDb;
-    use crate::plugins::PluginHost;
     use crate::state::AppState;
 
     /// The admin key of test states.
@@ -244,7 +243,9 @@ pub(crate) mod test_support {
             cache_dir: dir.path().join("cache"),
             ..Config::default()
         };
-        let plugins = PluginHost::new(&config, Some(db.db())).expect("a plugin host");
+        let audit = Arc::new(crate::audit::Audit::new(Some(db.db())));
+        let plugins =
+            crate::state::plugin_host(&config, &db.db(), audit.clone()).expect("a plugin host");
         let metrics = Arc::new(crate::metrics::Metrics::new());
         let calls = crate::telemetry::Recorder::start(db.db(), metrics.clone());
         let config_cache = config.cache.clone();
@@ -254,6 +255,7 @@ pub(crate) mod test_support {
             config: Arc::new(config),
             db: db.db(),
             plugins: Arc::new(plugins),
+            audit,
             registry: Arc::new(crate::registry::Registry::load(None).expect("embedded registry")),
             admin: Arc::new(crate::auth::AdminKeys::from_token(ADMIN_KEY)),
             started_at: std::time::Instant::now(),

@@ -122,6 +122,16 @@ struct Redis {
     outbox: mpsc::Sender<Event>,
 }
 
+/// Plugin changes reach the other nodes as [`Event::PluginsChanged`] (each follows it
+/// with [`crate::plugins::PluginHost::follow`]).
+impl crate::plugins::store::Announce for Cluster {
+    fn plugin_changed(&self, id: &str) {
+        self.publish(Event::PluginsChanged {
+            plugin: id.to_owned(),
+        });
+    }
+}
+
 impl Cluster {
     /// A node on its own: events go nowhere and nothing is received.
     pub fn single(node: impl Into<String>) -> Cluster {

@@ -175,6 +175,22 @@ impl Config {
         self.data_dir.join("plugins")
     }
 
+    /// What the plugin host is set up with.
+    pub fn plugin_settings(&self) -> crate::plugins::Settings {
+        crate::plugins::Settings {
+            data_dir: self.data_dir.clone(),
+            plugins_dir: self.plugins_dir(),
+            cache_dir: Some(self.cache_dir.clone()),
+            runtime: crate::runtime::RuntimeOptions {
+                guest_threads: self.runtime.guest_threads,
+                budgets: self.budgets.clone(),
+            },
+            plugin_configs: self.plugins.clone(),
+            signatures: self.signatures.clone(),
+            reserved_env: self.security.reserved_env.clone(),
+        }
+    }
+
     /// The configuration of one plugin (`[plugins.<id>]`), `null` when there is none.
     pub fn plugin_config(&self, id: &str) -> serde_json::Value {
         self.plugins

@@ -12,6 +12,7 @@ use sqlx::AnyPool;
 use sqlx::AssertSqlSafe;
 use sqlx::any::AnyPoolOptions;
 
+mod installs;
 mod kv;
 
 /// What can go wrong talking to the database.

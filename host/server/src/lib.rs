@@ -20,29 +20,26 @@ pub mod config;
 pub mod console;
 pub mod db;
 pub mod error;
-pub mod install;
 pub mod jobs;
 pub mod listener;
-pub mod logsafe;
 pub mod mcp;
 pub mod memory;
 pub mod metrics;
-pub mod plugins;
 pub mod providers;
-pub mod registry;
 pub mod scout;
 pub mod socket;
 pub mod state;
 pub mod telemetry;
 pub mod terminal;
-pub mod watch;
-pub mod watcher;
 pub mod workspace;
 
-// The plugin runtime is its own crate (`host/runtime`); these paths keep naming its
-// modules as the server always has (`system` holds the machine sampler).
+// The plugin runtime (`host/runtime`) and the plugins (`host/plugins`) are crates of their
+// own; these paths keep naming their modules as the server always has (`system` holds the
+// machine sampler, `plugins` the live set).
+pub use sanctuary_plugins as plugins;
+pub use sanctuary_plugins::{install, registry, watch, watcher};
 pub use sanctuary_runtime as runtime;
-pub use sanctuary_runtime::{manifest, sandbox, signing, system};
+pub use sanctuary_runtime::{logsafe, manifest, sandbox, signing, system};
 
 use anyhow::Context as _;
 use axum::Router;

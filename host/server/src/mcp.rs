@@ -28,8 +28,9 @@ use crate::plugins::{LivePlugin, PluginHost};
 use crate::runtime::CallError;
 use crate::runtime::mcp::{Content, Prompt, Resource, Tool};
 
-/// Separates a plugin id from a tool or prompt name: `time__current_time`.
-pub const SEPARATOR: &str = "__";
+/// Separates a plugin id from a tool or prompt name: `time__current_time` (a tool name
+/// may not contain it).
+pub use crate::plugins::tools::SEPARATOR;
 
 /// Why a tool, resource or prompt could not be served.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -6,11 +6,12 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
+use crate::audit::Audit;
 use crate::auth::AdminKeys;
 use crate::config::Config;
 use crate::db::Db;
 use crate::install::Installer;
-use crate::plugins::PluginHost;
+use crate::plugins::{Backing, PluginHost};
 use crate::providers::Providers;
 use crate::registry::Registry;
 
@@ -23,6 +24,8 @@ pub struct AppState {
     pub db: Db,
     /// The live plugins and their runtime.
     pub plugins: Arc<PluginHost>,
+    /// What the host denied plugins (the plugin host and the runtime report to it).
+    pub audit: Arc<Audit>,
     /// AI routing: routes, breakers, recent outcomes.
     pub providers: Arc<Providers>,
     /// The marketplace index plugins are installed from.
@@ -90,7 +93,8 @@ impl AppState {
             .await
             .context("set up the admin key")?;
         key_source.announce();
-        let plugins = PluginHost::new(&config, Some(db.clone())).context("start plugin runtime")?;
+        let audit = Arc::new(Audit::new(Some(db.clone())));
+        let plugins = plugin_host(&config, &db, audit.clone()).context("start plugin runtime")?;
         let metrics = Arc::new(crate::metrics::Metrics::new());
         let calls = crate::telemetry::Recorder::start(db.clone(), metrics.clone())
             .with_rows(config.telemetry.record_calls);
@@ -98,7 +102,7 @@ impl AppState {
             .runtime()
             .services()
             .set_recorder(Arc::new(calls.clone()));
-        plugins.audit().set_metrics(metrics.clone());
+        audit.set_metrics(metrics.clone());
         let cache = Arc::new(crate::cache::ChatCache::new(&config.cache));
         if let Some(file) = &config.secrets_file {
             let secrets = crate::providers::secrets::read(file)?;
@@ -131,6 +135,7 @@ impl AppState {
             config: Arc::new(config),
             db,
             plugins,
+            audit,
             providers: Arc::new(providers),
             registry: Arc::new(registry),
             admin: Arc::new(admin),
@@ -169,12 +174,12 @@ impl AppState {
     /// The marketplace operations over this installation.
     pub fn installer(&self) -> Installer<'_> {
         Installer {
-            db: &self.db,
+            installs: &self.db,
             plugins: &self.plugins,
             registry: &self.registry,
             pending_dir: crate::install::pending_dir(&self.config.data_dir),
             signatures: &self.config.signatures,
-            cluster: &self.cluster,
+            announce: &*self.cluster,
         }
     }
 
@@ -182,4 +187,17 @@ impl AppState {
     pub fn uptime(&self) -> f64 {
         self.started_at.elapsed().as_secs_f64()
     }
+}
+
+/// The plugin host for `config`, keeping the installation's records and the plugins'
+/// key-value data in `db` and reporting denials to `audit`.
+pub fn plugin_host(config: &Config, db: &Db, audit: Arc<Audit>) -> anyhow::Result<PluginHost> {
+    PluginHost::new(
+        config.plugin_settings(),
+        Backing {
+            installs: Some(Arc::new(db.clone())),
+            kv: Some(Arc::new(db.clone())),
+            denials: audit,
+        },
+    )
 }

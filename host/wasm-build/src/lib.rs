@@ -3,7 +3,7 @@
 //! `cargo build --target wasm32-wasip2 --profile plugin` over them, and name the built
 //! `.wasm` files.
 //!
-//! The product (`host/server/build.rs`) builds only the first-party plugins (`plugins/*`);
+//! The product (`host/plugins/build.rs`) builds only the first-party plugins (`plugins/*`);
 //! the dev-only artifacts crate (`tests/artifacts/build.rs`) builds the test fixtures
 //! (`tests/fixtures/*`). Both build into the same directory, `<target>/wasm-plugins`,
 //! shared by debug and release host builds, so every guest dependency compiles once.

@@ -70,8 +70,7 @@ pub(crate) async fn audit(
         })?),
     };
     let page = state
-        .plugins
-        .audit()
+        .audit
         .page(&id, kind, limit, query.offset.unwrap_or(0))
         .await
         .map_err(|e| ApiError::internal(anyhow::Error::new(e)))?;

@@ -402,7 +402,7 @@ pub fn install_error(e: install::Error) -> ApiError {
             .with_error("Permissions not granted")
             .with_details(json!({ "id": id, "pending_version": version, "needs": needs })),
         E::Unavailable { .. } => ApiError::unavailable(message),
-        E::Db(db) => ApiError::internal(anyhow::Error::new(db)),
+        E::Store(e) => ApiError::internal(e),
         E::Io(io) => ApiError::internal(anyhow::Error::new(io)),
     }
 }

@@ -58,7 +58,7 @@ pub async fn apply(state: &AppState, event: Event) {
         }
         Event::RoutesChanged => reload_routes(state).await,
         Event::PluginsChanged { plugin } => {
-            crate::plugins::reconcile::follow(state, &plugin).await;
+            state.plugins.follow(&plugin).await;
         }
     }
 }

@@ -25,7 +25,8 @@ async fn node(root: &std::path::Path, db: Db) -> Arc<PluginHost> {
         cache_dir: root.join("cache"),
         ..Config::default()
     };
-    let host = PluginHost::new(&config, Some(db)).expect("a plugin host");
+    let audit = Arc::new(crate::audit::Audit::new(Some(db.clone())));
+    let host = crate::state::plugin_host(&config, &db, audit).expect("a plugin host");
     let bundled = crate::plugins::artifacts::BUNDLED
         .iter()
         .find(|b| b.dir == "memory")

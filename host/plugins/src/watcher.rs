@@ -1,8 +1,9 @@
 //! The host's one file watcher: notify's recommended watcher, changes only, debounced.
 //!
 //! Three things follow files while the server runs — the plugins directory (hot reload,
-//! [`crate::watch`]), the config and secrets files ([`crate::providers::reload`]) and the
-//! directories of watched workspaces ([`crate::workspace`]) — and all of them go through
+//! [`crate::watch`]), the config and secrets files (the server's `providers::reload`) and
+//! the directories of watched workspaces (the server's `workspace`) — and all of them go
+//! through
 //! [`start`]: events are filtered to changes ([`is_change`]: notify reports every open and
 //! close, and each of those readers reads the files it watches, so counting reads would
 //! reload forever), gathered until the files have been quiet for [`Debounce::quiet`]

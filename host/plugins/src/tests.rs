@@ -4,15 +4,17 @@
 use super::*;
 use crate::signing::{self, SignaturesConfig};
 
-/// A host without a database over `root`, with `signatures` as its policy.
+/// A host without records over `root`, with `signatures` as its policy.
 fn host(root: &Path, signatures: SignaturesConfig) -> anyhow::Result<PluginHost> {
-    let config = Config {
-        data_dir: root.join("data"),
-        cache_dir: root.join("cache"),
+    let data_dir = root.join("data");
+    let settings = Settings {
+        plugins_dir: data_dir.join("plugins"),
+        data_dir,
+        cache_dir: Some(root.join("cache")),
         signatures,
-        ..Config::default()
+        ..Settings::default()
     };
-    PluginHost::new(&config, None)
+    PluginHost::new(settings, Backing::none())
 }
 
 /// The trivial-probe fixture as an install writes it (sha256 and file name filled in).

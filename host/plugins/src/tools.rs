@@ -11,6 +11,10 @@ use std::collections::BTreeSet;
 
 use crate::runtime::mcp::{Tool, ToolInfo};
 
+/// Separates a plugin id from a tool or prompt name where MCP clients see them:
+/// `time__current_time`.
+pub const SEPARATOR: &str = "__";
+
 /// Most tools one plugin may publish.
 pub const MAX_TOOLS: usize = 256;
 /// Longest tool name, in bytes.
@@ -104,10 +108,10 @@ fn check_name(name: &str) -> Result<(), String> {
     {
         return Err("a name may only hold A-Z, a-z, 0-9, `_`, `.` and `-`".into());
     }
-    if name.contains(crate::mcp::SEPARATOR) {
+    if name.contains(SEPARATOR) {
         return Err(format!(
             "a name must not contain `{}`, which separates plugin and tool in MCP names",
-            crate::mcp::SEPARATOR
+            SEPARATOR
         ));
     }
     Ok(())

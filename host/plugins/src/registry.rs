@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::artifacts;
 use crate::manifest::{self, Kind, Manifest};
-use crate::plugins::artifacts;
 
 /// The registry built into the binary (`registry/registry.json`).
 pub const EMBEDDED: &str = include_str!("../../../registry/registry.json");
@@ -224,7 +224,7 @@ impl Registry {
                     .find(|b| b.dir == id)
                     .ok_or_else(|| Error::Unverifiable(id.clone()))?;
                 manifest.sha256 = Some(bundled.sha256.to_string());
-                manifest.component = Some(crate::plugins::component_file_name(&id, bundled.sha256));
+                manifest.component = Some(crate::component_file_name(&id, bundled.sha256));
                 Source::Bundled(bundled.component)
             }
         };

@@ -1,7 +1,7 @@
 //! Installing, updating, removing, enabling and granting plugins: the operations behind
 //! the marketplace API. An install verifies the component's sha256 and the plugin's API
 //! requirement before anything is written, records the granted permissions in the
-//! database, and writes the plugin into the plugins directory through temporary files
+//! installation's records ([`Installs`]), and writes the plugin into the plugins directory through temporary files
 //! renamed into place. An update that asks for more permissions than were granted is
 //! staged under `<data-dir>/pending/` and applied only once they are granted.
 
@@ -9,15 +9,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 use tracing::info;
 
-use crate::clock;
-use crate::db::Db;
 use crate::manifest::{self, Manifest, Permissions};
-use crate::plugins::{self, PluginHost};
 use crate::registry::Registry;
 use crate::runtime::LoadError;
+use crate::store::{Announce, Installs};
+use crate::{self as plugins, PluginHost};
 
 /// Why an operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -75,9 +73,9 @@ pub enum Error {
     /// secret, a file grant reaching the host's own files).
     #[error(transparent)]
     Permission(LoadError),
-    /// Database failure.
+    /// The installation's records failed (a database failure).
     #[error(transparent)]
-    Db(#[from] crate::db::Error),
+    Store(#[from] anyhow::Error),
     /// Filesystem failure.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -86,164 +84,10 @@ pub enum Error {
 /// Result type of this module.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// The database row of an installed plugin.
-#[derive(Debug, Clone, Serialize)]
-pub struct InstallRecord {
-    /// Plugin id.
-    pub id: String,
-    /// Installed version.
-    pub version: String,
-    /// Kind.
-    pub kind: String,
-    /// Whether it is enabled.
-    pub enabled: bool,
-    /// The permissions the operator granted.
-    pub granted: Permissions,
-    /// sha256 of the installed component.
-    pub sha256: String,
-    /// `bundled`, `registry` or `disk`.
-    pub source: String,
-    /// When it was first installed.
-    pub installed_at: String,
-    /// When it last changed.
-    pub updated_at: String,
-}
-
-impl Db {
-    /// The install record of `id`.
-    pub async fn install_record(&self, id: &str) -> crate::db::Result<Option<InstallRecord>> {
-        let row = sqlx::query(
-            "SELECT id, version, kind, enabled, permissions, sha256, source, installed_at, updated_at \
-             FROM installed_plugins WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(row.map(|row| InstallRecord {
-            id: row.get("id"),
-            version: row.get("version"),
-            kind: row.get("kind"),
-            enabled: row.get::<i64, _>("enabled") != 0,
-            granted: serde_json::from_str(&row.get::<String, _>("permissions")).unwrap_or_default(),
-            sha256: row.get("sha256"),
-            source: row.get("source"),
-            installed_at: row.get("installed_at"),
-            updated_at: row.get("updated_at"),
-        }))
-    }
-
-    /// Records (or updates) an installed plugin and the permissions granted to it.
-    pub async fn record_install(
-        &self,
-        manifest: &Manifest,
-        granted: &Permissions,
-        source: &str,
-    ) -> crate::db::Result<()> {
-        let now = clock::timestamp();
-        let permissions = serde_json::to_string(granted).unwrap_or_else(|_| "{}".into());
-        sqlx::query(
-            "INSERT INTO installed_plugins \
-             (id, version, kind, enabled, permissions, sha256, source, installed_at, updated_at) \
-             VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $7) \
-             ON CONFLICT (id) DO UPDATE SET version = excluded.version, kind = excluded.kind, \
-             permissions = excluded.permissions, sha256 = excluded.sha256, \
-             source = excluded.source, updated_at = excluded.updated_at",
-        )
-        .bind(&manifest.id)
-        .bind(manifest.version.to_string())
-        .bind(manifest.kind.as_str())
-        .bind(permissions)
-        .bind(manifest.sha256.clone().unwrap_or_default())
-        .bind(source)
-        .bind(now)
-        .execute(self.pool())
-        .await?;
-        sqlx::query("DELETE FROM plugin_removals WHERE id = $1")
-            .bind(&manifest.id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
-    /// Updates the permissions granted to `id`.
-    pub async fn record_grant(&self, id: &str, granted: &Permissions) -> crate::db::Result<()> {
-        sqlx::query("UPDATE installed_plugins SET permissions = $1, updated_at = $2 WHERE id = $3")
-            .bind(serde_json::to_string(granted).unwrap_or_else(|_| "{}".into()))
-            .bind(clock::timestamp())
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
-    /// Enables or disables `id`; `false` when it is not installed.
-    pub async fn set_enabled(&self, id: &str, enabled: bool) -> crate::db::Result<bool> {
-        let done =
-            sqlx::query("UPDATE installed_plugins SET enabled = $1, updated_at = $2 WHERE id = $3")
-                .bind(i64::from(enabled))
-                .bind(clock::timestamp())
-                .bind(id)
-                .execute(self.pool())
-                .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    /// Forgets `id`, remembering that it was removed (and `sha256`, the component removed,
-    /// when known) so start-up does not reinstall it, and (unless `keep_data`) deletes its
-    /// key-value data, so a plugin installed later under the same id never reads it. One
-    /// transaction: all of it or none.
-    pub async fn record_removal(
-        &self,
-        id: &str,
-        sha256: Option<&str>,
-        keep_data: bool,
-    ) -> crate::db::Result<()> {
-        let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM installed_plugins WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        if !keep_data {
-            sqlx::query("DELETE FROM plugin_kv WHERE plugin_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query(
-            "INSERT INTO plugin_removals (id, removed_at, sha256) VALUES ($1, $2, $3) \
-             ON CONFLICT (id) DO UPDATE SET removed_at = excluded.removed_at, sha256 = excluded.sha256",
-        )
-        .bind(id)
-        .bind(clock::timestamp())
-        .bind(sha256.unwrap_or_default())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Whether the operator removed `id`.
-    pub async fn was_removed(&self, id: &str) -> crate::db::Result<bool> {
-        Ok(self.removal(id).await?.is_some())
-    }
-
-    /// When the operator removed `id`: `Some(sha256)` of the component removed (empty
-    /// when not recorded), `None` when `id` was not removed.
-    pub async fn removal(&self, id: &str) -> crate::db::Result<Option<String>> {
-        let row = sqlx::query("SELECT sha256 FROM plugin_removals WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
-        row.map(|row| row.try_get::<String, _>("sha256"))
-            .transpose()
-            .map_err(Into::into)
-    }
-}
-
 /// The marketplace operations over one installation.
 pub struct Installer<'a> {
-    /// The database.
-    pub db: &'a Db,
+    /// The installation's records.
+    pub installs: &'a dyn Installs,
     /// The live set.
     pub plugins: &'a PluginHost,
     /// The registry to install from.
@@ -252,8 +96,9 @@ pub struct Installer<'a> {
     pub pending_dir: PathBuf,
     /// Which signatures installs and uploads must carry.
     pub signatures: &'a crate::signing::SignaturesConfig,
-    /// The other nodes, told of every change ([`crate::plugins::reconcile`]).
-    pub cluster: &'a crate::cluster::Cluster,
+    /// The other nodes, told of every change (each follows it with
+    /// [`PluginHost::follow`]).
+    pub announce: &'a dyn Announce,
 }
 
 /// What an install did.
@@ -293,9 +138,7 @@ impl Installer<'_> {
 
     /// Tells the other nodes that `id` changed.
     fn announce(&self, id: &str) {
-        self.cluster.publish(crate::cluster::Event::PluginsChanged {
-            plugin: id.to_owned(),
-        });
+        self.announce.plugin_changed(id);
     }
 
     /// Installs (or updates to) an uploaded plugin: `manifest` and its component `bytes`,
@@ -348,7 +191,7 @@ impl Installer<'_> {
         self.plugins
             .check_permissions(id, &manifest.permissions)
             .map_err(Error::Permission)?;
-        let record = self.db.install_record(id).await?;
+        let record = self.installs.install_record(id).await?;
         if let Some(record) = &record {
             let needs = manifest.permissions.exceeds(&record.granted);
             if !needs.is_empty() {
@@ -394,7 +237,7 @@ impl Installer<'_> {
         let recorded = match staged {
             Ok(()) => {
                 plugins::pause_at("staged");
-                self.db
+                self.installs
                     .record_install(&manifest, &granted, source)
                     .await
                     .map_err(Error::from)
@@ -404,9 +247,11 @@ impl Installer<'_> {
         let stored = match (recorded, source) {
             (Ok(()), plugins::BUNDLED_SOURCE) => Ok(()),
             // Where the other nodes of this database find it.
-            (Ok(()), _) => plugins::reconcile::store_component(self.db, &manifest, bytes)
+            (Ok(()), _) => self
+                .installs
+                .store_component(&manifest, bytes)
                 .await
-                .map_err(|e| Error::Io(std::io::Error::other(format!("{e:#}")))),
+                .map_err(Error::Store),
             (Err(e), _) => Err(e),
         };
         if let Err(e) = stored {
@@ -432,7 +277,7 @@ impl Installer<'_> {
         let _change = self.plugins.lock_changes(id).await;
         let _serial = self.plugins.lock_plugin(id).await;
         let dir = self.plugins.plugins_dir().join(id);
-        let record = self.db.install_record(id).await?;
+        let record = self.installs.install_record(id).await?;
         if record.is_none() && !dir.exists() && self.plugins.get(id).is_none() {
             return Err(Error::NotFound(id.to_string()));
         }
@@ -455,7 +300,7 @@ impl Installer<'_> {
         }
         plugins::pause_at("trashed");
         let _ = std::fs::remove_dir_all(self.pending_dir.join(id));
-        self.db
+        self.installs
             .record_removal(id, removed_sha256.as_deref(), keep_data)
             .await?;
         plugins::pause_at("forgotten");
@@ -471,7 +316,7 @@ impl Installer<'_> {
     pub async fn set_enabled(&self, id: &str, enabled: bool) -> Result<()> {
         manifest::validate_id(id).map_err(Error::BadId)?;
         let _change = self.plugins.lock_changes(id).await;
-        if !self.db.set_enabled(id, enabled).await? {
+        if !self.installs.set_enabled(id, enabled).await? {
             return Err(Error::NotFound(id.to_string()));
         }
         if enabled {
@@ -492,13 +337,13 @@ impl Installer<'_> {
     pub async fn grant(&self, id: &str, granted: Permissions) -> Result<Option<Installed>> {
         manifest::validate_id(id).map_err(Error::BadId)?;
         let _change = self.plugins.lock_changes(id).await;
-        let Some(record) = self.db.install_record(id).await? else {
+        let Some(record) = self.installs.install_record(id).await? else {
             return Err(Error::NotFound(id.to_string()));
         };
         self.plugins
             .check_permissions(id, &granted)
             .map_err(Error::Permission)?;
-        self.db.record_grant(id, &granted).await?;
+        self.installs.record_grant(id, &granted).await?;
         let pending = self.pending_dir.join(id);
         let Ok(staged) = plugins::read_manifest(&pending) else {
             let dir = self.plugins.plugins_dir().join(id);
@@ -546,33 +391,4 @@ fn verify_sha256(manifest: &Manifest, bytes: &[u8]) -> Result<()> {
 /// `<data-dir>/pending`.
 pub fn pending_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("pending")
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::db::testing;
-
-    #[tokio::test]
-    async fn a_removal_deletes_the_plugins_data_unless_it_is_kept_on_every_backend() {
-        for db in testing::all().await {
-            for (keep, left) in [(false, None), (true, Some("v"))] {
-                db.kv_set("gone", "k", "v").await.expect("set");
-                db.kv_set("other", "k", "v").await.expect("set");
-                db.record_removal("gone", Some("abc"), keep)
-                    .await
-                    .expect("removal");
-                assert!(db.was_removed("gone").await.expect("read"));
-                assert_eq!(
-                    db.kv_get("gone", "k").await.expect("get").as_deref(),
-                    left,
-                    "keep_data={keep}"
-                );
-                assert_eq!(
-                    db.kv_get("other", "k").await.expect("get").as_deref(),
-                    Some("v"),
-                    "another plugin's data stays"
-                );
-            }
-        }
-    }
 }

@@ -24,9 +24,9 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use crate::manifest::Manifest;
-use crate::plugins::{MANIFEST_FILE, PluginHost, read_manifest};
 use crate::runtime::LoadError;
 use crate::watcher::{Batch, Debounce, FileWatcher};
+use crate::{MANIFEST_FILE, PluginHost, read_manifest};
 
 /// How long the directory must be quiet before its changes are handled. Writers rename
 /// finished files into place, so this only has to cover one burst of renames.

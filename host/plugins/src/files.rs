@@ -24,10 +24,10 @@ impl PluginHost {
         let Ok(entries) = std::fs::read_dir(&self.plugins_dir) else {
             return;
         };
-        let db = self.db.as_ref();
+        let installs = self.installs();
         let recorded_sha = |id: String| async move {
-            match db {
-                Some(db) => db
+            match installs {
+                Some(installs) => installs
                     .install_record(&id)
                     .await
                     .ok()
@@ -175,7 +175,7 @@ fn remove_temp_files(dir: &Path) {
 /// Writes `bytes` to `path` so that a reader sees the old file or the whole new one, never
 /// part of it: a temporary file beside it (same file system), synced, then renamed over
 /// it. On failure the temporary file is removed.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     let written = std::fs::File::create(&tmp).and_then(|mut file| {

@@ -41,8 +41,7 @@ pub fn write_field(writer: &mut dyn fmt::Write, name: &str, value: &dyn fmt::Deb
 /// characters of it.
 fn write_escaped(f: &mut dyn fmt::Write, text: &str, max: usize) -> fmt::Result {
     {
-        let mut shown = 0;
-        for c in text.chars() {
+        for (shown, c) in text.chars().enumerate() {
             if shown == max {
                 return write!(f, "…({} bytes in all)", text.len());
             }
@@ -55,7 +54,6 @@ fn write_escaped(f: &mut dyn fmt::Write, text: &str, max: usize) -> fmt::Result 
             } else {
                 f.write_char(c)?;
             }
-            shown += 1;
         }
         Ok(())
     }
