@@ -20,6 +20,7 @@
 //! component is built against, and the load picks that version's bindings.
 
 pub mod audit;
+pub mod clock;
 pub mod ids;
 pub mod kv;
 pub mod logsafe;

@@ -11,6 +11,12 @@
 
 use std::fmt;
 
+/// The id every log line of one request carries (`request{id=…}`). The server's access
+/// layer makes it and stores it in the HTTP request's extensions; the MCP handler finds it
+/// there to log a protocol call inside its request's span.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub std::sync::Arc<str>);
+
 /// Longest client-sent text written to a log, in characters.
 pub const MAX_LOGGED: usize = 200;
 

@@ -137,8 +137,8 @@ async fn run() -> anyhow::Result<()> {
             let state = state.clone();
             let request = request.clone();
             async move {
-                let route = providers::named_route(&state, "mama-bear")?;
-                sanctuary::chat::answer(&state, route, request, sanctuary::chat::Surface::Json)
+                let route = providers::named_route(&state.chat, "mama-bear")?;
+                sanctuary::chat::answer(&state.chat, route, request, sanctuary::chat::Surface::Json)
                     .outcome()
                     .await?;
                 Ok(())

@@ -27,8 +27,7 @@ pub const HEADER: &str = "x-request-id";
 const MAX_ID: usize = 128;
 
 /// The id of the request being served (a request extension).
-#[derive(Debug, Clone)]
-pub struct RequestId(pub std::sync::Arc<str>);
+pub use crate::logsafe::RequestId;
 
 /// The route template that served a request (a response extension, set by
 /// [`crate::metrics::track_http`], which runs where axum knows it).

@@ -248,13 +248,16 @@ pub(crate) mod test_support {
             crate::state::plugin_host(&config, &db.db(), audit.clone()).expect("a plugin host");
         let metrics = Arc::new(crate::metrics::Metrics::new());
         let calls = crate::telemetry::Recorder::start(db.db(), metrics.clone());
-        let config_cache = config.cache.clone();
         let cluster = Arc::new(crate::cluster::Cluster::single("node-test"));
+        let plugins = Arc::new(plugins);
+        let providers = Arc::new(crate::providers::for_config(&config));
+        let cache = Arc::new(crate::cache::ChatCache::new(&config.cache));
         let state = AppState {
-            providers: Arc::new(crate::providers::Providers::new(&config)),
+            chat: crate::state::chats(&plugins, &providers, &cache, &db.db(), &calls),
+            providers,
             config: Arc::new(config),
             db: db.db(),
-            plugins: Arc::new(plugins),
+            plugins,
             audit,
             registry: Arc::new(crate::registry::Registry::load(None).expect("embedded registry")),
             admin: Arc::new(crate::auth::AdminKeys::from_token(ADMIN_KEY)),
@@ -262,7 +265,7 @@ pub(crate) mod test_support {
             started_wall: chrono::Utc::now(),
             metrics: metrics.clone(),
             calls: calls.clone(),
-            cache: Arc::new(crate::cache::ChatCache::new(&config_cache)),
+            cache,
             // No workers: a test that runs jobs calls `state.jobs.start(&state)`.
             jobs: Arc::new(crate::jobs::Jobs::new(
                 db.db(),

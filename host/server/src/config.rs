@@ -20,6 +20,8 @@ use serde::{Deserialize, Serialize};
 use crate::cli::ServeArgs;
 
 mod log;
+pub mod reload;
+pub mod secrets;
 mod sections;
 mod seeds;
 

@@ -12,6 +12,7 @@ use sqlx::AnyPool;
 use sqlx::AssertSqlSafe;
 use sqlx::any::AnyPoolOptions;
 
+pub mod chat;
 mod installs;
 mod kv;
 

@@ -11,10 +11,7 @@ pub mod access;
 pub mod api;
 pub mod audit;
 pub mod auth;
-pub mod cache;
-pub mod chat;
 pub mod cli;
-pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod console;
@@ -30,16 +27,19 @@ pub mod scout;
 pub mod socket;
 pub mod state;
 pub mod telemetry;
-pub mod terminal;
 pub mod workspace;
 
-// The plugin runtime (`host/runtime`) and the plugins (`host/plugins`) are crates of their
-// own; these paths keep naming their modules as the server always has (`system` holds the
+// The plugin runtime (`host/runtime`), the plugins (`host/plugins`), chat (`host/chat`;
+// `providers` below adds the config reload, secrets, status and stored bindings) and the
+// MCP side (`host/mcp`; `mcp` below adds its HTTP transport) are crates of their own; these
+// paths keep naming their modules as the server always has (`system` holds the
 // machine sampler, `plugins` the live set).
+pub use sanctuary_chat::{cache, chat};
+pub use sanctuary_mcp::terminal;
 pub use sanctuary_plugins as plugins;
 pub use sanctuary_plugins::{install, registry, watch, watcher};
 pub use sanctuary_runtime as runtime;
-pub use sanctuary_runtime::{logsafe, manifest, sandbox, signing, system};
+pub use sanctuary_runtime::{clock, logsafe, manifest, sandbox, signing, system};
 
 use anyhow::Context as _;
 use axum::Router;
@@ -90,7 +90,7 @@ pub async fn bind(config: &Config) -> anyhow::Result<tokio::net::TcpListener> {
 /// reload) and the config and secrets file watcher. Dropping it stops both.
 pub struct Watchers {
     _plugins: Option<watch::WatchHandle>,
-    _config: Option<providers::reload::ConfigWatch>,
+    _config: Option<config::reload::ConfigWatch>,
 }
 
 /// Starts the [`Watchers`] over `state`. A watcher that cannot start (say, out of inotify
@@ -101,7 +101,7 @@ pub async fn watch_files(state: &AppState) -> Watchers {
         .inspect_err(|e| warn!(cause = %format!("{e:#}"), "not watching the plugins directory"))
         .ok();
     // Routes, breaker, plugin settings and secrets follow the config files while serving.
-    let config = providers::reload::spawn(state.clone())
+    let config = config::reload::spawn(state.clone())
         .await
         .inspect_err(|e| warn!(cause = %format!("{e:#}"), "not watching the config file"))
         .ok()

@@ -12,6 +12,8 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::install::Installer;
 use crate::plugins::{Backing, PluginHost};
+use crate::cache::ChatCache;
+use crate::chat::Chats;
 use crate::providers::Providers;
 use crate::registry::Registry;
 
@@ -28,6 +30,9 @@ pub struct AppState {
     pub audit: Arc<Audit>,
     /// AI routing: routes, breakers, recent outcomes.
     pub providers: Arc<Providers>,
+    /// What chats reach (the chat crate's handle over the plugins, `providers`, `cache`,
+    /// the database's sessions and `calls`): `chat::send(&state.chat, ...)`.
+    pub chat: Chats,
     /// The marketplace index plugins are installed from.
     pub registry: Arc<Registry>,
     /// Keys that grant admin rights.
@@ -105,7 +110,7 @@ impl AppState {
         audit.set_metrics(metrics.clone());
         let cache = Arc::new(crate::cache::ChatCache::new(&config.cache));
         if let Some(file) = &config.secrets_file {
-            let secrets = crate::providers::secrets::read(file)?;
+            let secrets = crate::config::secrets::read(file)?;
             tracing::info!(file = %file.display(), count = secrets.len(), "secrets loaded for plugins");
             plugins.runtime().services().set_secrets(secrets);
         }
@@ -118,9 +123,8 @@ impl AppState {
         } else {
             plugins.start().await.context("load plugins")?;
         }
-        let providers = Providers::new(&config);
-        providers
-            .load_stored(&db)
+        let providers = Arc::new(crate::providers::for_config(&config));
+        crate::providers::load_stored(&providers, &db)
             .await
             .context("read the chat routes bound through the API")?;
         let jobs = Arc::new(crate::jobs::Jobs::new(
@@ -132,11 +136,12 @@ impl AppState {
         let health = Arc::new(crate::api::health::Monitor::new(config.health));
         let scout = Arc::new(crate::scout::StatusCache::new(config.scout.status_ttl_ms));
         let state = AppState {
+            chat: chats(&plugins, &providers, &cache, &db, &calls),
             config: Arc::new(config),
             db,
             plugins,
             audit,
-            providers: Arc::new(providers),
+            providers,
             registry: Arc::new(registry),
             admin: Arc::new(admin),
             started_at: Instant::now(),
@@ -200,4 +205,22 @@ pub fn plugin_host(config: &Config, db: &Db, audit: Arc<Audit>) -> anyhow::Resul
             denials: audit,
         },
     )
+}
+
+/// The chat crate's handle over a state's parts: sessions in `db`, calls recorded by
+/// `calls` (which also counts cache lookups in the metrics).
+pub fn chats(
+    plugins: &Arc<PluginHost>,
+    providers: &Arc<Providers>,
+    cache: &Arc<ChatCache>,
+    db: &Db,
+    calls: &crate::telemetry::Recorder,
+) -> Chats {
+    Chats {
+        plugins: plugins.clone(),
+        providers: providers.clone(),
+        cache: cache.clone(),
+        sessions: Arc::new(db.clone()),
+        observer: Arc::new(calls.clone()),
+    }
 }

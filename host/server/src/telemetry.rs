@@ -1,6 +1,6 @@
 //! Call recording: every plugin call (from the runtime's one exit point,
-//! `Runtime::finish`) and every chat call (from [`crate::providers::serve`] and the response
-//! cache) becomes a row of the `calls` table, which `/api/analytics` reads.
+//! `Runtime::finish`) and every chat call (from the chat crate's failover walk and response cache,
+//! through [`ChatObserver`]) becomes a row of the `calls` table, which `/api/analytics` reads.
 //!
 //! Recording never slows or fails a call: [`Recorder::plugin_call`] and
 //! [`Recorder::chat_call`] update the Prometheus counters and put the record on a bounded
@@ -39,26 +39,8 @@ const HOLD: Duration = Duration::from_secs(1);
 
 pub use sanctuary_runtime::observe::{Outcome, PluginCall};
 
-/// One chat call on a route.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChatCall {
-    /// The route (or the model name asked for on `/v1`).
-    pub route: String,
-    /// The provider that answered, or failed last.
-    pub provider: Option<String>,
-    /// The model that answered.
-    pub model: Option<String>,
-    /// Whether a provider answered.
-    pub ok: bool,
-    /// Whether the answer came from the response cache.
-    pub cached: bool,
-    /// The failure's code, when none answered.
-    pub error_code: Option<&'static str>,
-    /// From the call to the answer, failovers included.
-    pub duration: Duration,
-    /// Prompt plus completion tokens.
-    pub tokens: Option<u64>,
-}
+/// One chat call on a route (the chat crate reports it through [`ChatObserver`]).
+pub use sanctuary_chat::{ChatCall, ChatObserver};
 
 /// A record as queued: what happened and when it finished.
 #[derive(Debug, Clone, PartialEq)]
@@ -401,6 +383,17 @@ fn millis(duration: Duration) -> f64 {
 impl sanctuary_runtime::observe::CallObserver for Recorder {
     fn plugin_call(&self, call: PluginCall) {
         Recorder::plugin_call(self, call);
+    }
+}
+
+/// The chat crate's calls and cache lookups go to the `calls` table and the metrics.
+impl ChatObserver for Recorder {
+    fn chat_call(&self, call: ChatCall) {
+        Recorder::chat_call(self, call);
+    }
+
+    fn cache_lookup(&self, route: &str, hit: bool) {
+        self.metrics.cache_lookup(route, hit);
     }
 }
 

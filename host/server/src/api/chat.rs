@@ -76,7 +76,7 @@ pub async fn vertex_garden(
 
 async fn chat_on(state: &AppState, route: &str, body: Value) -> ApiResult<Json<ChatReply>> {
     let input = ChatInput::from_json(body).map_err(chat_error)?;
-    let reply = chat::send(state, route, input, chat::Surface::Json)
+    let reply = chat::send(&state.chat, route, input, chat::Surface::Json)
         .outcome()
         .await
         .map_err(chat_error)?;
@@ -104,7 +104,7 @@ pub async fn list_sessions(
     Query(query): Query<SessionsQuery>,
 ) -> ApiResult<Json<Vec<SessionView>>> {
     let limit = query.limit.unwrap_or(100).clamp(1, MAX_LIMIT);
-    let sessions = chat::sessions(&state, query.user_id.as_deref(), limit)
+    let sessions = chat::sessions(&state.chat, query.user_id.as_deref(), limit)
         .await
         .map_err(chat_error)?;
     Ok(Json(sessions))
@@ -125,7 +125,7 @@ pub async fn create_session(
 ) -> ApiResult<(StatusCode, Json<SessionView>)> {
     let body = optional_json(&body)?;
     let new = NewSession::from_json(body).map_err(chat_error)?;
-    let session = chat::create_session(&state, new)
+    let session = chat::create_session(&state.chat, new)
         .await
         .map_err(chat_error)?;
     Ok((StatusCode::CREATED, Json(session)))
@@ -144,7 +144,7 @@ pub async fn show_session(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<SessionDetail>> {
-    let detail = chat::session_detail(&state, &id)
+    let detail = chat::session_detail(&state.chat, &id)
         .await
         .map_err(chat_error)?;
     Ok(Json(detail))
@@ -167,7 +167,7 @@ pub fn chat_error(err: chat::Error) -> ApiError {
         chat::Error::Invalid { field, message } => {
             ApiError::bad_request(message).with_details(json!({ "field": field }))
         }
-        chat::Error::Storage(e) => ApiError::internal(anyhow::Error::new(e)),
+        chat::Error::Storage(e) => ApiError::internal(e),
         chat::Error::Provider(call) => {
             ApiError::new(status, call.to_string()).with_details(json!({ "code": call.code() }))
         }

@@ -269,7 +269,7 @@ struct Target {
 
 /// What a provider that is not configured lacks, naming it (`None`: it can be called).
 fn unconfigured(state: &AppState, provider: &str) -> Option<String> {
-    let live = providers::loaded_provider(state, provider)?;
+    let live = providers::loaded_provider(&state.plugins, provider)?;
     providers::configured::missing(state, &live).map(|why| format!("`{provider}` has {why}"))
 }
 
@@ -293,7 +293,7 @@ fn resolve(state: &AppState, model: &str) -> Result<Target, OpenAiError> {
     };
     if let Some((provider, name)) = model.split_once('/')
         && !name.is_empty()
-        && providers::loaded_provider(state, provider).is_some()
+        && providers::loaded_provider(&state.plugins, provider).is_some()
     {
         usable(provider)?;
         return Ok(ad_hoc(vec![ChainEntry {
@@ -301,7 +301,7 @@ fn resolve(state: &AppState, model: &str) -> Result<Target, OpenAiError> {
             ..ChainEntry::new(provider)
         }]));
     }
-    if providers::loaded_provider(state, model).is_some() {
+    if providers::loaded_provider(&state.plugins, model).is_some() {
         usable(model)?;
         return Ok(ad_hoc(vec![ChainEntry::new(model)]));
     }
@@ -362,7 +362,7 @@ pub async fn chat_completions(
     if completion.stream {
         return stream(state, completion, target, request).await;
     }
-    let served = chat::answer(&state, target.route.clone(), request, chat::Surface::OpenAi)
+    let served = chat::answer(&state.chat, target.route.clone(), request, chat::Surface::OpenAi)
         .outcome()
         .await
         .map_err(|e| OpenAiError::from_provider(&e))?;
@@ -419,7 +419,7 @@ async fn stream(
     request: ChatRequest,
 ) -> Result<Response, OpenAiError> {
     let mut rx = chat::answer(
-        &state,
+        &state.chat,
         target.route.clone(),
         request,
         chat::Surface::OpenAiStream,
@@ -450,7 +450,7 @@ async fn stream(
             let (provider, model) = serving.unwrap_or_default();
             let model = model
                 .or_else(|| {
-                    providers::loaded_provider(&state, &provider)
+                    providers::loaded_provider(&state.plugins, &provider)
                         .and_then(|live| live.provider.as_ref().map(|i| i.default_model.clone()))
                 })
                 .unwrap_or_else(|| completion.model.clone());

@@ -64,13 +64,13 @@ pub async fn stream_chat(
             "No chat route is named {route}"
         )));
     }
-    if providers::provider_for_route(&state, &route).is_none() {
+    if providers::provider_for_route(&state.chat, &route).is_none() {
         return Err(chat_error(chat::Error::NoProvider { route }));
     }
 
     // The chat runs on its own task: a client that goes away does not cut the provider
     // off mid-answer, and the turn is still stored in its session.
-    let chat = chat::send(&state, &route, input, chat::Surface::Sse);
+    let chat = chat::send(&state.chat, &route, input, chat::Surface::Sse);
     let mut response = Sse::new(events(chat))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response();

@@ -64,7 +64,7 @@ pub async fn apply(state: &AppState, event: Event) {
 }
 
 async fn reload_routes(state: &AppState) {
-    match state.providers.load_stored(&state.db).await {
+    match crate::providers::load_stored(&state.providers, &state.db).await {
         Ok(changes) => {
             for change in changes {
                 tracing::info!(change = %change, "chat route changed on another node");

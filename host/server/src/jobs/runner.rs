@@ -246,8 +246,8 @@ impl Piece {
 /// One provider call: the job's prompt, for `channel` when given.
 async fn piece(state: &AppState, job: &Job, channel: Option<&str>) -> Result<Piece, String> {
     let request = request(job, channel);
-    let route = providers::named_route(state, &job.route).map_err(|e| e.to_string())?;
-    let served = crate::chat::answer(state, route, request, crate::chat::Surface::Job)
+    let route = providers::named_route(&state.chat, &job.route).map_err(|e| e.to_string())?;
+    let served = crate::chat::answer(&state.chat, route, request, crate::chat::Surface::Job)
         .outcome()
         .await
         .map_err(|e| e.to_string())?;

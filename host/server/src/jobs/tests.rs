@@ -219,7 +219,7 @@ async fn a_job_keeps_its_sampling_parameters_and_its_request_carries_them() {
 async fn the_queue_hands_out_jobs_in_order_once_each_on_every_database() {
     for db in testing::all().await {
         let jobs = Jobs::new(db.db(), JobsConfig::default(), node(NODE));
-        let providers = Providers::new(&crate::config::Config::default());
+        let providers = crate::providers::for_config(&crate::config::Config::default());
         let first = jobs
             .create(&providers, new_job("first"))
             .await
@@ -322,7 +322,7 @@ async fn the_queue_hands_out_jobs_in_order_once_each_on_every_database() {
 async fn retry_and_cancel_apply_only_to_the_statuses_that_allow_them() {
     for db in testing::all().await {
         let jobs = Jobs::new(db.db(), JobsConfig::default(), node(NODE));
-        let providers = Providers::new(&crate::config::Config::default());
+        let providers = crate::providers::for_config(&crate::config::Config::default());
         let job = jobs
             .create(&providers, new_job("x"))
             .await
@@ -366,7 +366,7 @@ async fn retry_and_cancel_apply_only_to_the_statuses_that_allow_them() {
 async fn cancelling_a_running_job_stops_its_run() {
     let db = testing::db().await;
     let jobs = Jobs::new(db.db(), JobsConfig::default(), node(NODE));
-    let providers = Providers::new(&crate::config::Config::default());
+    let providers = crate::providers::for_config(&crate::config::Config::default());
     let job = jobs
         .create(&providers, new_job("x"))
         .await
@@ -396,7 +396,7 @@ async fn a_restart_requeues_interrupted_jobs_and_fails_those_out_of_attempts_on_
             ..JobsConfig::default()
         };
         let jobs = Jobs::new(db.db(), config, node(NODE));
-        let providers = Providers::new(&crate::config::Config::default());
+        let providers = crate::providers::for_config(&crate::config::Config::default());
         let once = jobs
             .create(&providers, new_job("interrupted once"))
             .await
@@ -692,7 +692,7 @@ async fn bad_job_requests_are_400s_and_unknown_jobs_404s_in_the_envelope() {
 async fn a_starting_node_takes_back_its_own_and_expired_jobs_but_never_a_live_node_s() {
     for db in testing::all().await {
         let config = JobsConfig::default();
-        let providers = Providers::new(&crate::config::Config::default());
+        let providers = crate::providers::for_config(&crate::config::Config::default());
         let other = Jobs::new(db.db(), config, node("node-other"));
         let live = other
             .create(&providers, new_job("run by a live node"))
@@ -751,7 +751,7 @@ async fn a_starting_node_takes_back_its_own_and_expired_jobs_but_never_a_live_no
 #[tokio::test]
 async fn a_renewal_fails_once_the_job_was_cancelled_elsewhere_or_taken_over() {
     for db in testing::all().await {
-        let providers = Providers::new(&crate::config::Config::default());
+        let providers = crate::providers::for_config(&crate::config::Config::default());
         let a = Jobs::new(db.db(), JobsConfig::default(), node("node-a"));
         let b = Jobs::new(db.db(), JobsConfig::default(), node("node-b"));
         let job = a

@@ -77,7 +77,7 @@ pub fn warn_at_start(state: &AppState) {
 fn chain_warnings(state: &AppState, name: &str, chain: &[ChainEntry]) -> Vec<String> {
     let mut warnings = Vec::new();
     for entry in chain {
-        let warning = match loaded_provider(state, &entry.provider) {
+        let warning = match loaded_provider(&state.plugins, &entry.provider) {
             None => format!(
                 "provider `{}` is not loaded; the route skips it until it is",
                 entry.provider

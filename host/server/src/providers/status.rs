@@ -138,7 +138,7 @@ pub fn view(state: &AppState) -> ProvidersView {
     let providers = used_by
         .into_iter()
         .map(|(id, routes)| {
-            let live = loaded_provider(state, &id);
+            let live = loaded_provider(&state.plugins, &id);
             let info = live.as_ref().and_then(|l| l.provider.as_ref());
             let missing = live.as_ref().and_then(|l| configured::missing(state, l));
             ProviderView {
@@ -184,13 +184,13 @@ pub fn route_view(state: &AppState, route: &Route) -> RouteView {
             ("disabled", Some("disabled by flag".to_string()))
         } else if state.plugins.get(&entry.provider).is_none() {
             ("not-loaded", Some("not loaded".to_string()))
-        } else if loaded_provider(state, &entry.provider).is_none() {
+        } else if loaded_provider(&state.plugins, &entry.provider).is_none() {
             (
                 "not-a-provider",
                 Some("not an ai-provider plugin".to_string()),
             )
         } else {
-            let missing = loaded_provider(state, &entry.provider)
+            let missing = loaded_provider(&state.plugins, &entry.provider)
                 .and_then(|live| configured::missing(state, &live));
             match breakers.check(&entry.provider) {
                 Ok(Admission::Normal) => match missing {

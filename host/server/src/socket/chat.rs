@@ -43,7 +43,7 @@ pub async fn mama_bear_chat(ctx: &Ctx, data: Value) {
     super::events::wait_for_plugins(ctx).await;
 
     // Streamed, but a cached answer (`[cache]`) may still serve it, as one chunk.
-    let mut chat = chat::send(&ctx.state, MAMA_BEAR, input, chat::Surface::SocketIo);
+    let mut chat = chat::send(&ctx.state.chat, MAMA_BEAR, input, chat::Surface::SocketIo);
     let mut index = 0_u64;
     let result = loop {
         let first = match chat.next_event().await {

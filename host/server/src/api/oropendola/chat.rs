@@ -101,7 +101,7 @@ pub async fn send_message(
     args: Args,
 ) -> ApiResult<axum::Json<Answer<SentMessage>>> {
     let (route, input) = input_of(&state, &caller, &args).await?;
-    let reply = chat::send(&state, &route, input, chat::Surface::Json)
+    let reply = chat::send(&state.chat, &route, input, chat::Surface::Json)
         .outcome()
         .await
         .map_err(chat_error)?;
@@ -136,7 +136,7 @@ pub async fn stream(
     args: Args,
 ) -> ApiResult<Response> {
     let (route, mut input) = input_of(&state, &caller, &args).await?;
-    if providers::provider_for_route(&state, &route).is_none() {
+    if providers::provider_for_route(&state.chat, &route).is_none() {
         return Err(chat_error(chat::Error::NoProvider { route }));
     }
     let session_id = input
@@ -145,7 +145,7 @@ pub async fn stream(
         .clone();
     // On its own task: a client that goes away does not cut the provider off, and the
     // turn is still stored.
-    let chat = chat::send(&state, &route, input, chat::Surface::Sse);
+    let chat = chat::send(&state.chat, &route, input, chat::Surface::Sse);
     Ok(Sse::new(events(chat, session_id))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())
@@ -273,12 +273,12 @@ pub async fn get_history(
     };
     let Some(session) = session else {
         let limit = args.number("limit", 50, 1, 1000)?;
-        let sessions = chat::sessions(&state, Some(&caller.name), limit as i64)
+        let sessions = chat::sessions(&state.chat, Some(&caller.name), limit as i64)
             .await
             .map_err(chat_error)?;
         return Ok(answer(History::Conversations { sessions }));
     };
-    let detail = chat::session_detail(&state, &session)
+    let detail = chat::session_detail(&state.chat, &session)
         .await
         .map_err(chat_error)?;
     if detail.session.user_id != caller.name && caller.is_user {

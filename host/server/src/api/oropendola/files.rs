@@ -313,7 +313,7 @@ pub async fn analyze(
         "session_id": args.text("session_id")?,
     }))
     .map_err(chat_error)?;
-    let reply = chat::send(&state, &route, input, chat::Surface::Json)
+    let reply = chat::send(&state.chat, &route, input, chat::Surface::Json)
         .outcome()
         .await
         .map_err(chat_error)?;

@@ -1,64 +1,16 @@
 //! Chat sessions and messages in the database (`chat_sessions`, `chat_messages`, migration
-//! 0003), so conversations survive a restart. Plain rows in, plain rows out; what the API
+//! 0003), so conversations survive a restart: the SQL under the chat crate's
+//! [`Sessions`], which [`Db`] implements here. Plain rows in, plain rows out; what the API
 //! shows is shaped by [`crate::chat`].
 
+use futures::future::BoxFuture;
+use sanctuary_chat::chat::store::{MessageRow, NewMessage, SessionRow, Sessions, StoreResult};
 use serde_json::Value;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use super::{Db, Result};
 use crate::clock;
-use crate::db::{Db, Result};
-
-/// A session row with figures about its messages.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SessionRow {
-    /// Session id.
-    pub id: String,
-    /// Who the session belongs to.
-    pub user_id: String,
-    /// Its title, once known.
-    pub title: Option<String>,
-    /// When it was created (RFC 3339).
-    pub created_at: String,
-    /// When it last changed (RFC 3339).
-    pub updated_at: String,
-    /// The caller's metadata (a JSON value, normally an object).
-    pub metadata: Value,
-    /// How many messages it holds.
-    pub message_count: i64,
-    /// When its last message was written.
-    pub last_message_at: Option<String>,
-}
-
-/// A stored message.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MessageRow {
-    /// Message id.
-    pub id: String,
-    /// The session it belongs to.
-    pub session_id: String,
-    /// `user`, `assistant` or `system`.
-    pub role: String,
-    /// Its text.
-    pub content: String,
-    /// When it was written (RFC 3339).
-    pub created_at: String,
-    /// Figures about it (model, tokens, ... for answers), a JSON object.
-    pub metadata: Value,
-}
-
-/// A message to store.
-#[derive(Debug, Clone)]
-pub struct NewMessage<'a> {
-    /// `user`, `assistant` or `system`.
-    pub role: &'a str,
-    /// Its text.
-    pub content: &'a str,
-    /// When it was written (RFC 3339).
-    pub created_at: String,
-    /// Figures about it.
-    pub metadata: Value,
-}
 
 const SESSION_COLUMNS: &str = "s.id, s.user_id, s.title, s.created_at, s.updated_at, s.metadata, \
      (SELECT COUNT(*) FROM chat_messages m WHERE m.session_id = s.id) AS message_count, \
@@ -225,6 +177,48 @@ fn message_row(row: &AnyRow) -> Result<MessageRow, sqlx::Error> {
 /// A JSON text column; text that is not JSON (written by hand) is shown as a string.
 fn json_column(text: String) -> Value {
     serde_json::from_str(&text).unwrap_or(Value::String(text))
+}
+
+/// The chat crate reaches sessions through this.
+impl Sessions for Db {
+    fn session<'a>(&'a self, id: &'a str) -> BoxFuture<'a, StoreResult<Option<SessionRow>>> {
+        Box::pin(async move { Ok(session(self, id).await?) })
+    }
+
+    fn sessions<'a>(
+        &'a self,
+        user_id: Option<&'a str>,
+        limit: i64,
+    ) -> BoxFuture<'a, StoreResult<Vec<SessionRow>>> {
+        Box::pin(async move { Ok(sessions(self, user_id, limit).await?) })
+    }
+
+    fn messages<'a>(
+        &'a self,
+        session_id: &'a str,
+        limit: i64,
+    ) -> BoxFuture<'a, StoreResult<Vec<MessageRow>>> {
+        Box::pin(async move { Ok(messages(self, session_id, limit).await?) })
+    }
+
+    fn ensure_session<'a>(
+        &'a self,
+        id: &'a str,
+        user_id: &'a str,
+        title: Option<&'a str>,
+        metadata: &'a Value,
+    ) -> BoxFuture<'a, StoreResult<SessionRow>> {
+        Box::pin(async move { Ok(ensure_session(self, id, user_id, title, metadata).await?) })
+    }
+
+    fn append<'a>(
+        &'a self,
+        session_id: &'a str,
+        turn: &'a [NewMessage<'a>],
+        title: Option<&'a str>,
+    ) -> BoxFuture<'a, StoreResult<()>> {
+        Box::pin(async move { Ok(append(self, session_id, turn, title).await?) })
+    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! The MCP protocol handler: rmcp's `ServerHandler` over the catalogue of
-//! [`crate::mcp`]. Each MCP session (or, without a session, each request) gets its own
+//! [`crate`]. Each MCP session (or, without a session, each request) gets its own
 //! [`Handler`]; all of them read the live plugin set, so installs, uninstalls and hot
 //! reloads show at once.
 //!
@@ -100,7 +100,7 @@ impl Handler {
 
 /// The plugin a request is scoped to: `Some("time")` on `/mcp/time`, `None` on `/mcp`.
 pub fn scope_of(context: &RequestContext<RoleServer>) -> Option<String> {
-    let parts = context.extensions.get::<axum::http::request::Parts>()?;
+    let parts = context.extensions.get::<http::request::Parts>()?;
     let plugin = parts
         .uri
         .path()
@@ -683,8 +683,8 @@ async fn notify_progress(peer: &Peer<RoleServer>, token: &ProgressToken, report:
 fn request_span(context: &RequestContext<RoleServer>) -> tracing::Span {
     context
         .extensions
-        .get::<axum::http::request::Parts>()
-        .and_then(|parts| parts.extensions.get::<crate::access::RequestId>())
+        .get::<http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<crate::runtime::logsafe::RequestId>())
         .map_or_else(
             tracing::Span::current,
             |id| tracing::info_span!("request", id = %id.0),
@@ -765,8 +765,8 @@ mod tests {
 
     #[tokio::test]
     async fn only_changes_of_mcp_servers_call_for_notifications() {
-        let (state, _db, _dir) = crate::api::test_support::state().await;
-        let mut watch = Watch::new(&state.plugins);
+        let (host, _dir) = crate::testing::empty_host();
+        let mut watch = Watch::new(&host);
         let loaded = |id: &str, kind| PluginEvent::PluginLoaded {
             id: id.into(),
             kind,

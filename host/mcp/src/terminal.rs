@@ -171,9 +171,9 @@ fn list_tools(plugins: &PluginHost) -> String {
 
 async fn call(plugins: &PluginHost, plugin: &str, tool: &str, arguments: &Value) -> Output {
     // The one tool-call path (schema check first), shared with `/mcp` and the REST API.
-    match crate::mcp::call_tool(plugins, plugin, tool, arguments.clone()).await {
+    match crate::call_tool(plugins, plugin, tool, arguments.clone()).await {
         Ok(contents) => Output::ok(render(&contents)),
-        Err(crate::mcp::Error::UnknownServer(_)) => match plugins.get(plugin) {
+        Err(crate::Error::UnknownServer(_)) => match plugins.get(plugin) {
             Some(live) => Output::fail(format!(
                 "`{plugin}` is a {} plugin and has no tools",
                 live.plugin.kind()
@@ -262,16 +262,16 @@ mod tests {
 
     #[tokio::test]
     async fn with_no_plugins_the_lists_say_so_and_calls_fail() {
-        let (state, _db, _dir) = crate::api::test_support::state().await;
+        let (host, _dir) = crate::testing::empty_host();
         assert_eq!(
-            run(&state.plugins, "plugins").await,
+            run(&host, "plugins").await,
             Output::ok("no plugins are loaded")
         );
-        assert!(run(&state.plugins, "tools").await.success);
-        let out = run(&state.plugins, "time.current_time {}").await;
+        assert!(run(&host, "tools").await.success);
+        let out = run(&host, "time.current_time {}").await;
         assert!(!out.success);
         assert!(out.output.contains("no plugin `time`"), "{}", out.output);
-        let help = run(&state.plugins, "help").await;
+        let help = run(&host, "help").await;
         assert!(help.success && help.output.contains("<plugin>.<tool>"));
     }
 }

@@ -5,8 +5,8 @@
 //! [`send`] returns the chat as a [`stream::ChatStream`] of events, as [`stream::answer`]
 //! (the same without a session, for `/v1` and jobs) does; each surface maps it.
 //!
-//! Sessions and messages live in the database ([`store`]); a chat naming a session that
-//! does not exist creates it under that id (once the provider has answered: a failed chat
+//! Sessions and messages live in the server's database, reached through
+//! [`store::Sessions`]; a chat naming a session that does not exist creates it under that id (once the provider has answered: a failed chat
 //! leaves no empty session behind).
 
 pub mod params;
@@ -17,13 +17,10 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
-use crate::clock;
-use crate::db;
-use crate::providers;
 use crate::runtime::CallError;
 use crate::runtime::ids::Kind;
 use crate::runtime::provider::{ChatRequest, Message, Role};
-use crate::state::AppState;
+use crate::{Chats, clock, providers};
 use store::{MessageRow, NewMessage, SessionRow};
 pub use stream::{ChatEvent, ChatStream, Surface, answer};
 
@@ -61,7 +58,7 @@ pub enum Error {
     UnknownSession(String),
     /// Reading or writing sessions failed.
     #[error("chat storage failed")]
-    Storage(#[from] db::Error),
+    Storage(#[source] anyhow::Error),
 }
 
 impl Error {
@@ -80,8 +77,8 @@ impl Error {
     /// The HTTP status it answers with (in a stream: the status it reports): 400 for a bad
     /// request, 503 with no provider, 404 for an unknown session, 500 when storage failed,
     /// and a provider's failure as [`providers::failure_status`] says.
-    pub fn status(&self) -> axum::http::StatusCode {
-        use axum::http::StatusCode;
+    pub fn status(&self) -> http::StatusCode {
+        use http::StatusCode;
         match self {
             Error::Invalid { .. } => StatusCode::BAD_REQUEST,
             Error::NoProvider { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -235,26 +232,26 @@ pub fn new_session_id() -> String {
 /// provider, and stores both messages once it has answered. The stream ends with the
 /// seeds' ChatResponse, or the error.
 pub fn send(
-    state: &AppState,
+    chats: &Chats,
     route: &str,
     input: ChatInput,
     surface: Surface,
 ) -> ChatStream<Result<ChatReply>> {
-    let (state, route) = (state.clone(), route.to_string());
-    ChatStream::spawn(move |sink| async move { turn(&state, &route, input, surface, &sink).await })
+    let (chats, route) = (chats.clone(), route.to_string());
+    ChatStream::spawn(move |sink| async move { turn(&chats, &route, input, surface, &sink).await })
 }
 
 /// One turn of a session: [`send`]'s task.
 async fn turn(
-    state: &AppState,
+    chats: &Chats,
     route: &str,
     input: ChatInput,
     surface: Surface,
     sink: &stream::Sink<Result<ChatReply>>,
 ) -> Result<ChatReply> {
     // Fail before touching the session when nothing could answer at all.
-    let named = providers::named_route(state, route)?;
-    if providers::first_loaded(state, &named).is_none() {
+    let named = providers::named_route(chats, route)?;
+    if providers::first_loaded(chats, &named).is_none() {
         return Err(Error::NoProvider {
             route: route.to_string(),
         });
@@ -262,10 +259,14 @@ async fn turn(
     let received_at = clock::timestamp();
     let session_id = input.session_id.clone().unwrap_or_else(new_session_id);
     // The session is only created once there is an answer to store in it.
-    let (owner, history) = match store::session(&state.db, &session_id).await? {
+    let sessions = &chats.sessions;
+    let (owner, history) = match sessions.session(&session_id).await.map_err(Error::Storage)? {
         Some(session) => (
             Some(session.user_id),
-            store::messages(&state.db, &session_id, HISTORY_LIMIT).await?,
+            sessions
+                .messages(&session_id, HISTORY_LIMIT)
+                .await
+                .map_err(Error::Storage)?,
         ),
         None => (None, Vec::new()),
     };
@@ -289,7 +290,7 @@ async fn turn(
         context: input.context.as_ref().map(Value::to_string),
     };
     // The cache (as the surface allows), then failover along the route's chain.
-    let served = stream::walk(state, &named, &request, surface, sink).await?;
+    let served = stream::walk(chats, &named, &request, surface, sink).await?;
     let processing_time = served.elapsed.as_secs_f64();
     let answer = served.response;
 
@@ -325,14 +326,14 @@ async fn turn(
             metadata: serde_json::to_value(&metadata).unwrap_or_default(),
         },
     ];
-    store::ensure_session(&state.db, &session_id, &user_id, None, &json!({})).await?;
-    store::append(
-        &state.db,
-        &session_id,
-        &turn,
-        Some(&title_of(&input.message)),
-    )
-    .await?;
+    sessions
+        .ensure_session(&session_id, &user_id, None, &json!({}))
+        .await
+        .map_err(Error::Storage)?;
+    sessions
+        .append(&session_id, &turn, Some(&title_of(&input.message)))
+        .await
+        .map_err(Error::Storage)?;
     Ok(ChatReply {
         success: true,
         response: answer.text,
@@ -533,34 +534,48 @@ impl NewSession {
 }
 
 /// Creates a session.
-pub async fn create_session(state: &AppState, new: NewSession) -> Result<SessionView> {
-    let row = store::ensure_session(
-        &state.db,
-        &new_session_id(),
-        new.user_id.as_deref().unwrap_or(ANONYMOUS),
-        new.title.as_deref(),
-        &Value::Object(new.metadata),
-    )
-    .await?;
+pub async fn create_session(chats: &Chats, new: NewSession) -> Result<SessionView> {
+    let metadata = Value::Object(new.metadata);
+    let row = chats
+        .sessions
+        .ensure_session(
+            &new_session_id(),
+            new.user_id.as_deref().unwrap_or(ANONYMOUS),
+            new.title.as_deref(),
+            &metadata,
+        )
+        .await
+        .map_err(Error::Storage)?;
     Ok(row.into())
 }
 
 /// The most recently updated sessions, at most `limit`, optionally of one user.
 pub async fn sessions(
-    state: &AppState,
+    chats: &Chats,
     user_id: Option<&str>,
     limit: i64,
 ) -> Result<Vec<SessionView>> {
-    let rows = store::sessions(&state.db, user_id, limit).await?;
+    let rows = chats
+        .sessions
+        .sessions(user_id, limit)
+        .await
+        .map_err(Error::Storage)?;
     Ok(rows.into_iter().map(SessionView::from).collect())
 }
 
 /// Session `id` with its messages.
-pub async fn session_detail(state: &AppState, id: &str) -> Result<SessionDetail> {
-    let row = store::session(&state.db, id)
-        .await?
+pub async fn session_detail(chats: &Chats, id: &str) -> Result<SessionDetail> {
+    let row = chats
+        .sessions
+        .session(id)
+        .await
+        .map_err(Error::Storage)?
         .ok_or_else(|| Error::UnknownSession(id.to_string()))?;
-    let messages = store::messages(&state.db, id, MESSAGES_SHOWN).await?;
+    let messages = chats
+        .sessions
+        .messages(id, MESSAGES_SHOWN)
+        .await
+        .map_err(Error::Storage)?;
     Ok(SessionDetail {
         session: row.into(),
         messages: messages.into_iter().map(MessageView::from).collect(),

@@ -24,9 +24,9 @@ use std::task::{Context, Poll};
 use futures::Stream;
 use tokio::sync::mpsc;
 
+use crate::Chats;
 use crate::providers::{self, Progress, ProviderError, Route, Served};
 use crate::runtime::provider::ChatRequest;
-use crate::state::AppState;
 
 /// One event of a chat.
 #[derive(Debug)]
@@ -120,7 +120,7 @@ impl<T: Send + 'static> ChatStream<T> {
             match self.events.recv().await {
                 Some(ChatEvent::Done(outcome)) => return outcome,
                 Some(_) => {}
-                None => unreachable!("the chat task always ends with Done, unless it panicked"),
+                None => panic!("the chat task ended without its outcome: it panicked (see the log)"),
             }
         }
     }
@@ -155,22 +155,22 @@ impl<T: Send> Progress for Sink<T> {
 /// asks the provider to stream, and chunks are events) and behind the response cache
 /// when the surface says so.
 pub fn answer(
-    state: &AppState,
+    chats: &Chats,
     route: Route,
     mut request: ChatRequest,
     surface: Surface,
 ) -> ChatStream<Result<Served, ProviderError>> {
     request.streaming = surface.streams();
-    let state = state.clone();
+    let chats = chats.clone();
     ChatStream::spawn(
-        move |sink| async move { walk(&state, &route, &request, surface, &sink).await },
+        move |sink| async move { walk(&chats, &route, &request, surface, &sink).await },
     )
 }
 
 /// The walk itself, reporting to `sink` when the surface streams: the cache in front
 /// when the surface allows it, then the failover along the chain.
 pub(crate) async fn walk<T: Send>(
-    state: &AppState,
+    chats: &Chats,
     route: &Route,
     request: &ChatRequest,
     surface: Surface,
@@ -178,9 +178,9 @@ pub(crate) async fn walk<T: Send>(
 ) -> Result<Served, ProviderError> {
     let progress = surface.streams().then_some(sink as &dyn Progress);
     if surface.cached() {
-        crate::cache::serve(state, route, request, progress).await
+        crate::cache::serve(chats, route, request, progress).await
     } else {
-        providers::serve(state, route, request, progress).await
+        providers::serve(chats, route, request, progress).await
     }
 }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::config::{ChainEntry, RouteConfig};
+use crate::settings::{ChainEntry, RouteConfig};
 
 /// The seeds' primary chat route (`POST /api/chat/mama-bear`, Socket.IO `mama_bear_chat`).
 pub const MAMA_BEAR: &str = "mama-bear";

@@ -113,7 +113,7 @@ impl Reloader {
             for (name, route) in &next.routes {
                 let same = previous.as_ref().and_then(|p| p.routes.get(name)) == Some(route);
                 if !same && !providers.has_api_route(name) {
-                    super::configured::binding_warnings(&self.state, name, route);
+                    crate::providers::configured::binding_warnings(&self.state, name, route);
                 }
             }
             for name in next.routes.keys() {

@@ -15,11 +15,10 @@ use moka::notification::RemovalCause;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::config::CacheConfig;
+use crate::settings::CacheConfig;
 use crate::providers::{self, Progress, ProviderError, Route, Served};
 use crate::runtime::provider::{ChatRequest, Role};
-use crate::state::AppState;
-use crate::telemetry::ChatCall;
+use crate::{ChatCall, Chats};
 
 /// One cached answer.
 #[derive(Debug, Clone)]
@@ -261,18 +260,18 @@ pub fn key(route: &Route, request: &ChatRequest) -> String {
 /// answered at once (to a `progress` listener as one chunk) and counted, a successful
 /// answer to a miss is kept. Failures are never cached.
 pub async fn serve(
-    state: &AppState,
+    chats: &Chats,
     route: &Route,
     request: &ChatRequest,
     progress: Option<&dyn Progress>,
 ) -> Result<Served, ProviderError> {
-    if !state.cache.applies_to(&route.name) {
-        return providers::serve(state, route, request, progress).await;
+    if !chats.cache.applies_to(&route.name) {
+        return providers::serve(chats, route, request, progress).await;
     }
     let started = Instant::now();
     let key = key(route, request);
-    if let Some(mut served) = state.cache.get(&route.name, &key) {
-        state.metrics.cache_lookup(&route.name, true);
+    if let Some(mut served) = chats.cache.get(&route.name, &key) {
+        chats.observer.cache_lookup(&route.name, true);
         served.cached = true;
         served.cache_key = Some(key);
         served.elapsed = started.elapsed();
@@ -282,7 +281,7 @@ pub async fn serve(
             progress.chunk(served.response.text.clone());
         }
         let usage = &served.response.usage;
-        state.calls.chat_call(ChatCall {
+        chats.observer.chat_call(ChatCall {
             route: route.name.clone(),
             provider: Some(served.provider.clone()),
             model: Some(served.response.model.clone()),
@@ -294,9 +293,9 @@ pub async fn serve(
         });
         return Ok(served);
     }
-    state.metrics.cache_lookup(&route.name, false);
-    let mut served = providers::serve(state, route, request, progress).await?;
-    state.cache.insert(&route.name, key.clone(), served.clone());
+    chats.observer.cache_lookup(&route.name, false);
+    let mut served = providers::serve(chats, route, request, progress).await?;
+    chats.cache.insert(&route.name, key.clone(), served.clone());
     served.cache_key = Some(key);
     Ok(served)
 }
@@ -304,7 +303,7 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ChainEntry;
+    use crate::settings::ChainEntry;
     use crate::runtime::provider::{ChatResponse, Message, Usage};
 
     fn config(enabled: bool, routes: &[&str]) -> CacheConfig {

@@ -1,19 +1,19 @@
 //! Tests of [`super`] (providers).
 
 use super::*;
-use crate::api::test_support::state;
+use crate::testing::chats;
 use crate::runtime::provider::{Message, Role};
 
 /// A chat on the route named `route`, not streamed, without the cache: the route lookup
 /// and the failover walk, as `chat::answer` runs them.
 async fn chat(
-    state: &AppState,
+    chats: &Chats,
     route: &str,
     request: &ChatRequest,
     progress: Option<&dyn Progress>,
 ) -> Result<Served, ProviderError> {
-    let route = named_route(state, route)?;
-    serve(state, &route, request, progress).await
+    let route = named_route(chats, route)?;
+    serve(chats, &route, request, progress).await
 }
 
 fn request(text: &str) -> ChatRequest {
@@ -32,14 +32,14 @@ fn request(text: &str) -> ChatRequest {
 
 #[tokio::test]
 async fn no_route_has_a_provider_when_none_is_loaded() {
-    let (state, _db, _dir) = state().await;
+    let (state, _calls, _dir) = chats();
     assert!(provider_for_route(&state, MAMA_BEAR).is_none());
     assert!(provider_for_route(&state, VERTEX_GARDEN).is_none());
 }
 
 #[tokio::test]
 async fn a_chat_on_a_route_with_nothing_loaded_says_no_provider_and_why() {
-    let (state, _db, _dir) = state().await;
+    let (state, _calls, _dir) = chats();
     let err = chat(&state, VERTEX_GARDEN, &request("hi"), None)
         .await
         .expect_err("nothing is loaded");
@@ -65,8 +65,29 @@ async fn a_chat_on_a_route_with_nothing_loaded_says_no_provider_and_why() {
 }
 
 #[tokio::test]
+async fn the_observer_is_told_of_every_chat_call_with_its_outcome() {
+    let (state, calls, _dir) = chats();
+    let _ = chat(&state, VERTEX_GARDEN, &request("hi"), None).await;
+    let _ = chat(&state, MAMA_BEAR, &request("hi"), None).await;
+    let seen: Vec<(String, bool, Option<&str>)> = calls
+        .0
+        .lock()
+        .expect("calls")
+        .iter()
+        .map(|c| (c.route.clone(), c.ok, c.error_code))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (VERTEX_GARDEN.to_string(), false, Some("no_provider")),
+            (MAMA_BEAR.to_string(), false, Some("no_provider")),
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_link_disabled_by_its_flag_is_never_tried() {
-    let (state, _db, _dir) = state().await;
+    let (state, _calls, _dir) = chats();
     let route = RouteConfig {
         chain: vec![ChainEntry {
             enabled: false,
@@ -92,7 +113,7 @@ async fn a_link_disabled_by_its_flag_is_never_tried() {
 
 #[tokio::test]
 async fn an_unknown_route_is_a_404() {
-    let (state, _db, _dir) = state().await;
+    let (state, _calls, _dir) = chats();
     let err = chat(&state, "nope", &request("hi"), None)
         .await
         .expect_err("unknown");
