@@ -15,9 +15,9 @@ use moka::notification::RemovalCause;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::settings::CacheConfig;
 use crate::providers::{self, Progress, ProviderError, Route, Served};
 use crate::runtime::provider::{ChatRequest, Role};
+use crate::settings::CacheConfig;
 use crate::{ChatCall, Chats};
 
 /// One cached answer.
@@ -303,8 +303,8 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::ChainEntry;
     use crate::runtime::provider::{ChatResponse, Message, Usage};
+    use crate::settings::ChainEntry;
 
     fn config(enabled: bool, routes: &[&str]) -> CacheConfig {
         CacheConfig {

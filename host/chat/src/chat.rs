@@ -260,7 +260,11 @@ async fn turn(
     let session_id = input.session_id.clone().unwrap_or_else(new_session_id);
     // The session is only created once there is an answer to store in it.
     let sessions = &chats.sessions;
-    let (owner, history) = match sessions.session(&session_id).await.map_err(Error::Storage)? {
+    let (owner, history) = match sessions
+        .session(&session_id)
+        .await
+        .map_err(Error::Storage)?
+    {
         Some(session) => (
             Some(session.user_id),
             sessions

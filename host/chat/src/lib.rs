@@ -149,7 +149,11 @@ pub(crate) mod testing {
             Box::pin(async { Ok(Vec::new()) })
         }
 
-        fn messages<'a>(&'a self, _: &'a str, _: i64) -> BoxFuture<'a, StoreResult<Vec<MessageRow>>> {
+        fn messages<'a>(
+            &'a self,
+            _: &'a str,
+            _: i64,
+        ) -> BoxFuture<'a, StoreResult<Vec<MessageRow>>> {
             Box::pin(async { Ok(Vec::new()) })
         }
 

@@ -34,11 +34,11 @@ use utoipa::ToSchema;
 
 use sanctuary_plugins::{LivePlugin, PluginHost};
 
-use crate::{ChatCall, Chats};
 use crate::manifest::Kind;
 use crate::runtime::CallError;
 use crate::runtime::provider::{ChatRequest, ChatResponse};
 use crate::settings::{BreakerConfig, ChainEntry, RouteConfig};
+use crate::{ChatCall, Chats};
 use breaker::Breakers;
 pub use routes::{MAMA_BEAR, Route, RouteTable, Source, VERTEX_GARDEN, validate_route};
 
@@ -432,11 +432,7 @@ pub async fn serve(
 }
 
 /// The call record of one [`serve`]: on failure, the provider that failed last.
-fn chat_call(
-    route: &str,
-    result: &Result<Served, ProviderError>,
-    duration: Duration,
-) -> ChatCall {
+fn chat_call(route: &str, result: &Result<Served, ProviderError>, duration: Duration) -> ChatCall {
     let base = ChatCall {
         route: route.to_string(),
         provider: None,
@@ -629,10 +625,7 @@ async fn attempt(
         }
         None => (None, None),
     };
-    let call = tokio::time::timeout(
-        timeout,
-        plugins.runtime().chat(&live.plugin, request, tx),
-    );
+    let call = tokio::time::timeout(timeout, plugins.runtime().chat(&live.plugin, request, tx));
     tokio::pin!(call);
     let mut streamed = false;
     let outcome = loop {

@@ -37,6 +37,9 @@ use crate::plugins::{LivePlugin, PluginHost};
 use crate::runtime::CallError;
 use crate::runtime::mcp::{Content, Prompt, Resource, Tool};
 
+/// Where the MCP endpoint is mounted (`/mcp`, and `/mcp/<plugin>` for one plugin alone).
+pub const PATH: &str = "/mcp";
+
 /// Separates a plugin id from a tool or prompt name: `time__current_time` (a tool name
 /// may not contain it).
 pub use crate::plugins::tools::SEPARATOR;

@@ -104,7 +104,7 @@ pub fn scope_of(context: &RequestContext<RoleServer>) -> Option<String> {
     let plugin = parts
         .uri
         .path()
-        .strip_prefix(super::http::PATH)?
+        .strip_prefix(crate::PATH)?
         .strip_prefix('/')?;
     (!plugin.is_empty() && !plugin.contains('/')).then(|| plugin.to_owned())
 }

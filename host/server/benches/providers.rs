@@ -138,9 +138,14 @@ async fn run() -> anyhow::Result<()> {
             let request = request.clone();
             async move {
                 let route = providers::named_route(&state.chat, "mama-bear")?;
-                sanctuary::chat::answer(&state.chat, route, request, sanctuary::chat::Surface::Json)
-                    .outcome()
-                    .await?;
+                sanctuary::chat::answer(
+                    &state.chat,
+                    route,
+                    request,
+                    sanctuary::chat::Surface::Json,
+                )
+                .outcome()
+                .await?;
                 Ok(())
             }
         })

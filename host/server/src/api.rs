@@ -254,7 +254,6 @@ pub(crate) mod test_support {
         let cache = Arc::new(crate::cache::ChatCache::new(&config.cache));
         let state = AppState {
             chat: crate::state::chats(&plugins, &providers, &cache, &db.db(), &calls),
-            providers,
             config: Arc::new(config),
             db: db.db(),
             plugins,
@@ -265,7 +264,6 @@ pub(crate) mod test_support {
             started_wall: chrono::Utc::now(),
             metrics: metrics.clone(),
             calls: calls.clone(),
-            cache,
             // No workers: a test that runs jobs calls `state.jobs.start(&state)`.
             jobs: Arc::new(crate::jobs::Jobs::new(
                 db.db(),

@@ -8,14 +8,14 @@ use chrono::{DateTime, Utc};
 
 use crate::audit::Audit;
 use crate::auth::AdminKeys;
+use crate::cache::ChatCache;
 use crate::config::Config;
 use crate::db::Db;
 use crate::install::Installer;
 use crate::plugins::{Backing, PluginHost};
-use crate::cache::ChatCache;
-use crate::chat::Chats;
 use crate::providers::Providers;
 use crate::registry::Registry;
+use sanctuary_chat::Chats;
 
 /// Shared application state (cheap to clone).
 #[derive(Clone)]
@@ -28,10 +28,10 @@ pub struct AppState {
     pub plugins: Arc<PluginHost>,
     /// What the host denied plugins (the plugin host and the runtime report to it).
     pub audit: Arc<Audit>,
-    /// AI routing: routes, breakers, recent outcomes.
-    pub providers: Arc<Providers>,
-    /// What chats reach (the chat crate's handle over the plugins, `providers`, `cache`,
-    /// the database's sessions and `calls`): `chat::send(&state.chat, ...)`.
+    /// What chats reach: the chat crate's handle over the plugins, the AI routing
+    /// (`chat.providers`: routes, breakers, recent outcomes), the response cache
+    /// (`chat.cache`, `[cache]`), the database's sessions and `calls`. The surfaces call
+    /// `chat::send(&state.chat, ...)`.
     pub chat: Chats,
     /// The marketplace index plugins are installed from.
     pub registry: Arc<Registry>,
@@ -45,8 +45,6 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Records plugin and chat calls for `/api/analytics`.
     pub calls: crate::telemetry::Recorder,
-    /// The chat response cache (`[cache]`).
-    pub cache: Arc<crate::cache::ChatCache>,
     /// Background content-generation jobs and their workers (`[jobs]`).
     pub jobs: Arc<crate::jobs::Jobs>,
     /// `/health`'s shared probe runs and sustained-pressure tracking (`[health]`).
@@ -141,14 +139,12 @@ impl AppState {
             db,
             plugins,
             audit,
-            providers,
             registry: Arc::new(registry),
             admin: Arc::new(admin),
             started_at: Instant::now(),
             started_wall: Utc::now(),
             metrics,
             calls,
-            cache,
             jobs,
             health,
             scout,

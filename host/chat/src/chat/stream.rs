@@ -120,7 +120,9 @@ impl<T: Send + 'static> ChatStream<T> {
             match self.events.recv().await {
                 Some(ChatEvent::Done(outcome)) => return outcome,
                 Some(_) => {}
-                None => panic!("the chat task ended without its outcome: it panicked (see the log)"),
+                None => {
+                    panic!("the chat task ended without its outcome: it panicked (see the log)")
+                }
             }
         }
     }

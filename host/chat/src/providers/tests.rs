@@ -1,8 +1,8 @@
 //! Tests of [`super`] (providers).
 
 use super::*;
-use crate::testing::chats;
 use crate::runtime::provider::{Message, Role};
+use crate::testing::chats;
 
 /// A chat on the route named `route`, not streamed, without the cache: the route lookup
 /// and the failover walk, as `chat::answer` runs them.

@@ -57,7 +57,7 @@ pub struct Cleared {
     ),
 )]
 async fn stats(State(state): State<AppState>) -> Envelope<CacheStats> {
-    Envelope(state.cache.stats())
+    Envelope(state.chat.cache.stats())
 }
 
 /// What to invalidate, read from the body: `route` (every answer of that route) and/or
@@ -119,10 +119,10 @@ async fn invalidate(
     let (route, key) = target(&body)?;
     let mut invalidated = 0;
     if let Some(route) = route {
-        invalidated += state.cache.invalidate_route(route);
+        invalidated += state.chat.cache.invalidate_route(route);
     }
     if let Some(key) = key {
-        invalidated += state.cache.invalidate_key(key);
+        invalidated += state.chat.cache.invalidate_key(key);
     }
     tracing::info!(?route, ?key, invalidated, "response cache invalidated");
     state
@@ -149,7 +149,7 @@ async fn clear(
     State(state): State<AppState>,
 ) -> EnvelopeResult<Cleared> {
     admin?;
-    let cleared = state.cache.clear();
+    let cleared = state.chat.cache.clear();
     tracing::info!(cleared, "response cache cleared");
     state.cluster.publish(crate::cluster::Event::CacheCleared);
     Ok(Envelope(Cleared { cleared }))
@@ -204,7 +204,7 @@ mod tests {
     async fn a_repeated_chat_is_answered_from_the_cache_until_invalidated_on_every_database() {
         for db in crate::db::testing::all().await {
             let (mut state, db, _dir) = state_on(db).await;
-            state.cache = Arc::new(ChatCache::new(&CacheConfig {
+            state.chat.cache = Arc::new(ChatCache::new(&CacheConfig {
                 enabled: true,
                 ..CacheConfig::default()
             }));
@@ -298,7 +298,7 @@ mod tests {
     #[tokio::test]
     async fn changing_the_cache_needs_an_admin_key_and_says_what_to_drop() {
         let (mut state, _db, _dir) = state().await;
-        state.cache = Arc::new(ChatCache::new(&CacheConfig {
+        state.chat.cache = Arc::new(ChatCache::new(&CacheConfig {
             enabled: true,
             ..CacheConfig::default()
         }));

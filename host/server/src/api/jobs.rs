@@ -83,7 +83,7 @@ async fn create(
     let new = NewJob::from_json(body).map_err(envelope)?;
     let job = state
         .jobs
-        .create(&state.providers, new)
+        .create(&state.chat.providers, new)
         .await
         .map_err(envelope)?;
     Ok((StatusCode::CREATED, Envelope(job)).into_response())

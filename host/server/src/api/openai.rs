@@ -277,7 +277,7 @@ fn unconfigured(state: &AppState, provider: &str) -> Option<String> {
 /// configured (no API key, no endpoint of its own) is not found: every call to it would
 /// fail, and [`models`] does not list it.
 fn resolve(state: &AppState, model: &str) -> Result<Target, OpenAiError> {
-    if let Some(route) = state.providers.route(model) {
+    if let Some(route) = state.chat.providers.route(model) {
         return Ok(Target {
             route_name: Some(route.name.clone()),
             route,
@@ -362,10 +362,15 @@ pub async fn chat_completions(
     if completion.stream {
         return stream(state, completion, target, request).await;
     }
-    let served = chat::answer(&state.chat, target.route.clone(), request, chat::Surface::OpenAi)
-        .outcome()
-        .await
-        .map_err(|e| OpenAiError::from_provider(&e))?;
+    let served = chat::answer(
+        &state.chat,
+        target.route.clone(),
+        request,
+        chat::Surface::OpenAi,
+    )
+    .outcome()
+    .await
+    .map_err(|e| OpenAiError::from_provider(&e))?;
     let mut body = schema::ChatCompletion::of(&served);
     if served.cached {
         // Not OpenAI's: tells a client the answer came from the response cache.
@@ -582,6 +587,7 @@ fn event(value: Value) -> Event {
 pub async fn models(State(state): State<AppState>) -> Json<schema::ModelList> {
     let started = state.started_wall.timestamp();
     let mut data: Vec<schema::ModelEntry> = state
+        .chat
         .providers
         .table()
         .iter()

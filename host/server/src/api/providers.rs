@@ -77,7 +77,7 @@ pub async fn bind_route(
         .await
         .map_err(|e| ApiError::internal(e.into()))?;
     let warnings = providers::configured::binding_warnings(&state, &name, &route);
-    for change in state.providers.set_api_route(&name, route) {
+    for change in state.chat.providers.set_api_route(&name, route) {
         tracing::info!(change = %change, "chat route bound through the API");
     }
     state.cluster.publish(crate::cluster::Event::RoutesChanged);
@@ -110,12 +110,12 @@ pub async fn unbind_route(
     let stored = store::delete(&state.db, &name)
         .await
         .map_err(|e| ApiError::internal(e.into()))?;
-    let changes = state.providers.remove_api_route(&name);
+    let changes = state.chat.providers.remove_api_route(&name);
     if stored {
         state.cluster.publish(crate::cluster::Event::RoutesChanged);
     }
     if !stored && changes.is_none() {
-        let message = match state.providers.route(&name) {
+        let message = match state.chat.providers.route(&name) {
             Some(route) => format!(
                 "Route {name} has no API binding to delete; it is defined by {}",
                 match route.source {
@@ -152,6 +152,7 @@ pub async fn unbind_route(
 
 fn current(state: &AppState, name: &str) -> Option<RouteView> {
     state
+        .chat
         .providers
         .route(name)
         .map(|route| status::route_view(state, &route))

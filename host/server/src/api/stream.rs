@@ -59,7 +59,7 @@ pub async fn stream_chat(
         }
     };
     let input = ChatInput::from_json(body).map_err(chat_error)?;
-    if state.providers.route(&route).is_none() {
+    if state.chat.providers.route(&route).is_none() {
         return Err(ApiError::not_found(format!(
             "No chat route is named {route}"
         )));

@@ -25,7 +25,7 @@ pub fn spawn(state: AppState) {
                         "fell behind the other nodes' events; rereading routes and clearing the chat cache"
                     );
                     reload_routes(&state).await;
-                    state.cache.clear();
+                    state.chat.cache.clear();
                 }
                 Err(RecvError::Closed) => break,
             }
@@ -38,16 +38,16 @@ pub async fn apply(state: &AppState, event: Event) {
     match event {
         Event::Job { event } => state.jobs.follow(event),
         Event::CacheCleared => {
-            let cleared = state.cache.clear();
+            let cleared = state.chat.cache.clear();
             tracing::info!(cleared, "response cache cleared on another node");
         }
         Event::CacheInvalidated { route, key } => {
             let mut invalidated = 0;
             if let Some(route) = &route {
-                invalidated += state.cache.invalidate_route(route);
+                invalidated += state.chat.cache.invalidate_route(route);
             }
             if let Some(key) = &key {
-                invalidated += state.cache.invalidate_key(key);
+                invalidated += state.chat.cache.invalidate_key(key);
             }
             tracing::info!(
                 ?route,
@@ -64,7 +64,7 @@ pub async fn apply(state: &AppState, event: Event) {
 }
 
 async fn reload_routes(state: &AppState) {
-    match crate::providers::load_stored(&state.providers, &state.db).await {
+    match crate::providers::load_stored(&state.chat.providers, &state.db).await {
         Ok(changes) => {
             for change in changes {
                 tracing::info!(change = %change, "chat route changed on another node");

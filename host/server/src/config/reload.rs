@@ -101,7 +101,7 @@ impl Reloader {
             }
         };
         let mut report = ReloadReport::default();
-        let providers = &self.state.providers;
+        let providers = &self.state.chat.providers;
         let previous = last.take();
         let unchanged = |f: &dyn Fn(&Reloadable) -> bool| previous.as_ref().is_some_and(f);
 

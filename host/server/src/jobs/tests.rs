@@ -594,7 +594,7 @@ async fn a_job_without_channels_gets_one_piece_of_content() {
     let new = NewJob::from_json(json!({"prompt": "What plugins are installed?"})).expect("valid");
     let job = state
         .jobs
-        .create(&state.providers, new)
+        .create(&state.chat.providers, new)
         .await
         .expect("created");
     let done = loop {

@@ -47,7 +47,7 @@ use crate::plugins::PluginHost;
 use crate::state::AppState;
 
 /// Where the endpoint is mounted.
-pub const PATH: &str = "/mcp";
+pub use super::PATH;
 
 /// Largest `/mcp` request body read, in bytes.
 const MAX_BODY: usize = 4 << 20;

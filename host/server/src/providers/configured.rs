@@ -66,7 +66,7 @@ pub fn warn_at_start(state: &AppState) {
     let state = state.clone();
     tokio::spawn(async move {
         state.plugins.wait_started(std::time::Duration::MAX).await;
-        for route in state.providers.table().iter() {
+        for route in state.chat.providers.table().iter() {
             if route.source != super::Source::Default {
                 chain_warnings(&state, &route.name, &route.chain);
             }

@@ -119,7 +119,7 @@ pub struct ProviderView {
 
 /// The status of every route and provider now.
 pub fn view(state: &AppState) -> ProvidersView {
-    let table = state.providers.table();
+    let table = state.chat.providers.table();
     let routes: Vec<RouteView> = table.iter().map(|r| route_view(state, r)).collect();
 
     let mut used_by: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -134,7 +134,7 @@ pub fn view(state: &AppState) -> ProvidersView {
     for live in state.plugins.of_kind(Kind::AiProvider) {
         used_by.entry(live.id().to_string()).or_default();
     }
-    let breakers = state.providers.breakers();
+    let breakers = state.chat.providers.breakers();
     let providers = used_by
         .into_iter()
         .map(|(id, routes)| {
@@ -174,7 +174,7 @@ pub fn view(state: &AppState) -> ProvidersView {
 
 /// One route's view: each link's standing and the first one a call would try.
 pub fn route_view(state: &AppState, route: &Route) -> RouteView {
-    let breakers = state.providers.breakers();
+    let breakers = state.chat.providers.breakers();
     let mut chain = Vec::new();
     let mut passed_over = Vec::new();
     let mut unconfigured: Option<String> = None;
@@ -246,7 +246,7 @@ pub fn route_view(state: &AppState, route: &Route) -> RouteView {
         Some((provider, model, _)) => (Some(provider), model),
         None => (None, None),
     };
-    let served = state.providers.served(&route.name);
+    let served = state.chat.providers.served(&route.name);
     let mut reason = reason;
     if let Some(note) = unconfigured {
         reason.push_str(&format!("; but {note}"));
@@ -269,7 +269,7 @@ pub fn route_view(state: &AppState, route: &Route) -> RouteView {
         serving,
         model,
         reason,
-        last: state.providers.last_outcome(&route.name),
+        last: state.chat.providers.last_outcome(&route.name),
         served,
     }
 }
@@ -314,9 +314,10 @@ mod tests {
             backoff_ms: None,
         };
         state
+            .chat
             .providers
             .set_file_routes([("flagged".to_string(), route)].into());
-        let route = state.providers.route("flagged").expect("route");
+        let route = state.chat.providers.route("flagged").expect("route");
         let view = route_view(&state, &route);
         assert_eq!(view.chain[0].status, "disabled");
         assert!(!view.chain[0].enabled);

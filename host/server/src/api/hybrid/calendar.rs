@@ -358,7 +358,7 @@ async fn schedule_bot(
     let route = body
         .route
         .unwrap_or_else(|| crate::jobs::DEFAULT_ROUTE.to_owned());
-    if state.providers.route(&route).is_none() {
+    if state.chat.providers.route(&route).is_none() {
         return Err(
             EnvelopeError::bad_request(format!("No chat route is named {route}"))
                 .with_details(json!({ "field": "route" })),
@@ -443,7 +443,7 @@ async fn advance_bot(state: &AppState, user_id: &str, id: &str) -> Result<bool, 
             let job = state
                 .jobs
                 .create(
-                    &state.providers,
+                    &state.chat.providers,
                     NewJob {
                         prompt,
                         route: route.unwrap_or_else(|| crate::jobs::DEFAULT_ROUTE.to_owned()),

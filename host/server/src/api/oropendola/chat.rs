@@ -36,7 +36,7 @@ async fn input_of(
     args: &Args,
 ) -> ApiResult<(String, ChatInput)> {
     let route = args.text("route")?.unwrap_or_else(|| MAMA_BEAR.to_owned());
-    if state.providers.route(&route).is_none() {
+    if state.chat.providers.route(&route).is_none() {
         return Err(
             ApiError::not_found(format!("No chat route is named {route}"))
                 .with_details(json!({ "field": "route" })),

@@ -298,7 +298,7 @@ pub async fn analyze(
         .text("prompt")?
         .unwrap_or_else(|| DEFAULT_PROMPT.to_owned());
     let route = args.text("route")?.unwrap_or_else(|| MAMA_BEAR.to_owned());
-    if state.providers.route(&route).is_none() {
+    if state.chat.providers.route(&route).is_none() {
         return Err(ApiError::not_found(format!(
             "No chat route is named {route}"
         )));
