@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 use sanctuary::cli::ServeArgs;
-use sanctuary::config::reload::ConfigWatch;
+use sanctuary::reload::ConfigWatch;
 use sanctuary::{AppState, Config};
 use sanctuary_test_support::InProcess;
 use sanctuary_test_support::http::read;
@@ -111,7 +111,7 @@ impl Server {
         config.scout.projects = Vec::new();
         config.admin_token = Some(ADMIN_KEY.into());
         let state = AppState::start(config).await.expect("the app starts");
-        let watch = sanctuary::config::reload::spawn(state.clone())
+        let watch = sanctuary::reload::spawn(state.clone())
             .await
             .expect("the config is watched");
         let serving = InProcess::serve(state).await;

@@ -12,7 +12,7 @@
 //! has seen its words), its error is the answer.
 //!
 //! Routes come from built-in defaults, the config file and the admin API, which the
-//! server reads (its `config::reload` follows the file, `providers::store` keeps the
+//! server reads (its `reload` follows the file, `providers::store` keeps the
 //! API's bindings) and hands over as layers ([`Providers::set_file_routes`],
 //! [`Providers::set_api_routes`]); [`served`] says who actually answered a route's recent
 //! calls. The server's `providers::status` explains which provider serves each route now

@@ -1,7 +1,7 @@
 //! The host's one file watcher: notify's recommended watcher, changes only, debounced.
 //!
 //! Three things follow files while the server runs — the plugins directory (hot reload,
-//! [`crate::watch`]), the config and secrets files (the server's `config::reload`) and
+//! [`crate::watch`]), the config and secrets files (the server's `reload`) and
 //! the directories of watched workspaces (the server's `workspace`) — and all of them go
 //! through
 //! [`start`]: events are filtered to changes ([`is_change`]: notify reports every open and

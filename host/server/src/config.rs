@@ -20,7 +20,6 @@ use serde::{Deserialize, Serialize};
 use crate::cli::ServeArgs;
 
 mod log;
-pub mod reload;
 pub mod secrets;
 mod sections;
 mod seeds;
@@ -311,7 +310,7 @@ impl Config {
             }
         }
         for (name, route) in &self.routes {
-            crate::providers::validate_route(name, route)
+            sanctuary_chat::providers::validate_route(name, route)
                 .map_err(|e| anyhow::anyhow!("routes.{name}: {e}"))?;
         }
         if self.health.probe_timeout_ms == 0 {

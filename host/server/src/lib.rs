@@ -23,6 +23,7 @@ pub mod mcp;
 pub mod memory;
 pub mod metrics;
 pub mod providers;
+pub mod reload;
 pub mod scout;
 pub mod socket;
 pub mod state;
@@ -30,7 +31,7 @@ pub mod telemetry;
 pub mod workspace;
 
 // The plugin runtime (`host/runtime`), the plugins (`host/plugins`), chat (`host/chat`;
-// `providers` below adds the config reload, secrets, status and stored bindings) and the
+// `providers` below adds the status view and the stored bindings) and the
 // MCP side (`host/mcp`; `mcp` below adds its HTTP transport) are crates of their own; these
 // paths keep naming their modules as the server always has (`system` holds the
 // machine sampler, `plugins` the live set).
@@ -90,7 +91,7 @@ pub async fn bind(config: &Config) -> anyhow::Result<tokio::net::TcpListener> {
 /// reload) and the config and secrets file watcher. Dropping it stops both.
 pub struct Watchers {
     _plugins: Option<watch::WatchHandle>,
-    _config: Option<config::reload::ConfigWatch>,
+    _config: Option<reload::ConfigWatch>,
 }
 
 /// Starts the [`Watchers`] over `state`. A watcher that cannot start (say, out of inotify
@@ -101,7 +102,7 @@ pub async fn watch_files(state: &AppState) -> Watchers {
         .inspect_err(|e| warn!(cause = %format!("{e:#}"), "not watching the plugins directory"))
         .ok();
     // Routes, breaker, plugin settings and secrets follow the config files while serving.
-    let config = config::reload::spawn(state.clone())
+    let config = reload::spawn(state.clone())
         .await
         .inspect_err(|e| warn!(cause = %format!("{e:#}"), "not watching the config file"))
         .ok()

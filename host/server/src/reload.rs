@@ -197,7 +197,7 @@ impl Reloader {
 /// many the file holds. Never logs a value.
 pub fn load_secrets(state: &AppState, file: Option<&Path>) -> anyhow::Result<Option<usize>> {
     let secrets = match file {
-        Some(path) => super::secrets::read(path)?,
+        Some(path) => crate::config::secrets::read(path)?,
         None => Default::default(),
     };
     let count = file.map(|_| secrets.len());
