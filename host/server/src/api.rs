@@ -16,6 +16,7 @@ pub mod health;
 pub mod hybrid;
 pub mod jobs;
 pub mod mcp;
+pub mod metrics;
 pub mod openai;
 pub mod openapi;
 pub mod oropendola;
@@ -56,7 +57,7 @@ pub fn router(state: AppState) -> Router {
         .merge(analytics::routes())
         .merge(cache::routes())
         .merge(jobs::routes())
-        .merge(crate::metrics::routes())
+        .merge(metrics::routes())
         .merge(auth::routes())
         .merge(oropendola::routes(&state))
         .merge(hybrid::routes())

@@ -32,9 +32,8 @@ pub mod nodes;
 pub mod socket_bus;
 
 /// What every Redis key and channel of one installation starts with, unless
-/// `--redis-prefix` / `SANCTUARY_REDIS_PREFIX` / `redis_prefix` says otherwise: two
-/// installations sharing one Redis need prefixes of their own.
-pub const DEFAULT_PREFIX: &str = "sanctuary";
+/// `redis_prefix` says otherwise (the config's default).
+pub use crate::config::DEFAULT_REDIS_PREFIX as DEFAULT_PREFIX;
 
 /// How long start-up waits for Redis before giving up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -17,13 +17,22 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::cli::ServeArgs;
-
+mod flags;
 mod log;
 pub mod secrets;
 mod sections;
 mod seeds;
 
+pub use flags::ServeArgs;
+
+/// What every Redis key and channel of one installation starts with, unless
+/// `--redis-prefix` / `SANCTUARY_REDIS_PREFIX` / `redis_prefix` says otherwise: two
+/// installations sharing one Redis need prefixes of their own.
+pub const DEFAULT_REDIS_PREFIX: &str = "sanctuary";
+
+/// Socket.IO packets buffered per connection before `emit` refuses more (the default of
+/// `[socketio] max_buffer_size`).
+pub const SOCKET_BUFFER_PACKETS: usize = 8192;
 pub use log::{LogConfig, LogFormat};
 pub use sections::*;
 pub use seeds::{JwtConfig, OropendolaConfig, PlanConfig, SocketIoConfig, SubscriptionsConfig};
@@ -387,7 +396,7 @@ impl Default for Config {
             port_file: None,
             database_url: default_database_url(&data_dir),
             redis_url: None,
-            redis_prefix: crate::cluster::DEFAULT_PREFIX.to_owned(),
+            redis_prefix: DEFAULT_REDIS_PREFIX.to_owned(),
             cache_dir: data_dir.join("cache"),
             data_dir,
             admin_token: None,
@@ -529,11 +538,11 @@ pub fn check_writable(dir: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests;
 
-/// The Redis prefix as given (`None` or blank: [`crate::cluster::DEFAULT_PREFIX`]), or
+/// The Redis prefix as given (`None` or blank: [`DEFAULT_REDIS_PREFIX`]), or
 /// an error naming what a prefix may hold: it is pasted into key and channel names.
 fn redis_prefix(given: Option<String>) -> anyhow::Result<String> {
     let Some(prefix) = given.map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()) else {
-        return Ok(crate::cluster::DEFAULT_PREFIX.to_owned());
+        return Ok(DEFAULT_REDIS_PREFIX.to_owned());
     };
     let allowed = |c: char| c.is_ascii_alphanumeric() || "_-.:".contains(c);
     if prefix.len() > 64 || !prefix.chars().all(allowed) {

@@ -38,8 +38,9 @@ mod workspaces;
 
 pub use notice::msgprint;
 
-/// Packets buffered per connection before `emit` refuses more.
-pub const SOCKET_BUFFER_PACKETS: usize = 8192;
+/// Packets buffered per connection before `emit` refuses more (`[socketio]
+/// max_buffer_size`'s default).
+pub use crate::config::SOCKET_BUFFER_PACKETS;
 
 /// The path Socket.IO clients use (`io(url, { path: '/socket.io/' })`).
 pub const PATH: &str = "/socket.io";

@@ -245,7 +245,7 @@ pub struct FrappeErrorBody {
         crate::mcp::http::described::post,
         crate::mcp::http::described::get,
         crate::mcp::http::described::delete,
-        crate::metrics::scrape,
+        crate::api::metrics::scrape,
         crate::api::hybrid::records::delete_project,
     ),
     components(schemas(

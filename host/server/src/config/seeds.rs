@@ -28,7 +28,7 @@ impl Default for SocketIoConfig {
             max_payload: 1_000_000,
             ping_timeout_ms: 60_000,
             ping_interval_ms: 25_000,
-            max_buffer_size: crate::socket::SOCKET_BUFFER_PACKETS,
+            max_buffer_size: super::SOCKET_BUFFER_PACKETS,
         }
     }
 }
