@@ -113,7 +113,7 @@ pub(crate) mod testing {
             plugins: Arc::new(plugins),
             providers: Arc::new(Providers::new(BTreeMap::new(), BreakerConfig::default())),
             cache: Arc::new(ChatCache::new(&CacheConfig::default())),
-            sessions: Arc::new(Memory::default()),
+            sessions: Arc::new(Memory),
             observer: calls.clone(),
         };
         (chats, calls, dir)
@@ -133,7 +133,6 @@ pub(crate) mod testing {
 
     /// Sessions in memory: only what the unit tests touch (a session is never found, so
     /// a turn only writes).
-    #[derive(Default)]
     struct Memory;
 
     impl Sessions for Memory {

@@ -28,7 +28,9 @@ pub struct Cli {
     pub serve: ServeArgs,
 }
 
-/// The subcommands.
+/// The subcommands. Parsed once at start, so the size of the serve flags is not worth
+/// boxing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the HTTP API and Socket.IO (the default).

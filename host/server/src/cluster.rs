@@ -48,8 +48,9 @@ pub enum Event {
     /// A job was created or changed on the sending node (its subscribers here hear of it;
     /// a cancelled job running here is stopped; a pending one wakes a worker).
     Job {
-        /// The event as the sending node's own subscribers got it.
-        event: JobEvent,
+        /// The event as the sending node's own subscribers got it (boxed: the other events
+        /// are small, and up to [`EVENT_BUFFER`] of them wait in a queue).
+        event: Box<JobEvent>,
     },
     /// The chat cache was cleared.
     CacheCleared,
@@ -371,9 +372,9 @@ mod tests {
                 key: None,
             },
         };
-        let text = serde_json::to_string(&envelope).unwrap();
+        let text = serde_json::to_string(&envelope).expect("serialize");
         assert!(text.contains(r#""type":"cache_invalidated""#), "{text}");
-        let back: Envelope = serde_json::from_str(&text).unwrap();
+        let back: Envelope = serde_json::from_str(&text).expect("parse");
         assert_eq!(back.from, "node-a");
         assert!(
             matches!(back.event, Event::CacheInvalidated { route: Some(r), key: None } if r == "mama-bear")

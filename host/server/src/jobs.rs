@@ -599,7 +599,7 @@ impl Jobs {
             timestamp: clock::timestamp(),
         };
         self.cluster.publish(crate::cluster::Event::Job {
-            event: event.clone(),
+            event: Box::new(event.clone()),
         });
         // No listener is not an error.
         let _ = self.events.send(event);

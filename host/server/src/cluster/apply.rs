@@ -36,7 +36,7 @@ pub fn spawn(state: AppState) {
 /// Applies one event.
 pub async fn apply(state: &AppState, event: Event) {
     match event {
-        Event::Job { event } => state.jobs.follow(event),
+        Event::Job { event } => state.jobs.follow(*event),
         Event::CacheCleared => {
             let cleared = state.chat.cache.clear();
             tracing::info!(cleared, "response cache cleared on another node");

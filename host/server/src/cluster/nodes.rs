@@ -126,14 +126,14 @@ mod tests {
             let db = test_db.db();
             beat(&db, "node-a", "2026-01-01T00:00:00Z", true)
                 .await
-                .unwrap();
+                .expect("beat");
             beat(&db, "node-b", "2026-01-01T00:00:00Z", false)
                 .await
-                .unwrap();
+                .expect("beat");
             beat(&db, "node-b", "2026-01-01T00:00:01Z", false)
                 .await
-                .unwrap();
-            let nodes = live(&db).await.unwrap();
+                .expect("beat");
+            let nodes = live(&db).await.expect("live nodes");
             let ids: Vec<_> = nodes.iter().map(|n| (n.id.as_str(), n.shared)).collect();
             assert!(ids.contains(&("node-a", true)), "{ids:?}");
             assert!(ids.contains(&("node-b", false)), "{ids:?}");

@@ -328,14 +328,23 @@ mod tests {
         for test_db in testing::all().await {
             let db = test_db.db();
             let first = manifest("0.1.0", &[]);
-            db.store_component(&first, COMPONENT).await.unwrap();
+            db.store_component(&first, COMPONENT).await.expect("stored");
             let update = manifest("0.2.0", &["FIXTURE_ENV_ALLOWED"]);
-            db.store_component(&update, COMPONENT).await.unwrap();
-            let sha256 = update.sha256.clone().unwrap();
-            let (stored, bytes) = db.stored_component(&sha256).await.unwrap().expect("stored");
+            db.store_component(&update, COMPONENT)
+                .await
+                .expect("stored");
+            let sha256 = update.sha256.clone().expect("a digest");
+            let (stored, bytes) = db
+                .stored_component(&sha256)
+                .await
+                .expect("read")
+                .expect("stored");
             assert_eq!(stored, update, "{}", db.kind());
             assert_eq!(bytes, COMPONENT);
-            assert_eq!(db.stored_manifest(&sha256).await.unwrap(), Some(update));
+            assert_eq!(
+                db.stored_manifest(&sha256).await.expect("read"),
+                Some(update)
+            );
         }
     }
 }
