@@ -280,17 +280,9 @@ pub async fn serve(
             progress.serving(&served.provider, Some(&served.response.model));
             progress.chunk(served.response.text.clone());
         }
-        let usage = &served.response.usage;
-        chats.observer.chat_call(ChatCall {
-            route: route.name.clone(),
-            provider: Some(served.provider.clone()),
-            model: Some(served.response.model.clone()),
-            ok: true,
-            cached: true,
-            error_code: None,
-            duration: served.elapsed,
-            tokens: Some(u64::from(usage.prompt_tokens) + u64::from(usage.completion_tokens)),
-        });
+        chats
+            .observer
+            .chat_call(ChatCall::answered(&route.name, &served, served.elapsed));
         return Ok(served);
     }
     chats.observer.cache_lookup(&route.name, false);

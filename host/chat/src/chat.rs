@@ -58,7 +58,7 @@ pub enum Error {
     UnknownSession(String),
     /// Reading or writing sessions failed.
     #[error("chat storage failed")]
-    Storage(#[source] anyhow::Error),
+    Storage(#[from] anyhow::Error),
 }
 
 impl Error {
@@ -260,17 +260,10 @@ async fn turn(
     let session_id = input.session_id.clone().unwrap_or_else(new_session_id);
     // The session is only created once there is an answer to store in it.
     let sessions = &chats.sessions;
-    let (owner, history) = match sessions
-        .session(&session_id)
-        .await
-        .map_err(Error::Storage)?
-    {
+    let (owner, history) = match sessions.session(&session_id).await? {
         Some(session) => (
             Some(session.user_id),
-            sessions
-                .messages(&session_id, HISTORY_LIMIT)
-                .await
-                .map_err(Error::Storage)?,
+            sessions.messages(&session_id, HISTORY_LIMIT).await?,
         ),
         None => (None, Vec::new()),
     };
@@ -332,12 +325,10 @@ async fn turn(
     ];
     sessions
         .ensure_session(&session_id, &user_id, None, &json!({}))
-        .await
-        .map_err(Error::Storage)?;
+        .await?;
     sessions
         .append(&session_id, &turn, Some(&title_of(&input.message)))
-        .await
-        .map_err(Error::Storage)?;
+        .await?;
     Ok(ChatReply {
         success: true,
         response: answer.text,
@@ -548,8 +539,7 @@ pub async fn create_session(chats: &Chats, new: NewSession) -> Result<SessionVie
             new.title.as_deref(),
             &metadata,
         )
-        .await
-        .map_err(Error::Storage)?;
+        .await?;
     Ok(row.into())
 }
 
@@ -559,11 +549,7 @@ pub async fn sessions(
     user_id: Option<&str>,
     limit: i64,
 ) -> Result<Vec<SessionView>> {
-    let rows = chats
-        .sessions
-        .sessions(user_id, limit)
-        .await
-        .map_err(Error::Storage)?;
+    let rows = chats.sessions.sessions(user_id, limit).await?;
     Ok(rows.into_iter().map(SessionView::from).collect())
 }
 
@@ -572,14 +558,9 @@ pub async fn session_detail(chats: &Chats, id: &str) -> Result<SessionDetail> {
     let row = chats
         .sessions
         .session(id)
-        .await
-        .map_err(Error::Storage)?
+        .await?
         .ok_or_else(|| Error::UnknownSession(id.to_string()))?;
-    let messages = chats
-        .sessions
-        .messages(id, MESSAGES_SHOWN)
-        .await
-        .map_err(Error::Storage)?;
+    let messages = chats.sessions.messages(id, MESSAGES_SHOWN).await?;
     Ok(SessionDetail {
         session: row.into(),
         messages: messages.into_iter().map(MessageView::from).collect(),

@@ -100,13 +100,7 @@ pub(crate) mod testing {
     /// observer that keeps every call.
     pub fn chats() -> (Chats, Arc<Calls>, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let data_dir = dir.path().join("data");
-        let settings = Settings {
-            plugins_dir: data_dir.join("plugins"),
-            data_dir,
-            cache_dir: Some(dir.path().join("cache")),
-            ..Settings::default()
-        };
+        let settings = Settings::under(dir.path());
         let plugins = PluginHost::new(settings, Backing::none()).expect("a plugin host");
         let calls = Arc::new(Calls::default());
         let chats = Chats {

@@ -433,35 +433,38 @@ pub async fn serve(
 
 /// The call record of one [`serve`]: on failure, the provider that failed last.
 fn chat_call(route: &str, result: &Result<Served, ProviderError>, duration: Duration) -> ChatCall {
-    let base = ChatCall {
-        route: route.to_string(),
-        provider: None,
-        model: None,
-        ok: false,
-        cached: false,
-        error_code: None,
-        duration,
-        tokens: None,
-    };
     match result {
-        Ok(served) => {
-            let usage = &served.response.usage;
-            ChatCall {
-                provider: Some(served.provider.clone()),
-                model: Some(served.response.model.clone()),
-                ok: true,
-                tokens: Some(u64::from(usage.prompt_tokens) + u64::from(usage.completion_tokens)),
-                ..base
-            }
-        }
+        Ok(served) => ChatCall::answered(route, served, duration),
         Err(err) => {
             let last = err.attempts().iter().rev().find(|a| a.outcome != "skipped");
             ChatCall {
+                route: route.to_string(),
                 provider: last.map(|a| a.provider.clone()),
                 model: last.and_then(|a| a.model.clone()),
+                ok: false,
+                cached: false,
                 error_code: Some(err.code()),
-                ..base
+                duration,
+                tokens: None,
             }
+        }
+    }
+}
+
+impl ChatCall {
+    /// The record of `served` answering on `route` (by a provider, or by the cache when
+    /// `served.cached`) after `duration`.
+    pub(crate) fn answered(route: &str, served: &Served, duration: Duration) -> ChatCall {
+        let usage = &served.response.usage;
+        ChatCall {
+            route: route.to_string(),
+            provider: Some(served.provider.clone()),
+            model: Some(served.response.model.clone()),
+            ok: true,
+            cached: served.cached,
+            error_code: None,
+            duration,
+            tokens: Some(u64::from(usage.prompt_tokens) + u64::from(usage.completion_tokens)),
         }
     }
 }

@@ -486,13 +486,7 @@ pub(crate) mod testing {
     /// it alive as long as the host).
     pub fn empty_host() -> (PluginHost, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let data_dir = dir.path().join("data");
-        let settings = Settings {
-            plugins_dir: data_dir.join("plugins"),
-            data_dir,
-            cache_dir: Some(dir.path().join("cache")),
-            ..Settings::default()
-        };
+        let settings = Settings::under(dir.path());
         let host = PluginHost::new(settings, Backing::none()).expect("a plugin host");
         (host, dir)
     }

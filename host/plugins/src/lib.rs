@@ -197,6 +197,21 @@ pub struct Settings {
     pub reserved_env: Vec<String>,
 }
 
+impl Settings {
+    /// Settings laid out under `root` as the server lays out its directories: data in
+    /// `<root>/data`, plugins in `<root>/data/plugins`, the compile cache in
+    /// `<root>/cache`; everything else default (unit tests, benchmarks).
+    pub fn under(root: &Path) -> Settings {
+        let data_dir = root.join("data");
+        Settings {
+            plugins_dir: data_dir.join("plugins"),
+            data_dir,
+            cache_dir: Some(root.join("cache")),
+            ..Settings::default()
+        }
+    }
+}
+
 /// What a plugin host keeps beyond the plugins directory: the installation's records, the
 /// plugins' key-value store and the audit of denials. [`Backing::none`] keeps nothing
 /// (denials go to the log).

@@ -6,13 +6,9 @@ use crate::signing::{self, SignaturesConfig};
 
 /// A host without records over `root`, with `signatures` as its policy.
 fn host(root: &Path, signatures: SignaturesConfig) -> anyhow::Result<PluginHost> {
-    let data_dir = root.join("data");
     let settings = Settings {
-        plugins_dir: data_dir.join("plugins"),
-        data_dir,
-        cache_dir: Some(root.join("cache")),
         signatures,
-        ..Settings::default()
+        ..Settings::under(root)
     };
     PluginHost::new(settings, Backing::none())
 }
